@@ -1,0 +1,1 @@
+"""Connector for Amazon's Selling Partner API (FBA Multi-Channel Fulfillment, Orders, Reports)."""

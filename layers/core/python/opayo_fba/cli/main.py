@@ -1,0 +1,33 @@
+"""Entry point of the `opayo-fba` command.
+
+Each capability registers its own sub-command group here, in one line, so that `--help`
+lists everything an operator can do.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from opayo_fba import __version__
+
+app = typer.Typer(
+    name="opayo-fba",
+    help="Opayo payments and Amazon FBA Multi-Channel Fulfillment, kept in step.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """Opayo payments and Amazon FBA Multi-Channel Fulfillment, kept in step."""
+
+
+@app.command()
+def version() -> None:
+    """Print the version of opayo-fba."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

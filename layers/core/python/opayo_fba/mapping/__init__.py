@@ -1,0 +1,1 @@
+"""Declarative mapping templates for merchants' custom fields."""

@@ -1,0 +1,1 @@
+"""Canonical pydantic models shared by every connector, handler and report."""

@@ -1,0 +1,1 @@
+"""Connector for Opayo (Pi REST, Server notifications, Reporting & Admin API)."""

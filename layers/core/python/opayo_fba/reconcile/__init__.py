@@ -1,0 +1,1 @@
+"""Settlement parsing, matching and journal entries."""

@@ -1,0 +1,1 @@
+"""DynamoDB access; nothing else talks to boto3 tables directly."""

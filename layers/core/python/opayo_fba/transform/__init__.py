@@ -1,0 +1,1 @@
+"""Status harmonisation, addresses, money and currency, SKU mapping and converters."""

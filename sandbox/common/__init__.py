@@ -1,0 +1,1 @@
+"""What both sandboxes share: a controllable clock, fault injection, state, and a server."""

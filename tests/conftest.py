@@ -1,0 +1,32 @@
+"""Fixtures every test layer shares."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The official SP-API models live in the shared folder beside the checkout.
+SP_API_MODELS = PROJECT_ROOT.parent / "shared" / "sp-api-models"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach AWS: fake credentials and a fixed region for boto3 and moto."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("TEST_AWS_REGION", "eu-west-2"))
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OpayoFbaTest")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "opayo-fba-test")
+
+
+@pytest.fixture(scope="session")
+def sp_api_models() -> Path:
+    if not SP_API_MODELS.is_dir():
+        pytest.fail(f"official SP-API models not found at {SP_API_MODELS}")
+    return SP_API_MODELS
