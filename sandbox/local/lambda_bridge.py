@@ -1,0 +1,220 @@
+"""Run the template's Lambda functions in this process, as moto's Lambda backend.
+
+moto's Step Functions interpreter invokes Lambda through boto3, which moto routes to its
+Lambda backend; with `{"lambda": {"use_docker": False}}` that backend is `LambdaSimpleBackend`,
+whose `invoke` only echoes. `install` replaces that one method so an invocation runs our real
+handler, with the function's own environment from the template and a Lambda context, and
+reports an unhandled exception the way Lambda does (`X-Amz-Function-Error: Unhandled` and an
+`errorType`/`errorMessage` payload) so the state machine's Retry and Catch see real error names.
+
+One invocation runs at a time: the process has one `os.environ`, and each function's settings
+are read from it at cold start, as in Lambda. That also makes local runs deterministic.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+#: The moto method `install` replaces; a moto upgrade that renames it must fail loudly.
+PATCHED_METHOD = "invoke"
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """A function of the template: where its code is and how it is configured."""
+
+    name: str
+    code_dir: Path
+    handler: str  # "module.attribute", relative to code_dir, as in the template
+    environment: dict[str, str] = field(default_factory=dict)
+    timeout_seconds: int = 30
+    memory_mb: int = 256
+    arn: str = ""
+
+
+@dataclass
+class LocalLambdaContext:
+    """The context object Lambda passes to a handler (the attributes Powertools reads)."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    deadline: float
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function: str
+    event: Any
+    payload: Any
+    error_type: str | None
+    error_message: str | None
+    duration_seconds: float
+
+
+class InProcessLambdas:
+    """The functions of one synthesized stack, invocable by name or ARN."""
+
+    def __init__(self, functions: list[LocalFunction]) -> None:
+        self._functions: dict[str, LocalFunction] = {}
+        for function in functions:
+            self._functions[function.name] = function
+            if function.arn:
+                self._functions[function.arn] = function
+        self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._lock = threading.RLock()
+        self.invocations: list[Invocation] = []
+        self.listeners: list[Callable[[Invocation], None]] = []
+
+    @property
+    def functions(self) -> list[LocalFunction]:
+        return list({f.name: f for f in self._functions.values()}.values())
+
+    def function(self, name_or_arn: str) -> LocalFunction:
+        # Step Functions may pass "name", "arn" or "arn:...:function:name:qualifier".
+        key = name_or_arn
+        if key not in self._functions and key.startswith("arn:") and key.count(":") > 6:
+            key = key.rsplit(":", 1)[0]
+        if key not in self._functions and key.startswith("arn:"):
+            key = key.rsplit(":", 1)[-1]
+        try:
+            return self._functions[key]
+        except KeyError:
+            known = ", ".join(sorted(f.name for f in self.functions))
+            raise KeyError(
+                f"no function {name_or_arn!r} in the template (known: {known})"
+            ) from None
+
+    @contextmanager
+    def _environment(self, function: LocalFunction) -> Iterator[None]:
+        saved = dict(os.environ)
+        os.environ.update(function.environment)
+        os.environ["AWS_LAMBDA_FUNCTION_NAME"] = function.name
+        os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(function.memory_mb)
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _load(self, function: LocalFunction) -> Callable[[Any, Any], Any]:
+        """Import the handler once per function (its cold start), under a private name."""
+        if function.name in self._handlers:
+            return self._handlers[function.name]
+        module_path, _, attribute = function.handler.rpartition(".")
+        source = function.code_dir / Path(*module_path.split("."))
+        file = source.with_suffix(".py")
+        if not file.is_file():
+            file = source / "__init__.py"
+        if not file.is_file():
+            raise FileNotFoundError(
+                f"handler {function.handler} of {function.name}: no module at {source}.py"
+            )
+        module_name = f"_local_lambda_{function.name.replace('-', '_')}"
+        spec = importlib.util.spec_from_file_location(module_name, file)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {file}")
+        module: ModuleType = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        handler: Callable[[Any, Any], Any] = getattr(module, attribute)
+        self._handlers[function.name] = handler
+        return handler
+
+    def invoke(self, name_or_arn: str, event: Any) -> Invocation:
+        function = self.function(name_or_arn)
+        with self._lock, self._environment(function):
+            started = time.monotonic()
+            context = LocalLambdaContext(
+                function_name=function.name,
+                memory_limit_in_mb=function.memory_mb,
+                invoked_function_arn=function.arn or function.name,
+                aws_request_id=str(uuid.uuid4()),
+                deadline=started + function.timeout_seconds,
+                log_group_name=f"/aws/lambda/{function.name}",
+            )
+            try:
+                handler = self._load(function)
+                payload = handler(event, context)
+                result = Invocation(
+                    function.name, event, payload, None, None, time.monotonic() - started
+                )
+            except Exception as error:
+                result = Invocation(
+                    function.name,
+                    event,
+                    {
+                        "errorType": type(error).__name__,
+                        "errorMessage": str(error),
+                        "stackTrace": traceback.format_exception(error)[-5:],
+                    },
+                    type(error).__name__,
+                    str(error),
+                    time.monotonic() - started,
+                )
+        self.invocations.append(result)
+        for listener in self.listeners:
+            listener(result)
+        return result
+
+
+_installed: InProcessLambdas | None = None
+_original = getattr(LambdaSimpleBackend, PATCHED_METHOD)
+
+
+def _bridged_invoke(
+    self: LambdaSimpleBackend,
+    function_name: str,
+    qualifier: str | None,
+    body: Any,
+    headers: Any,
+    response_headers: dict[str, str],
+) -> bytes:
+    if _installed is None:
+        result: bytes = _original(self, function_name, qualifier, body, headers, response_headers)
+        return result
+    text = body.decode() if isinstance(body, bytes) else body
+    event = json.loads(text) if text else {}
+    invocation = _installed.invoke(function_name, event)
+    if invocation.error_type is not None:
+        response_headers["x-amz-function-error"] = "Unhandled"
+    return json.dumps(invocation.payload, default=str).encode()
+
+
+def install(lambdas: InProcessLambdas) -> None:
+    """Route moto's Lambda invocations to `lambdas` until `uninstall`."""
+    global _installed
+    if not callable(getattr(LambdaSimpleBackend, PATCHED_METHOD, None)):
+        raise RuntimeError(
+            "moto's LambdaSimpleBackend has no invoke method: the pinned moto version changed"
+        )
+    _installed = lambdas
+    setattr(LambdaSimpleBackend, PATCHED_METHOD, _bridged_invoke)
+
+
+def uninstall() -> None:
+    global _installed
+    _installed = None
+    setattr(LambdaSimpleBackend, PATCHED_METHOD, _original)
