@@ -156,3 +156,40 @@ def test_sqs_poller_honours_batch_item_failures_and_redrive(lambdas: InProcessLa
     dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
     assert [m["Body"] for m in dead] == ["poison"]
     assert sqs.receive_message(QueueUrl=queue).get("Messages", []) == []
+
+
+def test_time_factor_shortens_waits_and_retries(lambdas: InProcessLambdas) -> None:
+    from sandbox.local import sfn_time
+
+    fn = lambdas.function("saga-step").arn
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            # 40 s of waiting and retrying at real speed; well under a second at 1000x.
+            "Wait": {"Type": "Wait", "Seconds": 30, "Next": "Step"},
+            "Step": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": fn, "Payload.$": "$"},
+                "Retry": [
+                    {"ErrorEquals": ["PaymentDeclined"], "IntervalSeconds": 10, "MaxAttempts": 1}
+                ],
+                "End": True,
+            },
+        },
+    }
+    sfn = boto3.client("stepfunctions", REGION)
+    machine = sfn.create_state_machine(
+        name="slow", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/x"
+    )["stateMachineArn"]
+    sfn_time.install(1000)
+    try:
+        started = sfn.start_execution(
+            stateMachineArn=machine, input='{"decline": true}', name="slow-1"
+        )
+        # The poll bound (30 s) is shorter than the unscaled 40 s: only scaling can pass.
+        result = _wait_for_execution(sfn, started["executionArn"])
+    finally:
+        sfn_time.uninstall()
+    assert result["status"] == "FAILED"
+    assert [i.error_type for i in lambdas.invocations] == ["PaymentDeclined", "PaymentDeclined"]
