@@ -1,0 +1,515 @@
+"""The only code that talks to Amazon: a small interface and its SP-API implementation.
+
+Every call goes through the same three steps: take a slot from the seller's shared rate-limit
+bucket (waiting within the caller's time budget, or failing with `Throttled`), send it with
+python-amazon-sp-api, and retry 429, 5xx, timeouts and broken connections with full-jitter
+backoff. 400/403/404/409 are never retried; they become typed errors carrying Amazon's code.
+
+Requests are sent with `add_marketplace=False` so the body is exactly what Amazon's model
+describes (the library otherwise adds `marketplaceIds` keys to every POST body).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from functools import cache
+from typing import IO, TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+
+from opayo_fba.amazon.credentials import SellerCredentials
+from opayo_fba.amazon.errors import (
+    SpApiAccessDenied,
+    SpApiConflict,
+    SpApiError,
+    SpApiNotFound,
+    SpApiRequestRejected,
+    SpApiUnavailable,
+    Throttled,
+)
+from opayo_fba.amazon.rate_limit import RATE_LIMIT_HEADER, SellerRateLimiter
+from opayo_fba.amazon.results import FulfillmentPreview, OrdersUpdate, ReportInfo
+from opayo_fba.amazon.retry import RetryPolicy, call_with_retries
+
+if TYPE_CHECKING:
+    from sp_api.base import ApiResponse, Client
+
+SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
+_ORDERS = "/orders/v0/orders"
+_FULFILLMENT_ORDERS = "/fba/outbound/2020-07-01/fulfillmentOrders"
+_REPORTS = "/reports/2021-06-30"
+_CHUNK = 64 * 1024
+
+
+class AmazonConnector(Protocol):
+    """What the domain needs from Amazon; tests may pass an in-memory fake."""
+
+    def orders_updated_since(self, since: datetime) -> OrdersUpdate: ...
+
+    def order_items(self, amazon_order_id: str) -> list[dict[str, Any]]: ...
+
+    def fulfillment_preview(self, request: Mapping[str, Any]) -> list[FulfillmentPreview]: ...
+
+    def create_fulfillment_order_on_hold(self, request: Mapping[str, Any]) -> str: ...
+
+    def release_fulfillment_order(self, seller_fulfillment_order_id: str) -> None: ...
+
+    def cancel_fulfillment_order(self, seller_fulfillment_order_id: str) -> None: ...
+
+    def get_fulfillment_order(self, seller_fulfillment_order_id: str) -> dict[str, Any]: ...
+
+    def create_report(
+        self,
+        report_type: str,
+        *,
+        data_start: datetime | None = None,
+        data_end: datetime | None = None,
+    ) -> str: ...
+
+    def get_report(self, report_id: str) -> ReportInfo: ...
+
+    def download_report_document(self, document_id: str, sink: IO[bytes]) -> int: ...
+
+    def list_settlement_reports(self, created_since: datetime) -> list[ReportInfo]: ...
+
+
+class SpApiEndpoints:
+    """Where SP-API and LWA live; the sandbox passes its own URLs, code stays the same."""
+
+    def __init__(
+        self,
+        endpoint: str = "https://sellingpartnerapi-eu.amazon.com",
+        lwa_url: str = "https://api.amazon.com/auth/o2/token",
+    ) -> None:
+        for name, url in (("endpoint", endpoint), ("lwa_url", lwa_url)):
+            parts = urlsplit(url)
+            if parts.scheme not in ("https", "http") or not parts.netloc:
+                raise ValueError(f"{name} must be an absolute http(s) URL, got {url!r}")
+        self.endpoint = endpoint.rstrip("/")
+        self.lwa_url = lwa_url
+
+
+@cache
+def _access_token_client_class(lwa_url: str) -> type[Any]:
+    """python-amazon-sp-api reads the LWA URL from class attributes; make a class per URL."""
+    from sp_api.auth import AccessTokenClient
+
+    parts = urlsplit(lwa_url)
+    return type(
+        "ConfiguredAccessTokenClient",
+        (AccessTokenClient,),
+        {"scheme": f"{parts.scheme}://", "host": parts.netloc, "path": parts.path},
+    )
+
+
+class _UnparsedHttpError(Exception):
+    """An HTTP error whose body is not an SP-API error list (e.g. a proxy's 502 page)."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"HTTP {status}: {text[:200]}")
+        self.status = status
+
+
+def _raise_unparsed_errors(response: httpx.Response) -> None:
+    """httpx hook: the library silently returns an empty payload for a non-JSON error body."""
+    if response.status_code < 400 or response.request.url.path.endswith("/auth/o2/token"):
+        return
+    response.read()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not (isinstance(body, dict) and body.get("errors")):
+        raise _UnparsedHttpError(response.status_code, response.text)
+
+
+def _is_retryable(error: Exception) -> bool:
+    from sp_api.base import SellingApiException
+
+    if isinstance(error, SellingApiException):
+        status = int(error.code)
+        return status == 429 or status >= 500 or status == 999
+    if isinstance(error, _UnparsedHttpError):
+        return error.status == 429 or error.status >= 500
+    return isinstance(error, httpx.TimeoutException | httpx.TransportError)
+
+
+def _translate(operation: str, error: Exception) -> Exception:
+    """Library and transport errors -> this connector's typed errors."""
+    from sp_api.auth.exceptions import AuthorizationError
+    from sp_api.base import SellingApiException
+
+    if isinstance(error, SellingApiException):
+        status = error.code
+        code = getattr(error, "amzn_code", None) or "Unknown"
+        message = getattr(error, "message", None) or ""
+    elif isinstance(error, _UnparsedHttpError):
+        status, code, message = error.status, "HttpError", str(error)
+    elif isinstance(error, AuthorizationError):
+        return SpApiAccessDenied(operation, error.status_code, error.error_code, error.message)
+    elif isinstance(error, httpx.TimeoutException | httpx.TransportError):
+        return SpApiUnavailable(operation, 0, type(error).__name__, str(error) or "no response")
+    else:
+        return error
+    if status == 429:
+        return Throttled(operation)
+    error_class: type[SpApiError] = {
+        400: SpApiRequestRejected,
+        401: SpApiAccessDenied,
+        403: SpApiAccessDenied,
+        404: SpApiNotFound,
+        409: SpApiConflict,
+    }.get(status, SpApiUnavailable if status >= 500 else SpApiRequestRejected)
+    return error_class(operation, status, code, message)
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("datetimes sent to SP-API must be timezone-aware (UTC)")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SpApiConnector:
+    """AmazonConnector over python-amazon-sp-api for one seller account.
+
+    `time_budget()` returns how many seconds this caller may still spend waiting for a rate
+    slot (in Lambda: remaining time minus a margin; see `lambda_time_budget`).
+    """
+
+    def __init__(
+        self,
+        credentials: SellerCredentials,
+        *,
+        limiter: SellerRateLimiter,
+        endpoints: SpApiEndpoints | None = None,
+        retry: RetryPolicy | None = None,
+        time_budget: Callable[[], float] = lambda: 10.0,
+        timeout: float = 20.0,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self._credentials = credentials
+        self._limiter = limiter
+        self._endpoints = endpoints or SpApiEndpoints()
+        self._retry = retry or RetryPolicy()
+        self._time_budget = time_budget
+        self._http = http_client or httpx.Client(timeout=timeout)
+        self._http.event_hooks["response"] = [
+            *self._http.event_hooks["response"],
+            _raise_unparsed_errors,
+        ]
+        self._clients: dict[str, Client] = {}
+
+    @property
+    def marketplace_id(self) -> str:
+        return self._credentials.marketplace_id
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _client(self, kind: str) -> Client:
+        """A library client whose endpoint, LWA URL and HTTP client are ours."""
+        if kind not in self._clients:
+            from sp_api.api import FulfillmentOutbound, OrdersV0, Reports
+            from sp_api.base import Marketplaces
+            from sp_api.base._transport_httpx import HttpxTransport
+
+            client_class = {
+                "orders": OrdersV0,
+                "fulfillment": FulfillmentOutbound,
+                "reports": Reports,
+            }[kind]
+            marketplace = next(
+                (m for m in Marketplaces if m.marketplace_id == self.marketplace_id),
+                Marketplaces.UK,
+            )
+            client: Client = client_class(
+                marketplace,
+                credentials=self._credentials.sp_api_credentials(),
+                auth_token_client_class=_access_token_client_class(self._endpoints.lwa_url),
+            )
+            client.endpoint = self._endpoints.endpoint
+            client.marketplace_id = self.marketplace_id
+            # The library builds its own httpx.Client; ours carries timeouts and the hook.
+            client._transport = HttpxTransport(client=self._http)
+            self._clients[kind] = client
+        return self._clients[kind]
+
+    def _call(
+        self,
+        operation: str,
+        kind: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> ApiResponse:
+        from sp_api.base import SellingApiException
+
+        client = self._client(kind)
+
+        def attempt() -> ApiResponse:
+            self._limiter.acquire(operation, max_wait=self._time_budget())
+            try:
+                response: ApiResponse = client._request(
+                    path,
+                    params={**(params or {}), "method": method},
+                    data=dict(body or {}),
+                    add_marketplace=False,
+                )
+            except SellingApiException as error:
+                headers = error.headers or {}
+                self._limiter.observe(operation, headers.get(RATE_LIMIT_HEADER))
+                raise
+            self._limiter.observe(operation, (response.headers or {}).get(RATE_LIMIT_HEADER))
+            return response
+
+        try:
+            return call_with_retries(
+                attempt, policy=self._retry, retryable=_is_retryable, name=operation
+            )
+        except Throttled:
+            raise
+        except Exception as error:
+            translated = _translate(operation, error)
+            if translated is error:
+                raise
+            raise translated from error
+
+    # -- Orders ---------------------------------------------------------------------------
+
+    def orders_updated_since(self, since: datetime) -> OrdersUpdate:
+        """Every order updated at or after `since`, following NextToken through all pages."""
+        orders: list[dict[str, Any]] = []
+        params: dict[str, Any] = {
+            "MarketplaceIds": self.marketplace_id,
+            "LastUpdatedAfter": _iso(since),
+        }
+        watermark: datetime | None = None
+        while True:
+            response = self._call("getOrders", "orders", "GET", _ORDERS, params=params)
+            payload = response.payload or {}
+            orders.extend(payload.get("Orders") or [])
+            if watermark is None and payload.get("LastUpdatedBefore"):
+                watermark = _parse_time(payload["LastUpdatedBefore"])
+            next_token = payload.get("NextToken")
+            if not next_token:
+                break
+            params = {"MarketplaceIds": self.marketplace_id, "NextToken": next_token}
+        return OrdersUpdate(orders=orders, last_updated_before=watermark)
+
+    def order_items(self, amazon_order_id: str) -> list[dict[str, Any]]:
+        path = f"{_ORDERS}/{_segment(amazon_order_id, 'amazon_order_id')}/orderItems"
+        items: list[dict[str, Any]] = []
+        params: dict[str, Any] = {}
+        while True:
+            payload = self._call("getOrderItems", "orders", "GET", path, params=params).payload
+            items.extend((payload or {}).get("OrderItems") or [])
+            next_token = (payload or {}).get("NextToken")
+            if not next_token:
+                return items
+            params = {"NextToken": next_token}
+
+    # -- Fulfillment Outbound (MCF) ---------------------------------------------------------
+
+    def fulfillment_preview(self, request: Mapping[str, Any]) -> list[FulfillmentPreview]:
+        body = {"marketplaceId": self.marketplace_id, **request}
+        payload = self._call(
+            "getFulfillmentPreview",
+            "fulfillment",
+            "POST",
+            f"{_FULFILLMENT_ORDERS}/preview",
+            body=body,
+        ).payload
+        previews = (payload or {}).get("fulfillmentPreviews") or []
+        return [FulfillmentPreview.from_payload(p) for p in previews]
+
+    def create_fulfillment_order_on_hold(self, request: Mapping[str, Any]) -> str:
+        """Create the fulfillment order with `fulfillmentAction` Hold; returns its id.
+
+        Idempotent on `sellerFulfillmentOrderId`: if Amazon rejects the create because an
+        earlier attempt (whose answer was lost) already created it, that order is returned.
+        """
+        seller_fulfillment_order_id = str(request.get("sellerFulfillmentOrderId") or "")
+        _segment(seller_fulfillment_order_id, "sellerFulfillmentOrderId")
+        body = {"marketplaceId": self.marketplace_id, **request, "fulfillmentAction": "Hold"}
+        try:
+            self._call(
+                "createFulfillmentOrder", "fulfillment", "POST", _FULFILLMENT_ORDERS, body=body
+            )
+        except (SpApiRequestRejected, SpApiConflict) as rejected:
+            try:
+                self.get_fulfillment_order(seller_fulfillment_order_id)
+            except SpApiNotFound:
+                raise rejected from None
+            return seller_fulfillment_order_id
+        return seller_fulfillment_order_id
+
+    def release_fulfillment_order(self, seller_fulfillment_order_id: str) -> None:
+        """Move a Hold order to Ship (repeating it is harmless: the PUT sets the same value)."""
+        path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}"
+        body = {"marketplaceId": self.marketplace_id, "fulfillmentAction": "Ship"}
+        self._call("updateFulfillmentOrder", "fulfillment", "PUT", path, body=body)
+
+    def cancel_fulfillment_order(self, seller_fulfillment_order_id: str) -> None:
+        path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}/cancel"
+        self._call("cancelFulfillmentOrder", "fulfillment", "PUT", path)
+
+    def get_fulfillment_order(self, seller_fulfillment_order_id: str) -> dict[str, Any]:
+        path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}"
+        payload = self._call("getFulfillmentOrder", "fulfillment", "GET", path).payload
+        return dict(payload or {})
+
+    # -- Reports ----------------------------------------------------------------------------
+
+    def create_report(
+        self,
+        report_type: str,
+        *,
+        data_start: datetime | None = None,
+        data_end: datetime | None = None,
+    ) -> str:
+        if report_type == SETTLEMENT_REPORT_TYPE:
+            raise SpApiRequestRejected(
+                "createReport",
+                400,
+                "InvalidInput",
+                "settlement reports are scheduled by Amazon; use list_settlement_reports",
+            )
+        body: dict[str, Any] = {"reportType": report_type, "marketplaceIds": [self.marketplace_id]}
+        if data_start is not None:
+            body["dataStartTime"] = _iso(data_start)
+        if data_end is not None:
+            body["dataEndTime"] = _iso(data_end)
+        payload = self._call(
+            "createReport", "reports", "POST", f"{_REPORTS}/reports", body=body
+        ).payload
+        return str((payload or {})["reportId"])
+
+    def get_report(self, report_id: str) -> ReportInfo:
+        path = f"{_REPORTS}/reports/{_segment(report_id, 'report_id')}"
+        payload = self._call("getReport", "reports", "GET", path).payload
+        return ReportInfo.from_payload(payload or {})
+
+    def list_settlement_reports(self, created_since: datetime) -> list[ReportInfo]:
+        """Settlement reports Amazon generated since `created_since`, all pages."""
+        params: dict[str, Any] = {
+            "reportTypes": SETTLEMENT_REPORT_TYPE,
+            "createdSince": _iso(created_since),
+            "pageSize": 100,
+        }
+        reports: list[ReportInfo] = []
+        while True:
+            payload = self._call(
+                "getReports", "reports", "GET", f"{_REPORTS}/reports", params=params
+            ).payload
+            reports.extend(ReportInfo.from_payload(r) for r in (payload or {}).get("reports", []))
+            next_token = (payload or {}).get("nextToken")
+            if not next_token:
+                return reports
+            params = {"nextToken": next_token}
+
+    def report_document_location(self, document_id: str) -> tuple[str, str | None]:
+        """(presigned URL, compression algorithm) of a report document."""
+        path = f"{_REPORTS}/documents/{_segment(document_id, 'document_id')}"
+        payload = self._call("getReportDocument", "reports", "GET", path).payload or {}
+        return str(payload["url"]), payload.get("compressionAlgorithm")
+
+    def stream_report_document(self, document_id: str) -> AbstractContextManager[Iterator[bytes]]:
+        """A context manager yielding the document's decompressed bytes chunk by chunk.
+
+        Memory stays bounded by the chunk size, whatever the report's size.
+        """
+        url, compression = self.report_document_location(document_id)
+        return _DocumentStream(self._http, url, compression)
+
+    def download_report_document(self, document_id: str, sink: IO[bytes]) -> int:
+        """Write the decompressed document to `sink` (seekable); returns the bytes written.
+
+        The download is retried from the start on broken connections; the presigned URL is
+        fetched once (it stays valid for five minutes).
+        """
+        url, compression = self.report_document_location(document_id)
+
+        def attempt() -> int:
+            sink.seek(0)
+            sink.truncate()
+            written = 0
+            with _DocumentStream(self._http, url, compression) as chunks:
+                for chunk in chunks:
+                    sink.write(chunk)
+                    written += len(chunk)
+            return written
+
+        try:
+            return call_with_retries(
+                attempt, policy=self._retry, retryable=_is_retryable, name="downloadReport"
+            )
+        except (httpx.TimeoutException, httpx.TransportError, _UnparsedHttpError) as error:
+            raise _translate("getReportDocument", error) from error
+
+
+class _DocumentStream(AbstractContextManager[Iterator[bytes]]):
+    def __init__(self, http: httpx.Client, url: str, compression: str | None) -> None:
+        if compression not in (None, "GZIP"):
+            raise SpApiRequestRejected(
+                "getReportDocument", 200, "UnsupportedCompression", str(compression)
+            )
+        self._http = http
+        self._url = url
+        self._compression = compression
+        self._response: AbstractContextManager[httpx.Response] | None = None
+
+    def __enter__(self) -> Iterator[bytes]:
+        self._response = self._http.stream("GET", self._url)
+        response = self._response.__enter__()
+        return self._chunks(response)
+
+    def _chunks(self, response: httpx.Response) -> Iterator[bytes]:
+        if self._compression is None:
+            yield from response.iter_bytes(_CHUNK)
+            return
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        for chunk in response.iter_bytes(_CHUNK):
+            data = decompressor.decompress(chunk)
+            if data:
+                yield data
+        tail = decompressor.flush()
+        if tail:
+            yield tail
+        if not decompressor.eof:
+            raise httpx.RemoteProtocolError("report document ended before its GZIP stream")
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._response is not None:
+            self._response.__exit__(*exc_info)
+
+
+def _segment(value: str, name: str) -> str:
+    """An identifier placed in a URL path: non-empty, no slash, no traversal."""
+    from urllib.parse import quote
+
+    if not value or "/" in value or value in (".", ".."):
+        raise SpApiRequestRejected("validate", 400, "InvalidInput", f"{name} is invalid: {value!r}")
+    return quote(value, safe="")
+
+
+def _parse_time(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def lambda_time_budget(context: Any, *, margin_seconds: float = 5.0) -> Callable[[], float]:
+    """A `time_budget` for SpApiConnector from a Lambda context: remaining time - margin."""
+
+    def remaining() -> float:
+        remaining_ms = float(context.get_remaining_time_in_millis())
+        return max(0.0, remaining_ms / 1000.0 - margin_seconds)
+
+    return remaining

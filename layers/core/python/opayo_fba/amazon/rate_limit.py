@@ -1,0 +1,132 @@
+"""SP-API usage plans and the limiter every connector call goes through.
+
+Amazon meters each selling-partner account per operation. The limiter keeps one bucket per
+(seller account, operation) in the shared DynamoDB table (`opayo_fba.store.rate_limits`), so
+every concurrent Lambda instance draws from the same budget instead of each believing it has
+the whole of it. A call waits for its slot when the slot comes within the caller's remaining
+time; otherwise it fails fast with `Throttled`, which the state machine retries later.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from opayo_fba.amazon.errors import Throttled
+from opayo_fba.store.rate_limits import RateBudgetExceeded, TokenBucketTable
+
+RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    rate: float
+    """Requests per second, refilled continuously."""
+    burst: int
+
+
+def _plans() -> dict[str, UsagePlan]:
+    plans = {"getOrders": UsagePlan(0.0167, 20)}
+    for operation in ("getOrder", "getOrderItems", "getOrderAddress", "getOrderBuyerInfo"):
+        plans[operation] = UsagePlan(0.5, 30)
+    for operation in (
+        "getFulfillmentPreview",
+        "createFulfillmentOrder",
+        "getFulfillmentOrder",
+        "listAllFulfillmentOrders",
+        "cancelFulfillmentOrder",
+        "updateFulfillmentOrder",
+    ):
+        plans[operation] = UsagePlan(2.0, 30)
+    plans.update(
+        createReport=UsagePlan(0.0167, 15),
+        getReport=UsagePlan(2.0, 15),
+        getReportDocument=UsagePlan(0.0167, 15),
+        getReports=UsagePlan(0.0222, 10),
+        createRestrictedDataToken=UsagePlan(1.0, 10),
+    )
+    return plans
+
+
+USAGE_PLANS: Mapping[str, UsagePlan] = _plans()
+"""The published usage plans (see docs/connectors.md); Amazon's header overrides the rate."""
+
+
+def parse_rate_limit_header(value: str | None) -> float | None:
+    """The rate in `x-amzn-RateLimit-Limit`, or None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        rate = float(value.strip())
+    except ValueError:
+        return None
+    return rate if rate > 0 else None
+
+
+class SellerRateLimiter:
+    """Waits for (or refuses) a slot in one seller account's bucket for an operation.
+
+    `clock`/`sleep` default to the wall clock; benchmarks pass a time-scaled pair.
+    `safety` (< 1) runs slightly under the plan so clock skew between us and Amazon never
+    tips a call over; 1.0 uses the plan exactly.
+    """
+
+    def __init__(
+        self,
+        buckets: TokenBucketTable,
+        seller_id: str,
+        *,
+        plans: Mapping[str, UsagePlan] = USAGE_PLANS,
+        sleep: Callable[[float], None] = time.sleep,
+        safety: float = 1.0,
+    ) -> None:
+        if not 0 < safety <= 1:
+            raise ValueError("safety must be in (0, 1]")
+        self._buckets = buckets
+        self._seller_id = seller_id
+        self._plans = plans
+        self._sleep = sleep
+        self._safety = safety
+        self._known_rates: dict[str, float] = {}
+
+    def _key(self, operation: str) -> str:
+        return f"{self._seller_id}#{operation}"
+
+    def plan(self, operation: str) -> UsagePlan:
+        try:
+            return self._plans[operation]
+        except KeyError:
+            raise KeyError(f"no usage plan for SP-API operation {operation!r}") from None
+
+    def acquire(self, operation: str, max_wait: float) -> float:
+        """Block until this caller may call `operation`; returns the seconds waited.
+
+        Raises Throttled when the next slot is more than `max_wait` seconds away.
+        """
+        plan = self.plan(operation)
+        try:
+            reservation = self._buckets.reserve(
+                self._key(operation),
+                rate=plan.rate * self._safety,
+                burst=plan.burst,
+                max_wait=max(0.0, max_wait),
+            )
+        except RateBudgetExceeded as exhausted:
+            raise Throttled(operation, exhausted.retry_after) from None
+        if reservation.wait_seconds > 0:
+            self._sleep(reservation.wait_seconds)
+        return reservation.wait_seconds
+
+    def observe(self, operation: str, header_value: str | None) -> None:
+        """Adopt the rate Amazon reports for this operation when it differs from the plan."""
+        rate = parse_rate_limit_header(header_value)
+        if rate is None:
+            return
+        # The first observation in a process is always written: the table may hold a rate
+        # another instance learned earlier, which this one cannot know without reading.
+        known = self._known_rates.get(operation)
+        if known is not None and abs(rate - known) <= 1e-9 * max(rate, known):
+            return
+        self._buckets.learn(self._key(operation), rate * self._safety)
+        self._known_rates[operation] = rate

@@ -1,0 +1,152 @@
+"""The shared token buckets, on a moto DynamoDB table, with a hand-driven clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from opayo_fba.store.rate_limits import RateBudgetExceeded, TokenBucketTable
+
+TABLE = "rate-limits"
+
+
+class FakeClock:
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class AtomicClient:
+    """moto's in-memory DynamoDB checks a condition and writes without a lock; real DynamoDB
+    is atomic per item. Serialising the calls restores that guarantee for threaded tests."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            with self._lock:
+                return method(**kwargs)
+
+        return call
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        client = AtomicClient(boto3.client("dynamodb"))
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def test_burst_is_granted_at_once_then_slots_come_at_the_plan_rate(dynamodb: Any) -> None:
+    clock = FakeClock()
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=clock)
+    waits = [
+        buckets.reserve("S1#createFulfillmentOrder", rate=2, burst=30, max_wait=60).wait_seconds
+        for _ in range(34)
+    ]
+    assert waits[:30] == [0.0] * 30
+    assert waits[30:] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+
+
+def test_a_slot_beyond_the_budget_is_refused_and_not_reserved(dynamodb: Any) -> None:
+    clock = FakeClock()
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=clock)
+    for _ in range(5):
+        buckets.reserve("S1#getReports", rate=0.0222, burst=5, max_wait=0)
+    before = buckets.read("S1#getReports")
+    with pytest.raises(RateBudgetExceeded) as caught:
+        buckets.reserve("S1#getReports", rate=0.0222, burst=5, max_wait=10)
+    assert caught.value.retry_after == pytest.approx(1 / 0.0222)
+    assert buckets.read("S1#getReports") == before
+
+
+def test_buckets_refill_with_time(dynamodb: Any) -> None:
+    clock = FakeClock()
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=clock)
+    for _ in range(3):
+        buckets.reserve("k", rate=1, burst=3, max_wait=0)
+    with pytest.raises(RateBudgetExceeded):
+        buckets.reserve("k", rate=1, burst=3, max_wait=0)
+    clock.now += 2.0
+    assert buckets.reserve("k", rate=1, burst=3, max_wait=0).wait_seconds == 0.0
+    assert buckets.reserve("k", rate=1, burst=3, max_wait=0).wait_seconds == 0.0
+    with pytest.raises(RateBudgetExceeded):
+        buckets.reserve("k", rate=1, burst=3, max_wait=0)
+
+
+def test_sellers_and_operations_have_separate_buckets(dynamodb: Any) -> None:
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=FakeClock())
+    buckets.reserve("S1#getOrders", rate=0.0167, burst=1, max_wait=0)
+    assert buckets.reserve("S2#getOrders", rate=0.0167, burst=1, max_wait=0).wait_seconds == 0
+    assert buckets.reserve("S1#getOrder", rate=0.5, burst=1, max_wait=0).wait_seconds == 0
+
+
+def test_a_learned_rate_overrides_the_plan(dynamodb: Any) -> None:
+    clock = FakeClock()
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=clock)
+    buckets.reserve("k", rate=2, burst=1, max_wait=0)
+    buckets.learn("k", 0.5)
+    reservation = buckets.reserve("k", rate=2, burst=1, max_wait=10)
+    assert reservation.rate == 0.5
+    assert reservation.wait_seconds == pytest.approx(0.5)  # slot computed with the old rate
+    assert buckets.reserve("k", rate=2, burst=1, max_wait=10).wait_seconds == pytest.approx(2.5)
+
+
+def test_learning_before_any_call_keeps_the_full_burst(dynamodb: Any) -> None:
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=FakeClock())
+    buckets.learn("k", 1.0)
+    assert [buckets.reserve("k", rate=5, burst=2, max_wait=0).wait_seconds for _ in range(2)] == [
+        0.0,
+        0.0,
+    ]
+    with pytest.raises(RateBudgetExceeded):
+        buckets.reserve("k", rate=5, burst=2, max_wait=0)
+
+
+def test_concurrent_callers_never_share_a_slot(dynamodb: Any) -> None:
+    clock = FakeClock()
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=clock)
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(10):
+            wait = buckets.reserve("k", rate=10, burst=5, max_wait=100).wait_seconds
+            with lock:
+                waits.append(wait)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(waits) == 80
+    # 5 immediate slots, then one every 0.1 s: every wait is distinct after the burst.
+    expected = [0.0] * 5 + [0.1 * n for n in range(1, 76)]
+    assert sorted(waits) == pytest.approx(expected, abs=1e-4)
+
+
+def test_bad_arguments_name_the_problem(dynamodb: Any) -> None:
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=FakeClock())
+    with pytest.raises(ValueError, match="rate must be > 0"):
+        buckets.reserve("k", rate=0, burst=1, max_wait=0)
+    with pytest.raises(ValueError, match="table_name"):
+        TokenBucketTable("", client=dynamodb)
