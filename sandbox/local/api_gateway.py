@@ -1,0 +1,146 @@
+"""Serve the template's API Gateway REST routes over HTTP as Lambda proxy events.
+
+Routes come from the template's `AWS::ApiGateway::Resource` tree and `AWS::ApiGateway::Method`
+integrations (AWS_PROXY to a function), so `curl` and the Opayo sandbox's notifications reach
+the real handler through the same event shape API Gateway sends.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sandbox.local.lambda_bridge import InProcessLambdas
+from sandbox.local.template import Template
+
+log = logging.getLogger("sandbox.local.api")
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    method: str
+    resource: str  # "/webhooks/opayo/{vendor}"
+    function: str  # ARN
+    pattern: re.Pattern[str]
+
+
+def _parent_of(parent: Any) -> str | None:
+    """The logical id of a resource's parent, or None for the API's root."""
+    if isinstance(parent, dict) and "Ref" in parent:
+        return str(parent["Ref"])
+    return None
+
+
+def routes_from_template(template: Template) -> list[ApiRoute]:
+    resources = {r.logical_id: r for r in template.of_type("AWS::ApiGateway::Resource")}
+
+    def path_of(logical_id: str | None) -> str:
+        parts: list[str] = []
+        while logical_id is not None:
+            resource = resources[logical_id]
+            parts.append(str(resource.properties["PathPart"]))
+            logical_id = _parent_of(resource.properties.get("ParentId"))
+        return "/" + "/".join(reversed(parts))
+
+    routes = []
+    for method in template.of_type("AWS::ApiGateway::Method"):
+        integration = method.properties.get("Integration") or {}
+        if integration.get("Type") != "AWS_PROXY":
+            continue
+        uri = str(template.resolve(integration["Uri"]))
+        match = re.search(r"functions/(.+)/invocations", uri)
+        if match is None:
+            continue
+        resource_path = path_of(_parent_of(method.properties.get("ResourceId")))
+        pattern = re.compile(
+            "^" + re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource_path)) + "$"
+        )
+        routes.append(
+            ApiRoute(str(method.properties["HttpMethod"]), resource_path, match.group(1), pattern)
+        )
+    return routes
+
+
+def proxy_event(request: Request, route: ApiRoute, path_params: dict[str, str], body: bytes) -> Any:
+    """The REST API (v1) Lambda proxy event for this request."""
+    text: str | None
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    headers = dict(request.headers)
+    query = dict(request.query_params)
+    now = datetime.now(UTC)
+    return {
+        "resource": route.resource,
+        "path": request.url.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": {k: request.headers.getlist(k) for k in headers},
+        "queryStringParameters": query or None,
+        "multiValueQueryStringParameters": (
+            {k: request.query_params.getlist(k) for k in query} or None
+        ),
+        "pathParameters": path_params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.resource,
+            "httpMethod": request.method,
+            "path": request.url.path,
+            "stage": "local",
+            "requestId": str(uuid.uuid4()),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "identity": {"sourceIp": request.client.host if request.client else "127.0.0.1"},
+            "accountId": "123456789012",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+        },
+        "body": text if text else None,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def create_api_app(routes: list[ApiRoute], lambdas: InProcessLambdas) -> Starlette:
+    async def dispatch(request: Request) -> Response:
+        path = request.url.path
+        candidates = [(r, r.pattern.match(path)) for r in routes]
+        matching = [(r, m) for r, m in candidates if m is not None]
+        if not matching:
+            return JSONResponse({"message": "Missing Authentication Token"}, 403)
+        for route, found in matching:
+            if route.method in (request.method, "ANY"):
+                event = proxy_event(request, route, found.groupdict(), await request.body())
+                invocation = lambdas.invoke(route.function, event)
+                if invocation.error_type is not None:
+                    log.error(
+                        "%s %s: %s failed: %s: %s",
+                        request.method,
+                        path,
+                        invocation.function,
+                        invocation.error_type,
+                        invocation.error_message,
+                    )
+                    return JSONResponse({"message": "Internal server error"}, 502)
+                reply = invocation.payload or {}
+                body = reply.get("body") or ""
+                content = base64.b64decode(body) if reply.get("isBase64Encoded") else body
+                return Response(
+                    content=content,
+                    status_code=int(reply.get("statusCode", 200)),
+                    headers={k: str(v) for k, v in (reply.get("headers") or {}).items()},
+                )
+        return JSONResponse({"message": "Method Not Allowed"}, 405)
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    return Starlette(routes=[Route("/{path:path}", dispatch, methods=methods)])

@@ -1,0 +1,173 @@
+"""The local runtime: the synthesized CloudFormation template, run on one machine.
+
+It starts moto in this process (Step Functions executing for real, Lambda without Docker),
+creates the template's resources, routes Lambda invocations to our handlers in-process,
+polls the SQS event source mappings, serves the API routes over HTTP and fires the schedules.
+Nothing is wired by hand: what is not in the template does not run, and what is in the
+template but not supported locally is listed in `report()`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from sandbox.common.server import ThreadedServer
+from sandbox.local import lambda_bridge, sfn_time
+from sandbox.local.api_gateway import ApiRoute, create_api_app, routes_from_template
+from sandbox.local.lambda_bridge import InProcessLambdas, Invocation
+from sandbox.local.provision import NOT_NEEDED_LOCALLY, Provisioned, Provisioner
+from sandbox.local.schedules import ScheduleRunner, schedules_from_template
+from sandbox.local.sqs_poller import EventSourceMapping, SqsPoller
+from sandbox.local.template import Template
+
+MOTO_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+
+def find_template(cdk_out: Path) -> Path:
+    templates = sorted(cdk_out.glob("*.template.json"))
+    if not templates:
+        raise FileNotFoundError(
+            f"no *.template.json in {cdk_out}: run `make synth` first to synthesize the app"
+        )
+    if len(templates) > 1:
+        names = ", ".join(t.name for t in templates)
+        raise ValueError(f"several templates in {cdk_out} ({names}): name one with --template")
+    return templates[0]
+
+
+@dataclass
+class RuntimeOptions:
+    template: Path
+    region: str = "eu-west-2"
+    time_factor: float = 1.0
+    secret_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Environment variables to set on every function (e.g. sandbox endpoints).
+    environment_overrides: dict[str, str] = field(default_factory=dict)
+    serve_api: bool = True
+    run_pollers: bool = True
+    run_schedules: bool = True
+    api_port: int = 0
+
+
+class LocalRuntime:
+    def __init__(self, options: RuntimeOptions) -> None:
+        self.options = options
+        self.template = Template.load(options.template, options.region)
+        self._mock = mock_aws(config=MOTO_CONFIG)
+        self.provisioned = Provisioned()
+        self.lambdas = InProcessLambdas([])
+        self.pollers: list[SqsPoller] = []
+        self.routes: list[ApiRoute] = []
+        self.schedules = ScheduleRunner([], self.lambdas, options.region)
+        self.api: ThreadedServer | None = None
+        self.api_url = ""
+        self.poller_errors: list[tuple[EventSourceMapping, BaseException]] = []
+        self._saved_region: str | None = None
+
+    def start(self) -> LocalRuntime:
+        self._saved_region = os.environ.get("AWS_DEFAULT_REGION")
+        os.environ["AWS_DEFAULT_REGION"] = self.options.region
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ.setdefault(name, "local")
+        self._mock.start()
+        sfn_time.install(self.options.time_factor)
+        self.provisioned = Provisioner(self.template).run(self.options.secret_values)
+        for function in self.provisioned.functions:
+            function.environment.update(self.options.environment_overrides)
+        self.lambdas = InProcessLambdas(self.provisioned.functions)
+        lambda_bridge.install(self.lambdas)
+        sqs = boto3.client("sqs", self.options.region)
+        visibility = max(0, int(1 / self.options.time_factor))
+        self.pollers = [
+            SqsPoller(
+                sqs,
+                self.lambdas,
+                mapping,
+                retry_visibility_seconds=visibility,
+                on_error=lambda m, e: self.poller_errors.append((m, e)),
+            )
+            for mapping in self.provisioned.mappings
+        ]
+        self.schedules = ScheduleRunner(
+            schedules_from_template(self.template),
+            self.lambdas,
+            self.options.region,
+            self.options.time_factor,
+        )
+        self.routes = routes_from_template(self.template)
+        if self.options.run_pollers:
+            for poller in self.pollers:
+                poller.start()
+        if self.options.run_schedules:
+            self.schedules.start()
+        if self.options.serve_api and self.routes:
+            self.api = ThreadedServer(
+                create_api_app(self.routes, self.lambdas), port=self.options.api_port
+            )
+            self.api_url = self.api.start()
+        return self
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+        self.schedules.stop()
+        for poller in self.pollers:
+            poller.stop()
+        lambda_bridge.uninstall()
+        sfn_time.uninstall()
+        self._mock.stop()
+        if self._saved_region is None:
+            os.environ.pop("AWS_DEFAULT_REGION", None)
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = self._saved_region
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def invoke(self, function: str, event: Any) -> Invocation:
+        """Invoke one function by logical id, name or ARN with an event."""
+        return self.lambdas.invoke(self.function_name(function), event)
+
+    def function_name(self, function: str) -> str:
+        """Accept the logical id, the module name (`opayo_webhook`), the name or the ARN."""
+        if function in self.template.resources:
+            return self.template.physical_name(function)
+        for local in self.lambdas.functions:
+            if local.handler.rpartition(".")[0] == function:
+                return local.name
+        return function
+
+    def report(self) -> list[str]:
+        p = self.provisioned
+        lines = [f"template: {self.options.template}"]
+        lines.append(
+            "created in moto: "
+            + ", ".join(f"{n} {t.removeprefix('AWS::')}" for t, n in sorted(p.created.items()))
+        )
+        lines.append(f"functions run in-process: {len(p.functions)}")
+        lines.append(f"SQS event source mappings polled: {len(p.mappings)}")
+        lines.append(f"API routes served: {len(self.routes)}")
+        for route in self.routes:
+            lines.append(f"  {route.method:6} {route.resource}")
+        for schedule in self.schedules.schedules.values():
+            when = schedule.expression + ("" if schedule.period_seconds else " (fire on demand)")
+            lines.append(f"schedule {schedule.name}: {when}")
+        for resource_type, count in sorted(p.not_needed.items()):
+            lines.append(
+                f"not needed locally: {count} {resource_type} ({NOT_NEEDED_LOCALLY[resource_type]})"
+            )
+        for item in p.unsupported:
+            lines.append(f"UNSUPPORTED locally, not run: {item}")
+        return lines
