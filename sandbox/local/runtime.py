@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 from moto import mock_aws
+from moto.core.config import DefaultConfig
 
 from sandbox.common.server import ThreadedServer
 from sandbox.local import lambda_bridge, sfn_time
@@ -26,7 +27,7 @@ from sandbox.local.schedules import ScheduleRunner, schedules_from_template
 from sandbox.local.sqs_poller import EventSourceMapping, SqsPoller
 from sandbox.local.template import Template
 
-MOTO_CONFIG: dict[str, Any] = {
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
