@@ -1,5 +1,30 @@
-"""Canonical pydantic models shared by every connector, handler and report."""
+"""Canonical pydantic models shared by every connector, handler and report.
 
+Everything here is validated on construction, frozen, and round-trips through JSON
+(`model_dump_json` / `model_validate_json`) for Step Functions and SQS.
+"""
+
+from opayo_fba.model.address import (
+    FBA_ADDRESS_LIMITS,
+    OPAYO_ADDRESS_LIMITS,
+    Address,
+    AddressAdjustment,
+    AddressLimitError,
+    RenderedAddress,
+    format_postcode,
+    render_fba_address,
+    render_opayo_address,
+)
+from opayo_fba.model.common import Asin, Email, OrderId, Sku, UtcDatetime
+from opayo_fba.model.countries import CountryCode, UnknownCountryError, alpha3, country_code
+from opayo_fba.model.fulfillment import (
+    FulfillmentAction,
+    FulfillmentOrder,
+    FulfillmentShipment,
+    SellerFulfillmentOrderId,
+    ShipmentItem,
+    ShipmentPackage,
+)
 from opayo_fba.model.money import (
     CURRENCY_CODES,
     CURRENCY_EXPONENTS,
@@ -11,15 +36,93 @@ from opayo_fba.model.money import (
     currency_exponent,
     sum_money,
 )
+from opayo_fba.model.order import (
+    Channel,
+    Customer,
+    Order,
+    OrderLine,
+    OrderTotals,
+    ShippingSpeed,
+)
+from opayo_fba.model.payment import (
+    AvsCv2Result,
+    CardSummary,
+    PaymentProvider,
+    PaymentTransaction,
+    Refund,
+    RefundStatus,
+    VendorTxCode,
+)
+from opayo_fba.model.status import (
+    FbaFulfillmentOrderStatus,
+    FbaShipmentStatus,
+    FulfillmentState,
+    OpayoPiStatus,
+    OpayoServerStatus,
+    OrderStatus,
+    OrdersV0Status,
+    PaymentState,
+    PiInstruction,
+    RefundState,
+    TransactionType,
+)
 
 __all__ = [
     "CURRENCY_CODES",
     "CURRENCY_EXPONENTS",
+    "FBA_ADDRESS_LIMITS",
+    "OPAYO_ADDRESS_LIMITS",
+    "Address",
+    "AddressAdjustment",
+    "AddressLimitError",
+    "Asin",
+    "AvsCv2Result",
+    "CardSummary",
+    "Channel",
+    "CountryCode",
     "CurrencyCode",
     "CurrencyMismatchError",
+    "Customer",
+    "Email",
+    "FbaFulfillmentOrderStatus",
+    "FbaShipmentStatus",
+    "FulfillmentAction",
+    "FulfillmentOrder",
+    "FulfillmentShipment",
+    "FulfillmentState",
     "Money",
     "MoneyError",
+    "OpayoPiStatus",
+    "OpayoServerStatus",
+    "Order",
+    "OrderId",
+    "OrderLine",
+    "OrderStatus",
+    "OrderTotals",
+    "OrdersV0Status",
+    "PaymentProvider",
+    "PaymentState",
+    "PaymentTransaction",
+    "PiInstruction",
+    "Refund",
+    "RefundState",
+    "RefundStatus",
+    "RenderedAddress",
+    "SellerFulfillmentOrderId",
+    "ShipmentItem",
+    "ShipmentPackage",
+    "ShippingSpeed",
+    "Sku",
+    "TransactionType",
+    "UnknownCountryError",
     "UnknownCurrencyError",
+    "UtcDatetime",
+    "VendorTxCode",
+    "alpha3",
+    "country_code",
     "currency_exponent",
+    "format_postcode",
+    "render_fba_address",
+    "render_opayo_address",
     "sum_money",
 ]
