@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from opayo_fba import __version__
+from opayo_fba.cli.mapping import mapping_app
 
 app = typer.Typer(
     name="opayo-fba",
@@ -16,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(mapping_app, name="mapping")
 
 
 @app.callback()
