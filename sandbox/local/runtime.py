@@ -13,10 +13,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 from moto import mock_aws
-from moto.core.config import DefaultConfig
+from moto.core.config import DefaultConfig, default_user_config
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from sandbox.common.server import ThreadedServer
 from sandbox.local import lambda_bridge, sfn_time
@@ -57,6 +59,9 @@ class RuntimeOptions:
     run_pollers: bool = True
     run_schedules: bool = True
     api_port: int = 0
+    # None: moto in this process only. A port (0 = any free one): moto also serves HTTP on
+    # loopback, so other processes (`opayo-fba dlq ... --endpoint-url`) see the same state.
+    moto_port: int | None = None
 
 
 class LocalRuntime:
@@ -64,6 +69,9 @@ class LocalRuntime:
         self.options = options
         self.template = Template.load(options.template, options.region)
         self._mock = mock_aws(config=MOTO_CONFIG)
+        self._moto_server: ThreadedMotoServer | None = None
+        self._config_patch = patch.dict(default_user_config, MOTO_CONFIG)
+        self.moto_url = ""
         self.provisioned = Provisioned()
         self.lambdas = InProcessLambdas([])
         self.pollers: list[SqsPoller] = []
@@ -79,7 +87,19 @@ class LocalRuntime:
         os.environ["AWS_DEFAULT_REGION"] = self.options.region
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(name, "local")
-        self._mock.start()
+        if self.options.moto_port is None:
+            self._mock.start()
+        else:
+            self._config_patch.start()
+            self._moto_server = ThreadedMotoServer(
+                ip_address="127.0.0.1", port=self.options.moto_port, verbose=False
+            )
+            self._moto_server.start()
+            host, port = self._moto_server.get_host_and_port()
+            self.moto_url = f"http://{host}:{port}"
+            os.environ["AWS_ENDPOINT_URL"] = self.moto_url
+            # moto's Step Functions interpreter finds its own server through MOTO_PORT.
+            os.environ["MOTO_PORT"] = str(port)
         sfn_time.install(self.options.time_factor)
         self.provisioned = Provisioner(self.template).run(self.options.secret_values)
         for function in self.provisioned.functions:
@@ -125,7 +145,13 @@ class LocalRuntime:
             poller.stop()
         lambda_bridge.uninstall()
         sfn_time.uninstall()
-        self._mock.stop()
+        if self._moto_server is None:
+            self._mock.stop()
+        else:
+            self._moto_server.stop()
+            self._config_patch.stop()
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+            os.environ.pop("MOTO_PORT", None)
         if self._saved_region is None:
             os.environ.pop("AWS_DEFAULT_REGION", None)
         else:

@@ -94,3 +94,33 @@ def test_schedules_fire_on_demand(runtime: LocalRuntime) -> None:
     assert invocation.payload == {"detail-type": "Scheduled Event"}
     with pytest.raises(KeyError, match="known: Tick"):
         runtime.schedules.fire("Tock")
+
+
+def test_server_mode_shares_state_with_other_processes_over_http() -> None:
+    options = RuntimeOptions(
+        template=STACK / "Mini.template.json",
+        time_factor=100,
+        secret_values={"Secret": {"vendor": "sandbox"}},
+        moto_port=0,
+        run_pollers=False,
+        run_schedules=False,
+        serve_api=False,
+    )
+    with LocalRuntime(options) as running:
+        assert running.moto_url.startswith("http://127.0.0.1:")
+        # Another process would pass --endpoint-url; a client given it explicitly sees the DLQ.
+        sqs = boto3.client("sqs", "eu-west-2", endpoint_url=running.moto_url)
+        names = [u.rsplit("/", 1)[-1] for u in sqs.list_queues()["QueueUrls"]]
+        assert "Mini-Dlq.fifo" in names
+        sfn = boto3.client("stepfunctions", "eu-west-2", endpoint_url=running.moto_url)
+        arn = running.provisioned.state_machines["Saga"]
+        started = sfn.start_execution(stateMachineArn=arn, input='{"order": "B"}', name="B")
+        described = _poll(
+            lambda: (
+                (d := sfn.describe_execution(executionArn=started["executionArn"]))["status"]
+                != "RUNNING"
+                and d
+            ),
+            "saga over HTTP",
+        )
+        assert json.loads(described["output"]) == {"order": "B", "vendor": "sandbox"}
