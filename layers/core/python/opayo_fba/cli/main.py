@@ -9,7 +9,9 @@ from __future__ import annotations
 import typer
 
 from opayo_fba import __version__
+from opayo_fba.cli.dlq import dlq_app
 from opayo_fba.cli.mapping import mapping_app
+from opayo_fba.cli.opayo import opayo_app
 
 app = typer.Typer(
     name="opayo-fba",
@@ -18,6 +20,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(mapping_app, name="mapping")
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(opayo_app, name="opayo")
 
 
 @app.callback()
