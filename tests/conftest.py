@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.fixtures.amazon_sandbox", "tests.fixtures.opayo_sandbox"]
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The official SP-API models live in the shared folder beside the checkout.
 SP_API_MODELS = PROJECT_ROOT.parent / "shared" / "sp-api-models"

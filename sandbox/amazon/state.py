@@ -1,0 +1,125 @@
+"""The Amazon sandbox's state and the clock-driven engine that moves it on.
+
+State lives in a `StateStore` (memory, optionally SQLite) under these kinds:
+  inventory, access_token, fulfillment_order, order, report, document, meta.
+`sync()` runs every registered ticker up to the sandbox clock's "now"; it is called before each
+API call, after each clock jump and by a background thread, so the state a client sees is the
+same whichever of them got there first.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sandbox.amazon.options import AmazonSandboxOptions
+from sandbox.common.clock import SandboxClock
+from sandbox.common.store import StateStore
+
+Ticker = Callable[["AmazonState", datetime], None]
+Publisher = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class ApiCall:
+    """One SP-API call as a handler sees it, after authentication."""
+
+    operation_id: str
+    path_params: dict[str, str]
+    query: dict[str, list[str]]
+    body: Any
+    seller_id: str
+    base_url: str
+    # Data elements the caller's Restricted Data Token grants for this path (empty: no PII).
+    restricted_elements: frozenset[str] = field(default_factory=frozenset)
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def param_list(self, name: str) -> list[str]:
+        """A list parameter, sent CSV-style (`A,B`) or repeated (`x=A&x=B`)."""
+        items: list[str] = []
+        for value in self.query.get(name, []):
+            items.extend(part.strip() for part in value.split(",") if part.strip())
+        return items
+
+
+class AmazonState:
+    def __init__(
+        self, options: AmazonSandboxOptions, clock: SandboxClock, store: StateStore
+    ) -> None:
+        self.options = options
+        self.credentials = options.credentials
+        self.clock = clock
+        self.store = store
+        self.rng = random.Random(options.seed)
+        self.tickers: list[Ticker] = []
+        self._publishers: list[Publisher] = []
+        self._sync_lock = threading.RLock()
+        self._synced_to: datetime | None = None
+        if not store.keys("inventory"):
+            for stock in options.skus:
+                store.put("inventory", stock.sku, stock.model_dump(mode="json"))
+        if store.get("meta", "settlement") is None:
+            store.put("meta", "settlement", {"last_close": clock.now().timestamp()})
+
+    # ---- identifiers -------------------------------------------------------------------
+    def next_number(self, counter: str) -> int:
+        with self.store.transaction():
+            counters = self.store.get("meta", "counters") or {}
+            value = int(counters.get(counter, 0)) + 1
+            counters[counter] = value
+            self.store.put("meta", "counters", counters)
+            return value
+
+    def random_digits(self, count: int) -> str:
+        with self.store.transaction():
+            return "".join(str(self.rng.randrange(10)) for _ in range(count))
+
+    def amazon_order_id(self) -> str:
+        return f"026-{self.random_digits(7)}-{self.random_digits(7)}"
+
+    def token(self, prefix: str) -> str:
+        with self.store.transaction():
+            return prefix + "".join(
+                self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(32)
+            )
+
+    # ---- inventory ---------------------------------------------------------------------
+    def inventory(self, sku: str) -> dict[str, Any] | None:
+        return self.store.get("inventory", sku)
+
+    def set_inventory(self, sku: str, quantity: int) -> None:
+        with self.store.transaction():
+            record = self.store.get("inventory", sku)
+            if record is None:
+                raise KeyError(sku)
+            record["quantity"] = quantity
+            self.store.put("inventory", sku, record)
+
+    # ---- notifications -----------------------------------------------------------------
+    def subscribe(self, publisher: Publisher) -> None:
+        self._publishers.append(publisher)
+
+    def publish(self, notification_type: str, body: dict[str, Any]) -> None:
+        for publisher in self._publishers:
+            publisher(notification_type, body)
+
+    # ---- time --------------------------------------------------------------------------
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def sync(self) -> None:
+        """Move every state machine on to the sandbox clock's current time."""
+        with self._sync_lock, self.store.transaction():
+            now = self.clock.now()
+            if now == self._synced_to:
+                return  # a frozen clock: nothing can have become due
+            for ticker in self.tickers:
+                ticker(self, now)
+            self._synced_to = now
