@@ -1,0 +1,21 @@
+"""What every Opayo sandbox handler reaches through `request.app.state.opayo`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sandbox.common.clock import SandboxClock
+from sandbox.opayo.options import OpayoSandboxOptions
+from sandbox.opayo.state import OpayoState
+
+if TYPE_CHECKING:
+    from sandbox.opayo.notifications import NotificationDispatcher
+
+
+@dataclass
+class SandboxContext:
+    options: OpayoSandboxOptions
+    clock: SandboxClock
+    state: OpayoState
+    dispatcher: NotificationDispatcher | None = field(default=None)
