@@ -60,7 +60,9 @@ class OrderLine(BaseModel):
     asin: Asin | None = None
     title: CleanText = None
     quantity: NonNegativeInt
-    unit_price: Money
+    unit_price: Money | None
+    """None only while a channel has not priced the line (Amazon omits ItemPrice on Pending
+    orders); every order we take payment for has prices."""
     line_total: Money | None = None
     """Set when the channel states the line total and it is not unit_price * quantity
     (Amazon reports ItemPrice per line, which need not divide by the quantity)."""
@@ -72,19 +74,23 @@ class OrderLine(BaseModel):
 
     @model_validator(mode="after")
     def _one_currency(self) -> OrderLine:
-        for name in ("line_total", "tax", "discount"):
-            money: Money | None = getattr(self, name)
-            if money is not None and money.currency != self.unit_price.currency:
-                raise ValueError(
-                    f"{name} is in {money.currency} but unit_price is in "
-                    f"{self.unit_price.currency}; a line has one currency"
-                )
+        currencies = self.currencies()
+        if len(currencies) > 1:
+            raise ValueError(
+                f"a line has one currency, this one has {', '.join(sorted(currencies))}"
+            )
         return self
 
+    def currencies(self) -> set[str]:
+        amounts = (self.unit_price, self.line_total, self.tax, self.discount)
+        return {money.currency for money in amounts if money is not None}
+
     @property
-    def total(self) -> Money:
-        """The line's goods total before tax and discount."""
-        return self.line_total if self.line_total is not None else self.unit_price * self.quantity
+    def total(self) -> Money | None:
+        """The line's goods total before tax and discount (None if the line is unpriced)."""
+        if self.line_total is not None:
+            return self.line_total
+        return None if self.unit_price is None else self.unit_price * self.quantity
 
 
 class OrderTotals(BaseModel):
@@ -140,7 +146,7 @@ class Order(BaseModel):
 
     @model_validator(mode="after")
     def _one_currency(self) -> Order:
-        currencies = {line.unit_price.currency for line in self.lines}
+        currencies = {currency for line in self.lines for currency in line.currencies()}
         if self.totals is not None:
             currencies.add(self.totals.grand_total.currency)
         if self.currency is None and currencies:
@@ -156,9 +162,11 @@ class Order(BaseModel):
         return self
 
     def goods_total(self) -> Money:
-        if self.currency is None:
-            raise ValueError(f"order {self.order_id} has no currency, so no total")
-        return sum_money((line.total for line in self.lines), self.currency)
+        """Sum of the line totals; raises ValueError if any line is unpriced."""
+        totals = [line.total for line in self.lines]
+        if self.currency is None or any(total is None for total in totals):
+            raise ValueError(f"order {self.order_id} has unpriced lines, so no goods total")
+        return sum_money((total for total in totals if total is not None), self.currency)
 
     def amount_due(self) -> Money:
         """What the customer pays: the stated grand total, else the lines' totals plus tax
