@@ -100,7 +100,7 @@ class MappingResult:
             if not outcome.applied:
                 continue
             written = _request_path(outcome)
-            if written == path or written.startswith(path + ".") or path.startswith(written + "."):
+            if _overlaps(path, written):
                 return outcome.template, outcome.rule, outcome.target
         first = next((o for o in self.outcomes if o.applied), None)
         if first is None:
@@ -118,7 +118,7 @@ class MappingResult:
                 location, _, reason = problem.partition(": ")
                 path = re.sub(r"/(\d+)(?=/|$)", r"[\1]", location).replace("/", ".")
                 generic = re.sub(r"\[\d+\]", "[]", path)
-                if any(generic == w or generic.startswith(w + ".") for w in written):
+                if any(_overlaps(generic, w) for w in written):
                     template, rule, target = self._writer_of(generic)
                     line = re.search(r"\[(\d+)\]", path)
                     raise MappingError(
@@ -129,6 +129,12 @@ class MappingResult:
                         line=int(line.group(1)) if line else None,
                     ) from error
             raise
+
+
+def _overlaps(path: str, written: str) -> bool:
+    """Whether a problem at `path` can come from a rule that wrote `written` (either inside
+    the other: a rule may create an object that then lacks a required field)."""
+    return path == written or path.startswith(written + ".") or written.startswith(path + ".")
 
 
 def _request_path(outcome: RuleOutcome) -> str:
