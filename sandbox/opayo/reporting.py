@@ -22,6 +22,7 @@ from starlette.routing import Route
 from opayo_fba.opayo.signatures import verify_reporting_signature
 from sandbox.common.faults import with_faults
 from sandbox.opayo.context import SandboxContext
+from sandbox.opayo.forms import FormError, read_form
 from sandbox.opayo.money import to_decimal_string
 from sandbox.opayo.settlement import batches, settle
 from sandbox.opayo.state import Record, parse_iso
@@ -311,9 +312,11 @@ def _handle(context: SandboxContext, document: Any) -> list[ET.Element]:
 
 async def access(request: Request) -> Response:
     context: SandboxContext = request.app.state.opayo
-    form = await request.form()
     try:
+        form = await read_form(request)
         payload = _handle(context, form.get("XML"))
+    except FormError as error:
+        return _xml_response(context, MALFORMED, f"The request is not a form: {error}", [])
     except ReportingError as error:
         return _xml_response(context, error.code, error.message, [])
     return _xml_response(context, OK, "", payload)

@@ -24,6 +24,7 @@ from sandbox.opayo.cards import (
     identify_test_card,
 )
 from sandbox.opayo.context import SandboxContext
+from sandbox.opayo.forms import FormError, read_form
 from sandbox.opayo.money import is_supported_currency, parse_decimal_amount
 from sandbox.opayo.outcomes import (
     CHALLENGE,
@@ -88,8 +89,10 @@ def _valid_url(url: str) -> bool:
 
 async def register(request: Request) -> Response:
     context: SandboxContext = request.app.state.opayo
-    form = await request.form()
-    fields = {name: str(value) for name, value in form.items()}
+    try:
+        fields = await read_form(request)
+    except FormError as error:
+        return _refusal("MALFORMED", 3000, f"The request is not a form: {error}.")
     for name in REQUIRED_FIELDS:
         if not fields.get(name, "").strip():
             return _refusal("MALFORMED", 3000, f"The {name} field is missing.")
