@@ -14,9 +14,9 @@ import bisect
 from collections.abc import Iterable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from opayo_fba.errors import InvalidInputError, NotFoundError
 from opayo_fba.model.money import CurrencyCode, Money, currency_exponent
@@ -24,12 +24,18 @@ from opayo_fba.model.money import CurrencyCode, Money, currency_exponent
 _CONTEXT = Context(prec=34)  # decimal128: exact for any realistic rate x amount
 
 
+def _refuse_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("give the rate as a decimal string, not a float (floats round)")
+    return value
+
+
 class FxRate(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     base: CurrencyCode
     quote: CurrencyCode
-    rate: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
+    rate: Annotated[Decimal, BeforeValidator(_refuse_float), Field(gt=0, allow_inf_nan=False)]
     """Units of `quote` per one unit of `base`."""
     as_of: date
     source: str | None = None
