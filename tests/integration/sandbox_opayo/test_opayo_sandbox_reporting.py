@@ -1,0 +1,269 @@
+"""Reporting & Admin API over real HTTP: signatures, the four commands, daily settlement into
+batches per acquiring bank, and the fee schedule."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from xml.etree.ElementTree import Element
+
+import httpx
+import pytest
+from defusedxml.ElementTree import fromstring
+
+from opayo_fba.opayo.signatures import build_reporting_request, compute_reporting_signature
+from sandbox.opayo import OpayoSandboxOptions
+from sandbox.opayo.options import DEFAULT_REPORTING_PASSWORD, FeeRule
+from tests.fixtures.opayo_sandbox import AMEX, VISA, OpayoSandboxHandle
+
+pytestmark = pytest.mark.integration
+# The fixture clock starts at 09:00 UTC on 2 March 2026; this is the next midnight.
+TO_MIDNIGHT = 15 * 3600
+DAY_RANGE = [("startdate", "01/03/2026 00:00:00"), ("enddate", "10/03/2026 00:00:00")]
+
+
+def _post_xml(sandbox: OpayoSandboxHandle, xml: str) -> dict[str, str]:
+    response = httpx.post(f"{sandbox.url}/access/access.htm", data={"XML": xml})
+    assert response.status_code == 200
+    root = fromstring(response.text)
+    assert root.tag == "vspaccess"
+    return {child.tag: child.text or "" for child in root if not len(child)}
+
+
+def _command(
+    sandbox: OpayoSandboxHandle,
+    command: str,
+    parameters: list[tuple[str, str]],
+    *,
+    password: str = DEFAULT_REPORTING_PASSWORD,
+    user: str = "sandbox-user",
+) -> httpx.Response:
+    xml = build_reporting_request(
+        command=command, vendor="sandbox", user=user, parameters=parameters, password=password
+    )
+    response = httpx.post(f"{sandbox.url}/access/access.htm", data={"XML": xml})
+    assert response.status_code == 200
+    return response
+
+
+def _ok(sandbox: OpayoSandboxHandle, command: str, parameters: list[tuple[str, str]]) -> Element:
+    root = fromstring(_command(sandbox, command, parameters).text)
+    assert root.findtext("errorcode") == "0000", root.findtext("error")
+    return root
+
+
+def test_wrong_password_signature_is_rejected(opayo_sandbox: OpayoSandboxHandle) -> None:
+    root = fromstring(_command(opayo_sandbox, "getBatchList", DAY_RANGE, password="guess").text)
+    assert root.findtext("errorcode") == "0011"
+    assert "signature" in (root.findtext("error") or "")
+    assert root.find("batches") is None
+
+
+def test_unknown_user_is_rejected(opayo_sandbox: OpayoSandboxHandle) -> None:
+    root = fromstring(_command(opayo_sandbox, "getBatchList", DAY_RANGE, user="mallory").text)
+    assert root.findtext("errorcode") == "0010"
+
+
+def test_tampered_parameters_fail_the_signature(opayo_sandbox: OpayoSandboxHandle) -> None:
+    xml = build_reporting_request(
+        command="getTransactionDetail",
+        vendor="sandbox",
+        user="sandbox-user",
+        parameters=[("vendortxcode", "order-1")],
+        password="sandbox-password",
+    )
+    tampered = xml.replace("order-1", "order-2")
+    assert _post_xml(opayo_sandbox, tampered)["errorcode"] == "0011"
+
+
+def test_signature_is_case_insensitive(opayo_sandbox: OpayoSandboxHandle) -> None:
+    opayo_sandbox.pay(vendor_tx_code="order-1")
+    signature = compute_reporting_signature(
+        command="getTransactionDetail",
+        vendor="sandbox",
+        user="sandbox-user",
+        parameters=[("vendortxcode", "order-1")],
+        password="sandbox-password",
+    ).upper()
+    xml = (
+        "<vspaccess><command>getTransactionDetail</command><vendor>sandbox</vendor>"
+        "<user>sandbox-user</user><vendortxcode>order-1</vendortxcode>"
+        f"<signature>{signature}</signature></vspaccess>"
+    )
+    assert _post_xml(opayo_sandbox, xml)["errorcode"] == "0000"
+
+
+@pytest.mark.parametrize(
+    ("xml", "code"),
+    [
+        ("", "0001"),
+        ("<vspaccess><command>getBatchList", "0001"),
+        ("<other/>", "0001"),
+        (
+            '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]>'
+            "<vspaccess><command>&b;</command></vspaccess>",
+            "0001",
+        ),
+        (
+            "<vspaccess><command>getBatchList</command><vendor>sandbox</vendor>"
+            "<user>sandbox-user</user><password>sandbox-password</password></vspaccess>",
+            "0012",
+        ),
+    ],
+)
+def test_malformed_requests(opayo_sandbox: OpayoSandboxHandle, xml: str, code: str) -> None:
+    answer = _post_xml(opayo_sandbox, xml)
+    assert answer["errorcode"] == code
+    assert answer["error"]
+
+
+def test_unknown_command(opayo_sandbox: OpayoSandboxHandle) -> None:
+    root = fromstring(_command(opayo_sandbox, "deleteEverything", []).text)
+    assert root.findtext("errorcode") == "0008"
+
+
+def test_get_transaction_detail(opayo_sandbox: OpayoSandboxHandle) -> None:
+    payment = opayo_sandbox.pay("Deferred", 12345, vendor_tx_code="order-7")
+    opayo_sandbox.instruct(payment["transactionId"], "release", 10000)
+    by_code = _ok(opayo_sandbox, "getTransactionDetail", [("vendortxcode", "order-7")])
+    transaction = by_code.find("transaction")
+    assert transaction is not None
+    assert transaction.findtext("vpstxid") == "{" + payment["transactionId"] + "}"
+    assert transaction.findtext("amount") == "123.45"
+    assert transaction.findtext("currency") == "GBP"
+    assert transaction.findtext("released") == "YES"
+    assert transaction.findtext("releasedamount") == "100.00"
+    assert transaction.findtext("started") == "02/03/2026 09:00:00"
+    by_id = _ok(
+        opayo_sandbox, "getTransactionDetail", [("vpstxid", "{" + payment["transactionId"] + "}")]
+    )
+    assert by_id.findtext("transaction/vendortxcode") == "order-7"
+    missing = fromstring(
+        _command(opayo_sandbox, "getTransactionDetail", [("vendortxcode", "nope")]).text
+    )
+    assert missing.findtext("errorcode") == "0043"
+    missing_id = fromstring(
+        _command(opayo_sandbox, "getTransactionDetail", [("vpstxid", "{NOPE}")]).text
+    )
+    assert missing_id.findtext("errorcode") == "0048"
+
+
+def test_get_transaction_list_pages(opayo_sandbox: OpayoSandboxHandle) -> None:
+    for index in range(3):
+        opayo_sandbox.pay(vendor_tx_code=f"list-{index}")
+    root = _ok(
+        opayo_sandbox, "getTransactionList", [*DAY_RANGE, ("startrow", "2"), ("endrow", "3")]
+    )
+    assert root.findtext("transactions/totalrows") == "3"
+    codes = [t.findtext("vendortxcode") for t in root.iter("transaction")]
+    assert codes == ["list-1", "list-2"]
+    bad = fromstring(
+        _command(opayo_sandbox, "getTransactionList", [("startdate", "2026-03-01")]).text
+    )
+    assert bad.findtext("errorcode") == "0004"
+    assert "startdate" in (bad.findtext("error") or "")
+
+
+def test_daily_settlement_batches_per_bank_with_fees(opayo_sandbox: OpayoSandboxHandle) -> None:
+    visa = opayo_sandbox.pay("Payment", 10000, card=VISA, vendor_tx_code="s-visa")
+    opayo_sandbox.pay("Payment", 10000, card=AMEX, vendor_tx_code="s-amex")
+    deferred = opayo_sandbox.pay("Deferred", 8000, card=VISA, vendor_tx_code="s-deferred")
+    opayo_sandbox.pay("Deferred", 8000, card=VISA, vendor_tx_code="s-unreleased")
+    voided = opayo_sandbox.pay("Payment", 5000, card=VISA, vendor_tx_code="s-voided")
+    declined = opayo_sandbox.create_transaction(opayo_sandbox.transaction_body("Payment", 40300))
+    assert declined.status_code == 403
+    opayo_sandbox.instruct(deferred["transactionId"], "release", 6000)
+    opayo_sandbox.instruct(voided["transactionId"], "void")
+    refund = opayo_sandbox.create_transaction(
+        {
+            "transactionType": "Refund",
+            "referenceTransactionId": visa["transactionId"],
+            "vendorTxCode": "s-refund",
+            "amount": 3000,
+            "currency": "GBP",
+            "description": "Returned one",
+        }
+    )
+    assert refund.status_code == 201
+    assert opayo_sandbox.batches() == []
+    assert _ok(opayo_sandbox, "getBatchList", DAY_RANGE).findtext("batches/totalrows") == "0"
+
+    opayo_sandbox.advance(TO_MIDNIGHT - 1)
+    assert opayo_sandbox.batches() == []
+    opayo_sandbox.advance(1)
+    batches = {b["authProcessor"]: b for b in opayo_sandbox.batches()}
+    assert set(batches) == {"Elavon", "American Express"}
+    elavon = batches["Elavon"]
+    assert elavon["businessDate"] == "2026-03-02"
+    items = {item["vendorTxCode"]: item for item in elavon["items"]}
+    assert set(items) == {"s-visa", "s-deferred", "s-refund"}
+    # Default VISA terms: 2 minor units + 1.20 %, rounded half up.
+    assert (items["s-visa"]["amount"], items["s-visa"]["fee"]) == (10000, 122)
+    assert (items["s-deferred"]["amount"], items["s-deferred"]["fee"]) == (6000, 74)
+    assert (items["s-refund"]["amount"], items["s-refund"]["fee"], items["s-refund"]["net"]) == (
+        -3000,
+        38,
+        -3038,
+    )
+    assert elavon["totals"]["GBP"] == {"count": 3, "gross": 13000, "fees": 234, "net": 12766}
+    assert batches["American Express"]["items"][0]["fee"] == 250
+
+    listed = _ok(opayo_sandbox, "getBatchList", DAY_RANGE)
+    assert listed.findtext("batches/totalrows") == "2"
+    summary = {b.findtext("authprocessor"): b for b in listed.iter("batch")}
+    assert summary["Elavon"].findtext("settledate") == "03/03/2026 00:00:00"
+    assert summary["Elavon"].findtext("totals/total/net") == "127.66"
+    detail = _ok(
+        opayo_sandbox,
+        "getBatchDetail",
+        [("batchid", str(elavon["batchId"])), ("authprocessor", "Elavon")],
+    )
+    rows = {t.findtext("vendortxcode"): t for t in detail.iter("transaction")}
+    assert rows["s-refund"].findtext("amount") == "-30.00"
+    assert rows["s-refund"].findtext("fee") == "0.38"
+    assert rows["s-visa"].findtext("transactiondate") == "02/03/2026 09:00:00"
+    wrong_bank = fromstring(
+        _command(
+            opayo_sandbox,
+            "getBatchDetail",
+            [("batchid", str(elavon["batchId"])), ("authprocessor", "American Express")],
+        ).text
+    )
+    assert wrong_bank.findtext("errorcode") == "0050"
+    # Settled transactions say so, and can no longer be voided.
+    state = opayo_sandbox.sandbox_transaction("s-visa")
+    assert state["batchId"] == elavon["batchId"]
+    assert opayo_sandbox.instruct(visa["transactionId"], "void").status_code == 403
+    # A batch once formed never changes: a later day gets a new batch.
+    opayo_sandbox.instruct(
+        opayo_sandbox.sandbox_transaction("s-unreleased")["transactionId"], "release"
+    )
+    opayo_sandbox.advance(24 * 3600)
+    later = [b for b in opayo_sandbox.batches() if b["businessDate"] == "2026-03-03"]
+    assert [[i["vendorTxCode"] for i in b["items"]] for b in later] == [["s-unreleased"]]
+    assert {b["batchId"]: b for b in opayo_sandbox.batches()}[elavon["batchId"]] == elavon
+
+
+class TestConfiguredFees:
+    @pytest.fixture
+    def opayo_sandbox_options(
+        self, opayo_sandbox_options: OpayoSandboxOptions
+    ) -> OpayoSandboxOptions:
+        return opayo_sandbox_options.model_copy(
+            update={
+                "fees": {
+                    "VISA": FeeRule(fixed_minor=20, percent=Decimal("2.5")),
+                    "*": FeeRule(fixed_minor=0, percent=Decimal("0")),
+                },
+                "acquirers": {"*": "Barclaycard"},
+            }
+        )
+
+    def test_fee_schedule_is_configurable(self, opayo_sandbox: OpayoSandboxHandle) -> None:
+        opayo_sandbox.pay("Payment", 1001, card=VISA, vendor_tx_code="f-visa")
+        opayo_sandbox.pay("Payment", 1001, card=AMEX, vendor_tx_code="f-amex")
+        opayo_sandbox.advance(TO_MIDNIGHT)
+        (batch,) = opayo_sandbox.batches()
+        assert batch["authProcessor"] == "Barclaycard"
+        fees = {item["vendorTxCode"]: item["fee"] for item in batch["items"]}
+        # 20 + 2.5 % of 1001 = 20 + 25.025 -> 45; AMEX falls back to "*": free.
+        assert fees == {"f-visa": 45, "f-amex": 0}
