@@ -1,0 +1,91 @@
+"""Helpers for the Amazon connector's integration tests and the rate-limit benchmark:
+a moto DynamoDB buckets table and a connector aimed at a sandbox."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from opayo_fba.amazon.connector import SpApiConnector, SpApiEndpoints
+from opayo_fba.amazon.credentials import SellerCredentials
+from opayo_fba.amazon.rate_limit import SellerRateLimiter
+from opayo_fba.amazon.retry import RetryPolicy
+from opayo_fba.store.rate_limits import TokenBucketTable
+
+BUCKETS_TABLE = "opayo-fba-rate-limits"
+
+
+class AtomicDynamoDB:
+    """moto's in-memory DynamoDB checks a condition and writes without a lock, while real
+    DynamoDB is atomic per item. Serialising calls restores that guarantee for threads."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            with self._lock:
+                return method(**kwargs)
+
+        return call
+
+
+def create_buckets_table() -> AtomicDynamoDB:
+    """Inside an active `mock_aws()`: the buckets table, as the infra stack defines it."""
+    client = boto3.client("dynamodb", region_name="eu-west-2")
+    client.create_table(
+        TableName=BUCKETS_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return AtomicDynamoDB(client)
+
+
+def sandbox_credentials(options: Any) -> SellerCredentials:
+    creds = options.credentials
+    return SellerCredentials(
+        lwa_client_id=creds.client_id,
+        lwa_client_secret=creds.client_secret,
+        refresh_token=creds.refresh_token,
+        seller_id=creds.seller_id,
+        marketplace_id=creds.marketplace_id,
+    )
+
+
+def sandbox_connector(
+    url: str,
+    options: Any,
+    dynamodb: Any,
+    *,
+    retry: RetryPolicy | None = None,
+    time_budget: Callable[[], float] = lambda: 30.0,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    safety: float = 1.0,
+) -> SpApiConnector:
+    credentials = sandbox_credentials(options)
+    buckets = (
+        TokenBucketTable(BUCKETS_TABLE, client=dynamodb, clock=clock)
+        if clock
+        else TokenBucketTable(BUCKETS_TABLE, client=dynamodb)
+    )
+    limiter_kwargs: dict[str, Any] = {"safety": safety}
+    if sleep is not None:
+        limiter_kwargs["sleep"] = sleep
+    limiter = SellerRateLimiter(buckets, credentials.seller_id, **limiter_kwargs)
+    return SpApiConnector(
+        credentials,
+        limiter=limiter,
+        endpoints=SpApiEndpoints(endpoint=url, lwa_url=f"{url}/auth/o2/token"),
+        retry=retry or RetryPolicy(attempts=6, total_seconds=30, base_wait=0.01, max_wait=0.2),
+        time_budget=time_budget,
+        timeout=5.0,
+    )

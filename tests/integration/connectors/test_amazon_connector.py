@@ -1,0 +1,208 @@
+"""The Amazon connector against the SP-API sandbox over HTTP (rate limits and faults on),
+with the shared rate-limit buckets in a moto DynamoDB table."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from opayo_fba.amazon.connector import SpApiConnector
+from opayo_fba.amazon.errors import SpApiNotFound, SpApiRequestRejected, Throttled
+from opayo_fba.amazon.retry import RetryPolicy
+from tests.fixtures.amazon_sandbox import AMAZON_SANDBOX_START, AmazonSandboxHandle, mcf_order_body
+from tests.integration.connectors.amazon_support import create_buckets_table, sandbox_connector
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    with mock_aws():
+        yield create_buckets_table()
+
+
+@pytest.fixture
+def amazon(amazon_sandbox: AmazonSandboxHandle, dynamodb: Any) -> Iterator[SpApiConnector]:
+    connector = sandbox_connector(amazon_sandbox.url, amazon_sandbox.sandbox.options, dynamodb)
+    yield connector
+    connector.close()
+
+
+def calls_to(sandbox: AmazonSandboxHandle, operation: str) -> list[int]:
+    return [r.status_code for r in sandbox.sandbox.recorded if r.operation_id == operation]
+
+
+def test_orders_updated_since_a_watermark_with_their_items(
+    amazon: SpApiConnector,
+) -> None:
+    update = amazon.orders_updated_since(AMAZON_SANDBOX_START - timedelta(days=7))
+    assert len(update.orders) >= 2
+    assert update.last_updated_before is not None
+    assert update.last_updated_before.tzinfo is not None
+    first = update.orders[0]["AmazonOrderId"]
+    items = amazon.order_items(first)
+    assert items
+    assert items[0]["SellerSKU"]
+
+
+def test_fulfillment_order_lifecycle_hold_release_get(
+    amazon: SpApiConnector, amazon_sandbox: AmazonSandboxHandle
+) -> None:
+    preview = amazon.fulfillment_preview(
+        {
+            "address": mcf_order_body("x")["destinationAddress"],
+            "items": [
+                {"sellerSku": "OPF-MUG-BLUE", "sellerFulfillmentOrderItemId": "1", "quantity": 1}
+            ],
+        }
+    )
+    assert any(p.is_fulfillable for p in preview)
+    order_id = amazon.create_fulfillment_order_on_hold(mcf_order_body("OPF-1001"))
+    assert order_id == "OPF-1001"
+    held = amazon.get_fulfillment_order(order_id)["fulfillmentOrder"]
+    assert held["fulfillmentAction"] == "Hold"
+    # Creating again (a retried saga step) is idempotent.
+    assert amazon.create_fulfillment_order_on_hold(mcf_order_body("OPF-1001")) == "OPF-1001"
+    amazon.release_fulfillment_order(order_id)
+    assert amazon.get_fulfillment_order(order_id)["fulfillmentOrder"]["fulfillmentAction"] == "Ship"
+
+
+def test_cancel_and_typed_errors_that_are_not_retried(
+    amazon: SpApiConnector, amazon_sandbox: AmazonSandboxHandle
+) -> None:
+    amazon.create_fulfillment_order_on_hold(mcf_order_body("OPF-2001"))
+    amazon.cancel_fulfillment_order("OPF-2001")
+    status = amazon.get_fulfillment_order("OPF-2001")["fulfillmentOrder"]["fulfillmentOrderStatus"]
+    assert status == "Cancelled"
+
+    with pytest.raises(SpApiNotFound) as missing:
+        amazon.get_fulfillment_order("NO-SUCH-ORDER")
+    assert missing.value.code == "NotFound"
+    assert calls_to(amazon_sandbox, "getFulfillmentOrder").count(404) == 1
+
+    with pytest.raises(SpApiRequestRejected) as rejected:
+        amazon.create_fulfillment_order_on_hold(mcf_order_body("OPF-2002", sku="NO-SUCH-SKU"))
+    assert rejected.value.code == "InvalidInput"
+    assert rejected.value.message
+    assert calls_to(amazon_sandbox, "createFulfillmentOrder").count(400) == 1
+
+
+def test_reports_created_polled_and_downloaded_streamed(
+    amazon: SpApiConnector, amazon_sandbox: AmazonSandboxHandle
+) -> None:
+    report_id = amazon.create_report("GET_AFN_INVENTORY_DATA")
+    assert not amazon.get_report(report_id).done
+    amazon_sandbox.advance(3600)
+    report = amazon.get_report(report_id)
+    assert report.done
+    assert report.document_id
+    sink = io.BytesIO()
+    written = amazon.download_report_document(report.document_id, sink)
+    text = sink.getvalue().decode("utf-8")
+    assert written == len(sink.getvalue())
+    assert "OPF-MUG-BLUE" in text
+    with amazon.stream_report_document(report.document_id) as chunks:
+        assert b"".join(chunks).decode("utf-8") == text
+
+
+def test_settlement_reports_are_listed_not_requested(
+    amazon: SpApiConnector, amazon_sandbox: AmazonSandboxHandle
+) -> None:
+    amazon_sandbox.close_settlement()
+    reports = amazon.list_settlement_reports(AMAZON_SANDBOX_START - timedelta(days=30))
+    assert reports
+    assert {r.report_type for r in reports} == {"GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"}
+    with pytest.raises(SpApiRequestRejected, match="list_settlement_reports"):
+        amazon.create_report("GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2")
+
+
+def test_server_errors_and_dropped_connections_are_retried(
+    amazon: SpApiConnector, amazon_sandbox: AmazonSandboxHandle
+) -> None:
+    amazon_sandbox.set_faults(
+        {
+            "rules": [
+                {"operation": "getFulfillmentOrder", "kind": "server_error", "times": 1},
+                {"operation": "getFulfillmentOrder", "kind": "drop", "times": 1},
+                {"operation": "getFulfillmentOrder", "kind": "unavailable", "times": 1},
+            ]
+        }
+    )
+    amazon.create_fulfillment_order_on_hold(mcf_order_body("OPF-3001"))
+    assert amazon.get_fulfillment_order("OPF-3001")["fulfillmentOrder"]
+    fired = amazon_sandbox.control.get("/_sandbox/faults").json()["fired"]
+    assert [f["kind"] for f in fired] == ["server_error", "drop", "unavailable"]
+
+
+def test_a_429_storm_ends_with_every_call_done_and_none_lost(
+    amazon_sandbox: AmazonSandboxHandle, dynamodb: Any
+) -> None:
+    amazon_sandbox.set_faults(
+        {
+            "seed": 7,
+            "rules": [
+                {"operation": "createFulfillmentOrder", "kind": "throttle", "probability": 0.5}
+            ],
+        }
+    )
+    connector = sandbox_connector(
+        amazon_sandbox.url,
+        amazon_sandbox.sandbox.options,
+        dynamodb,
+        retry=RetryPolicy(attempts=30, total_seconds=60, base_wait=0.005, max_wait=0.05),
+    )
+    # Each attempt, retries included, takes a slot of our own limiter (burst 30, then 2/s):
+    # 12 orders at a 50% throttle rate stay near the burst, so the test stays quick.
+    order_ids = [f"STORM-{n:03d}" for n in range(12)]
+    done: list[str] = []
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def worker(ids: list[str]) -> None:
+        for order_id in ids:
+            try:
+                created = connector.create_fulfillment_order_on_hold(mcf_order_body(order_id))
+            except BaseException as error:  # collected and asserted below
+                with lock:
+                    failures.append(error)
+                continue
+            with lock:
+                done.append(created)
+
+    threads = [threading.Thread(target=worker, args=(order_ids[i::4],)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    connector.close()
+    assert failures == []
+    assert sorted(done) == order_ids
+    throttled = calls_to(amazon_sandbox, "createFulfillmentOrder").count(429)
+    assert throttled >= 6  # it was a storm
+    stored = set(amazon_sandbox.sandbox.store.keys("fulfillment_order"))
+    assert set(order_ids) <= stored  # none lost
+
+
+def test_an_empty_budget_fails_fast_with_throttled(
+    amazon_sandbox: AmazonSandboxHandle, dynamodb: Any
+) -> None:
+    connector = sandbox_connector(
+        amazon_sandbox.url, amazon_sandbox.sandbox.options, dynamodb, time_budget=lambda: 0.0
+    )
+    connector.orders_updated_since(AMAZON_SANDBOX_START - timedelta(days=1))
+    # getOrders: burst 20, then one per minute. Spend the burst, then ask with no time left.
+    for _ in range(19):
+        connector.orders_updated_since(AMAZON_SANDBOX_START - timedelta(days=1))
+    with pytest.raises(Throttled) as caught:
+        connector.orders_updated_since(AMAZON_SANDBOX_START - timedelta(days=1))
+    assert caught.value.operation == "getOrders"
+    assert caught.value.retry_after is not None
+    assert 0 < caught.value.retry_after <= 60
+    assert calls_to(amazon_sandbox, "getOrders").count(429) == 0  # refused before sending
+    connector.close()
