@@ -9,6 +9,7 @@ template but not supported locally is listed in `report()`.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,7 @@ class LocalRuntime:
             self._mock.start()
         else:
             self._config_patch.start()
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
             self._moto_server = ThreadedMotoServer(
                 ip_address="127.0.0.1", port=self.options.moto_port, verbose=False
             )

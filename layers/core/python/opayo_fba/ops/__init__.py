@@ -1,0 +1,1 @@
+"""Operations: what an operator does to a running integration (DLQ inspection and redrive)."""

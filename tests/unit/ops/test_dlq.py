@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from opayo_fba.ops import dlq
+
+
+@pytest.fixture
+def sqs() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("sqs", "eu-west-2")
+        dead = client.create_queue(QueueName="events-dlq.fifo", Attributes={"FifoQueue": "true"})
+        arn = client.get_queue_attributes(QueueUrl=dead["QueueUrl"], AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        client.create_queue(
+            QueueName="events.fifo",
+            Attributes={
+                "FifoQueue": "true",
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 3}),
+            },
+        )
+        client.create_queue(QueueName="unrelated")
+        yield client
+
+
+def _dead_letter(sqs: Any, body: str, group: str) -> None:
+    url = sqs.get_queue_url(QueueName="events-dlq.fifo")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url, MessageBody=body, MessageGroupId=group, MessageDeduplicationId=body
+    )
+
+
+def test_lists_only_queues_that_are_someones_dlq(sqs: Any) -> None:
+    _dead_letter(sqs, "poison", "tx-1")
+    [queue] = dlq.list_dead_letter_queues(sqs)
+    assert queue.name == "events-dlq.fifo"
+    assert queue.messages == 1
+    assert queue.max_receive_count == 3
+    assert [u.rsplit("/", 1)[-1] for u in queue.source_queues] == ["events.fifo"]
+
+
+def test_peek_leaves_messages_in_place(sqs: Any) -> None:
+    _dead_letter(sqs, "poison-a", "tx-1")
+    _dead_letter(sqs, "poison-b", "tx-2")
+    queue = dlq.find_dead_letter_queue(sqs, "events-dlq.fifo")
+    first = dlq.peek(sqs, queue, 10)
+    assert sorted(letter.body for letter in first) == ["poison-a", "poison-b"]
+    assert {letter.group_id for letter in first} == {"tx-1", "tx-2"}
+    again = dlq.peek(sqs, queue, 10)
+    assert sorted(letter.body for letter in again) == ["poison-a", "poison-b"]
+
+
+def test_redrive_moves_every_message_back_once_keeping_the_group(sqs: Any) -> None:
+    _dead_letter(sqs, "poison-a", "tx-1")
+    _dead_letter(sqs, "poison-b", "tx-2")
+    queue = dlq.find_dead_letter_queue(sqs, "events-dlq.fifo")
+    result = dlq.redrive(sqs, queue, server_side=False)
+    assert result.moved == 2
+    source = sqs.get_queue_url(QueueName="events.fifo")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, AttributeNames=["All"])[
+        "Messages"
+    ]
+    assert sorted((m["Body"], m["Attributes"]["MessageGroupId"]) for m in messages) == [
+        ("poison-a", "tx-1"),
+        ("poison-b", "tx-2"),
+    ]
+    assert dlq.list_dead_letter_queues(sqs)[0].messages == 0
+
+
+def test_unknown_queue_names_the_real_ones(sqs: Any) -> None:
+    with pytest.raises(LookupError, match=r"'unrelated' is not a dead-letter queue.*events-dlq"):
+        dlq.find_dead_letter_queue(sqs, "unrelated")
