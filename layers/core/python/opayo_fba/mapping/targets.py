@@ -255,7 +255,9 @@ def _type_name(value: Any) -> str:
 def _check_schema(value: Any, schema: dict[str, Any], where: str) -> str | None:
     """A small draft-4 checker for the keywords the request schema uses on writable fields.
 
-    jsonschema is a development dependency only; the Lambda layer stays lean.
+    It checks one field as soon as a rule writes it, before a whole request exists, and
+    words the problem for the person who wrote the template; the complete request is then
+    validated with jsonschema by `MappingResult.apply_to_fulfillment_request`.
     """
     schema = resolve_schema(schema)
     prefix = f"{where}: " if where else ""

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_ID = "https://github.com/opayo-fba/opayo-fba/schemas/mapping-template.schema.json"
+SCHEMA_ID = "urn:opayo-fba:schema:mapping-template"
 
 
 def _check_jmespath(expression: str) -> str:
