@@ -55,6 +55,8 @@ HANDLERS: dict[str, Handler] = {
     "getReportDocument": reports.get_report_document,
 }
 TICK_SECONDS = 0.25
+# Keys python-amazon-sp-api adds to every POST/PUT body, whatever the operation.
+CLIENT_QUIRK_KEYS = frozenset({"marketplaceIds", "MarketplaceIds"})
 
 
 @dataclass(frozen=True)
@@ -166,15 +168,23 @@ class AmazonSandbox:
             raise invalid_input("The request body is not valid JSON.", "body") from None
         if not isinstance(body, dict):
             raise invalid_input("The request body must be a JSON object.", "body")
+        body = _without_client_quirks(operation_id, body)
         try:
-            spapi_models.validate_request_body(
-                operation_id, fulfillment.request_without_quirks(body)
-            )
+            spapi_models.validate_request_body(operation_id, body)
         except spapi_models.ContractError as error:
             raise invalid_input(
                 f"Invalid request body: {error.errors[0]}", "; ".join(error.errors)
             ) from None
         return body
+
+
+def _without_client_quirks(operation_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Drop the marketplace keys python-amazon-sp-api adds to every body, unless modelled."""
+    schema = spapi_models.request_body_schema(operation_id)
+    ref = schema.get("$ref", "")
+    definition = schema["definitions"][ref.rsplit("/", 1)[-1]] if ref else schema
+    modelled = definition.get("properties", {})
+    return {k: v for k, v in body.items() if k not in CLIENT_QUIRK_KEYS or k in modelled}
 
 
 def _base_url(request: Request) -> str:

@@ -45,7 +45,11 @@ def _sandbox(request: Request) -> AmazonSandbox:
 
 def _bad_request(error: ValidationError) -> JSONResponse:
     return JSONResponse(
-        {"error": "invalid request", "details": error.errors(include_url=False)}, 400
+        {
+            "error": "invalid request",
+            "details": error.errors(include_url=False, include_context=False),
+        },
+        400,
     )
 
 

@@ -27,8 +27,6 @@ COMPLETE_AFTER = 900
 LIST_PAGE_SIZE = 20
 FULFILLMENT_CENTER = "LTN4"
 CARRIER = "Royal Mail"
-# Keys python-amazon-sp-api adds to every POST/PUT body; they are not part of the request.
-CLIENT_QUIRK_KEYS = frozenset({"marketplaceIds", "MarketplaceIds"})
 OPEN_STATUSES = ("Received", "Planning", "Processing")
 CANCELLABLE = ("Received", "Planning")
 ORDER_STATUS_FOR = {
@@ -54,10 +52,6 @@ _ADDRESS_TO_ORDERS = {
     "countryCode": "CountryCode",
     "phone": "Phone",
 }
-
-
-def request_without_quirks(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in CLIENT_QUIRK_KEYS}
 
 
 def _stock(state: AmazonState, sku: str, field: str) -> dict[str, Any]:
@@ -250,7 +244,7 @@ def _get_record(state: AmazonState, call: ApiCall) -> dict[str, Any]:
 
 
 def create_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any]]:
-    body = request_without_quirks(call.body)
+    body = call.body
     order_id = body["sellerFulfillmentOrderId"]
     if not 1 <= len(order_id) <= 40:
         raise invalid_input(
@@ -358,7 +352,7 @@ def get_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, dict[
 
 def update_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any]]:
     record = _get_record(state, call)
-    body = request_without_quirks(call.body)
+    body = call.body
     status = record["order"]["fulfillmentOrderStatus"]
     if status not in CANCELLABLE:
         raise invalid_input(
@@ -465,7 +459,7 @@ def list_all_fulfillment_orders(state: AmazonState, call: ApiCall) -> tuple[int,
 
 
 def get_fulfillment_preview(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any]]:
-    body = request_without_quirks(call.body)
+    body = call.body
     _check_marketplace(state, body)
     items = body["items"]
     if not items:
