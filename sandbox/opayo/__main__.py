@@ -24,6 +24,7 @@ from sandbox.opayo.options import (
 )
 
 ENV_PREFIX = "OPAYO_SANDBOX_"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def _env(name: str, default: str) -> str:
@@ -100,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.host not in LOOPBACK_HOSTS:
+        print(
+            f"error: --host {args.host} is not loopback; the sandbox serves only "
+            f"{', '.join(LOOPBACK_HOSTS)}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         options = OpayoSandboxOptions(
             vendor=args.vendor,

@@ -19,7 +19,14 @@ from sandbox.opayo.context import SandboxContext
 from sandbox.opayo.options import NotificationFaults
 from sandbox.opayo.outcomes import ABORTED
 from sandbox.opayo.server_completion import complete_registration
-from sandbox.opayo.state import NOTIFICATION, Record, iso, parse_iso
+from sandbox.opayo.state import (
+    NOTIFICATION,
+    PENDING_NOTIFICATION,
+    PENDING_REGISTRATION,
+    Record,
+    iso,
+    parse_iso,
+)
 
 # Opayo's schedule for unanswered notifications: 5 x 5 min, 15 x 15 min, 13 x 1 h, then daily
 # for 29 days. Entry k is the wait after the (k+1)-th failed attempt.
@@ -82,12 +89,14 @@ class NotificationDispatcher:
         if faults.hold:
             return 0
         now = self._context.clock.now()
-        due = [
-            n
-            for n in self._context.state.store.all(NOTIFICATION)
-            if not n["delivered"] and not n["gaveUp"] and parse_iso(n["nextAttemptAt"]) <= now
+        store = self._context.state.store
+        pending = store.all(PENDING_NOTIFICATION)
+        due_ids = [
+            f"N{entry['sequence']:06d}"
+            for entry in sorted(pending, key=lambda e: e["sequence"], reverse=faults.reorder)
+            if parse_iso(entry["nextAttemptAt"]) <= now
         ]
-        due.sort(key=lambda n: n["sequence"], reverse=faults.reorder)
+        due = [n for n in (store.get(NOTIFICATION, i) for i in due_ids) if n is not None]
         for notification in due:
             if self._stop.is_set():
                 break
@@ -98,22 +107,24 @@ class NotificationDispatcher:
         context = self._context
         limit = timedelta(seconds=context.options.server_abort_after)
         now = context.clock.now()
-        with context.state.store.transaction():
-            for record in context.state.transactions():
-                server = record.get("server")
-                if (
-                    server
-                    and server["status"] == "REGISTERED"
-                    and parse_iso(record["createdAt"]) + limit <= now
-                ):
-                    complete_registration(
-                        context,
-                        record,
-                        ABORTED,
-                        card=None,
-                        expiry_date="",
-                        security_code_matched=False,
-                    )
+        store = context.state.store
+        with store.transaction():
+            for transaction_id in store.keys(PENDING_REGISTRATION):
+                entry = store.get(PENDING_REGISTRATION, transaction_id)
+                if entry is None or parse_iso(entry["createdAt"]) + limit > now:
+                    continue
+                record = context.state.transaction(transaction_id)
+                if record is None or record["server"]["status"] != "REGISTERED":
+                    store.delete(PENDING_REGISTRATION, transaction_id)
+                    continue
+                complete_registration(
+                    context,
+                    record,
+                    ABORTED,
+                    card=None,
+                    expiry_date="",
+                    security_code_matched=False,
+                )
 
     def _post(self, notification: Record) -> dict[str, Any]:
         attempt: dict[str, Any] = {"at": iso(self._context.clock.now())}
@@ -159,3 +170,11 @@ class NotificationDispatcher:
                         self._context.clock.now() + timedelta(seconds=wait_scaled)
                     )
             store.put(NOTIFICATION, current["id"], current)
+            if current["delivered"] or current["gaveUp"]:
+                store.delete(PENDING_NOTIFICATION, current["id"])
+            else:
+                store.put(
+                    PENDING_NOTIFICATION,
+                    current["id"],
+                    {"nextAttemptAt": current["nextAttemptAt"], "sequence": current["sequence"]},
+                )

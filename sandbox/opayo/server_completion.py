@@ -9,7 +9,13 @@ from opayo_fba.opayo.signatures import compute_vps_signature
 from sandbox.opayo.cards import TestCard
 from sandbox.opayo.context import SandboxContext
 from sandbox.opayo.outcomes import ABORTED, OK, Outcome
-from sandbox.opayo.state import NOTIFICATION, Record, iso
+from sandbox.opayo.state import (
+    NOTIFICATION,
+    PENDING_NOTIFICATION,
+    PENDING_REGISTRATION,
+    Record,
+    iso,
+)
 from sandbox.opayo.transactions import apply_outcome
 
 PROTOCOL = "4.00"
@@ -117,6 +123,7 @@ def complete_registration(
         fields, vendor_name=context.options.vendor, security_key=server["securityKey"]
     )
     context.state.save_transaction(record)
+    context.state.store.delete(PENDING_REGISTRATION, record["transactionId"])
     queue_notification(context, record, fields)
     return record
 
@@ -142,6 +149,9 @@ def queue_notification(context: SandboxContext, record: Record, fields: dict[str
         "gaveUp": False,
     }
     context.state.store.put(NOTIFICATION, notification["id"], notification)
+    context.state.store.put(
+        PENDING_NOTIFICATION, notification["id"], {"nextAttemptAt": now, "sequence": sequence}
+    )
     if context.dispatcher is not None:
         context.dispatcher.ensure_started()
     return notification

@@ -35,6 +35,7 @@ from sandbox.opayo.outcomes import (
 )
 from sandbox.opayo.server_completion import PROTOCOL, complete_registration
 from sandbox.opayo.state import (
+    PENDING_REGISTRATION,
     iso,
     new_security_key,
     new_transaction_id,
@@ -148,6 +149,9 @@ async def register(request: Request) -> Response:
         }
         context.state.claim_vendor_tx_code(vendor_tx_code, transaction_id)
         context.state.save_transaction(record)
+        context.state.store.put(
+            PENDING_REGISTRATION, transaction_id, {"createdAt": record["createdAt"]}
+        )
     if context.dispatcher is not None:
         context.dispatcher.ensure_started()
     next_url = f"{str(request.base_url).rstrip('/')}/gateway/service/cardselection"

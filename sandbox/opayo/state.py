@@ -1,8 +1,9 @@
 """The Opayo sandbox's records, kept in the shared StateStore (memory, optionally SQLite).
 
 Kinds: `transaction` (keyed by transactionId), `vendor_tx_code` (uniqueness index),
-`merchant_session_key`, `card_identifier`, `notification`, `batch`, `meta` (sequences and the
-settlement watermark). No card number is ever stored: card records hold type and last four.
+`merchant_session_key`, `card_identifier`, `notification`, `batch`, `meta` (sequences), and
+the indexes `pending_registration` and `pending_notification`. No card number is ever stored:
+card records hold type, last four and expiry.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ VENDOR_TX_CODE = "vendor_tx_code"
 MERCHANT_SESSION_KEY = "merchant_session_key"
 CARD_IDENTIFIER = "card_identifier"
 NOTIFICATION = "notification"
+# Small indexes the notification thread scans many times a second, instead of everything.
+PENDING_REGISTRATION = "pending_registration"
+PENDING_NOTIFICATION = "pending_notification"
 BATCH = "batch"
 META = "meta"
 
