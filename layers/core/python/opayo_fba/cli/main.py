@@ -10,8 +10,10 @@ import typer
 
 from opayo_fba import __version__
 from opayo_fba.cli.dlq import dlq_app
+from opayo_fba.cli.local import local_app
 from opayo_fba.cli.mapping import mapping_app
 from opayo_fba.cli.opayo import opayo_app
+from opayo_fba.cli.reconcile import reconcile
 
 app = typer.Typer(
     name="opayo-fba",
@@ -21,7 +23,9 @@ app = typer.Typer(
 )
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(local_app, name="local")
 app.add_typer(opayo_app, name="opayo")
+app.command("reconcile")(reconcile)
 
 
 @app.callback()

@@ -1,8 +1,13 @@
 """Canonical orders as JSON lines, indexed by every id the providers use for them.
 
-Each line needs `orderId`, a total (`total`/`totalAmount` as {"amount": minor, "currency"}
-or top-level `totalMinor` + `currency`), and the ids that link it to the providers:
-`vendorTxCode` (Opayo) and `sellerFulfillmentOrderId` (Amazon MCF, defaults to orderId).
+Each line is a JSON object with (camelCase or the canonical model's snake_case):
+- `orderId` / `order_id`;
+- the total: `totalAmount`, `total` or `grandTotal` as {"amount": <minor units>, "currency"},
+  or `totals.grand_total` (the canonical Order), or top-level `totalMinor` + `currency`;
+- `vendorTxCode` (also `vendor_tx_code`, `payment_reference`): the Opayo payment;
+- `sellerFulfillmentOrderId` (optional, defaults to the orderId): the Amazon MCF order;
+- `refundVendorTxCodes` (optional list): the vendorTxCodes of the order's refunds, for
+  batches that do not say which payment a refund belongs to.
 Only compact ints and the id strings are kept, not the order documents.
 """
 
@@ -47,16 +52,31 @@ class OrderBook:
         return book
 
     def _add(self, order: dict[str, Any], source: str, line_no: int) -> None:
-        order_id = _text(order, "orderId", source, line_no, required=True)
-        fulfillment_id = _text(order, "sellerFulfillmentOrderId", source, line_no) or order_id
-        vendor_tx_code = _text(order, "vendorTxCode", source, line_no)
+        order_id = _text(order, ("orderId", "order_id"), source, line_no, required=True)
+        fulfillment_id = (
+            _text(
+                order, ("sellerFulfillmentOrderId", "seller_fulfillment_order_id"), source, line_no
+            )
+            or order_id
+        )
+        vendor_tx_code = _text(
+            order, ("vendorTxCode", "vendor_tx_code", "payment_reference", "paymentReference"),
+            source, line_no,
+        )  # fmt: skip
+        refunds = order.get("refundVendorTxCodes", order.get("refund_vendor_tx_codes", []))
+        if not isinstance(refunds, list) or not all(isinstance(r, str) for r in refunds):
+            raise MalformedInputError(
+                source, line_no, "refundVendorTxCodes", "must be a list of strings"
+            )
         amount, currency = _total(order, source, line_no)
         index = len(self.order_ids)
-        for table, key, field in (
+        keys = [
             (self.by_order_id, order_id, "orderId"),
             (self.by_fulfillment_id, fulfillment_id, "sellerFulfillmentOrderId"),
             (self.by_vendor_tx_code, vendor_tx_code, "vendorTxCode"),
-        ):
+        ]
+        keys += [(self.by_vendor_tx_code, code, "refundVendorTxCodes") for code in refunds]
+        for table, key, field in keys:
             if not key:
                 continue
             if key in table and table[key] != index:
@@ -97,21 +117,33 @@ def _parse(line: str, source: str, line_no: int) -> dict[str, Any]:
 
 
 def _text(
-    order: dict[str, Any], field: str, source: str, line_no: int, *, required: bool = False
+    order: dict[str, Any],
+    names: tuple[str, ...],
+    source: str,
+    line_no: int,
+    *,
+    required: bool = False,
 ) -> str:
-    value = order.get(field)
-    if value is None or value == "":
-        if required:
-            raise MalformedInputError(source, line_no, field, "is missing")
-        return ""
-    if not isinstance(value, str):
-        raise MalformedInputError(source, line_no, field, "must be a string")
-    return value
+    """The first of `names` that is present and non-empty; it must be a string."""
+    for field in names:
+        value = order.get(field)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise MalformedInputError(source, line_no, field, "must be a string")
+        return value
+    if required:
+        raise MalformedInputError(source, line_no, names[0], "is missing")
+    return ""
 
 
 def _total(order: dict[str, Any], source: str, line_no: int) -> tuple[int, str]:
-    total = order.get("totalAmount", order.get("total"))
-    field = "totalAmount" if "totalAmount" in order else "total"
+    field = next((name for name in ("totalAmount", "total", "grandTotal") if name in order), "")
+    total = order.get(field)
+    totals = order.get("totals")
+    if total is None and isinstance(totals, dict):
+        field = "totals.grand_total"
+        total = totals.get("grand_total", totals.get("grandTotal"))
     if isinstance(total, dict):
         amount = total.get("amount", total.get("minor"))
         currency = total.get("currency")
