@@ -200,3 +200,18 @@ def test_localised_strings_parse_back(amount: int, currency: str, style: str) ->
     grouped = f"{int(whole):,}".replace(",", group)
     text = ("-" if amount < 0 else "") + grouped + (point + fraction if fraction else "")
     assert Money.parse(text, currency, decimal_separator=point) == money  # type: ignore[arg-type]
+
+
+def test_huge_amounts_are_exact_or_refused() -> None:
+    text = "1234567890123456789012345678901.25"
+    money = Money.parse(text, "GBP")
+    assert money.amount == 123456789012345678901234567890125
+    assert money.format() == text
+    with pytest.raises(MoneyError, match="too many digits"):
+        Money.parse("9" * 90, "GBP")
+
+
+@given(amount=st.integers(min_value=-(10**40), max_value=10**40), currency=currencies)
+def test_round_trip_is_exact_beyond_default_decimal_precision(amount: int, currency: str) -> None:
+    money = Money(amount=amount, currency=currency)
+    assert Money.parse(money.format(), currency, decimal_separator=".") == money

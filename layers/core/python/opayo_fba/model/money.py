@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StrictInt
@@ -87,6 +87,9 @@ def _check_currency(value: str) -> str:
     currency_exponent(value)
     return value
 
+
+_EXACT = Context(prec=80, traps=[Inexact, InvalidOperation])
+"""Scaling by a power of ten must never round: any digit it would drop is an error."""
 
 CurrencyCode = Annotated[str, BeforeValidator(_normalise_currency), AfterValidator(_check_currency)]
 """An active ISO 4217 code, upper-cased; use it for any `currency` field."""
@@ -167,7 +170,10 @@ class Money(BaseModel):
         exponent = currency_exponent(_normalise_currency(currency))
         if not value.is_finite():
             raise MoneyError(f"amount {value!r} is not a finite number")
-        scaled = value.scaleb(exponent)
+        try:
+            scaled = value.scaleb(exponent, context=_EXACT)
+        except (Inexact, InvalidOperation):
+            raise MoneyError(f"amount {value} has too many digits to hold exactly") from None
         if scaled != scaled.to_integral_value():
             raise MoneyError(
                 f"amount {value} has more than {exponent} decimal places for {currency}; "
@@ -215,7 +221,7 @@ class Money(BaseModel):
 
     def to_decimal(self) -> Decimal:
         """The amount in major units, exactly (Decimal("12.34") for 1234 GBP)."""
-        return Decimal(self.amount).scaleb(-self.exponent)
+        return Decimal(self.amount).scaleb(-self.exponent, context=_EXACT)
 
     def format(self) -> str:
         """Plain decimal string in major units, '.' as decimal point: "-1234.50"."""
