@@ -17,6 +17,7 @@ class ThreadedServer:
     """
 
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
         self._config = uvicorn.Config(
             app,
             host=host,

@@ -15,7 +15,7 @@ dlq_app = typer.Typer(
     help="Dead-letter queues: list them, look inside, move messages back.",
     no_args_is_help=True,
 )
-console = Console()
+console = Console(soft_wrap=True)
 
 EndpointOption = Annotated[
     str | None,

@@ -36,7 +36,7 @@ def step(event, context):
             "SecretString"
         ]
     )
-    return {"order": event["order"], "vendor": secret["vendor"]}
+    return {"order": event["order"], "vendor": secret.get("vendor") or secret["vendor_name"]}
 
 
 def tick(event, context):

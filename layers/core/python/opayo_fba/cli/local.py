@@ -1,0 +1,118 @@
+"""`opayo-fba local`: run the synthesized app on this machine, with no AWS account."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+local_app = typer.Typer(
+    help="Run the synthesized app locally against the Amazon and Opayo sandboxes.",
+    no_args_is_help=True,
+)
+console = Console(soft_wrap=True)
+
+TemplateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--template",
+        help="A synthesized template; by default the one in cdk.out (run `make synth`).",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+TimeFactorOption = Annotated[
+    float,
+    typer.Option(
+        "--time-factor",
+        min=1,
+        help="How much faster than real time the sandboxes' clocks and the saga's waits run.",
+    ),
+]
+
+
+def _template(template: Path | None) -> Path:
+    from sandbox.local.runtime import find_template
+
+    if template is not None:
+        return template
+    try:
+        return find_template(Path("cdk.out"))
+    except (FileNotFoundError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+
+@local_app.command("up")
+def up(
+    template: TemplateOption = None,
+    time_factor: TimeFactorOption = 60.0,
+    api_port: Annotated[int, typer.Option(help="Port of the API (webhook, orders).")] = 3000,
+    aws_port: Annotated[
+        int, typer.Option(help="Port of the local AWS endpoint (moto) for other tools.")
+    ] = 5000,
+) -> None:
+    """Start both sandboxes and the local runtime, in the foreground, until Ctrl-C."""
+    from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+
+    options = EnvironmentOptions(
+        template=_template(template),
+        time_factor=time_factor,
+        api_port=api_port,
+        moto_port=aws_port,
+    )
+    with console.status("Starting the sandboxes and the local runtime..."):
+        environment = LocalEnvironment(options).start()
+    try:
+        assert environment.runtime is not None
+        for line in environment.runtime.report():
+            console.print(line, markup=False)
+        console.print()
+        for name, url in environment.urls().items():
+            console.print(f"[bold]{name:>16}[/bold]  {url}")
+        console.print(
+            f"\nOpayo webhook: {environment.runtime.api_url}/webhooks/opayo/<vendor>\n"
+            f"DLQs from another terminal: opayo-fba dlq list --endpoint-url "
+            f"{environment.runtime.moto_url} --region {options.region}\n"
+            "Press Ctrl-C to stop."
+        )
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("Stopping.")
+    finally:
+        environment.stop()
+
+
+@local_app.command("invoke")
+def invoke(
+    function: Annotated[
+        str, typer.Argument(help="Function module (e.g. opayo_webhook), logical id or name.")
+    ],
+    event: Annotated[
+        typer.FileText, typer.Argument(help="The event, as JSON (a file, or - for stdin).")
+    ],
+    template: TemplateOption = None,
+) -> None:
+    """Run one handler with an event, like `sam local invoke`; prints what it returns."""
+    from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+
+    try:
+        payload = json.load(event)
+    except json.JSONDecodeError as error:
+        console.print(f"[red]{event.name} is not JSON: {error}[/red]")
+        raise typer.Exit(2) from None
+    options = EnvironmentOptions(template=_template(template), run_schedules=False)
+    with LocalEnvironment(options) as environment:
+        assert environment.runtime is not None
+        try:
+            result = environment.runtime.invoke(function, payload)
+        except KeyError as error:
+            console.print(f"[red]{error.args[0]}[/red]")
+            raise typer.Exit(2) from None
+    typer.echo(json.dumps(result.payload, indent=2, default=str))
+    if result.error_type is not None:
+        raise typer.Exit(1)

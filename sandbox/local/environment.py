@@ -1,0 +1,123 @@
+"""Everything `make demo`, `opayo-fba local up` and the end-to-end tests run together:
+the Amazon sandbox, one Opayo sandbox per vendor in the template, and the local runtime
+running the synthesized template against them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from sandbox.amazon.app import create_app as create_amazon_app
+from sandbox.amazon.options import AmazonSandboxOptions, NotificationTarget
+from sandbox.common.server import ThreadedServer
+from sandbox.local.runtime import LocalRuntime, RuntimeOptions
+from sandbox.local.seeds import sandbox_secret_values, vendors_in
+from sandbox.local.template import Template
+from sandbox.opayo.app import close_app as close_opayo_app
+from sandbox.opayo.app import create_app as create_opayo_app
+from sandbox.opayo.options import OpayoSandboxOptions
+
+AMAZON_NOTIFICATIONS_HANDLER = "amazon_notifications.handler"
+
+
+@dataclass
+class EnvironmentOptions:
+    template: Path
+    region: str = "eu-west-2"
+    # How much faster than real time the sandboxes' clocks and the saga's waits run.
+    time_factor: float = 60.0
+    api_port: int = 0
+    moto_port: int | None = None
+    amazon_port: int = 0
+    opayo_port: int = 0
+    amazon: AmazonSandboxOptions | None = None
+    opayo: dict[str, OpayoSandboxOptions] = field(default_factory=dict)
+    run_schedules: bool = True
+
+
+def amazon_notifications_queue(template: Template) -> str | None:
+    """The queue the template's Amazon notifications consumer reads, if there is one."""
+    consumers = {
+        f.logical_id
+        for f in template.of_type("AWS::Lambda::Function")
+        if f.properties.get("Handler") == AMAZON_NOTIFICATIONS_HANDLER
+    }
+    for mapping in template.of_type("AWS::Lambda::EventSourceMapping"):
+        function = mapping.properties.get("FunctionName")
+        if isinstance(function, dict) and function.get("Ref") in consumers:
+            source = mapping.properties["EventSourceArn"]
+            logical_id = source["Fn::GetAtt"][0]
+            return str(template.ref(logical_id))
+    return None
+
+
+class LocalEnvironment:
+    def __init__(self, options: EnvironmentOptions) -> None:
+        self.options = options
+        self.amazon: ThreadedServer | None = None
+        self.opayo: dict[str, ThreadedServer] = {}
+        self.runtime: LocalRuntime | None = None
+
+    def start(self) -> LocalEnvironment:
+        o = self.options
+        template = Template.load(o.template, o.region)
+        opayo_urls = {}
+        for vendor in vendors_in(template):
+            sandbox_options = o.opayo.get(vendor) or OpayoSandboxOptions(
+                vendor=vendor, clock_factor=o.time_factor
+            )
+            server = ThreadedServer(create_opayo_app(sandbox_options), port=o.opayo_port)
+            opayo_urls[vendor] = server.start()
+            self.opayo[vendor] = server
+        amazon_options = o.amazon or AmazonSandboxOptions(clock_factor=o.time_factor)
+        self.amazon = ThreadedServer(create_amazon_app(amazon_options), port=o.amazon_port)
+        amazon_url = self.amazon.start()
+        self.runtime = LocalRuntime(
+            RuntimeOptions(
+                template=o.template,
+                region=o.region,
+                time_factor=o.time_factor,
+                secret_values=sandbox_secret_values(template, amazon_url, opayo_urls),
+                api_port=o.api_port,
+                moto_port=o.moto_port,
+                run_schedules=o.run_schedules,
+            )
+        ).start()
+        queue = amazon_notifications_queue(self.runtime.template)
+        if queue is not None:
+            target = NotificationTarget(
+                kind="sqs", url=queue, endpoint_url=self.runtime.moto_url or None, region=o.region
+            )
+            httpx.post(
+                f"{amazon_url}/_sandbox/notifications",
+                json={"targets": [target.model_dump(mode="json")]},
+            ).raise_for_status()
+        return self
+
+    def stop(self) -> None:
+        if self.runtime is not None:
+            self.runtime.stop()
+        if self.amazon is not None:
+            self.amazon.app.state.sandbox.close()  # type: ignore[attr-defined]
+            self.amazon.stop()
+        for server in self.opayo.values():
+            close_opayo_app(server.app)  # type: ignore[arg-type]
+            server.stop()
+
+    def __enter__(self) -> LocalEnvironment:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def urls(self) -> dict[str, str]:
+        if self.runtime is None or self.amazon is None:
+            raise RuntimeError("the local environment is not running")
+        urls = {"api": self.runtime.api_url, "amazon": self.amazon.url}
+        urls.update({f"opayo:{vendor}": server.url for vendor, server in self.opayo.items()})
+        if self.runtime.moto_url:
+            urls["aws"] = self.runtime.moto_url
+        return urls
