@@ -8,13 +8,8 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from tests.fixtures.opayo_sandbox import (
-    AMEX,
-    MASTERCARD,
-    VISA,
-    VISA_DEBIT,
-    OpayoSandboxHandle,
-)
+from sandbox.opayo.cards import TEST_CARDS
+from tests.fixtures.opayo_sandbox import MASTERCARD, VISA, VISA_DEBIT, OpayoSandboxHandle
 
 pytestmark = pytest.mark.integration
 
@@ -42,8 +37,7 @@ def test_merchant_session_key_needs_basic_auth_and_the_vendor(
 
 
 @pytest.mark.parametrize(
-    ("card", "card_type"),
-    [(VISA, "Visa"), (VISA_DEBIT, "Visa"), (MASTERCARD, "MasterCard"), (AMEX, "AmericanExpress")],
+    ("card", "card_type"), [(card.number, card.pi_type) for card in TEST_CARDS.values()]
 )
 def test_published_test_cards_get_identifiers(
     opayo_sandbox: OpayoSandboxHandle, card: str, card_type: str

@@ -267,3 +267,32 @@ class TestConfiguredFees:
         fees = {item["vendorTxCode"]: item["fee"] for item in batch["items"]}
         # 20 + 2.5 % of 1001 = 20 + 25.025 -> 45; AMEX falls back to "*": free.
         assert fees == {"f-visa": 45, "f-amex": 0}
+
+
+def test_server_payments_settle_too(opayo_sandbox: OpayoSandboxHandle) -> None:
+    form = {
+        "VPSProtocol": "4.00",
+        "TxType": "PAYMENT",
+        "Vendor": "sandbox",
+        "VendorTxCode": "srv-pay",
+        "Amount": "20.00",
+        "Currency": "GBP",
+        "Description": "Hosted page order",
+        "NotificationURL": "http://127.0.0.1:9/unreachable",
+        **dict.fromkeys(("BillingSurname", "BillingFirstnames", "DeliverySurname"), "Jones"),
+        **dict.fromkeys(("BillingAddress1", "DeliveryAddress1", "DeliveryFirstnames"), "Sam"),
+        **dict.fromkeys(("BillingCity", "DeliveryCity"), "London"),
+        **dict.fromkeys(("BillingCountry", "DeliveryCountry"), "GB"),
+    }
+    registered = opayo_sandbox.client.post("/gateway/service/vspserver-register.vsp", data=form)
+    vps_tx_id = dict(line.split("=", 1) for line in registered.text.split("\r\n") if line)[
+        "VPSTxId"
+    ]
+    done = opayo_sandbox.client.post(
+        f"/_sandbox/server/{vps_tx_id}/complete", json={"card": VISA, "outcome": "OK"}
+    )
+    assert done.status_code == 200
+    opayo_sandbox.advance(TO_MIDNIGHT)
+    (batch,) = opayo_sandbox.batches()
+    (item,) = batch["items"]
+    assert (item["vpsTxId"], item["amount"], item["fee"]) == (vps_tx_id, 2000, 26)

@@ -3,12 +3,14 @@ notifications delivered to a merchant endpoint on loopback (retries, duplicates,
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
 
 from opayo_fba.opayo.signatures import verify_vps_signature
+from sandbox.opayo.notifications import RETRY_SCHEDULE_SECONDS
 from tests.fixtures.opayo_sandbox import (
     MASTERCARD,
     VISA,
@@ -290,3 +292,34 @@ def test_unfinished_transactions_are_aborted_after_15_minutes(
     assert fields["Status"] == "ABORT"
     assert verify_vps_signature(fields, vendor_name="sandbox", security_key=reply["SecurityKey"])
     assert _complete(opayo_sandbox, reply["VPSTxId"], card=VISA).status_code == 409
+
+
+def test_retry_schedule_is_followed_then_given_up(
+    opayo_sandbox: OpayoSandboxHandle, opayo_merchant: MerchantEndpoint
+) -> None:
+    opayo_merchant.replies = ["INVALID"]
+    reply = _register(opayo_sandbox, opayo_merchant.url)
+    _complete(opayo_sandbox, reply["VPSTxId"], card=VISA, outcome="OK")
+    scale = opayo_sandbox.options.notification_retry_scale
+    waits: list[float] = []
+    for attempt in range(1, len(RETRY_SCHEDULE_SECONDS) + 2):
+        record = wait_until(
+            lambda n=attempt: (
+                (found := opayo_sandbox.notifications("srv-1")[0])
+                and len(found["attempts"]) == n
+                and found
+            )
+        )
+        if record["gaveUp"]:
+            break
+        last = datetime.fromisoformat(record["attempts"][-1]["at"])
+        due = datetime.fromisoformat(record["nextAttemptAt"])
+        waits.append((due - last).total_seconds())
+        opayo_sandbox.advance((due - last).total_seconds())
+    assert waits == [seconds * scale for seconds in RETRY_SCHEDULE_SECONDS]
+    assert waits[:6] == [3.0] * 5 + [9.0]
+    final = opayo_sandbox.notifications("srv-1")[0]
+    assert final["gaveUp"] is True
+    assert final["delivered"] is False
+    assert len(final["attempts"]) == len(RETRY_SCHEDULE_SECONDS) + 1
+    assert len(opayo_merchant.snapshot()) == len(RETRY_SCHEDULE_SECONDS) + 1
