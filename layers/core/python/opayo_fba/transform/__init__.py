@@ -34,6 +34,10 @@ from opayo_fba.transform.opayo_pi import (
     pi_refund_request,
     pi_transaction_request,
 )
+from opayo_fba.transform.opayo_server import (
+    ServerNotificationError,
+    payment_from_server_notification,
+)
 from opayo_fba.transform.orders_v0 import (
     OrdersV0ConversionError,
     address_from_orders_v0,
@@ -53,6 +57,7 @@ __all__ = [
     "OrdersV0ConversionError",
     "PiConversionError",
     "PiRequest",
+    "ServerNotificationError",
     "SkuMapping",
     "SkuMappingError",
     "SkuMappingRow",
@@ -68,6 +73,7 @@ __all__ = [
     "order_from_orders_v0",
     "order_status",
     "payment_from_pi",
+    "payment_from_server_notification",
     "payment_state_from_pi",
     "payment_state_from_server",
     "pi_instruction_body",
