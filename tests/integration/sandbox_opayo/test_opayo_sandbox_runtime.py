@@ -145,7 +145,10 @@ def test_module_prints_url_and_credentials_and_serves() -> None:
     port = _free_port()
     env = {**os.environ, "OPAYO_SANDBOX_INTEGRATION_KEY": "key-from-env"}
     process = subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
-        [sys.executable, "-m", "sandbox.opayo", "--port", str(port), "--clock-factor", "0"],
+        [
+            *(sys.executable, "-m", "sandbox.opayo", "--port", str(port), "--clock-factor", "0"),
+            *("--fault", "merchant-session-keys:throttle:1:1"),
+        ],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -168,12 +171,16 @@ def test_module_prints_url_and_credentials_and_serves() -> None:
                 return None
 
         assert wait_until(clock, timeout=10).status_code == 200
-        msk = httpx.post(
-            f"http://127.0.0.1:{port}/api/v1/merchant-session-keys",
-            json={"vendorName": "sandbox"},
-            auth=("key-from-env", "sandbox-integration-password"),
-        )
-        assert msk.status_code == 201
+
+        def session_key() -> httpx.Response:
+            return httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/merchant-session-keys",
+                json={"vendorName": "sandbox"},
+                auth=("key-from-env", "sandbox-integration-password"),
+            )
+
+        assert session_key().status_code == 429  # the --fault flag, once
+        assert session_key().status_code == 201
     finally:
         process.send_signal(signal.SIGINT)
         try:
