@@ -1,0 +1,1 @@
+"""The CDK app: one construct per capability, composed by `OpayoFbaStack` (infra/stack.py)."""

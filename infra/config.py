@@ -1,0 +1,166 @@
+"""Per-environment configuration, read from cdk.json context and validated with pydantic.
+
+`cdk.json` holds one block per environment under `opayo-fba:environments`; the block to use
+is chosen with `-c opayo-fba:environment=<name>` (default: the `opayo-fba:environment` value
+in cdk.json). A missing or wrong value stops synthesis with a message that names the field
+and says how to fix it. No secret ever lives here: only names of seller accounts and vendors,
+whose credentials the operator puts into Secrets Manager after the first deploy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from infra.constants import CONTEXT_ENVIRONMENT, CONTEXT_ENVIRONMENTS
+from opayo_fba.errors import ConfigurationError
+
+# EventBridge Scheduler expressions: rate(N unit) or a six-field cron(...).
+_RATE = re.compile(r"^rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
+_CRON = re.compile(r"^cron\(\s*(\S+\s+){5}\S+\s*\)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Identifiers that become part of resource names and secret names.
+_IDENTIFIER = r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$"
+
+Identifier = Annotated[str, Field(pattern=_IDENTIFIER)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class SellerAccount(_Model):
+    """One Amazon selling-partner account (its LWA credentials go in its own secret)."""
+
+    id: Identifier
+    # SP-API regional endpoint: na, eu or fe.
+    region: Literal["na", "eu", "fe"]
+    marketplace_ids: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{10,14}$")]] = Field(min_length=1)
+
+
+class OpayoVendor(_Model):
+    """One Opayo vendor (its Pi integration key and reporting user go in its own secret)."""
+
+    # Opayo vendor names are lower-case letters and digits; they appear in the webhook path.
+    name: Annotated[str, Field(pattern=r"^[a-z0-9]{1,40}$")]
+    environment: Literal["sandbox", "live"]
+
+
+def _check_schedule(value: str) -> str:
+    if not (_RATE.match(value) or _CRON.match(value)):
+        raise ValueError(
+            f"{value!r} is not an EventBridge Scheduler expression; "
+            "use e.g. 'rate(5 minutes)' or 'cron(0 2 * * ? *)'"
+        )
+    return value
+
+
+class Schedules(_Model):
+    """When each poller runs (EventBridge Scheduler expressions, evaluated in UTC)."""
+
+    orders_polling: str
+    report_requests: str
+    report_polling: str
+    opayo_settlement_batch_fetch: str
+    opayo_pi_status_polling: str
+
+    @field_validator("*")
+    @classmethod
+    def _valid_expression(cls, value: str) -> str:
+        return _check_schedule(value)
+
+
+class EnvironmentConfig(_Model):
+    """Everything that differs between deployments of the same code."""
+
+    name: Identifier
+    account: Annotated[str, Field(pattern=r"^\d{12}$")]
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+    seller_accounts: list[SellerAccount] = Field(min_length=1)
+    opayo_vendors: list[OpayoVendor] = Field(min_length=1)
+    alert_email: str
+    dlq_max_receive_count: int = Field(ge=1, le=1000)
+    schedules: Schedules
+    # How long the saga waits between two reads of the fulfillment order status.
+    fulfillment_status_poll_seconds: int = Field(default=900, ge=60, le=86_400)
+    log_retention_days: Literal[30, 90, 180, 365, 400, 545, 731, 1827, 3653] = 365
+    api_throttle_rate_limit: int = Field(default=50, ge=1, le=10_000)
+    api_throttle_burst_limit: int = Field(default=100, ge=1, le=5_000)
+
+    @field_validator("alert_email")
+    @classmethod
+    def _valid_email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @field_validator("seller_accounts")
+    @classmethod
+    def _unique_sellers(cls, value: list[SellerAccount]) -> list[SellerAccount]:
+        ids = [seller.id for seller in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"seller account ids must be unique, got {ids}")
+        return value
+
+    @field_validator("opayo_vendors")
+    @classmethod
+    def _unique_vendors(cls, value: list[OpayoVendor]) -> list[OpayoVendor]:
+        names = [vendor.name for vendor in value]
+        if len(names) != len(set(names)):
+            raise ValueError(f"Opayo vendor names must be unique, got {names}")
+        return value
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def parse_environment(name: str, raw: Any) -> EnvironmentConfig:
+    """Validate one environment block; the error names every wrong field by its cdk.json path."""
+    if not isinstance(raw, Mapping):
+        raise ConfigurationError(
+            f"cdk.json context {CONTEXT_ENVIRONMENTS}.{name} must be an object, "
+            f"got {type(raw).__name__}"
+        )
+    try:
+        return EnvironmentConfig.model_validate({"name": name, **raw})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{CONTEXT_ENVIRONMENTS}.{name}.{_field_path(error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(
+            f"invalid configuration in cdk.json context: {problems}. "
+            "Fix the value in cdk.json (or override it with -c) and synthesize again."
+        ) from None
+
+
+def load_config(context: Mapping[str, Any]) -> EnvironmentConfig:
+    """Pick the environment named by `opayo-fba:environment` and validate it."""
+    name = context.get(CONTEXT_ENVIRONMENT)
+    environments = context.get(CONTEXT_ENVIRONMENTS)
+    if not isinstance(environments, Mapping) or not environments:
+        raise ConfigurationError(
+            f"cdk.json context has no {CONTEXT_ENVIRONMENTS} object; add one block per "
+            "environment (see docs/deploy.md)"
+        )
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(
+            f"no environment chosen: set {CONTEXT_ENVIRONMENT} in cdk.json or pass "
+            f"-c {CONTEXT_ENVIRONMENT}=<one of {sorted(environments)}>"
+        )
+    if name not in environments:
+        raise ConfigurationError(
+            f"environment {name!r} is not defined under {CONTEXT_ENVIRONMENTS} in cdk.json; "
+            f"choose one of {sorted(environments)}"
+        )
+    return parse_environment(name, environments[name])

@@ -1,0 +1,148 @@
+"""Every name the CDK app uses, in one place.
+
+Construct ids, resource name fragments, environment variable names and the function list live
+here so that a rename is one edit and the tests can refer to the same names the stack uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+SERVICE_NAME: Final = "opayo-fba"
+STACK_ID_PREFIX: Final = "OpayoFba"
+METRICS_NAMESPACE: Final = "OpayoFba"
+
+# cdk.json context keys.
+CONTEXT_ENVIRONMENT: Final = "opayo-fba:environment"
+CONTEXT_ENVIRONMENTS: Final = "opayo-fba:environments"
+
+# The Lambda platform we build for: the latest Python runtime (cdk-nag L1 asks for it) on
+# Graviton, which is cheaper per GB-second; every pinned runtime dependency publishes
+# manylinux2014_aarch64 wheels for CPython 3.14. The code itself stays 3.11-compatible.
+LAMBDA_PYTHON_VERSION: Final = "3.14"
+LAMBDA_PIP_PLATFORM: Final = "manylinux2014_aarch64"
+
+# Amazon's Selling Partner API notification service sends to customers' SQS queues from this
+# AWS account (SP-API docs, "Set up notifications (Amazon SQS workflow)", step 1: principal
+# 437568002678, actions SendMessage and GetQueueAttributes).
+SP_API_NOTIFICATIONS_ACCOUNT: Final = "437568002678"
+
+# Error names the saga's Lambda steps raise (the domain maps its exceptions to these names in
+# one place); the state machine's Retry and Catch clauses match on them.
+ERROR_PAYMENT_DECLINED: Final = "PaymentDeclined"
+ERROR_FULFILLMENT_REJECTED: Final = "FulfillmentRejected"
+ERROR_CAPTURE_FAILED: Final = "CaptureFailed"
+ERROR_MERCHANT_CANCELLED: Final = "MerchantCancelled"
+ERROR_UPSTREAM: Final = "UpstreamError"
+ERROR_THROTTLED: Final = "ThrottledError"
+
+# Custom metrics the functions publish through Powertools (dashboard and alarms read them).
+METRIC_SAGA_COMPENSATED: Final = "SagaCompensated"
+METRIC_SP_API_THROTTLED: Final = "SpApiThrottled"
+
+# Environment variable names the functions read (opayo_fba.settings reads the same names).
+ENV_ORDERS_TABLE: Final = "ORDERS_TABLE_NAME"
+ENV_IDEMPOTENCY_TABLE: Final = "IDEMPOTENCY_TABLE_NAME"
+ENV_CONNECTOR_STATE_TABLE: Final = "CONNECTOR_STATE_TABLE_NAME"
+ENV_REPORTS_BUCKET: Final = "REPORTS_BUCKET_NAME"
+ENV_PAYMENT_EVENTS_QUEUE_URL: Final = "PAYMENT_EVENTS_QUEUE_URL"
+ENV_EVENT_BUS_NAME: Final = "EVENT_BUS_NAME"
+ENV_STATE_MACHINE_ARN: Final = "SAGA_STATE_MACHINE_ARN"
+ENV_SELLER_SECRET_ARNS: Final = "SELLER_SECRET_ARNS"  # noqa: S105 (a variable name, not a secret)
+ENV_VENDOR_SECRET_ARNS: Final = "VENDOR_SECRET_ARNS"  # noqa: S105 (a variable name, not a secret)
+ENV_ENVIRONMENT_NAME: Final = "OPAYO_FBA_ENVIRONMENT"
+ENV_OPAYO_VENDORS: Final = "OPAYO_VENDORS"
+
+# Canonical events on the bus to the merchant's ERP.
+EVENT_SOURCE: Final = "opayo-fba"
+EVENT_ORDER_SHIPPED: Final = "OrderShipped"
+EVENT_ORDER_COMPENSATED: Final = "OrderCompensated"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function: `functions/<module>.py` with a `handler` callable."""
+
+    module: str
+    description: str
+    timeout_seconds: int = 30
+    memory_mb: int = 512
+
+    @property
+    def construct_id(self) -> str:
+        return "".join(part.capitalize() for part in self.module.split("_")) + "Function"
+
+    @property
+    def handler(self) -> str:
+        return f"{self.module}.handler"
+
+
+# Edge: API Gateway and queue consumers.
+OPAYO_WEBHOOK = FunctionSpec("opayo_webhook", "Verify an Opayo Server notification and queue it")
+ORDER_INTAKE = FunctionSpec("order_intake", "Accept an order from the shop or ERP, start the saga")
+ORDER_STATUS = FunctionSpec("order_status", "Answer GET /orders/{orderId}")
+PAYMENT_EVENTS = FunctionSpec("payment_events", "Consume verified Opayo payment events (FIFO)")
+AMAZON_NOTIFICATIONS = FunctionSpec(
+    "amazon_notifications", "Consume SP-API notifications (order change, fulfillment status)"
+)
+
+# Saga steps (Step Functions Lambda tasks).
+SAGA_VALIDATE_AND_MAP = FunctionSpec("saga_validate_and_map", "Saga: validate and map the order")
+SAGA_CREATE_FULFILLMENT_ORDER = FunctionSpec(
+    "saga_create_fulfillment_order", "Saga: create the FBA fulfillment order on Hold"
+)
+SAGA_CAPTURE_PAYMENT = FunctionSpec(
+    "saga_capture_payment", "Saga: release (capture) the Deferred Opayo payment"
+)
+SAGA_RELEASE_FULFILLMENT_ORDER = FunctionSpec(
+    "saga_release_fulfillment_order", "Saga: update the fulfillment order from Hold to Ship"
+)
+SAGA_CHECK_FULFILLMENT_STATUS = FunctionSpec(
+    "saga_check_fulfillment_status", "Saga: read the fulfillment order status"
+)
+SAGA_MARK_SHIPPED = FunctionSpec("saga_mark_shipped", "Saga: mark the order shipped")
+SAGA_ABORT_PAYMENT = FunctionSpec("saga_abort_payment", "Saga compensation: abort the payment")
+SAGA_CANCEL_FULFILLMENT_ORDER = FunctionSpec(
+    "saga_cancel_fulfillment_order", "Saga compensation: cancel the fulfillment order"
+)
+SAGA_REFUND_PAYMENT = FunctionSpec("saga_refund_payment", "Saga compensation: refund the payment")
+SAGA_RECORD_OUTCOME = FunctionSpec(
+    "saga_record_outcome", "Saga: record a declined or compensated outcome on the order"
+)
+
+# Scheduled pollers.
+ORDERS_POLLER = FunctionSpec("orders_poller", "Poll Amazon Orders since the watermark", 300)
+REPORT_SCHEDULER = FunctionSpec("report_scheduler", "Request Amazon reports on schedule", 120)
+REPORT_POLLER = FunctionSpec("report_poller", "Poll requested reports, archive documents", 300)
+OPAYO_BATCH_FETCH = FunctionSpec("opayo_batch_fetch", "Fetch Opayo settlement batches", 300)
+PI_STATUS_POLLER = FunctionSpec("pi_status_poller", "Poll Opayo Pi for pending transactions", 300)
+
+SAGA_FUNCTIONS: Final = (
+    SAGA_VALIDATE_AND_MAP,
+    SAGA_CREATE_FULFILLMENT_ORDER,
+    SAGA_CAPTURE_PAYMENT,
+    SAGA_RELEASE_FULFILLMENT_ORDER,
+    SAGA_CHECK_FULFILLMENT_STATUS,
+    SAGA_MARK_SHIPPED,
+    SAGA_ABORT_PAYMENT,
+    SAGA_CANCEL_FULFILLMENT_ORDER,
+    SAGA_REFUND_PAYMENT,
+    SAGA_RECORD_OUTCOME,
+)
+SCHEDULED_FUNCTIONS: Final = (
+    ORDERS_POLLER,
+    REPORT_SCHEDULER,
+    REPORT_POLLER,
+    OPAYO_BATCH_FETCH,
+    PI_STATUS_POLLER,
+)
+ALL_FUNCTIONS: Final = (
+    OPAYO_WEBHOOK,
+    ORDER_INTAKE,
+    ORDER_STATUS,
+    PAYMENT_EVENTS,
+    AMAZON_NOTIFICATIONS,
+    *SAGA_FUNCTIONS,
+    *SCHEDULED_FUNCTIONS,
+)

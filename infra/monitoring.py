@@ -1,0 +1,245 @@
+"""Monitoring: one CloudWatch dashboard and the alarms that page the operator by e-mail.
+
+Alarms: any message in a dead-letter queue, saga executions that fail or time out, API 5xx,
+SP-API throttling, and messages waiting too long in the work queues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constants import (
+    METRIC_SAGA_COMPENSATED,
+    METRIC_SP_API_THROTTLED,
+    METRICS_NAMESPACE,
+    SAGA_RECORD_OUTCOME,
+    SERVICE_NAME,
+)
+
+PERIOD = Duration.minutes(5)
+OLDEST_MESSAGE_ALARM_SECONDS = 900
+SP_API_THROTTLE_ALARM_COUNT = 5
+
+
+@dataclass(frozen=True)
+class MonitoredResources:
+    api: apigw.RestApi
+    work_queues: dict[str, sqs.IQueue]
+    dead_letter_queues: dict[str, sqs.IQueue]
+    state_machine: sfn.StateMachine
+    functions: dict[str, lambda_.Function]
+    # Modules whose functions call SP-API and publish the throttle metric.
+    sp_api_callers: tuple[str, ...]
+
+
+def powertools_metric(name: str, module: str) -> cloudwatch.Metric:
+    """A custom metric as Powertools publishes it: our namespace, `service` dimension."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": f"{SERVICE_NAME}-{module.replace('_', '-')}"},
+        statistic="Sum",
+        period=PERIOD,
+    )
+
+
+class Monitoring(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        data_key: kms.IKey,
+        resources: MonitoredResources,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name=f"{SERVICE_NAME} {config.name} alarms",
+            master_key=data_key,
+            enforce_ssl=True,
+        )
+        self.topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))
+        self._action = cw_actions.SnsAction(self.topic)
+        self._resources = resources
+        self.alarms: list[cloudwatch.Alarm] = []
+        self._build_alarms()
+        self.dashboard = self._build_dashboard(config)
+
+    # ---- alarms ---------------------------------------------------------------------------
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        description: str,
+    ) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        alarm.add_alarm_action(self._action)
+        self.alarms.append(alarm)
+
+    def _build_alarms(self) -> None:
+        res = self._resources
+        for name, dlq in res.dead_letter_queues.items():
+            self._alarm(
+                f"{name}DlqNotEmpty",
+                dlq.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Max"),
+                1,
+                f"A message reached the {name} dead-letter queue; inspect and redrive it",
+            )
+        for name, queue in res.work_queues.items():
+            self._alarm(
+                f"{name}OldMessages",
+                queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Max"),
+                OLDEST_MESSAGE_ALARM_SECONDS,
+                f"A message has waited over {OLDEST_MESSAGE_ALARM_SECONDS}s in {name}",
+            )
+        self._alarm(
+            "SagaFailed",
+            res.state_machine.metric_failed(period=PERIOD, statistic="Sum"),
+            1,
+            "A saga execution failed (a compensation did not complete): an order needs an operator",
+        )
+        self._alarm(
+            "SagaTimedOut",
+            res.state_machine.metric_timed_out(period=PERIOD, statistic="Sum"),
+            1,
+            "A saga execution timed out before the order shipped",
+        )
+        self._alarm(
+            "Api5xx",
+            res.api.metric_server_error(period=PERIOD, statistic="Sum"),
+            1,
+            "The API answered 5xx (Opayo will retry notifications; orders may be failing)",
+        )
+        self._alarm(
+            "SpApiThrottled",
+            self._sp_api_throttles(),
+            SP_API_THROTTLE_ALARM_COUNT,
+            "Amazon SP-API throttled our calls repeatedly; check rate-limit buckets",
+        )
+
+    def _sp_api_throttles(self) -> cloudwatch.MathExpression:
+        metrics = {
+            f"t{index}": powertools_metric(METRIC_SP_API_THROTTLED, module)
+            for index, module in enumerate(self._resources.sp_api_callers)
+        }
+        return cloudwatch.MathExpression(
+            expression=" + ".join(f"FILL({key}, 0)" for key in metrics),
+            using_metrics=metrics,
+            label="SP-API throttled calls",
+            period=PERIOD,
+        )
+
+    # ---- dashboard ------------------------------------------------------------------------
+
+    def _build_dashboard(self, config: EnvironmentConfig) -> cloudwatch.Dashboard:
+        res = self._resources
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{SERVICE_NAME}-{config.name}"
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="API 4xx / 5xx",
+                left=[
+                    res.api.metric_client_error(period=PERIOD),
+                    res.api.metric_server_error(period=PERIOD),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="API latency (p50, p99)",
+                left=[
+                    res.api.metric_latency(period=PERIOD, statistic="p50"),
+                    res.api.metric_latency(period=PERIOD, statistic="p99"),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="SP-API throttles", left=[self._sp_api_throttles()], width=8
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Queue depth",
+                left=[
+                    q.metric_approximate_number_of_messages_visible(period=PERIOD, label=name)
+                    for name, q in res.work_queues.items()
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Age of oldest message (s)",
+                left=[
+                    q.metric_approximate_age_of_oldest_message(period=PERIOD, label=name)
+                    for name, q in res.work_queues.items()
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Dead-letter queue depth",
+                left=[
+                    q.metric_approximate_number_of_messages_visible(period=PERIOD, label=name)
+                    for name, q in res.dead_letter_queues.items()
+                ],
+                width=8,
+            ),
+        )
+        machine = res.state_machine
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Saga executions",
+                left=[
+                    machine.metric_started(period=PERIOD, label="started"),
+                    machine.metric_succeeded(period=PERIOD, label="succeeded"),
+                    machine.metric_failed(period=PERIOD, label="failed"),
+                    machine.metric_timed_out(period=PERIOD, label="timed out"),
+                    powertools_metric(METRIC_SAGA_COMPENSATED, SAGA_RECORD_OUTCOME.module).with_(
+                        label="compensated"
+                    ),
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda errors",
+                left=[
+                    fn.metric_errors(period=PERIOD, label=module)
+                    for module, fn in res.functions.items()
+                ],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(
+                title="Lambda duration p99 (ms)",
+                left=[
+                    fn.metric_duration(period=PERIOD, statistic="p99", label=module)
+                    for module, fn in res.functions.items()
+                ],
+                width=8,
+            ),
+        )
+        return dashboard

@@ -1,0 +1,348 @@
+"""The order-to-fulfillment saga: a Step Functions Standard state machine built from constructs.
+
+Happy path: validate and map -> create the FBA fulfillment order on Hold -> release (capture)
+the Deferred Opayo payment -> update the fulfillment order to Ship -> poll its status until it
+ships -> mark the order shipped and emit OrderShipped on the canonical bus.
+
+Compensations (each ends by recording the outcome on the order and emitting
+OrderCompensated; a compensation that itself keeps failing fails the execution, which alarms):
+- payment declined               -> no fulfillment order is created
+- fulfillment order rejected      -> abort the Deferred payment
+  (Invalid / Unfulfillable at creation)
+- capture failed                 -> cancel the fulfillment order
+- merchant cancelled before capture -> cancel the fulfillment order, abort the payment
+- release to Ship failed, unfulfillable or cancelled after capture -> refund
+- merchant cancelled after capture -> cancel the fulfillment order, refund the payment
+
+The execution state carries identifiers and statuses only (order id, vendorTxCode,
+transaction id, seller fulfillment order id): no address and no card data, so logging the
+execution data at level ALL is safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constants import (
+    ERROR_CAPTURE_FAILED,
+    ERROR_FULFILLMENT_REJECTED,
+    ERROR_MERCHANT_CANCELLED,
+    ERROR_PAYMENT_DECLINED,
+    ERROR_THROTTLED,
+    ERROR_UPSTREAM,
+    EVENT_ORDER_COMPENSATED,
+    EVENT_ORDER_SHIPPED,
+    EVENT_SOURCE,
+    SAGA_ABORT_PAYMENT,
+    SAGA_CANCEL_FULFILLMENT_ORDER,
+    SAGA_CAPTURE_PAYMENT,
+    SAGA_CHECK_FULFILLMENT_STATUS,
+    SAGA_CREATE_FULFILLMENT_ORDER,
+    SAGA_MARK_SHIPPED,
+    SAGA_RECORD_OUTCOME,
+    SAGA_REFUND_PAYMENT,
+    SAGA_RELEASE_FULFILLMENT_ORDER,
+    SAGA_VALIDATE_AND_MAP,
+    SERVICE_NAME,
+    FunctionSpec,
+)
+from infra.functions import log_retention
+from infra.platform import Platform
+
+# Errors worth retrying: our connectors' transient failures and Lambda's own.
+TRANSIENT_ERRORS = [
+    ERROR_UPSTREAM,
+    ERROR_THROTTLED,
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+STEP_MAX_ATTEMPTS = 6
+# A compensation must eventually happen: it retries longer than a forward step.
+COMPENSATION_MAX_ATTEMPTS = 10
+SAGA_TIMEOUT = Duration.days(30)  # an Opayo Deferred payment expires after 30 days
+FULFILLMENT_DONE = ("Complete", "CompletePartialled")
+FULFILLMENT_LOST = ("Unfulfillable", "Cancelled", "Invalid")
+MERCHANT_CANCELLED_STATUS = "MerchantCancelled"
+ERROR_RESULT_PATH = "$.error"
+
+
+class Saga(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, platform: Platform) -> None:
+        super().__init__(scope, construct_id)
+        config = platform.config
+        self.functions = self._build_functions(platform)
+        self._bus = platform.events.bus
+        self._poll_interval = Duration.seconds(config.fulfillment_status_poll_seconds)
+        self.log_group = logs.LogGroup(
+            self,
+            "SagaLogs",
+            # The vendedlogs prefix keeps CloudWatch Logs' resource policy small.
+            log_group_name=f"/aws/vendedlogs/states/{SERVICE_NAME}-{config.name}-saga",
+            encryption_key=platform.keys.logs,
+            retention=log_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "OrderFulfillmentSaga",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(self._build_definition()),
+            timeout=SAGA_TIMEOUT,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+            comment="Order to fulfillment saga with compensations",
+        )
+
+    # ---- the step functions ---------------------------------------------------------------
+
+    def _build_functions(self, platform: Platform) -> dict[str, lambda_.Function]:
+        """Each step gets its own function and role: payment steps never see Amazon secrets."""
+        amazon = {"seller_secrets": True, "connector_state": True, "idempotency": True}
+        opayo = {"vendor_secrets": True, "idempotency": True}
+        built: dict[FunctionSpec, dict[str, Any]] = {
+            SAGA_VALIDATE_AND_MAP: {"orders": "write", "vendor_secrets": True},
+            SAGA_CREATE_FULFILLMENT_ORDER: {"orders": "write", **amazon},
+            SAGA_CAPTURE_PAYMENT: {"orders": "write", **opayo},
+            SAGA_RELEASE_FULFILLMENT_ORDER: {"orders": "write", **amazon},
+            SAGA_CHECK_FULFILLMENT_STATUS: {
+                "orders": "read",
+                "seller_secrets": True,
+                "connector_state": True,
+            },
+            SAGA_MARK_SHIPPED: {"orders": "write"},
+            SAGA_ABORT_PAYMENT: {"orders": "write", **opayo},
+            SAGA_CANCEL_FULFILLMENT_ORDER: {"orders": "write", **amazon},
+            SAGA_REFUND_PAYMENT: {"orders": "write", **opayo},
+            SAGA_RECORD_OUTCOME: {"orders": "write"},
+        }
+        return {
+            spec.module: platform.function(self, spec, **access) for spec, access in built.items()
+        }
+
+    # ---- the definition -------------------------------------------------------------------
+
+    def _build_definition(self) -> sfn.IChainable:
+        validate = self._step("ValidateAndMap", SAGA_VALIDATE_AND_MAP)
+        create_on_hold = self._step("CreateFulfillmentOrderOnHold", SAGA_CREATE_FULFILLMENT_ORDER)
+        capture = self._step("CapturePayment", SAGA_CAPTURE_PAYMENT)
+        release_to_ship = self._step(
+            "ReleaseFulfillmentOrderToShip", SAGA_RELEASE_FULFILLMENT_ORDER
+        )
+
+        validate.add_catch(
+            self._compensate("PaymentDeclined", [], "payment_declined"),
+            errors=[ERROR_PAYMENT_DECLINED],
+            result_path=ERROR_RESULT_PATH,
+        )
+        create_on_hold.add_catch(
+            self._compensate(
+                "FulfillmentRejected",
+                [("AbortPayment", SAGA_ABORT_PAYMENT)],
+                "fulfillment_rejected",
+            ),
+            errors=[ERROR_FULFILLMENT_REJECTED],
+            result_path=ERROR_RESULT_PATH,
+        )
+        capture.add_catch(
+            self._compensate(
+                "MerchantCancelledBeforeCapture",
+                [
+                    ("CancelFulfillmentOrder", SAGA_CANCEL_FULFILLMENT_ORDER),
+                    ("AbortPayment", SAGA_ABORT_PAYMENT),
+                ],
+                "merchant_cancelled",
+            ),
+            errors=[ERROR_MERCHANT_CANCELLED],
+            result_path=ERROR_RESULT_PATH,
+        )
+        capture.add_catch(
+            self._compensate(
+                "CaptureFailed",
+                [("CancelFulfillmentOrder", SAGA_CANCEL_FULFILLMENT_ORDER)],
+                "capture_failed",
+            ),
+            errors=[ERROR_CAPTURE_FAILED],
+            result_path=ERROR_RESULT_PATH,
+        )
+        release_to_ship.add_catch(
+            self._compensate(
+                "ReleaseFailed",
+                [
+                    ("CancelFulfillmentOrder", SAGA_CANCEL_FULFILLMENT_ORDER),
+                    ("RefundPayment", SAGA_REFUND_PAYMENT),
+                ],
+                "release_failed",
+            ),
+            errors=["States.ALL"],
+            result_path=ERROR_RESULT_PATH,
+        )
+
+        return (
+            validate.next(create_on_hold)
+            .next(capture)
+            .next(release_to_ship)
+            .next(self._build_wait_for_shipment())
+        )
+
+    def _build_wait_for_shipment(self) -> sfn.IChainable:
+        """Poll the fulfillment order: wait, read its status, decide, loop."""
+        wait = sfn.Wait(
+            self,
+            "WaitForFulfillmentProgress",
+            time=sfn.WaitTime.duration(self._poll_interval),
+        )
+        check = self._step(
+            "CheckFulfillmentStatus", SAGA_CHECK_FULFILLMENT_STATUS, result_path="$.fulfillment"
+        )
+        status = "$.fulfillment.status"
+        shipped = (
+            self._step("MarkShipped", SAGA_MARK_SHIPPED)
+            .next(self._emit("EmitOrderShipped", EVENT_ORDER_SHIPPED, "shipped"))
+            .next(sfn.Succeed(self, "Shipped"))
+        )
+        decide = (
+            sfn.Choice(self, "FulfillmentStatus?")
+            .when(_status_in(status, FULFILLMENT_DONE), shipped)
+            .when(
+                sfn.Condition.string_equals(status, MERCHANT_CANCELLED_STATUS),
+                self._compensate(
+                    "MerchantCancelledAfterCapture",
+                    [
+                        ("CancelFulfillmentOrder", SAGA_CANCEL_FULFILLMENT_ORDER),
+                        ("RefundPayment", SAGA_REFUND_PAYMENT),
+                    ],
+                    "merchant_cancelled",
+                ),
+            )
+            .when(
+                _status_in(status, FULFILLMENT_LOST),
+                self._compensate(
+                    "FulfillmentLostAfterCapture",
+                    [("RefundPayment", SAGA_REFUND_PAYMENT)],
+                    "fulfillment_lost",
+                ),
+            )
+            .otherwise(wait)
+        )
+        return wait.next(check).next(decide)
+
+    # ---- small builders -------------------------------------------------------------------
+
+    def _step(
+        self,
+        state_id: str,
+        spec: FunctionSpec,
+        *,
+        result_path: str = "$",
+        max_attempts: int = STEP_MAX_ATTEMPTS,
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            state_id,
+            lambda_function=self.functions[spec.module],
+            payload_response_only=True,
+            # Our own Retry below replaces the default one, to add jitter and a cap.
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+            task_timeout=sfn.Timeout.duration(Duration.seconds(spec.timeout_seconds + 5)),
+        )
+        task.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            backoff_rate=2.0,
+            max_attempts=max_attempts,
+            max_delay=Duration.minutes(5),
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+    def _compensate(
+        self,
+        branch: str,
+        steps: list[tuple[str, FunctionSpec]],
+        outcome: str,
+    ) -> sfn.IChainable:
+        """Compensation steps, then record the outcome and tell the ERP; failure is terminal."""
+        failed = sfn.Fail(
+            self,
+            f"{branch}CompensationFailed",
+            error="CompensationFailed",
+            cause=f"compensation {branch} did not complete; the order needs an operator",
+        )
+        record = self._step(
+            f"{branch}RecordOutcome",
+            SAGA_RECORD_OUTCOME,
+            result_path="$.outcome",
+            max_attempts=COMPENSATION_MAX_ATTEMPTS,
+        )
+        tasks_in_order = [
+            self._step(
+                f"{branch}{name}",
+                spec,
+                result_path=f"$.compensation.{name}",
+                max_attempts=COMPENSATION_MAX_ATTEMPTS,
+            )
+            for name, spec in steps
+        ]
+        for task in [*tasks_in_order, record]:
+            task.add_catch(failed, errors=["States.ALL"], result_path=ERROR_RESULT_PATH)
+        start = sfn.Pass(
+            self,
+            f"{branch}Compensate",
+            parameters={"outcome": outcome},
+            result_path="$.compensationReason",
+        )
+        chain = sfn.Chain.start(start)
+        for task in tasks_in_order:
+            chain = chain.next(task)
+        return (
+            chain.next(record)
+            .next(self._emit(f"{branch}EmitCompensated", EVENT_ORDER_COMPENSATED, outcome))
+            .next(sfn.Succeed(self, f"{branch}Compensated"))
+        )
+
+    def _emit(self, state_id: str, detail_type: str, outcome: str) -> tasks.EventBridgePutEvents:
+        task = tasks.EventBridgePutEvents(
+            self,
+            state_id,
+            entries=[
+                tasks.EventBridgePutEventsEntry(
+                    event_bus=self._bus,
+                    source=EVENT_SOURCE,
+                    detail_type=detail_type,
+                    detail=sfn.TaskInput.from_object(
+                        {
+                            "orderId": sfn.JsonPath.string_at("$.orderId"),
+                            "outcome": outcome,
+                            "executionId": sfn.JsonPath.execution_id,
+                        }
+                    ),
+                )
+            ],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        task.add_retry(
+            errors=["States.ALL"],
+            interval=Duration.seconds(1),
+            backoff_rate=2.0,
+            max_attempts=STEP_MAX_ATTEMPTS,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        return task
+
+
+def _status_in(path: str, values: tuple[str, ...]) -> sfn.Condition:
+    return sfn.Condition.or_(*(sfn.Condition.string_equals(path, value) for value in values))

@@ -1,0 +1,160 @@
+"""Schedules (EventBridge Scheduler): Amazon orders polling, report requests and polling,
+Opayo settlement batch fetch and Opayo Pi status polling.
+
+One schedule per seller account (Amazon) or per vendor (Opayo), each passing its account or
+vendor in the input, so one throttled account never delays the others. A schedule whose
+invocation fails after its retries lands in the schedules' dead-letter queue (alarmed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constants import (
+    ENV_PAYMENT_EVENTS_QUEUE_URL,
+    OPAYO_BATCH_FETCH,
+    ORDERS_POLLER,
+    PI_STATUS_POLLER,
+    REPORT_POLLER,
+    REPORT_SCHEDULER,
+    SERVICE_NAME,
+)
+from infra.platform import Platform
+
+SCHEDULE_RETRY_ATTEMPTS = 3
+SCHEDULE_MAX_EVENT_AGE = Duration.hours(1)
+
+
+class Schedules(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        platform: Platform,
+        payment_events: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        config = platform.config
+        data_key = platform.keys.data
+        functions = self._build_functions(platform, payment_events)
+        self.dlq = sqs.Queue(
+            self,
+            "SchedulesDlq",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=data_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.group = scheduler.ScheduleGroup(
+            self, "ScheduleGroup", schedule_group_name=f"{SERVICE_NAME}-{config.name}"
+        )
+        self._key = data_key
+        self.schedules: list[scheduler.Schedule] = []
+        every = config.schedules
+        for seller in config.seller_accounts:
+            subject = {"sellerAccountId": seller.id}
+            self._build_schedule(
+                f"OrdersPolling-{seller.id}",
+                every.orders_polling,
+                functions,
+                ORDERS_POLLER.module,
+                subject,
+            )
+            self._build_schedule(
+                f"ReportRequests-{seller.id}",
+                every.report_requests,
+                functions,
+                REPORT_SCHEDULER.module,
+                subject,
+            )
+            self._build_schedule(
+                f"ReportPolling-{seller.id}",
+                every.report_polling,
+                functions,
+                REPORT_POLLER.module,
+                subject,
+            )
+        for vendor in config.opayo_vendors:
+            subject = {"vendor": vendor.name}
+            self._build_schedule(
+                f"OpayoBatchFetch-{vendor.name}",
+                every.opayo_settlement_batch_fetch,
+                functions,
+                OPAYO_BATCH_FETCH.module,
+                subject,
+            )
+            self._build_schedule(
+                f"PiStatusPolling-{vendor.name}",
+                every.opayo_pi_status_polling,
+                functions,
+                PI_STATUS_POLLER.module,
+                subject,
+            )
+
+    def _build_functions(
+        self, platform: Platform, payment_events: sqs.IQueue
+    ) -> dict[str, lambda_.IFunction]:
+        amazon: dict[str, Any] = {"seller_secrets": True, "connector_state": True}
+        built: dict[str, lambda_.IFunction] = {
+            ORDERS_POLLER.module: platform.function(self, ORDERS_POLLER, orders="write", **amazon),
+            REPORT_SCHEDULER.module: platform.function(self, REPORT_SCHEDULER, **amazon),
+            REPORT_POLLER.module: platform.function(
+                self, REPORT_POLLER, reports_bucket=True, **amazon
+            ),
+            OPAYO_BATCH_FETCH.module: platform.function(
+                self,
+                OPAYO_BATCH_FETCH,
+                vendor_secrets=True,
+                connector_state=True,
+                reports_bucket=True,
+            ),
+        }
+        # Status changes it finds go down the same path as Opayo's notifications.
+        pi_poller = platform.function(
+            self,
+            PI_STATUS_POLLER,
+            orders="read",
+            vendor_secrets=True,
+            connector_state=True,
+            extra_environment={ENV_PAYMENT_EVENTS_QUEUE_URL: payment_events.queue_url},
+        )
+        payment_events.grant_send_messages(pi_poller)
+        built[PI_STATUS_POLLER.module] = pi_poller
+        self.functions = built
+        return built
+
+    def _build_schedule(
+        self,
+        construct_id: str,
+        expression: str,
+        functions: dict[str, lambda_.IFunction],
+        module: str,
+        subject: dict[str, str],
+    ) -> None:
+        target = targets.LambdaInvoke(
+            functions[module],
+            input=scheduler.ScheduleTargetInput.from_object(subject),
+            dead_letter_queue=self.dlq,
+            retry_attempts=SCHEDULE_RETRY_ATTEMPTS,
+            max_event_age=SCHEDULE_MAX_EVENT_AGE,
+        )
+        self.schedules.append(
+            scheduler.Schedule(
+                self,
+                construct_id,
+                schedule=scheduler.ScheduleExpression.expression(expression),
+                target=target,
+                schedule_group=self.group,
+                key=self._key,
+                description=f"{module} for {next(iter(subject.values()))}",
+            )
+        )

@@ -1,0 +1,263 @@
+"""The REST API: Opayo's signed notifications and the shop's / ERP's order endpoints.
+
+- `POST /webhooks/opayo/{vendor}`: form-urlencoded, no API authorization (Opayo cannot sign
+  AWS requests); the handler verifies the VPSSignature before anything else happens.
+- `POST /orders`, `GET /orders/{orderId}`: AWS IAM authorization (SigV4), so the shop or ERP
+  calls with credentials of a role the merchant grants `execute-api:Invoke`.
+
+Requests are validated at the edge (required path parameters, headers, JSON body schema),
+the stage is throttled, access-logged (JSON, KMS-encrypted log group) and traced, and a WAF
+web ACL with AWS managed rule sets and a per-IP rate limit sits in front.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constants import (
+    ENV_OPAYO_VENDORS,
+    ENV_PAYMENT_EVENTS_QUEUE_URL,
+    ENV_STATE_MACHINE_ARN,
+    OPAYO_WEBHOOK,
+    ORDER_INTAKE,
+    ORDER_STATUS,
+    SERVICE_NAME,
+)
+from infra.functions import log_retention
+from infra.platform import Platform
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+WAF_RATE_LIMIT_PER_5_MIN = 2000
+# The shape API Gateway checks before a Lambda runs; the domain validates the rest.
+ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="CreateOrderRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["orderId"],
+    properties={
+        "orderId": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.STRING, pattern="^[A-Za-z0-9._-]{1,40}$"
+        ),
+    },
+)
+
+
+class WebhookApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        platform: Platform,
+        payment_events: sqs.IQueue,
+        state_machine: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        config = platform.config
+        self._logs_key = platform.keys.logs
+        opayo_webhook, order_intake, order_status = self._build_functions(
+            platform, payment_events, state_machine
+        )
+        self.access_logs = logs.LogGroup(
+            self,
+            "ApiAccessLogs",
+            encryption_key=self._logs_key,
+            retention=log_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.api = self._build_rest_api(config)
+        self._build_webhook_route(opayo_webhook)
+        self._build_order_routes(order_intake, order_status)
+        self.web_acl = self._build_web_acl(config)
+
+    def _build_functions(
+        self, platform: Platform, payment_events: sqs.IQueue, state_machine: sfn.IStateMachine
+    ) -> tuple[lambda_.Function, lambda_.Function, lambda_.Function]:
+        vendors = ",".join(vendor.name for vendor in platform.config.opayo_vendors)
+        webhook = platform.function(
+            self,
+            OPAYO_WEBHOOK,
+            # Reads the SecurityKey stored when the transaction was registered.
+            orders="read",
+            idempotency=True,
+            extra_environment={
+                ENV_PAYMENT_EVENTS_QUEUE_URL: payment_events.queue_url,
+                ENV_OPAYO_VENDORS: vendors,
+            },
+        )
+        payment_events.grant_send_messages(webhook)
+        intake = platform.function(
+            self,
+            ORDER_INTAKE,
+            orders="write",
+            idempotency=True,
+            extra_environment={ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
+        )
+        state_machine.grant_start_execution(intake)
+        status = platform.function(self, ORDER_STATUS, orders="read")
+        return webhook, intake, status
+
+    def _build_rest_api(self, config: EnvironmentConfig) -> apigw.RestApi:
+        client_certificate = apigw.CfnClientCertificate(
+            self, "BackendClientCertificate", description="Presented to integrations"
+        )
+        return apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{SERVICE_NAME}-{config.name}",
+            description="Opayo notifications and order intake",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.name,
+                throttling_rate_limit=config.api_throttle_rate_limit,
+                throttling_burst_limit=config.api_throttle_burst_limit,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                tracing_enabled=True,
+                metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.INFO,
+                # Bodies may hold personal data: never log them.
+                data_trace_enabled=False,
+                client_certificate_id=client_certificate.attr_client_certificate_id,
+            ),
+        )
+
+    def _build_webhook_route(self, handler: lambda_.IFunction) -> None:
+        validator = self.api.add_request_validator(
+            "WebhookValidator", validate_request_parameters=True, validate_request_body=False
+        )
+        vendor = (
+            self.api.root.add_resource("webhooks").add_resource("opayo").add_resource("{vendor}")
+        )
+        self.webhook_method = vendor.add_method(
+            "POST",
+            apigw.LambdaIntegration(handler),
+            authorization_type=apigw.AuthorizationType.NONE,
+            request_validator=validator,
+            request_parameters={
+                "method.request.path.vendor": True,
+                "method.request.header.Content-Type": True,
+            },
+        )
+
+    def _build_order_routes(self, intake: lambda_.IFunction, status: lambda_.IFunction) -> None:
+        body_validator = self.api.add_request_validator(
+            "OrderBodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        params_validator = self.api.add_request_validator(
+            "OrderParamsValidator", validate_request_parameters=True
+        )
+        order_model = self.api.add_model(
+            "CreateOrderModel", content_type="application/json", schema=ORDER_REQUEST_SCHEMA
+        )
+        orders = self.api.root.add_resource("orders")
+        orders.add_method(
+            "POST",
+            apigw.LambdaIntegration(intake),
+            authorization_type=apigw.AuthorizationType.IAM,
+            request_validator=body_validator,
+            request_models={"application/json": order_model},
+        )
+        orders.add_resource("{orderId}").add_method(
+            "GET",
+            apigw.LambdaIntegration(status),
+            authorization_type=apigw.AuthorizationType.IAM,
+            request_validator=params_validator,
+            request_parameters={"method.request.path.orderId": True},
+        )
+
+    def _build_web_acl(self, config: EnvironmentConfig) -> wafv2.CfnWebACL:
+        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name
+                    )
+                ),
+                visibility_config=_visibility(name),
+            )
+
+        rate_limit = wafv2.CfnWebACL.RuleProperty(
+            name="RateLimitPerIp",
+            priority=0,
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=WAF_RATE_LIMIT_PER_5_MIN, aggregate_key_type="IP"
+                )
+            ),
+            visibility_config=_visibility("RateLimitPerIp"),
+        )
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility(f"{SERVICE_NAME}-{config.name}-api"),
+            rules=[
+                rate_limit,
+                managed("AWSManagedRulesCommonRuleSet", 1),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", 2),
+            ],
+        )
+        waf_logs = logs.LogGroup(
+            self,
+            "WafLogs",
+            # WAF only delivers to log groups whose name starts with aws-waf-logs-.
+            log_group_name=f"aws-waf-logs-{SERVICE_NAME}-{config.name}",
+            encryption_key=self._logs_key,
+            retention=log_retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "WebAclLogging",
+            resource_arn=acl.attr_arn,
+            # WAF wants the log group ARN without the ":*" suffix CDK's log_group_arn carries.
+            log_destination_configs=[
+                Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=waf_logs.log_group_name,
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+        return acl
+
+
+def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True,
+        metric_name=metric_name,
+        sampled_requests_enabled=True,
+    )
