@@ -15,7 +15,7 @@ from sandbox.opayo.options import OpayoSandboxOptions
 from sandbox.opayo.pi import pi_routes
 from sandbox.opayo.reporting import reporting_routes
 from sandbox.opayo.server_integration import server_routes
-from sandbox.opayo.state import OpayoState
+from sandbox.opayo.state import PENDING_NOTIFICATION, PENDING_REGISTRATION, OpayoState
 
 
 def create_app(options: OpayoSandboxOptions | None = None) -> Starlette:
@@ -35,6 +35,10 @@ def create_app(options: OpayoSandboxOptions | None = None) -> Starlette:
         options=options, clock=clock, state=OpayoState(StateStore(options.sqlite_path))
     )
     context.dispatcher = NotificationDispatcher(context, options.notification_faults)
+    store = context.state.store
+    if store.keys(PENDING_NOTIFICATION) or store.keys(PENDING_REGISTRATION):
+        # Reopened from SQLite with work outstanding: carry on delivering.
+        context.dispatcher.ensure_started()
     app.state.clock = clock
     app.state.faults = FaultInjector(options.faults)
     app.state.opayo = context

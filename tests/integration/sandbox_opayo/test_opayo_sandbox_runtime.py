@@ -16,7 +16,8 @@ from sandbox.common.faults import FaultConfig, FaultKind, FaultRule
 from sandbox.common.server import ThreadedServer
 from sandbox.opayo import OpayoSandboxOptions, create_app
 from sandbox.opayo.app import close_app
-from tests.fixtures.opayo_sandbox import OpayoSandboxHandle, wait_until
+from sandbox.opayo.options import NotificationFaults
+from tests.fixtures.opayo_sandbox import MerchantEndpoint, OpayoSandboxHandle, wait_until
 
 pytestmark = pytest.mark.integration
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -201,3 +202,41 @@ def test_module_rejects_a_bad_fault_flag() -> None:
     )
     assert result.returncode == 2
     assert "KIND must be one of" in result.stderr
+
+
+def test_pending_notifications_resume_after_a_restart(
+    tmp_path: Path, opayo_merchant: MerchantEndpoint
+) -> None:
+    path = str(tmp_path / "opayo.sqlite")
+    held = OpayoSandboxOptions(
+        sqlite_path=path, clock_factor=0, notification_faults=NotificationFaults(hold=True)
+    )
+    auth = (held.integration_key, held.integration_password)
+    app = create_app(held)
+    with ThreadedServer(app) as server, httpx.Client(base_url=server.url, auth=auth) as client:
+        form = {
+            "VPSProtocol": "4.00",
+            "TxType": "PAYMENT",
+            "Vendor": "sandbox",
+            "VendorTxCode": "resume-1",
+            "Amount": "1.00",
+            "Currency": "GBP",
+            "Description": "x",
+            "NotificationURL": opayo_merchant.url,
+            **{f"{p}{f}": "x" for p in ("Billing", "Delivery") for f in ("Surname", "Firstnames")},
+            **{f"{p}{f}": "x" for p in ("Billing", "Delivery") for f in ("Address1", "City")},
+            "BillingCountry": "GB",
+            "DeliveryCountry": "GB",
+        }
+        lines = client.post("/gateway/service/vspserver-register.vsp", data=form).text
+        vps_tx_id = dict(line.split("=", 1) for line in lines.split("\r\n") if line)["VPSTxId"]
+        done = client.post(f"/_sandbox/server/{vps_tx_id}/complete", json={"card": "4929000000006"})
+        assert done.status_code == 200
+    close_app(app)
+    assert opayo_merchant.snapshot() == []
+    reopened = create_app(held.model_copy(update={"notification_faults": NotificationFaults()}))
+    try:
+        received = wait_until(opayo_merchant.snapshot)
+        assert received[0]["VendorTxCode"] == "resume-1"
+    finally:
+        close_app(reopened)
