@@ -435,3 +435,31 @@ def test_events_folder_holds_realistic_orders() -> None:
         "shopify-order.json",
         "woocommerce-order.json",
     }
+
+
+def test_amazon_timestamps_must_be_iso_8601_with_a_zone() -> None:
+    with pytest.raises(MappingError, match="not an ISO 8601 date-time with a time zone"):
+        apply({"d": "27/11/2026"}, rule("amazon.displayableOrderDate", source="d"))
+    with pytest.raises(MappingError, match="not an ISO 8601 date-time"):
+        apply({"d": "2026-11-27T14:03:12"}, rule("amazon.displayableOrderDate", source="d"))
+    result = apply(
+        {"d": "27/11/2026 14:03"},
+        rule(
+            "amazon.displayableOrderDate",
+            source="d",
+            transforms=[
+                {"op": "date_format", "input_format": "%d/%m/%Y %H:%M", "assume_timezone": "UTC"}
+            ],
+        ),
+    )
+    assert result.fulfillment_order["displayableOrderDate"] == "2026-11-27T14:03:00Z"
+
+
+def test_a_result_round_trips_through_json_for_the_saga_state() -> None:
+    master = CsvProductMaster(EVENTS / "product-master.csv")
+    result = apply_templates(
+        [load_starter("shopify")], _event("shopify-order.json"), product_master=master
+    )
+    state = json.loads(json.dumps(result.to_state()))
+    restored = type(result).from_state(state)
+    assert restored == result

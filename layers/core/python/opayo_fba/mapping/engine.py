@@ -13,6 +13,7 @@ the outcome records it. Nothing here has side effects: the same input gives the 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,16 @@ class MappingResult:
     """Per order line, extra OrderLine attributes (from the product master and the order)."""
     line_skus: list[str | None] = field(default_factory=list)
     outcomes: list[RuleOutcome] = field(default_factory=list)
+
+    def to_state(self) -> dict[str, Any]:
+        """A JSON-ready dict for the saga's state (Step Functions passes JSON between steps)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> MappingResult:
+        fields = dict(state)
+        fields["outcomes"] = [RuleOutcome(**outcome) for outcome in fields.get("outcomes", [])]
+        return cls(**fields)
 
     def apply_to_fulfillment_request(
         self, request: Mapping[str, Any], *, validate: bool = True

@@ -7,7 +7,7 @@ TransformFailure into a MappingError that names the template, the rule and the f
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -236,10 +236,15 @@ def _date_format(transform: t.DateFormat, text: str) -> str:
                 f"{text!r} has no time zone; set assume_timezone (e.g. Europe/London) on the "
                 "date_format transform"
             )
-        parsed = parsed.replace(tzinfo=ZoneInfo(transform.assume_timezone))
+        parsed = parsed.replace(tzinfo=_zone(transform.assume_timezone))
     if transform.output_format == "iso8601":
         return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return parsed.astimezone(ZoneInfo(transform.output_timezone)).strftime(transform.output_format)
+    return parsed.astimezone(_zone(transform.output_timezone)).strftime(transform.output_format)
+
+
+def _zone(name: str) -> tzinfo:
+    """UTC without a time zone database (a slim image may lack one), else the IANA zone."""
+    return UTC if name == "UTC" else ZoneInfo(name)
 
 
 def _truncate(transform: t.Truncate, text: str, target: Target) -> str:

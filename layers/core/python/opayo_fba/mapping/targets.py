@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -244,6 +245,14 @@ def _too_long(value: str, limit: int) -> str:
     )
 
 
+def _is_date_time(value: str) -> bool:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return "T" in value and parsed.tzinfo is not None
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
@@ -272,6 +281,11 @@ def _check_schema(value: Any, schema: dict[str, Any], where: str) -> str | None:
         if "enum" in schema and value not in schema["enum"]:
             allowed = ", ".join(schema["enum"])
             return f"{prefix}{value!r} is not one of the allowed values: {allowed}"
+        if schema.get("format") == "date-time" and not _is_date_time(value):
+            return (
+                f"{prefix}{value!r} is not an ISO 8601 date-time with a time zone "
+                "(add a date_format transform with output_format iso8601)"
+            )
         if "pattern" in schema and not re.search(schema["pattern"], value):
             return f"{prefix}{value!r} does not match the pattern {schema['pattern']}"
         return None

@@ -47,6 +47,8 @@ def _check_regex(pattern: str) -> str:
 
 
 def _check_timezone(name: str) -> str:
+    if name == "UTC":
+        return name  # needs no time zone database
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
