@@ -8,6 +8,7 @@ CRLF, with `Status=MALFORMED|INVALID` and a `StatusDetail` naming the field on b
 from __future__ import annotations
 
 import hmac
+import html
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -169,7 +170,7 @@ async def register(request: Request) -> Response:
 
 async def card_selection(request: Request) -> Response:
     """The hosted payment page's stand-in: tells a human how to finish the payment."""
-    vps = request.query_params.get("vpstxid", "")
+    vps = html.escape(request.query_params.get("vpstxid", ""))
     return HTMLResponse(
         "<!doctype html><title>Opayo sandbox payment page</title>"
         "<p>This sandbox has no card form. Finish the payment with "
