@@ -80,6 +80,7 @@ class AmazonSandbox:
             self.clock.monotonic,
             enabled=options.rate_limits_enabled,
             overrides=options.rate_limit_overrides,
+            scale=options.rate_limit_scale,
         )
         self.notifications = NotificationDispatcher(options.notification_targets, seed=options.seed)
         self.state.subscribe(self.notifications.publish)

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from sandbox.amazon.errors import ApiError, invalid_input, unauthorized
+from sandbox.amazon.errors import invalid_input, unauthorized
 from sandbox.amazon.state import AmazonState, ApiCall
 
 TOKEN_LIFETIME_SECONDS = 3600
@@ -153,8 +153,3 @@ def create_restricted_data_token(state: AmazonState, call: ApiCall) -> tuple[int
         ],
     )
     return 200, {"restrictedDataToken": token, "expiresIn": TOKEN_LIFETIME_SECONDS}
-
-
-def require(condition: bool, error: ApiError) -> None:
-    if not condition:
-        raise error

@@ -2,7 +2,7 @@
 
 POST /_sandbox/clock/advance      jump the clock, then apply every transition that fell due
 GET|POST /_sandbox/notifications  targets (SQS queue URL or HTTP URL), duplicate_rate, log
-GET|POST /_sandbox/rate-limits    {"enabled": bool, "overrides": {op: {"rate", "burst"}}}
+GET|POST /_sandbox/rate-limits    {"enabled", "scale", "overrides": {op: {"rate", "burst"}}}
 POST /_sandbox/settlements/close  close a settlement now; returns the report
 GET|POST /_sandbox/inventory      stock levels; POST {"sku", "quantity"} sets one
 """
@@ -31,6 +31,7 @@ class NotificationConfig(BaseModel):
 class RateLimitConfig(BaseModel):
     enabled: bool = True
     overrides: dict[str, RateLimit] = Field(default_factory=dict)
+    scale: float = Field(default=1.0, gt=0)
 
 
 class InventoryUpdate(BaseModel):
@@ -88,6 +89,7 @@ async def get_rate_limits(request: Request) -> JSONResponse:
     return JSONResponse(
         {
             "enabled": limiter.enabled,
+            "scale": limiter.scale,
             "overrides": {k: v.model_dump() for k, v in limiter.overrides.items()},
         }
     )
@@ -98,7 +100,9 @@ async def set_rate_limits(request: Request) -> JSONResponse:
         config = RateLimitConfig.model_validate_json(await request.body())
     except ValidationError as error:
         return _bad_request(error)
-    _sandbox(request).rate_limiter.configure(enabled=config.enabled, overrides=config.overrides)
+    _sandbox(request).rate_limiter.configure(
+        enabled=config.enabled, overrides=config.overrides, scale=config.scale
+    )
     return await get_rate_limits(request)
 
 

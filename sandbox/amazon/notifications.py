@@ -283,7 +283,15 @@ class NotificationDispatcher:
         client = self._sqs(target)
         extra: dict[str, str] = {}
         if target.url.endswith(".fifo"):
-            extra = {"MessageGroupId": delivery.notification_type}
+            metadata = delivery.body.get("NotificationMetadata") or delivery.body.get(
+                "notificationMetadata", {}
+            )
+            extra = {
+                "MessageGroupId": delivery.notification_type,
+                "MessageDeduplicationId": str(
+                    metadata.get("NotificationId") or metadata.get("notificationId")
+                ),
+            }
         client.send_message(QueueUrl=target.url, MessageBody=message, **extra)
 
     def _sqs(self, target: NotificationTarget) -> Any:

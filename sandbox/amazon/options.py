@@ -113,7 +113,9 @@ class AmazonSandboxOptions(BaseModel):
     faults: FaultConfig = Field(default_factory=FaultConfig)
     rate_limits_enabled: bool = True
     rate_limit_overrides: dict[str, RateLimit] = Field(default_factory=dict)
-    # Seconds (sandbox clock) a "lost_response" fault keeps the client waiting before hanging up.
+    # Multiplies every refill rate (e.g. 100 for fast tests on a running clock).
+    rate_limit_scale: float = Field(default=1.0, gt=0)
+    # Real seconds a "lost_response" fault keeps the client waiting before hanging up.
     lost_response_hang_seconds: float = Field(default=30.0, ge=0)
     # Settlement reports close every `settlement_period_days` (sandbox clock).
     settlement_period_days: int = Field(default=14, ge=1)

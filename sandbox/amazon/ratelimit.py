@@ -44,21 +44,30 @@ class RateLimiter:
         *,
         enabled: bool = True,
         overrides: dict[str, RateLimit] | None = None,
+        scale: float = 1.0,
     ) -> None:
         self._now = now
         self._lock = threading.Lock()
         self.enabled = enabled
         self.overrides: dict[str, RateLimit] = dict(overrides or {})
+        self.scale = scale
         # (operation, seller) -> (tokens, last refill time)
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
 
     def plan(self, operation: str) -> RateLimit:
-        return self.overrides.get(operation) or USAGE_PLANS.get(operation, DEFAULT_PLAN)
+        """The enforced plan: an override, else the usage plan, with the rate scaled."""
+        plan = self.overrides.get(operation) or USAGE_PLANS.get(operation, DEFAULT_PLAN)
+        if self.scale == 1.0:
+            return plan
+        return RateLimit(rate=plan.rate * self.scale, burst=plan.burst)
 
-    def configure(self, *, enabled: bool, overrides: dict[str, RateLimit]) -> None:
+    def configure(
+        self, *, enabled: bool, overrides: dict[str, RateLimit], scale: float = 1.0
+    ) -> None:
         with self._lock:
             self.enabled = enabled
             self.overrides = dict(overrides)
+            self.scale = scale
             self._buckets.clear()
 
     def try_acquire(self, operation: str, seller: str) -> bool:

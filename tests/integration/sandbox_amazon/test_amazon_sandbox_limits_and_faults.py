@@ -142,3 +142,30 @@ def test_faults_are_deterministic_for_a_seed(amazon_sandbox: AmazonSandboxHandle
     assert 0 < first.count(False) < 15
     fired = amazon_sandbox.control.get("/_sandbox/faults").json()["fired"]
     assert {f["operation"] for f in fired} == {"getOrders"}
+
+
+def test_rate_scale_speeds_up_refill(amazon_sandbox: AmazonSandboxHandle) -> None:
+    orders = amazon_sandbox.sp_api_client(Orders)
+    amazon_sandbox.set_rate_limits(
+        {"scale": 100, "overrides": {"getOrders": {"rate": 0.01, "burst": 1}}}
+    )
+    assert orders.get_orders(CreatedAfter=SINCE).rate_limit == "1"
+    with pytest.raises(SellingApiRequestThrottledException):
+        orders.get_orders(CreatedAfter=SINCE)
+    amazon_sandbox.advance(1)  # 0.01/s x 100 = one token per second
+    orders.get_orders(CreatedAfter=SINCE)
+
+
+def test_delay_fault_answers_late_but_answers(amazon_sandbox: AmazonSandboxHandle) -> None:
+    fba = amazon_sandbox.sp_api_client(FulfillmentOutbound)
+    amazon_sandbox.set_faults(
+        {"rules": [{"operation": "*", "kind": "delay", "delay_seconds": 0.2, "times": 1}]}
+    )
+    fba.create_fulfillment_order(**mcf_order_body("SLOW-1"))
+    assert _fired(amazon_sandbox) == [{"operation": "createFulfillmentOrder", "kind": "delay"}]
+    assert fba.get_fulfillment_order("SLOW-1").payload["fulfillmentOrder"]
+
+
+def _fired(sandbox: AmazonSandboxHandle) -> list[dict[str, str]]:
+    fired: list[dict[str, str]] = sandbox.control.get("/_sandbox/faults").json()["fired"]
+    return fired

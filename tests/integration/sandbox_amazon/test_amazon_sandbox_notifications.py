@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 from sp_api.api import FulfillmentOutbound, Reports
@@ -63,8 +64,21 @@ def test_fulfillment_and_order_notifications_reach_an_sqs_queue(
 ) -> None:
     endpoint, sqs = moto_sqs
     queue_url = sqs.create_queue(QueueName="amazon-notifications")["QueueUrl"]
+    fifo_url = sqs.create_queue(QueueName="amazon-orders.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
     amazon_sandbox.set_notifications(
-        {"targets": [{"kind": "sqs", "url": queue_url, "endpoint_url": endpoint}]}
+        {
+            "targets": [
+                {"kind": "sqs", "url": queue_url, "endpoint_url": endpoint},
+                {
+                    "kind": "sqs",
+                    "url": fifo_url,
+                    "endpoint_url": endpoint,
+                    "notification_types": ["ORDER_CHANGE"],
+                },
+            ]
+        }
     )
     fba = amazon_sandbox.sp_api_client(FulfillmentOutbound)
     fba.create_fulfillment_order(**mcf_order_body("NOTE-1"))
@@ -108,6 +122,8 @@ def test_fulfillment_and_order_notifications_reach_an_sqs_queue(
         spapi_models.validate_notification(message["NotificationType"], message)
     ids = [m["NotificationMetadata"]["NotificationId"] for m in received]
     assert len(ids) == len(set(ids))
+    fifo = poll(lambda: _drain(sqs, fifo_url))
+    assert {m["NotificationType"] for m in fifo} == {"ORDER_CHANGE"}
 
 
 def test_report_processing_finished_is_delivered_to_an_http_callback_at_least_once(
@@ -189,3 +205,43 @@ def test_bad_notification_config_is_400(amazon_sandbox: AmazonSandboxHandle) -> 
     )
     assert response.status_code == 400
     assert "notification_types" in response.text
+
+
+def test_targets_from_options_receive_notifications() -> None:
+    from sandbox.amazon import AmazonSandboxOptions, NotificationTarget, create_app
+    from tests.fixtures.amazon_sandbox import (
+        AMAZON_SANDBOX_START,
+        clear_sp_api_token_cache,
+        contract_violations,
+    )
+
+    clear_sp_api_token_cache()
+    calls: list[dict[str, Any]] = []
+
+    async def receive(request: Request) -> JSONResponse:
+        calls.append(await request.json())
+        return JSONResponse({})
+
+    receiver = Starlette(routes=[Route("/hook", receive, methods=["POST"])])
+    with ThreadedServer(receiver) as server:
+        app = create_app(
+            AmazonSandboxOptions(
+                clock_factor=0,
+                clock_start=AMAZON_SANDBOX_START,
+                notification_targets=[NotificationTarget(kind="http", url=f"{server.url}/hook")],
+            )
+        )
+        try:
+            with ThreadedServer(app) as sandbox_server:
+                handle = AmazonSandboxHandle(
+                    sandbox_server.url, app.state.sandbox, httpx.Client(base_url=sandbox_server.url)
+                )
+                handle.sp_api_client(FulfillmentOutbound).create_fulfillment_order(
+                    **mcf_order_body("OPT-1")
+                )
+                poll(lambda: calls)
+                handle.control.close()
+        finally:
+            app.state.sandbox.close()
+    assert calls[0]["NotificationType"] == "FULFILLMENT_ORDER_STATUS"
+    assert contract_violations(app.state.sandbox) == []

@@ -149,3 +149,34 @@ def test_contract_check_catches_a_response_that_breaks_the_model(
     assert len(problems) == 1
     assert "getFulfillmentOrder" in problems[0]
     sandbox.recorded.pop()  # leave the fixture's own teardown check green
+
+
+def test_flags_build_options_with_faults_targets_and_credentials() -> None:
+    from sandbox.amazon.__main__ import build_options, parse_args
+
+    options = build_options(
+        parse_args(
+            [
+                "--client-id",
+                "my-client",
+                "--faults",
+                '{"seed": 3, "rules": [{"operation": "getOrders", "kind": "throttle"}]}',
+                "--sqs-queue-url",
+                "http://127.0.0.1:5000/123456789012/q",
+                "--sqs-endpoint-url",
+                "http://127.0.0.1:5000",
+                "--notify-url",
+                "http://127.0.0.1:9/hook",
+                "--no-rate-limits",
+            ]
+        )
+    )
+    assert options.credentials.client_id == "my-client"
+    assert options.credentials.client_secret == "sandbox-client-secret"
+    assert options.faults.seed == 3
+    assert options.faults.rules[0].operation == "getOrders"
+    assert [(t.kind, t.endpoint_url) for t in options.notification_targets] == [
+        ("sqs", "http://127.0.0.1:5000"),
+        ("http", None),
+    ]
+    assert options.rate_limits_enabled is False
