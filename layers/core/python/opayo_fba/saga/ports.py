@@ -1,0 +1,55 @@
+"""What the saga needs from Amazon, Opayo and the event bus.
+
+The connectors (`opayo_fba.amazon.connector.SpApiConnector`, `opayo_fba.opayo.pi.PiClient`)
+provide these as they are; unit tests pass in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from opayo_fba.model import Money
+
+
+class FulfillmentPort(Protocol):
+    def create_fulfillment_order_on_hold(self, request: Mapping[str, Any]) -> str: ...
+
+    def release_fulfillment_order(self, seller_fulfillment_order_id: str) -> None: ...
+
+    def cancel_fulfillment_order(self, seller_fulfillment_order_id: str) -> None: ...
+
+    def get_fulfillment_order(self, seller_fulfillment_order_id: str) -> dict[str, Any]: ...
+
+
+class PaymentResult(Protocol):
+    @property
+    def succeeded(self) -> bool: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def status_detail(self) -> str: ...
+
+    @property
+    def transaction_id(self) -> str: ...
+
+
+class PaymentPort(Protocol):
+    def release(self, transaction_id: str, amount: Money) -> object: ...
+
+    def abort(self, transaction_id: str) -> object: ...
+
+    def refund(
+        self,
+        reference_transaction_id: str,
+        amount: Money,
+        *,
+        refund_id: str,
+        description: str,
+    ) -> PaymentResult: ...
+
+
+class EventPort(Protocol):
+    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None: ...

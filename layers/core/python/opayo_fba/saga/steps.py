@@ -1,0 +1,387 @@
+"""The saga's steps. Each is called by one Step Functions Lambda task and is idempotent.
+
+The execution state carries identifiers only (`orderId` and what the steps add); the orders
+table is the source of truth, read at the start of every step and written with a version
+check at the end. Every step may run more than once (Step Functions retries, Lambda retries,
+an operator's redrive), so each one first looks at what is already done:
+- capture happens at most once: `captured` is recorded, and the Opayo connector itself
+  recovers a capture whose response was lost instead of sending it again;
+- a refund is written down as pending, with its id, BEFORE Opayo is asked, so a retry reuses
+  the same id and Opayo's unique vendorTxCode refuses a second refund;
+- the fulfillment order id is derived from the order id, and Amazon treats a repeated create
+  with the same body as a success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from opayo_fba.amazon.errors import SpApiRequestRejected
+from opayo_fba.model import (
+    FbaFulfillmentOrderStatus,
+    Money,
+    Order,
+    OrderStatus,
+    PaymentState,
+    Refund,
+    RefundState,
+)
+from opayo_fba.opayo.errors import OpayoInstructionRefused
+from opayo_fba.opayo.pi import refund_vendor_tx_code
+from opayo_fba.saga.errors import (
+    CaptureFailed,
+    FulfillmentRejected,
+    MerchantCancelled,
+    PaymentDeclined,
+    RefundFailed,
+    step_errors,
+)
+from opayo_fba.saga.ports import EventPort, FulfillmentPort, PaymentPort
+from opayo_fba.store.orders import OrderRecord, OrderStore
+from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
+from opayo_fba.transform.harmonise import order_status, refund_state
+
+MERCHANT_CANCELLED_STATUS = "MerchantCancelled"
+REJECTED_STATUSES = (FbaFulfillmentOrderStatus.INVALID, FbaFulfillmentOrderStatus.UNFULFILLABLE)
+CAPTURABLE = (PaymentState.AUTHORISED,)
+
+
+@dataclass
+class SagaDependencies:
+    store: OrderStore
+    fulfillment: Callable[[str], FulfillmentPort]  # by seller account
+    payments: Callable[[str], PaymentPort]  # by Opayo vendor
+    events: EventPort
+    # The createFulfillmentOrder body for an order (the merchant's templates applied).
+    fulfillment_request: Callable[[Order], dict[str, Any]]
+
+
+State = Mapping[str, Any]
+
+
+def _order_id(state: State) -> str:
+    order_id = state.get("orderId")
+    if not isinstance(order_id, str) or not order_id:
+        raise ValueError("saga state has no orderId")
+    return order_id
+
+
+def _require(value: str | None, what: str, order_id: str) -> str:
+    if not value:
+        raise ValueError(f"order {order_id} has no {what} yet")
+    return value
+
+
+def refresh_status(record: OrderRecord) -> None:
+    """Derive the canonical status from what we know; the one rule for every step."""
+    payment = record.payment.state if record.payment is not None else None
+    if payment is PaymentState.AUTHORISED and record.captured is not None:
+        payment = PaymentState.CAPTURED
+    fulfillment = (
+        FbaFulfillmentOrderStatus(record.fulfillment_status) if record.fulfillment_status else None
+    )
+    refunds = refund_state(record.refunds, record.captured) if record.captured else RefundState.NONE
+    record.status = order_status(payment, fulfillment, refunds)
+
+
+def _save(
+    deps: SagaDependencies, order_id: str, change: Callable[[OrderRecord], None]
+) -> OrderRecord:
+    before: list[OrderStatus] = []
+
+    def apply(record: OrderRecord) -> None:
+        before[:] = [record.status]
+        change(record)
+        refresh_status(record)
+
+    record = deps.store.update(order_id, apply)
+    if before and before[0] != record.status:
+        deps.events.publish(
+            "OrderStatusChanged",
+            {"orderId": order_id, "from": before[0].value, "to": record.status.value},
+        )
+    return record
+
+
+# -- forward steps ---------------------------------------------------------------------------
+
+
+def validate_and_map(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    payment = record.payment
+    if payment is None:
+        raise PaymentDeclined(f"order {order_id} has no payment")
+    if payment.state not in (PaymentState.AUTHORISED, PaymentState.CAPTURED):
+        raise PaymentDeclined(f"order {order_id}: payment is {payment.state.value}")
+    request = deps.fulfillment_request(record.order)
+
+    def keep(r: OrderRecord) -> None:
+        r.fulfillment_request = request
+        r.note("mapped", request["sellerFulfillmentOrderId"])
+
+    _save(deps, order_id, keep)
+    return {
+        **state,
+        "vendor": record.vendor,
+        "sellerAccount": record.seller_account,
+        "vendorTxCode": payment.vendor_tx_code,
+        "transactionId": payment.transaction_id,
+        "sellerFulfillmentOrderId": request["sellerFulfillmentOrderId"],
+    }
+
+
+def create_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    request = record.fulfillment_request
+    if request is None:
+        raise ValueError(f"order {order_id} was not mapped before creating its fulfillment")
+    amazon = deps.fulfillment(record.seller_account)
+    sfo_id = str(request["sellerFulfillmentOrderId"])
+    with step_errors():
+        try:
+            amazon.create_fulfillment_order_on_hold(request)
+        except SpApiRequestRejected as error:
+            raise FulfillmentRejected(f"Amazon refused the fulfillment order: {error}") from None
+        fulfillment = fulfillment_order_from_fba(
+            amazon.get_fulfillment_order(sfo_id), order_id=order_id
+        )
+
+    def keep(r: OrderRecord) -> None:
+        r.fulfillment = fulfillment
+        r.fulfillment_status = fulfillment.status.value
+        r.note("fulfillment_order_created", fulfillment.status.value)
+
+    _save(deps, order_id, keep)
+    if fulfillment.status in REJECTED_STATUSES:
+        raise FulfillmentRejected(f"fulfillment order {sfo_id} is {fulfillment.status.value}")
+    return {**state, "fulfillmentStatus": fulfillment.status.value}
+
+
+def capture_amount(record: OrderRecord) -> Money:
+    """The order's grand total, which must not exceed what was authorised."""
+    payment = record.payment
+    if payment is None:
+        raise CaptureFailed(f"order {record.order_id} has no payment to capture")
+    totals = record.order.totals
+    amount = totals.grand_total if totals is not None else payment.amount
+    if amount.currency != payment.amount.currency or amount.amount > payment.amount.amount:
+        raise CaptureFailed(
+            f"order total {amount} exceeds the authorised {payment.amount}; nothing captured"
+        )
+    return amount
+
+
+def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    if record.captured is not None:
+        return {**state, "captured": record.captured.model_dump(mode="json")}
+    if record.cancel_requested:
+        raise MerchantCancelled(f"order {order_id} was cancelled before capture")
+    payment = record.payment
+    if payment is None or payment.state not in CAPTURABLE:
+        state_name = payment.state.value if payment else "missing"
+        raise CaptureFailed(f"order {order_id}: payment is {state_name}, not capturable")
+    amount = capture_amount(record)
+    transaction_id = _require(payment.transaction_id, "transaction id", order_id)
+    with step_errors():
+        try:
+            deps.payments(_require(record.vendor, "vendor", order_id)).release(
+                transaction_id, amount
+            )
+        except OpayoInstructionRefused as error:
+            raise CaptureFailed(f"Opayo refused the release: {error}") from None
+
+    def keep(r: OrderRecord) -> None:
+        r.captured = amount
+        r.note("payment_captured", str(amount))
+
+    _save(deps, order_id, keep)
+    deps.events.publish(
+        "PaymentCaptured",
+        {"orderId": order_id, "vendorTxCode": payment.vendor_tx_code, **_money(amount)},
+    )
+    return {**state, "captured": amount.model_dump(mode="json")}
+
+
+def release_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    sfo_id = _sfo_id(record)
+    with step_errors():
+        deps.fulfillment(record.seller_account).release_fulfillment_order(sfo_id)
+    _save(deps, order_id, lambda r: r.note("fulfillment_order_released"))
+    return dict(state)
+
+
+def check_fulfillment_status(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """`{"status": ...}`: the FBA status, or MerchantCancelled when the merchant asked."""
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    if record.cancel_requested:
+        return {"status": MERCHANT_CANCELLED_STATUS}
+    sfo_id = _sfo_id(record)
+    with step_errors():
+        fulfillment = fulfillment_order_from_fba(
+            deps.fulfillment(record.seller_account).get_fulfillment_order(sfo_id),
+            order_id=order_id,
+        )
+    if fulfillment.status.value != record.fulfillment_status:
+
+        def keep(r: OrderRecord) -> None:
+            r.fulfillment = fulfillment
+            r.fulfillment_status = fulfillment.status.value
+            r.note("fulfillment_status", fulfillment.status.value)
+
+        _save(deps, order_id, keep)
+    return {"status": fulfillment.status.value, "trackingNumbers": fulfillment.tracking_numbers()}
+
+
+def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    record = _save(deps, order_id, lambda r: r.note("shipped"))
+    return {**state, "status": record.status.value}
+
+
+# -- compensations ---------------------------------------------------------------------------
+
+
+def abort_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    payment = record.payment
+    if payment is None or payment.state is not PaymentState.AUTHORISED or record.captured:
+        return {"aborted": False, "reason": "nothing authorised to abort"}
+    transaction_id = _require(payment.transaction_id, "transaction id", order_id)
+    with step_errors():
+        deps.payments(_require(record.vendor, "vendor", order_id)).abort(transaction_id)
+
+    def keep(r: OrderRecord) -> None:
+        if r.payment is not None:
+            r.payment = r.payment.model_copy(update={"state": PaymentState.ABORTED})
+        r.note("payment_aborted")
+
+    _save(deps, order_id, keep)
+    return {"aborted": True}
+
+
+def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    if record.fulfillment is None or record.fulfillment_status in (
+        FbaFulfillmentOrderStatus.CANCELLED.value,
+        FbaFulfillmentOrderStatus.INVALID.value,
+        FbaFulfillmentOrderStatus.UNFULFILLABLE.value,
+    ):
+        return {"cancelled": False, "reason": "no live fulfillment order"}
+    sfo_id = _sfo_id(record)
+    amazon = deps.fulfillment(record.seller_account)
+    with step_errors():
+        amazon.cancel_fulfillment_order(sfo_id)
+        fulfillment = fulfillment_order_from_fba(
+            amazon.get_fulfillment_order(sfo_id), order_id=order_id
+        )
+
+    def keep(r: OrderRecord) -> None:
+        r.fulfillment = fulfillment
+        r.fulfillment_status = fulfillment.status.value
+        r.note("fulfillment_order_cancelled", fulfillment.status.value)
+
+    _save(deps, order_id, keep)
+    return {"cancelled": True}
+
+
+def _refund_id(order_id: str, index: int) -> str:
+    """The n-th refund of an order; recomputable from the record alone."""
+    return f"{order_id}-R{index + 1}"
+
+
+def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    captured = record.captured
+    if captured is None or record.payment is None:
+        return {"refunded": False, "reason": "nothing captured"}
+    transaction_id = _require(record.payment.transaction_id, "transaction id", order_id)
+    index = next((i for i, r in enumerate(record.refunds) if r.status == "pending"), None)
+    if index is None:
+        already = record.refunded
+        remaining = captured.amount - (already.amount if already else 0)
+        if remaining <= 0:
+            return {"refunded": False, "reason": "already refunded in full"}
+        index = len(record.refunds)
+        refund = Refund(
+            order_id=order_id,
+            vendor_tx_code=refund_vendor_tx_code(_refund_id(order_id, index)),
+            reference_transaction_id=transaction_id,
+            amount=Money(amount=remaining, currency=captured.currency),
+            reason=str((state.get("compensationReason") or {}).get("outcome", "refund")),
+            requested_at=datetime.now(UTC),
+        )
+
+        def write_down(r: OrderRecord) -> None:
+            r.refunds.append(refund)
+            r.note("refund_requested", refund.vendor_tx_code)
+
+        record = _save(deps, order_id, write_down)
+    pending = record.refunds[index]
+    refund_id = _refund_id(order_id, index)
+    with step_errors():
+        result = deps.payments(_require(record.vendor, "vendor", order_id)).refund(
+            pending.reference_transaction_id,
+            pending.amount,
+            refund_id=refund_id,
+            description=f"Refund for order {order_id}"[:100],
+        )
+    succeeded = result.succeeded
+
+    def settle(r: OrderRecord) -> None:
+        r.refunds[index] = r.refunds[index].model_copy(
+            update={
+                "status": "succeeded" if succeeded else "failed",
+                "transaction_id": result.transaction_id or None,
+                "status_detail": result.status_detail or None,
+                "completed_at": datetime.now(UTC),
+            }
+        )
+        r.note("refund_" + ("issued" if succeeded else "refused"), pending.vendor_tx_code)
+
+    _save(deps, order_id, settle)
+    if not succeeded:
+        raise RefundFailed(f"Opayo refused refund {refund_id}: {result.status_detail}")
+    deps.events.publish(
+        "RefundIssued",
+        {"orderId": order_id, "vendorTxCode": pending.vendor_tx_code, **_money(pending.amount)},
+    )
+    return {"refunded": True, "vendorTxCode": pending.vendor_tx_code}
+
+
+def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    order_id = _order_id(state)
+    reason = state.get("compensationReason") or {}
+    outcome = str(reason.get("outcome", "compensated"))
+
+    def keep(r: OrderRecord) -> None:
+        r.outcome = outcome
+        r.note("outcome", outcome)
+
+    record = _save(deps, order_id, keep)
+    return {"outcome": outcome, "status": record.status.value}
+
+
+def _sfo_id(record: OrderRecord) -> str:
+    request = record.fulfillment_request or {}
+    return _require(
+        str(request.get("sellerFulfillmentOrderId") or ""),
+        "fulfillment order",
+        record.order_id,
+    )
+
+
+def _money(amount: Money) -> dict[str, Any]:
+    return {"amount": amount.amount, "currency": amount.currency}

@@ -1,0 +1,198 @@
+"""The orders table: one item per order, the saga's source of truth.
+
+An item holds the canonical order and everything the integration learnt about it (payment,
+fulfillment order, refunds, outcome) as one JSON document, plus the few attributes DynamoDB
+must see: `pk`, `vendorTxCode` (for the by-vendor-tx-code index the webhook uses), `status` and
+`version`. Every write is conditional on the version read, so two Lambdas that race on one
+order never overwrite each other: the loser re-reads and re-applies its change.
+
+A payment that arrives before its order (an Opayo notification can beat the shop's POST) is
+parked under `payment#<vendorTxCode>` and joined when the order comes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opayo_fba.errors import ConflictError, NotFoundError
+from opayo_fba.model import (
+    FulfillmentOrder,
+    Money,
+    Order,
+    OrderStatus,
+    PaymentTransaction,
+    Refund,
+    sum_money,
+)
+
+ORDER_KEY_PREFIX = "order#"
+PARKED_PAYMENT_KEY_PREFIX = "payment#"
+VENDOR_TX_CODE_INDEX = "by-vendor-tx-code"
+MAX_UPDATE_ATTEMPTS = 5
+
+PaymentSource = Literal["pi", "server"]
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    event: str
+    detail: str | None = None
+
+
+class OrderRecord(BaseModel):
+    """Everything the integration knows about one order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order: Order
+    vendor: str | None = None
+    seller_account: str
+    payment: PaymentTransaction | None = None
+    # For the Server integration: the SecurityKey Opayo returned at registration, needed to
+    # verify its notifications. It is a per-transaction secret: never logged, never returned.
+    server_security_key: str | None = Field(default=None, repr=False)
+    fulfillment_request: dict[str, Any] | None = None
+    fulfillment: FulfillmentOrder | None = None
+    fulfillment_status: str | None = None
+    captured: Money | None = None
+    refunds: list[Refund] = Field(default_factory=list)
+    cancel_requested: bool = False
+    outcome: str | None = None
+    status: OrderStatus = OrderStatus.RECEIVED
+    saga_execution: str | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+    version: int = 0
+
+    @property
+    def order_id(self) -> str:
+        return str(self.order.order_id)
+
+    @property
+    def refunded(self) -> Money | None:
+        done = [r.amount for r in self.refunds if r.status == "succeeded"]
+        return sum_money(done, done[0].currency) if done else None
+
+    def note(self, event: str, detail: str | None = None) -> None:
+        self.history.append(HistoryEntry(at=datetime.now(UTC), event=event, detail=detail))
+
+    def public_view(self) -> dict[str, Any]:
+        """What `GET /orders/{id}` shows: no security key, no internal request bodies."""
+        return self.model_dump(
+            mode="json",
+            exclude={"server_security_key", "fulfillment_request"},
+        )
+
+
+class OrderStore:
+    def __init__(self, table: Any) -> None:
+        """`table` is a boto3 DynamoDB Table resource."""
+        self._table = table
+
+    @classmethod
+    def from_table_name(cls, name: str) -> OrderStore:
+        import boto3
+
+        return cls(boto3.resource("dynamodb").Table(name))
+
+    @staticmethod
+    def _key(order_id: str) -> dict[str, str]:
+        return {"pk": ORDER_KEY_PREFIX + order_id}
+
+    def _item(self, record: OrderRecord) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **self._key(record.order_id),
+            "status": record.status.value,
+            "version": record.version,
+            "record": record.model_dump_json(),
+        }
+        if record.payment is not None:
+            item["vendorTxCode"] = record.payment.vendor_tx_code
+        return item
+
+    def create(self, record: OrderRecord) -> OrderRecord:
+        """Store a new order; a second create of the same order id is a ConflictError."""
+        from botocore.exceptions import ClientError
+
+        record.version = 1
+        try:
+            self._table.put_item(
+                Item=self._item(record), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConflictError(f"order {record.order_id} already exists") from None
+            raise
+        return record
+
+    def find(self, order_id: str) -> OrderRecord | None:
+        item = self._table.get_item(Key=self._key(order_id), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        record = OrderRecord.model_validate_json(item["record"])
+        record.version = int(item["version"])
+        return record
+
+    def get(self, order_id: str) -> OrderRecord:
+        record = self.find(order_id)
+        if record is None:
+            raise NotFoundError(f"no order {order_id!r}")
+        return record
+
+    def find_by_vendor_tx_code(self, vendor_tx_code: str) -> OrderRecord | None:
+        from boto3.dynamodb.conditions import Key
+
+        items = self._table.query(
+            IndexName=VENDOR_TX_CODE_INDEX,
+            KeyConditionExpression=Key("vendorTxCode").eq(vendor_tx_code),
+        ).get("Items", [])
+        orders = [i for i in items if str(i["pk"]).startswith(ORDER_KEY_PREFIX)]
+        if not orders:
+            return None
+        # The index is eventually consistent: read the item itself for the current version.
+        return self.find(str(orders[0]["pk"]).removeprefix(ORDER_KEY_PREFIX))
+
+    def update(self, order_id: str, change: Callable[[OrderRecord], None]) -> OrderRecord:
+        """Apply `change` to the current record and write it if nobody wrote in between."""
+        from botocore.exceptions import ClientError
+
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            record = self.get(order_id)
+            expected = record.version
+            change(record)
+            record.version = expected + 1
+            try:
+                self._table.put_item(
+                    Item=self._item(record),
+                    ConditionExpression="version = :expected",
+                    ExpressionAttributeValues={":expected": expected},
+                )
+                return record
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+        raise ConflictError(f"order {order_id} kept changing; gave up after {MAX_UPDATE_ATTEMPTS}")
+
+    # -- payments that arrive before their order ------------------------------------------
+
+    def park_payment(self, payment: PaymentTransaction) -> None:
+        self._table.put_item(
+            Item={
+                "pk": PARKED_PAYMENT_KEY_PREFIX + payment.vendor_tx_code,
+                "payment": payment.model_dump_json(),
+            }
+        )
+
+    def take_parked_payment(self, vendor_tx_code: str) -> PaymentTransaction | None:
+        item = self._table.delete_item(
+            Key={"pk": PARKED_PAYMENT_KEY_PREFIX + vendor_tx_code}, ReturnValues="ALL_OLD"
+        ).get("Attributes")
+        if item is None:
+            return None
+        return PaymentTransaction.model_validate(json.loads(item["payment"]))

@@ -1,0 +1,158 @@
+"""The saga's steps against in-memory Amazon and Opayo, with the orders table in moto."""
+
+from __future__ import annotations
+
+import pytest
+
+from opayo_fba.model import OrderStatus, PaymentState
+from opayo_fba.saga import steps
+from opayo_fba.saga.errors import (
+    CaptureFailed,
+    FulfillmentRejected,
+    MerchantCancelled,
+    PaymentDeclined,
+    ThrottledError,
+)
+from tests.unit.saga.conftest import World, authorised_payment, make_order
+
+
+def _through_release(world: World, order_id: str = "W-1001") -> dict[str, object]:
+    state: dict[str, object] = {"orderId": order_id}
+    state = steps.validate_and_map(state, world.deps)
+    state = steps.create_fulfillment_order(state, world.deps)
+    state = steps.capture_payment(state, world.deps)
+    return steps.release_fulfillment_order(state, world.deps)
+
+
+def test_happy_path_captures_once_and_ships(world: World) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    state = _through_release(world)
+    assert state["sellerFulfillmentOrderId"] == "W-1001"
+    assert world.opayo.releases == [("TX-W-1001", 2500)]
+    assert world.amazon.releases == ["W-1001"]
+    assert steps.check_fulfillment_status(state, world.deps)["status"] == "Received"
+
+    world.amazon.set_status("W-1001", "Complete")
+    assert steps.check_fulfillment_status(state, world.deps)["status"] == "Complete"
+    steps.mark_shipped(state, world.deps)
+    record = world.store.get("W-1001")
+    assert record.status is OrderStatus.SHIPPED
+    assert record.captured is not None
+    assert record.captured.amount == 2500
+    kinds = [kind for kind, _ in world.events.published]
+    assert kinds.count("PaymentCaptured") == 1
+    assert "OrderStatusChanged" in kinds
+
+
+def test_every_step_run_twice_changes_nothing_more(world: World) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    state = _through_release(world)
+    _through_release(world)  # a Step Functions retry of everything
+    steps.capture_payment(state, world.deps)
+    assert world.opayo.releases == [("TX-W-1001", 2500)]  # nothing charged twice
+    assert len(world.amazon.orders) == 1
+
+
+def test_declined_payment_stops_before_amazon(world: World) -> None:
+    declined = authorised_payment("W-1001").model_copy(
+        update={"state": PaymentState.DECLINED, "status": "NotAuthed"}
+    )
+    world.add_order(make_order(), declined)
+    with pytest.raises(PaymentDeclined, match="declined"):
+        steps.validate_and_map({"orderId": "W-1001"}, world.deps)
+    assert world.amazon.creates == 0
+    steps.record_outcome(
+        {"orderId": "W-1001", "compensationReason": {"outcome": "payment_declined"}}, world.deps
+    )
+    record = world.store.get("W-1001")
+    assert (record.outcome, record.status) == ("payment_declined", OrderStatus.PAYMENT_FAILED)
+
+
+def test_unfulfillable_order_is_rejected_and_payment_aborted(world: World) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    world.amazon.status_after_create = "Unfulfillable"
+    state = steps.validate_and_map({"orderId": "W-1001"}, world.deps)
+    with pytest.raises(FulfillmentRejected, match="Unfulfillable"):
+        steps.create_fulfillment_order(state, world.deps)
+    assert steps.abort_payment(state, world.deps) == {"aborted": True}
+    assert steps.abort_payment(state, world.deps)["aborted"] is False  # once only
+    assert world.opayo.aborts == ["TX-W-1001"]
+    assert world.opayo.releases == []
+
+
+def test_amazon_400_becomes_fulfillment_rejected(world: World) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    world.amazon.reject_next = True
+    state = steps.validate_and_map({"orderId": "W-1001"}, world.deps)
+    with pytest.raises(FulfillmentRejected, match="refused"):
+        steps.create_fulfillment_order(state, world.deps)
+
+
+def test_throttling_becomes_the_name_the_state_machine_retries(world: World) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    world.amazon.throttle_next = True
+    state = steps.validate_and_map({"orderId": "W-1001"}, world.deps)
+    with pytest.raises(ThrottledError):
+        steps.create_fulfillment_order(state, world.deps)
+    steps.create_fulfillment_order(state, world.deps)  # the retry succeeds
+    assert world.amazon.creates == 1
+
+
+def test_capture_refused_then_fulfillment_cancelled(world: World) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    world.opayo.refuse_release = True
+    state = steps.create_fulfillment_order(
+        steps.validate_and_map({"orderId": "W-1001"}, world.deps), world.deps
+    )
+    with pytest.raises(CaptureFailed, match="refused"):
+        steps.capture_payment(state, world.deps)
+    assert steps.cancel_fulfillment_order(state, world.deps) == {"cancelled": True}
+    assert steps.cancel_fulfillment_order(state, world.deps)["cancelled"] is False
+    assert world.amazon.cancels == ["W-1001"]
+
+
+def test_capture_never_exceeds_the_authorisation(world: World) -> None:
+    world.add_order(make_order(total=9999), authorised_payment("W-1001", amount=2500))
+    state = steps.create_fulfillment_order(
+        steps.validate_and_map({"orderId": "W-1001"}, world.deps), world.deps
+    )
+    with pytest.raises(CaptureFailed, match="exceeds the authorised"):
+        steps.capture_payment(state, world.deps)
+    assert world.opayo.releases == []
+
+
+def test_merchant_cancellation_before_and_after_capture(world: World) -> None:
+    world.add_order(make_order("A"), authorised_payment("A"))
+    state = steps.create_fulfillment_order(
+        steps.validate_and_map({"orderId": "A"}, world.deps), world.deps
+    )
+    world.store.update("A", lambda r: setattr(r, "cancel_requested", True))
+    with pytest.raises(MerchantCancelled):
+        steps.capture_payment(state, world.deps)
+
+    world.add_order(make_order("B"), authorised_payment("B"))
+    state_b = _through_release(world, "B")
+    world.store.update("B", lambda r: setattr(r, "cancel_requested", True))
+    assert steps.check_fulfillment_status(state_b, world.deps) == {"status": "MerchantCancelled"}
+    steps.cancel_fulfillment_order(state_b, world.deps)
+    assert steps.refund_payment(state_b, world.deps)["refunded"] is True
+    record = world.store.get("B")
+    assert record.status is OrderStatus.REFUNDED
+    assert [r[1] for r in world.opayo.refunds] == [2500]
+
+
+def test_refund_whose_response_was_lost_is_not_issued_twice(world: World) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    state = _through_release(world)
+    world.opayo.lose_next_refund_response = True
+    with pytest.raises(Exception, match="response lost"):
+        steps.refund_payment(state, world.deps)
+    pending = world.store.get("W-1001").refunds
+    assert [r.status for r in pending] == ["pending"]
+    assert steps.refund_payment(state, world.deps)["refunded"] is True
+    # The retry reused the same refund id, so Opayo saw one refund.
+    assert len(world.opayo.refunds) == 1
+    assert steps.refund_payment(state, world.deps) == {
+        "refunded": False,
+        "reason": "already refunded in full",
+    }
