@@ -368,6 +368,9 @@ class MappingTemplate(_Strict):
         return f"{self.name} v{self.version}"
 
 
+_MAX_FORMAT_WIDTH = 1000
+
+
 def placeholders(template: str) -> list[str]:
     """The names a format string uses; only plain names are allowed (no attribute access)."""
     names: list[str] = []
@@ -380,6 +383,11 @@ def placeholders(template: str) -> list[str]:
             )
         if spec and "{" in spec:
             raise ValueError("nested placeholders are not allowed in a format string")
+        if spec and any(int(width) > _MAX_FORMAT_WIDTH for width in re.findall(r"\d+", spec)):
+            raise ValueError(
+                f"format spec {spec!r} is wider than {_MAX_FORMAT_WIDTH}; no target takes "
+                "that much text"
+            )
         names.append(name)
     return names
 
