@@ -160,8 +160,9 @@ def test_item_attributes_need_one_item_per_order_line() -> None:
     )
     with pytest.raises(
         MappingError, match="mapped 1 order lines but the fulfillment request has 2"
-    ):
+    ) as caught:
         result.apply_to_fulfillment_request(_base_request(["A", "B"]))
+    assert caught.value.rule == "the-rule"
 
 
 def test_merging_does_not_change_the_base_request() -> None:

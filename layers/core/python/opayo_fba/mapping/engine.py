@@ -92,9 +92,10 @@ class MappingResult:
             items = merged.get("items")
             if not isinstance(items, list) or len(items) != len(self.fulfillment_items):
                 count = len(items) if isinstance(items, list) else 0
+                template, rule, _ = self._writer_of("items[]")
                 raise MappingError(
-                    self._writer_of("items")[0],
-                    self._writer_of("items")[1],
+                    template,
+                    rule,
                     "amazon.items[]",
                     f"the templates mapped {len(self.fulfillment_items)} order lines but the "
                     f"fulfillment request has {count} items; they must correspond one to one",
