@@ -80,7 +80,7 @@ def reconcile(
     from opayo_fba.reconcile.config import default_config_path, load_config
     from opayo_fba.reconcile.files import input_size, reconcile_files
 
-    errors = Console(stderr=True)
+    errors = Console(stderr=True, soft_wrap=True)
     config_path = config
     if config == _DEFAULT_CONFIG and not config.is_file():
         config_path = default_config_path()

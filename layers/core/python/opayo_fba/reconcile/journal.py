@@ -76,7 +76,8 @@ def settlement_entry(
         if amount
     ]
     net = sum(amounts.values())
-    lines.append(_line(clearing_account, net, f"Amazon settlement {settlement_id}"))
+    if net:
+        lines.append(_line(clearing_account, net, f"Amazon settlement {settlement_id}"))
     return JournalEntry(
         entry_id=f"AMZ-{settlement_id}",
         source_kind="amazon-settlement",
