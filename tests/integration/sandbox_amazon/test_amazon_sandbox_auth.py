@@ -164,3 +164,17 @@ def test_restricted_data_token_request_is_validated(amazon_sandbox: AmazonSandbo
     )
     assert response.status_code == 400
     assert "path" in response.json()["errors"][0]["message"]
+
+
+def test_get_orders_with_restricted_resources_through_sp_api(
+    amazon_sandbox: AmazonSandboxHandle,
+) -> None:
+    orders = amazon_sandbox.sp_api_client(Orders)
+    listed = orders.get_orders(
+        CreatedAfter=CREATED_AFTER, RestrictedResources=["buyerInfo", "shippingAddress"]
+    ).payload["Orders"]
+    assert all(o["BuyerInfo"]["BuyerEmail"] for o in listed)
+    assert all(o["ShippingAddress"]["AddressLine1"] for o in listed)
+    # The client drops the RDT after the call: the next call is back to no PII.
+    plain = orders.get_orders(CreatedAfter=CREATED_AFTER).payload["Orders"]
+    assert all("BuyerInfo" not in o for o in plain)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -254,3 +255,22 @@ def test_mcf_orders_appear_in_get_orders_as_afn_non_amazon(
     shipped = mcf_order()
     assert shipped["OrderStatus"] == "Shipped"
     assert shipped["NumberOfItemsShipped"] == 1
+
+
+def test_a_running_clock_moves_orders_without_any_call(
+    amazon_sandbox: AmazonSandboxHandle, fba: FulfillmentOutbound
+) -> None:
+    fba.create_fulfillment_order(**mcf_order_body("TICK-1"))
+    published = amazon_sandbox.sandbox.notifications.published
+    amazon_sandbox.control.post("/_sandbox/clock/factor", json={"factor": 20000}).raise_for_status()
+    deadline = time.monotonic() + 10
+    # No API call syncs the state here: only the background ticker can complete the order.
+    while not any(
+        body["Payload"]["FulfillmentOrderStatusNotification"]["FulfillmentOrderStatus"]
+        == "COMPLETE"
+        for kind, body in list(published)
+        if kind == "FULFILLMENT_ORDER_STATUS"
+    ):
+        assert time.monotonic() < deadline, "the background ticker did not move the order"
+        time.sleep(0.02)
+    amazon_sandbox.control.post("/_sandbox/clock/factor", json={"factor": 0}).raise_for_status()

@@ -139,3 +139,24 @@ def test_settlements_close_on_their_own_schedule(
     listed = reports.get_reports(reportTypes=[SETTLEMENT_REPORT_TYPE]).payload["reports"]
     assert len(listed) == 1
     assert listed[0]["dataEndTime"] == "2026-03-16T09:00:00Z"
+
+
+def test_settlement_file_reads_with_the_reconciliation_parser(
+    amazon_sandbox: AmazonSandboxHandle, reports: Reports
+) -> None:
+    from opayo_fba.reconcile.amazon import SettlementParser
+
+    fba = amazon_sandbox.sp_api_client(FulfillmentOutbound)
+    fba.create_fulfillment_order(**mcf_order_body("PARSE-1", quantity=3))
+    amazon_sandbox.advance(COMPLETE_AFTER)
+    closed = amazon_sandbox.close_settlement()
+    text = reports.get_report_document(closed["reportDocumentId"], download=True).payload[
+        "document"
+    ]
+    parser = SettlementParser(io.StringIO(text), source="sandbox")
+    rows = list(parser.rows())
+    assert parser.summary.currency == "GBP"
+    assert parser.summary.total_minor == sum(row.amount_minor for row in rows)
+    (fee,) = [row for row in rows if row.merchant_order_id == "PARSE-1"]
+    assert fee.amount_minor == -3 * 285
+    assert fee.quantity_purchased == 3
