@@ -57,6 +57,14 @@ def test_check_names_template_rule_field_and_the_fix(tmp_path: Path) -> None:
     assert "fix the template" in err
 
 
+def test_check_keeps_brackets_in_messages(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: acme\nrules: []\n", encoding="utf-8")
+    code, _, err = _run("check", str(bad))
+    assert code == 1
+    assert f"[in {bad}]" in err.replace("\n", "")
+
+
 def test_check_of_a_missing_file_fails_cleanly(tmp_path: Path) -> None:
     code, _, err = _run("check", str(tmp_path / "nope.yaml"))
     assert code == 1
@@ -115,7 +123,7 @@ def test_preview_refuses_an_event_that_is_not_json(tmp_path: Path) -> None:
     event = tmp_path / "order.json"
     event.write_text("not json", encoding="utf-8")
     code, _, err = _run("preview", "starter:shopify", str(event))
-    assert code == 1
+    assert code == 2
     assert "is not valid JSON" in err
 
 
@@ -155,7 +163,7 @@ def test_suggest_uses_product_master_columns_for_line_attributes(tmp_path: Path)
     assert targets["line.hsCode"] == "product.hs_code"
     assert targets["line.ledgerCategory"] == "product.ledger_category"
     code, _, err = _run("suggest", str(EVENTS / "woocommerce-order.json"), "-o", str(output))
-    assert code == 1
+    assert code == 2
     assert "exists" in err
     assert "--force" in err
 

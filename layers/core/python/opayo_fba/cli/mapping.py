@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from opayo_fba.errors import ConfigurationError
@@ -19,7 +20,8 @@ from opayo_fba.mapping.template import MappingTemplate
 mapping_app = typer.Typer(
     name="mapping",
     help="Check, preview and draft the mapping templates that carry a merchant's own fields "
-    "to Amazon, Opayo and the order lines.",
+    "to Amazon, Opayo and the order lines. Exit code 1: the template is wrong or cannot map "
+    "the order; 2: an input file cannot be read or parsed.",
     no_args_is_help=True,
 )
 
@@ -48,12 +50,18 @@ def _out() -> Console:
     return Console(soft_wrap=False)
 
 
-def _fail(message: str, hint: str | None = None) -> typer.Exit:
+TEMPLATE_PROBLEM = 1
+"""Exit code when the template is wrong or cannot map the order (the command's verdict)."""
+UNUSABLE_INPUT = 2
+"""Exit code when an input file cannot be read or parsed, or an option is unusable."""
+
+
+def _fail(message: str, hint: str | None = None, *, code: int = TEMPLATE_PROBLEM) -> typer.Exit:
     console = Console(stderr=True)
-    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     if hint:
-        console.print(f"[dim]{hint}[/]", highlight=False)
-    return typer.Exit(code=1)
+        console.print(f"[dim]{escape(hint)}[/]", highlight=False)
+    return typer.Exit(code=code)
 
 
 def _load(reference: str) -> MappingTemplate:
@@ -68,7 +76,7 @@ def _load(reference: str) -> MappingTemplate:
             str(error), "fix the template, then run `opayo-fba mapping check` again"
         ) from None
     except ConfigurationError as error:
-        raise _fail(str(error)) from None
+        raise _fail(str(error), code=UNUSABLE_INPUT) from None
     return template
 
 
@@ -76,9 +84,11 @@ def _read_json(path: Path, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise _fail(f"cannot read {what} {path}: {error.strerror or error}") from None
+        raise _fail(
+            f"cannot read {what} {path}: {error.strerror or error}", code=UNUSABLE_INPUT
+        ) from None
     except ValueError as error:
-        raise _fail(f"{what} {path} is not valid JSON: {error}") from None
+        raise _fail(f"{what} {path} is not valid JSON: {error}", code=UNUSABLE_INPUT) from None
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -146,7 +156,7 @@ def preview(
         try:
             master = CsvProductMaster(products, sku_column=sku_column)
         except ConfigurationError as error:
-            raise _fail(str(error)) from None
+            raise _fail(str(error), code=UNUSABLE_INPUT) from None
     try:
         result = apply_templates([loaded], order, product_master=master)
     except (MappingError, TemplateError) as error:
@@ -241,7 +251,9 @@ def suggest(
         typer.echo(text, nl=False)
         return
     if output.exists() and not force:
-        raise _fail(f"{output} exists", "choose another --output or add --force")
+        raise _fail(
+            f"{output} exists", "choose another --output or add --force", code=UNUSABLE_INPUT
+        )
     output.write_text(text, encoding="utf-8")
     out.print(f"[green]Wrote[/] {output}; review it, then run: opayo-fba mapping check {output}")
 
