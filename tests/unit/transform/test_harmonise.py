@@ -245,3 +245,13 @@ def test_documented_rules_match_the_code() -> None:
     text = DOC.read_text(encoding="utf-8")
     for number, (reason, _, result) in enumerate(RULES, start=1):
         assert f"{number}. {reason} -> `{result.value}`" in text
+
+
+def test_transform_package_reexports_lazily() -> None:
+    import opayo_fba.transform as transform
+
+    assert sorted(transform.__all__) == sorted(transform._EXPORTS)
+    for name in transform.__all__:
+        assert getattr(transform, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        _ = transform.nothing

@@ -1,50 +1,99 @@
 """Status harmonisation, SKU mapping, currency conversion and the converters between the
-providers' JSON and the canonical model."""
+providers' JSON and the canonical model.
 
-from opayo_fba.transform.fba_outbound import (
-    FbaCreateRequest,
-    FulfillmentRequestError,
-    create_fulfillment_order_request,
-    fulfillment_order_from_fba,
-    seller_fulfillment_order_id,
-)
-from opayo_fba.transform.fx import (
-    FxRate,
-    FxRateError,
-    FxRateMissingError,
-    FxRateTable,
-    round_to_minor_units,
-)
-from opayo_fba.transform.harmonise import (
-    RULES,
-    explain,
-    fulfillment_state_from_fba,
-    fulfillment_state_from_orders_v0,
-    harmonise,
-    order_status,
-    payment_state_from_pi,
-    payment_state_from_server,
-    refund_state,
-)
-from opayo_fba.transform.opayo_pi import (
-    PiConversionError,
-    PiRequest,
-    payment_from_pi,
-    pi_instruction_body,
-    pi_refund_request,
-    pi_transaction_request,
-)
-from opayo_fba.transform.opayo_server import (
-    ServerNotificationError,
-    payment_from_server_notification,
-)
-from opayo_fba.transform.orders_v0 import (
-    OrdersV0ConversionError,
-    address_from_orders_v0,
-    customer_from_buyer_info,
-    order_from_orders_v0,
-)
-from opayo_fba.transform.sku import SkuMapping, SkuMappingError, SkuMappingRow, UnknownSkuError
+Names are re-exported lazily (PEP 562): importing one submodule, e.g.
+`opayo_fba.transform.harmonise`, does not import the others, which keeps Lambda cold starts
+short.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opayo_fba.transform.fba_outbound import (
+        FbaCreateRequest,
+        FulfillmentRequestError,
+        create_fulfillment_order_request,
+        fulfillment_order_from_fba,
+        seller_fulfillment_order_id,
+    )
+    from opayo_fba.transform.fx import (
+        FxRate,
+        FxRateError,
+        FxRateMissingError,
+        FxRateTable,
+        round_to_minor_units,
+    )
+    from opayo_fba.transform.harmonise import (
+        RULES,
+        explain,
+        fulfillment_state_from_fba,
+        fulfillment_state_from_orders_v0,
+        harmonise,
+        order_status,
+        payment_state_from_pi,
+        payment_state_from_server,
+        refund_state,
+    )
+    from opayo_fba.transform.opayo_pi import (
+        PiConversionError,
+        PiRequest,
+        payment_from_pi,
+        pi_instruction_body,
+        pi_refund_request,
+        pi_transaction_request,
+    )
+    from opayo_fba.transform.opayo_server import (
+        ServerNotificationError,
+        payment_from_server_notification,
+    )
+    from opayo_fba.transform.orders_v0 import (
+        OrdersV0ConversionError,
+        address_from_orders_v0,
+        customer_from_buyer_info,
+        order_from_orders_v0,
+    )
+    from opayo_fba.transform.sku import SkuMapping, SkuMappingError, SkuMappingRow, UnknownSkuError
+
+_EXPORTS: dict[str, str] = {
+    "FbaCreateRequest": "opayo_fba.transform.fba_outbound",
+    "FulfillmentRequestError": "opayo_fba.transform.fba_outbound",
+    "FxRate": "opayo_fba.transform.fx",
+    "FxRateError": "opayo_fba.transform.fx",
+    "FxRateMissingError": "opayo_fba.transform.fx",
+    "FxRateTable": "opayo_fba.transform.fx",
+    "OrdersV0ConversionError": "opayo_fba.transform.orders_v0",
+    "PiConversionError": "opayo_fba.transform.opayo_pi",
+    "PiRequest": "opayo_fba.transform.opayo_pi",
+    "RULES": "opayo_fba.transform.harmonise",
+    "ServerNotificationError": "opayo_fba.transform.opayo_server",
+    "SkuMapping": "opayo_fba.transform.sku",
+    "SkuMappingError": "opayo_fba.transform.sku",
+    "SkuMappingRow": "opayo_fba.transform.sku",
+    "UnknownSkuError": "opayo_fba.transform.sku",
+    "address_from_orders_v0": "opayo_fba.transform.orders_v0",
+    "create_fulfillment_order_request": "opayo_fba.transform.fba_outbound",
+    "customer_from_buyer_info": "opayo_fba.transform.orders_v0",
+    "explain": "opayo_fba.transform.harmonise",
+    "fulfillment_order_from_fba": "opayo_fba.transform.fba_outbound",
+    "fulfillment_state_from_fba": "opayo_fba.transform.harmonise",
+    "fulfillment_state_from_orders_v0": "opayo_fba.transform.harmonise",
+    "harmonise": "opayo_fba.transform.harmonise",
+    "order_from_orders_v0": "opayo_fba.transform.orders_v0",
+    "order_status": "opayo_fba.transform.harmonise",
+    "payment_from_pi": "opayo_fba.transform.opayo_pi",
+    "payment_from_server_notification": "opayo_fba.transform.opayo_server",
+    "payment_state_from_pi": "opayo_fba.transform.harmonise",
+    "payment_state_from_server": "opayo_fba.transform.harmonise",
+    "pi_instruction_body": "opayo_fba.transform.opayo_pi",
+    "pi_refund_request": "opayo_fba.transform.opayo_pi",
+    "pi_transaction_request": "opayo_fba.transform.opayo_pi",
+    "refund_state": "opayo_fba.transform.harmonise",
+    "round_to_minor_units": "opayo_fba.transform.fx",
+    "seller_fulfillment_order_id": "opayo_fba.transform.fba_outbound",
+}
 
 __all__ = [
     "RULES",
@@ -83,3 +132,16 @@ __all__ = [
     "round_to_minor_units",
     "seller_fulfillment_order_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
