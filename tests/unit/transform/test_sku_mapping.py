@@ -20,6 +20,16 @@ def test_both_directions_from_csv() -> None:
     assert mapping.asin("WIDGET-RED") == "B00551Q3CS"
     assert mapping.asin("WIDGET-BLUE") is None
     assert mapping.missing(["WIDGET-RED", "GADGET", "GADGET", "X"]) == ["GADGET", "X"]
+    assert mapping.internal_skus_for_asin("b00551q3cs") == ["WIDGET-RED"]
+    with pytest.raises(UnknownSkuError, match="unknown ASIN 'B000000000'"):
+        mapping.internal_skus_for_asin("B000000000")
+
+
+def test_one_asin_may_have_several_skus() -> None:
+    mapping = SkuMapping.from_csv(
+        "internal_sku,seller_sku,asin\nA-NEW,AMZ-A-NEW,B00551Q3CS\nA-USED,AMZ-A-USED,B00551Q3CS\n"
+    )
+    assert mapping.internal_skus_for_asin("B00551Q3CS") == ["A-NEW", "A-USED"]
 
 
 def test_unknown_sku_error_names_the_sku() -> None:

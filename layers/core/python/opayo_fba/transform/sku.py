@@ -48,6 +48,7 @@ class SkuMapping:
     def __init__(self, rows: Iterable[SkuMappingRow]) -> None:
         self._to_seller: dict[str, SkuMappingRow] = {}
         self._to_internal: dict[str, SkuMappingRow] = {}
+        self._by_asin: dict[str, list[SkuMappingRow]] = {}
         for row in rows:
             for index, key, kind in (
                 (self._to_seller, row.internal_sku, "internal_sku"),
@@ -56,6 +57,8 @@ class SkuMapping:
                 if key in index:
                     raise SkuMappingError(f"{kind} {key!r} appears twice in the SKU mapping")
                 index[key] = row
+            if row.asin is not None:
+                self._by_asin.setdefault(row.asin, []).append(row)
 
     @classmethod
     def from_pairs(cls, pairs: dict[str, str]) -> SkuMapping:
@@ -97,6 +100,14 @@ class SkuMapping:
 
     def asin(self, internal_sku: str) -> str | None:
         return self.row_for_internal(internal_sku).asin
+
+    def internal_skus_for_asin(self, asin: str) -> list[str]:
+        """Every internal SKU listed under `asin`, in table order. One ASIN may carry several
+        seller SKUs (conditions, bundles), so this is a list; an unknown ASIN raises."""
+        rows = self._by_asin.get(asin.strip().upper())
+        if not rows:
+            raise UnknownSkuError("ASIN", asin)
+        return [row.internal_sku for row in rows]
 
     def row_for_internal(self, internal_sku: str) -> SkuMappingRow:
         try:
