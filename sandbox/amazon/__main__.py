@@ -88,6 +88,7 @@ def build_options(args: argparse.Namespace) -> AmazonSandboxOptions:
         notification_targets=targets,
         faults=FaultConfig.model_validate_json(args.faults) if args.faults else FaultConfig(),
         rate_limits_enabled=not args.no_rate_limits,
+        history_limit=1000,
     )
 
 

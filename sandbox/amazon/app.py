@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -82,9 +83,11 @@ class AmazonSandbox:
             overrides=options.rate_limit_overrides,
             scale=options.rate_limit_scale,
         )
-        self.notifications = NotificationDispatcher(options.notification_targets, seed=options.seed)
+        self.notifications = NotificationDispatcher(
+            options.notification_targets, seed=options.seed, history_limit=options.history_limit
+        )
         self.state.subscribe(self.notifications.publish)
-        self.recorded: list[RecordedResponse] = []
+        self.recorded: deque[RecordedResponse] = deque(maxlen=options.history_limit)
         if options.seed_amazon_orders and not self.store.keys("order"):
             orders.seed_amazon_orders(self.state)
         self._stop = threading.Event()

@@ -67,10 +67,10 @@ async def get_notifications(request: Request) -> JSONResponse:
         {
             "targets": [t.model_dump(mode="json") for t in dispatcher.targets],
             "duplicate_rate": dispatcher.duplicate_rate,
-            "published": len(dispatcher.published),
+            "published": dispatcher.published_count,
             "pending": dispatcher.pending(),
-            "delivered": dispatcher.delivered,
-            "failed": dispatcher.failed,
+            "delivered": list(dispatcher.delivered),
+            "failed": list(dispatcher.failed),
         }
     )
 

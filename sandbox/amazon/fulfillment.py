@@ -102,7 +102,7 @@ def _available(state: AmazonState, sku: str, excluding: str) -> int:
     on_hand: int = record["quantity"] if record else 0
     reserved: int = sum(
         int(item["quantity"])
-        for other in state.store.all("fulfillment_order")
+        for other in state.in_flight("fulfillment_order")
         if other["order"]["sellerFulfillmentOrderId"] != excluding
         and other["order"]["fulfillmentOrderStatus"] in ("Planning", "Processing")
         for item in other["items"]
@@ -129,6 +129,8 @@ def _set_status(
     order["fulfillmentOrderStatus"] = status
     order["statusUpdatedDate"] = iso(at)
     record["last_updated"] = at.timestamp()
+    if status not in OPEN_STATUSES:
+        state.untrack("fulfillment_order", order["sellerFulfillmentOrderId"])
     _save_and_publish(state, record, event_type)
     orders.set_order_status(
         state,
@@ -216,7 +218,7 @@ def cancel(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
 
 def tick(state: AmazonState, now: datetime) -> None:
     """Apply every transition due by `now`, each at the moment it was due."""
-    for record in state.store.all("fulfillment_order"):
+    for record in state.in_flight("fulfillment_order"):
         release = record.get("release_at")
         if release is None:
             continue
@@ -333,6 +335,7 @@ def create_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, di
         "settled": False,
         "last_updated": now.timestamp(),
     }
+    state.track("fulfillment_order", order_id)
     _save_and_publish(state, record, "Order")
     return 200, {}
 

@@ -14,6 +14,7 @@ import queue
 import random
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,15 +206,21 @@ class NotificationDispatcher:
     """Queues every published notification and delivers it to the matching targets."""
 
     def __init__(
-        self, targets: list[NotificationTarget], *, seed: int = 0, duplicate_rate: float = 0.0
+        self,
+        targets: list[NotificationTarget],
+        *,
+        seed: int = 0,
+        duplicate_rate: float = 0.0,
+        history_limit: int | None = None,
     ) -> None:
         self._lock = threading.Lock()
         self.targets = list(targets)
         self.duplicate_rate = duplicate_rate
         self._rng = random.Random(seed)
-        self.published: list[tuple[str, dict[str, Any]]] = []
-        self.delivered: list[dict[str, Any]] = []
-        self.failed: list[dict[str, Any]] = []
+        self.published_count = 0
+        self.published: deque[tuple[str, dict[str, Any]]] = deque(maxlen=history_limit)
+        self.delivered: deque[dict[str, Any]] = deque(maxlen=history_limit)
+        self.failed: deque[dict[str, Any]] = deque(maxlen=history_limit)
         self._queue: queue.Queue[_Delivery | None] = queue.Queue()
         self._clients: dict[tuple[str | None, str], Any] = {}
         self._http = httpx.Client(timeout=5.0)
@@ -228,6 +235,7 @@ class NotificationDispatcher:
     def publish(self, notification_type: str, body: dict[str, Any]) -> None:
         with self._lock:
             self.published.append((notification_type, body))
+            self.published_count += 1
             for target in self.targets:
                 if notification_type not in target.notification_types:
                     continue

@@ -122,6 +122,9 @@ class AmazonSandboxOptions(BaseModel):
     # Background thread that moves state on as the clock runs; tests may turn it off.
     background_ticks: bool = True
     seed_amazon_orders: bool = True
+    # How many responses, notifications and delivery results are kept for inspection; None
+    # keeps all (tests validate every one); `python -m sandbox.amazon` keeps the last 1000.
+    history_limit: int | None = Field(default=None, ge=1)
 
     @field_validator("clock_start")
     @classmethod

@@ -116,7 +116,7 @@ def add_finished_report(
 
 
 def tick(state: AmazonState, now: datetime) -> None:
-    for report in state.store.all("report"):
+    for report in state.in_flight("report"):
         created = parse_iso(report["createdTime"])
         if (
             report["processingStatus"] == "IN_QUEUE"
@@ -130,6 +130,7 @@ def tick(state: AmazonState, now: datetime) -> None:
             and created + timedelta(seconds=DONE_AFTER) <= now
         ):
             report["processingStatus"] = "DONE"
+            state.untrack("report", report["reportId"])
             report["processingEndTime"] = iso(created + timedelta(seconds=DONE_AFTER))
             report["reportDocumentId"] = store_document(
                 state, _inventory_document(state, report["reportType"])
@@ -172,6 +173,7 @@ def create_report(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any
         if key in body:
             report[key] = iso(parse_param(key, body[key]))
     state.store.put("report", report["reportId"], report)
+    state.track("report", report["reportId"])
     return 202, {"reportId": report["reportId"]}
 
 

@@ -21,6 +21,13 @@ from sandbox.common.clock import SandboxClock
 from sandbox.common.store import StateStore
 
 Ticker = Callable[["AmazonState", datetime], None]
+# Records that may still change on their own as the clock runs (so tickers skip the rest).
+_IN_FLIGHT: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "fulfillment_order": lambda r: (
+        r["order"]["fulfillmentOrderStatus"] in ("Received", "Planning", "Processing")
+    ),
+    "report": lambda r: r["processingStatus"] in ("IN_QUEUE", "IN_PROGRESS"),
+}
 Publisher = Callable[[str, dict[str, Any]], None]
 
 
@@ -65,6 +72,14 @@ class AmazonState:
         if not store.keys("inventory"):
             for stock in options.skus:
                 store.put("inventory", stock.sku, stock.model_dump(mode="json"))
+        self._in_flight: dict[str, set[str]] = {
+            kind: {
+                key
+                for key in store.keys(kind)
+                if (record := store.get(kind, key)) is not None and is_open(record)
+            }
+            for kind, is_open in _IN_FLIGHT.items()
+        }
         if store.get("meta", "settlement") is None:
             store.put("meta", "settlement", {"last_close": clock.now().timestamp()})
 
@@ -89,6 +104,21 @@ class AmazonState:
             return prefix + "".join(
                 self.rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(32)
             )
+
+    # ---- records still in flight -------------------------------------------------------
+    def track(self, kind: str, key: str) -> None:
+        with self.store.transaction():
+            self._in_flight[kind].add(key)
+
+    def untrack(self, kind: str, key: str) -> None:
+        with self.store.transaction():
+            self._in_flight[kind].discard(key)
+
+    def in_flight(self, kind: str) -> list[dict[str, Any]]:
+        """The records of `kind` that may still move on, in key order."""
+        with self.store.transaction():
+            records = (self.store.get(kind, key) for key in sorted(self._in_flight[kind]))
+            return [record for record in records if record is not None]
 
     # ---- inventory ---------------------------------------------------------------------
     def inventory(self, sku: str) -> dict[str, Any] | None:

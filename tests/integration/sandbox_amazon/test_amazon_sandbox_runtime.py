@@ -16,6 +16,7 @@ from sp_api.api import FulfillmentOutbound
 
 from sandbox.amazon import AmazonSandboxOptions, SkuStock, create_app
 from sandbox.amazon.app import RecordedResponse
+from sandbox.amazon.fulfillment import COMPLETE_AFTER
 from sandbox.common.server import ThreadedServer
 from tests.fixtures.amazon_sandbox import (
     AMAZON_SANDBOX_START,
@@ -104,13 +105,18 @@ def test_state_persists_in_sqlite_across_restarts(tmp_path: Path) -> None:
         clear_sp_api_token_cache()
         app = create_app(options)
         with ThreadedServer(app) as server:
-            handle = AmazonSandboxHandle(server.url, app.state.sandbox, httpx.Client())
+            handle = AmazonSandboxHandle(
+                server.url, app.state.sandbox, httpx.Client(base_url=server.url)
+            )
             fba = handle.sp_api_client(FulfillmentOutbound)
             if run == 0:
                 fba.create_fulfillment_order(**mcf_order_body("KEEP-1"))
             else:
                 order = fba.get_fulfillment_order("KEEP-1").payload["fulfillmentOrder"]
                 assert order["fulfillmentOrderStatus"] == "Received"
+                handle.advance(COMPLETE_AFTER)  # the reloaded order still moves on
+                order = fba.get_fulfillment_order("KEEP-1").payload["fulfillmentOrder"]
+                assert order["fulfillmentOrderStatus"] == "Complete"
             handle.control.close()
         app.state.sandbox.close()
         assert contract_violations(app.state.sandbox) == []
