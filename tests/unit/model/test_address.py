@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from opayo_fba.model.address import (
@@ -215,3 +217,38 @@ def test_limits_are_the_documented_ones() -> None:
 def test_json_round_trip() -> None:
     address = uk_address(company="Acme Ltd")
     assert Address.model_validate_json(address.model_dump_json()) == address
+
+
+_line_text = st.text(
+    alphabet=st.characters(categories=["L", "N", "Zs", "P"]), min_size=0, max_size=140
+)
+
+
+@given(
+    lines=st.lists(_line_text, min_size=1, max_size=3),
+    city=_line_text.filter(lambda s: s.strip()),
+    name=_line_text.filter(lambda s: s.strip()),
+)
+def test_rendering_fits_every_limit_and_loses_nothing_unless_reported(
+    lines: list[str], city: str, name: str
+) -> None:
+    address = Address(
+        country_code="FR",
+        name=name,
+        line1=lines[0] if lines[0].strip() else "1 Rue",
+        line2=lines[1] if len(lines) > 1 else None,
+        line3=lines[2] if len(lines) > 2 else None,
+        city=city,
+        postal_code="75001",
+    )
+    for render, limits in (
+        (render_fba_address, FBA_ADDRESS_LIMITS),
+        (render_opayo_address, OPAYO_ADDRESS_LIMITS),
+    ):
+        rendered = render(address, allow_truncation=True)
+        for field, value in rendered.fields.items():
+            assert 0 < len(value) <= limits[field], field
+        if not rendered.truncated:
+            line_fields = [f for f in rendered.fields if f.startswith(("address", "addressLine"))]
+            kept = " ".join(rendered.fields[f] for f in line_fields).replace(",", "").split()
+            assert kept == " ".join(address.lines()).replace(",", "").split()
