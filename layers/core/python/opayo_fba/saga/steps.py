@@ -27,7 +27,6 @@ from opayo_fba.model import (
     OrderStatus,
     PaymentState,
     Refund,
-    RefundState,
 )
 from opayo_fba.opayo.errors import OpayoInstructionRefused
 from opayo_fba.opayo.pi import refund_vendor_tx_code
@@ -42,7 +41,6 @@ from opayo_fba.saga.errors import (
 from opayo_fba.saga.ports import EventPort, FulfillmentPort, PaymentPort
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
-from opayo_fba.transform.harmonise import order_status, refund_state
 
 MERCHANT_CANCELLED_STATUS = "MerchantCancelled"
 REJECTED_STATUSES = (FbaFulfillmentOrderStatus.INVALID, FbaFulfillmentOrderStatus.UNFULFILLABLE)
@@ -75,18 +73,6 @@ def _require(value: str | None, what: str, order_id: str) -> str:
     return value
 
 
-def refresh_status(record: OrderRecord) -> None:
-    """Derive the canonical status from what we know; the one rule for every step."""
-    payment = record.payment.state if record.payment is not None else None
-    if payment is PaymentState.AUTHORISED and record.captured is not None:
-        payment = PaymentState.CAPTURED
-    fulfillment = (
-        FbaFulfillmentOrderStatus(record.fulfillment_status) if record.fulfillment_status else None
-    )
-    refunds = refund_state(record.refunds, record.captured) if record.captured else RefundState.NONE
-    record.status = order_status(payment, fulfillment, refunds)
-
-
 def _save(
     deps: SagaDependencies, order_id: str, change: Callable[[OrderRecord], None]
 ) -> OrderRecord:
@@ -95,7 +81,7 @@ def _save(
     def apply(record: OrderRecord) -> None:
         before[:] = [record.status]
         change(record)
-        refresh_status(record)
+        record.refresh_status()
 
     record = deps.store.update(order_id, apply)
     if before and before[0] != record.status:
@@ -142,6 +128,7 @@ def create_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
         raise ValueError(f"order {order_id} was not mapped before creating its fulfillment")
     amazon = deps.fulfillment(record.seller_account)
     sfo_id = str(request["sellerFulfillmentOrderId"])
+    deps.store.link_fulfillment_order(sfo_id, order_id)
     with step_errors():
         try:
             amazon.create_fulfillment_order_on_hold(request)
@@ -167,8 +154,7 @@ def capture_amount(record: OrderRecord) -> Money:
     payment = record.payment
     if payment is None:
         raise CaptureFailed(f"order {record.order_id} has no payment to capture")
-    totals = record.order.totals
-    amount = totals.grand_total if totals is not None else payment.amount
+    amount = record.order.amount_due()
     if amount.currency != payment.amount.currency or amount.amount > payment.amount.amount:
         raise CaptureFailed(
             f"order total {amount} exceeds the authorised {payment.amount}; nothing captured"

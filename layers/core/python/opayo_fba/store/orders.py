@@ -21,17 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from opayo_fba.errors import ConflictError, NotFoundError
 from opayo_fba.model import (
+    FbaFulfillmentOrderStatus,
     FulfillmentOrder,
     Money,
     Order,
     OrderStatus,
+    PaymentState,
     PaymentTransaction,
     Refund,
+    RefundState,
     sum_money,
 )
 
 ORDER_KEY_PREFIX = "order#"
 PARKED_PAYMENT_KEY_PREFIX = "payment#"
+FULFILLMENT_LINK_KEY_PREFIX = "sfo#"
 VENDOR_TX_CODE_INDEX = "by-vendor-tx-code"
 MAX_UPDATE_ATTEMPTS = 5
 
@@ -78,6 +82,19 @@ class OrderRecord(BaseModel):
     def refunded(self) -> Money | None:
         done = [r.amount for r in self.refunds if r.status == "succeeded"]
         return sum_money(done, done[0].currency) if done else None
+
+    def refresh_status(self) -> None:
+        """Derive the canonical status from what we know: the one rule everyone uses."""
+        from opayo_fba.transform.harmonise import order_status, refund_state
+
+        payment = self.payment.state if self.payment is not None else None
+        if payment is PaymentState.AUTHORISED and self.captured is not None:
+            payment = PaymentState.CAPTURED
+        fulfillment = (
+            FbaFulfillmentOrderStatus(self.fulfillment_status) if self.fulfillment_status else None
+        )
+        refunds = refund_state(self.refunds, self.captured) if self.captured else RefundState.NONE
+        self.status = order_status(payment, fulfillment, refunds)
 
     def note(self, event: str, detail: str | None = None) -> None:
         self.history.append(HistoryEntry(at=datetime.now(UTC), event=event, detail=detail))
@@ -196,3 +213,21 @@ class OrderStore:
         if item is None:
             return None
         return PaymentTransaction.model_validate(json.loads(item["payment"]))
+
+    # -- fulfillment orders back to their orders -------------------------------------------
+
+    def link_fulfillment_order(self, seller_fulfillment_order_id: str, order_id: str) -> None:
+        """Remember which order a fulfillment order belongs to (notifications name only it)."""
+        self._table.put_item(
+            Item={
+                "pk": FULFILLMENT_LINK_KEY_PREFIX + seller_fulfillment_order_id,
+                "orderId": order_id,
+            }
+        )
+
+    def find_by_fulfillment_order(self, seller_fulfillment_order_id: str) -> OrderRecord | None:
+        item = self._table.get_item(
+            Key={"pk": FULFILLMENT_LINK_KEY_PREFIX + seller_fulfillment_order_id},
+            ConsistentRead=True,
+        ).get("Item")
+        return self.find(str(item["orderId"])) if item else None

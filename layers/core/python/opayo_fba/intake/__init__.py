@@ -1,0 +1,1 @@
+"""How orders and payment events enter: validation at the edge, joining, starting the saga."""

@@ -1,0 +1,107 @@
+"""SP-API notifications from the Amazon notifications queue.
+
+Delivery is at least once and in any order, so each notification only moves an order
+forward: a FULFILLMENT_ORDER_STATUS older than the status we hold (by StatusUpdatedDateTime,
+then by how far along the status is) changes nothing, and the same notification twice changes
+nothing the second time. The saga's own status check reads Amazon directly; these keep the
+order's status (what `GET /orders/{id}` and the ERP see) current between its checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from opayo_fba.errors import InvalidInputError
+from opayo_fba.model import FbaFulfillmentOrderStatus
+from opayo_fba.store.orders import OrderRecord, OrderStore
+
+_FBA_PROGRESS = {
+    FbaFulfillmentOrderStatus.NEW: 0,
+    FbaFulfillmentOrderStatus.RECEIVED: 1,
+    FbaFulfillmentOrderStatus.PLANNING: 2,
+    FbaFulfillmentOrderStatus.PROCESSING: 3,
+    FbaFulfillmentOrderStatus.COMPLETE_PARTIALLED: 4,
+    FbaFulfillmentOrderStatus.COMPLETE: 5,
+    FbaFulfillmentOrderStatus.CANCELLED: 5,
+    FbaFulfillmentOrderStatus.UNFULFILLABLE: 5,
+    FbaFulfillmentOrderStatus.INVALID: 5,
+}
+
+Outcome = Literal["applied", "stale", "unknown_order", "ignored"]
+
+
+@dataclass(frozen=True)
+class NotificationResult:
+    notification_id: str
+    notification_type: str
+    outcome: Outcome
+    order_id: str | None = None
+
+
+def notification_id(message: dict[str, Any]) -> str:
+    metadata = message.get("NotificationMetadata") or message.get("notificationMetadata") or {}
+    value = metadata.get("NotificationId") or metadata.get("notificationId")
+    if not value:
+        raise InvalidInputError("SP-API notification without NotificationMetadata.NotificationId")
+    return str(value)
+
+
+def fba_status(value: str) -> FbaFulfillmentOrderStatus:
+    """Notifications spell statuses COMPLETE_PARTIALLED; the API spells CompletePartialled."""
+    wanted = value.replace("_", "").lower()
+    for status in FbaFulfillmentOrderStatus:
+        if status.value.lower() == wanted:
+            return status
+    raise InvalidInputError(f"unknown FulfillmentOrderStatus {value!r}")
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _fulfillment_status(message: dict[str, Any], store: OrderStore) -> NotificationResult:
+    nid = notification_id(message)
+    payload = message["Payload"]["FulfillmentOrderStatusNotification"]
+    sfo_id = str(payload["SellerFulfillmentOrderId"])
+    status = fba_status(str(payload["FulfillmentOrderStatus"]))
+    updated_at = _parse_time(str(payload["StatusUpdatedDateTime"]))
+    record = store.find_by_fulfillment_order(sfo_id)
+    if record is None:
+        return NotificationResult(nid, "FULFILLMENT_ORDER_STATUS", "unknown_order")
+    applied: list[bool] = []
+
+    def change(r: OrderRecord) -> None:
+        applied.clear()
+        current = FbaFulfillmentOrderStatus(r.fulfillment_status) if r.fulfillment_status else None
+        current_at = r.fulfillment.status_updated_at if r.fulfillment is not None else None
+        if current is not None:
+            if _FBA_PROGRESS[status] < _FBA_PROGRESS[current]:
+                return
+            if status is current:
+                return
+            if current_at is not None and updated_at < current_at:
+                return
+        r.fulfillment_status = status.value
+        if r.fulfillment is not None:
+            r.fulfillment = r.fulfillment.model_copy(
+                update={"status": status, "status_updated_at": updated_at}
+            )
+        r.note("amazon_notification", f"{status.value} ({nid})")
+        r.refresh_status()
+        applied.append(True)
+
+    store.update(record.order_id, change)
+    outcome: Outcome = "applied" if applied else "stale"
+    return NotificationResult(nid, "FULFILLMENT_ORDER_STATUS", outcome, record.order_id)
+
+
+def handle_amazon_notification(message: dict[str, Any], store: OrderStore) -> NotificationResult:
+    kind = str(message.get("NotificationType") or message.get("notificationType") or "")
+    if kind == "FULFILLMENT_ORDER_STATUS":
+        return _fulfillment_status(message, store)
+    if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"):
+        # Orders polling and the report pipeline act on these; recording them is enough here.
+        return NotificationResult(notification_id(message), kind, "ignored")
+    raise InvalidInputError(f"unexpected SP-API notification type {kind!r}")

@@ -1,0 +1,101 @@
+"""Opayo Server notifications: verify, record, queue, reply.
+
+The signature is checked with the SecurityKey stored for the notification's VendorTxCode;
+nothing is queued or stored unless it matches. A notification for a transaction we do not
+know yet is answered `Status=ERROR`, so Opayo sends it again later (it retries for days)
+instead of us losing it. Verified notifications go to the payment-events FIFO queue, grouped
+by VendorTxCode (one transaction's events stay in order) and de-duplicated on VPSTxId+Status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from opayo_fba.opayo.notifications import (
+    NotificationFormatError,
+    ReplyStatus,
+    build_reply,
+    check_notification,
+    parse_notification,
+)
+from opayo_fba.store.orders import OrderStore
+from opayo_fba.transform.opayo_server import (
+    ServerNotificationError,
+    payment_from_server_notification,
+)
+
+
+class PaymentEventQueue(Protocol):
+    def send(self, body: str, group_id: str, deduplication_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class NotificationReply:
+    status: ReplyStatus
+    body: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """What travels on the payment-events queue."""
+
+    event_id: str  # the provider's own id: VPSTxId + Status
+    vendor: str
+    source: str
+    payment: dict[str, Any]
+
+
+def _reply(status: ReplyStatus, redirect_url: str, reason: str | None) -> NotificationReply:
+    return NotificationReply(status, build_reply(status, redirect_url, reason), reason)
+
+
+def notification_event_id(fields: dict[str, str]) -> str:
+    return f"{fields['VPSTxId']}:{fields['Status']}"
+
+
+def handle_server_notification(
+    vendor: str,
+    body: bytes | str,
+    *,
+    store: OrderStore,
+    queue: PaymentEventQueue,
+    redirect_url: str,
+) -> NotificationReply:
+    try:
+        fields = parse_notification(body)
+    except NotificationFormatError as error:
+        return _reply("INVALID", redirect_url, str(error))
+    vendor_tx_code = fields.get("VendorTxCode", "")
+    if not vendor_tx_code:
+        return _reply("INVALID", redirect_url, "missing field VendorTxCode")
+    record = store.find_by_vendor_tx_code(vendor_tx_code)
+    if record is None or record.payment is None:
+        return _reply("ERROR", redirect_url, "transaction not known yet; please retry")
+    if record.vendor != vendor or not record.server_security_key:
+        return _reply("INVALID", redirect_url, "transaction does not belong to this vendor")
+    check = check_notification(fields, vendor_name=vendor, security_key=record.server_security_key)
+    if not check:
+        return _reply("INVALID", redirect_url, check.reason)
+    try:
+        payment = payment_from_server_notification(
+            fields, amount=record.payment.amount, order_id=record.order_id
+        )
+    except ServerNotificationError as error:
+        return _reply("INVALID", redirect_url, str(error))
+    event_id = notification_event_id(fields)
+    event = PaymentEvent(
+        event_id=event_id,
+        vendor=vendor,
+        source="opayo-server",
+        payment=payment.model_dump(mode="json"),
+    )
+    queue.send(
+        json.dumps(event.__dict__),
+        group_id=vendor_tx_code,
+        deduplication_id=hashlib.sha256(event_id.encode()).hexdigest(),
+    )
+    return _reply("OK", redirect_url, None)

@@ -1,0 +1,48 @@
+"""Start one saga execution per order, named after the order, so a second start is a no-op."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+MAX_EXECUTION_NAME = 80
+_ALLOWED = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def execution_name(order_id: str) -> str:
+    """A valid Step Functions execution name, unique per order id.
+
+    Names allow letters, digits, `-` and `_` (80 at most). An id that already fits is used as
+    is; otherwise its readable part is kept and a hash of the whole id keeps it unique.
+    """
+    if not order_id:
+        raise ValueError("order id is required")
+    if len(order_id) <= MAX_EXECUTION_NAME and not _ALLOWED.search(order_id):
+        return order_id
+    digest = hashlib.sha256(order_id.encode("utf-8")).hexdigest()[:16]
+    readable = _ALLOWED.sub("_", order_id)[: MAX_EXECUTION_NAME - len(digest) - 1]
+    return f"{readable}-{digest}"
+
+
+class SagaStarter:
+    def __init__(self, state_machine_arn: str, client: Any | None = None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("stepfunctions")
+        self._client = client
+        self._arn = state_machine_arn
+
+    def start(self, order_id: str) -> bool:
+        """Start the saga for `order_id`; False when it was already started."""
+        try:
+            self._client.start_execution(
+                stateMachineArn=self._arn,
+                name=execution_name(order_id),
+                input=json.dumps({"orderId": order_id}),
+            )
+        except self._client.exceptions.ExecutionAlreadyExists:
+            return False
+        return True
