@@ -42,6 +42,8 @@ HANDLERS: dict[str, Handler] = {
     "getOrders": orders.get_orders,
     "getOrder": orders.get_order,
     "getOrderItems": orders.get_order_items,
+    "getOrderBuyerInfo": orders.get_order_buyer_info,
+    "getOrderAddress": orders.get_order_address,
     "createRestrictedDataToken": auth.create_restricted_data_token,
     "getFulfillmentPreview": fulfillment.get_fulfillment_preview,
     "createFulfillmentOrder": fulfillment.create_fulfillment_order,

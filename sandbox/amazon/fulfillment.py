@@ -71,6 +71,15 @@ def _check_marketplace(state: AmazonState, body: dict[str, Any]) -> None:
         )
 
 
+def _check_address(address: dict[str, Any], field: str) -> None:
+    country = address["countryCode"]
+    if len(country) != 2 or not country.isascii() or not country.isupper():
+        raise invalid_input(
+            f"{field}.countryCode {country!r} is not an ISO 3166-1 alpha-2 code (e.g. GB).",
+            f"{field}.countryCode",
+        )
+
+
 def _check_items(state: AmazonState, items: list[dict[str, Any]]) -> None:
     if not items:
         raise invalid_input("items must contain at least one item.", "items")
@@ -261,6 +270,7 @@ def create_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, di
             "sellerFulfillmentOrderId",
         )
     _check_marketplace(state, body)
+    _check_address(body["destinationAddress"], "destinationAddress")
     _check_items(state, body["items"])
     parse_param("displayableOrderDate", body["displayableOrderDate"])
     now = state.now()
@@ -364,6 +374,8 @@ def update_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, di
             "sellerFulfillmentOrderId",
         )
     _check_marketplace(state, body)
+    if "destinationAddress" in body:
+        _check_address(body["destinationAddress"], "destinationAddress")
     if "items" in body:
         raise invalid_input("Updating items is not supported by the sandbox.", "items")
     now = state.now()
@@ -464,6 +476,7 @@ def list_all_fulfillment_orders(state: AmazonState, call: ApiCall) -> tuple[int,
 def get_fulfillment_preview(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any]]:
     body = call.body
     _check_marketplace(state, body)
+    _check_address(body["address"], "address")
     items = body["items"]
     if not items:
         raise invalid_input("items must contain at least one item.", "items")

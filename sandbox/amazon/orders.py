@@ -1,4 +1,4 @@
-"""Orders v0: getOrders, getOrder, getOrderItems, and the order records behind them.
+"""Orders v0: getOrders, getOrder, getOrderItems, getOrderBuyerInfo, getOrderAddress.
 
 Records (kind "order") hold the full order, PII included; responses drop PII unless the call
 carried a Restricted Data Token granting `buyerInfo` / `shippingAddress` for that path.
@@ -187,6 +187,19 @@ def _record(state: AmazonState, call: ApiCall) -> dict[str, Any]:
 def get_order(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any]]:
     record = _record(state, call)
     return 200, {"payload": _public_view(record["order"], call.restricted_elements)}
+
+
+def get_order_buyer_info(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any]]:
+    order = _public_view(_record(state, call)["order"], call.restricted_elements)
+    return 200, {"payload": {"AmazonOrderId": order["AmazonOrderId"], **order.get("BuyerInfo", {})}}
+
+
+def get_order_address(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any]]:
+    order = _public_view(_record(state, call)["order"], call.restricted_elements)
+    payload: dict[str, Any] = {"AmazonOrderId": order["AmazonOrderId"]}
+    if "ShippingAddress" in order:
+        payload["ShippingAddress"] = order["ShippingAddress"]
+    return 200, {"payload": payload}
 
 
 def get_order_items(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any]]:

@@ -178,3 +178,34 @@ def test_get_orders_with_restricted_resources_through_sp_api(
     # The client drops the RDT after the call: the next call is back to no PII.
     plain = orders.get_orders(CreatedAfter=CREATED_AFTER).payload["Orders"]
     assert all("BuyerInfo" not in o for o in plain)
+
+
+def test_order_address_and_buyer_info_need_an_rdt_for_pii(
+    amazon_sandbox: AmazonSandboxHandle,
+) -> None:
+    orders = amazon_sandbox.sp_api_client(Orders)
+    order_id = orders.get_orders(CreatedAfter=CREATED_AFTER).payload["Orders"][0]["AmazonOrderId"]
+    assert orders.get_order_buyer_info(order_id).payload == {"AmazonOrderId": order_id}
+    address = orders.get_order_address(order_id).payload["ShippingAddress"]
+    assert "AddressLine1" not in address
+    rdt = (
+        amazon_sandbox.sp_api_client(Tokens)
+        .create_restricted_data_token(
+            restrictedResources=[
+                {
+                    "method": "GET",
+                    "path": f"/orders/v0/orders/{order_id}/address",
+                    "dataElements": ["shippingAddress"],
+                },
+                {
+                    "method": "GET",
+                    "path": f"/orders/v0/orders/{order_id}/buyerInfo",
+                    "dataElements": ["buyerInfo"],
+                },
+            ]
+        )
+        .payload["restrictedDataToken"]
+    )
+    with_pii = amazon_sandbox.sp_api_client(Orders, restricted_data_token=rdt)
+    assert with_pii.get_order_address(order_id).payload["ShippingAddress"]["AddressLine1"]
+    assert with_pii.get_order_buyer_info(order_id).payload["BuyerEmail"]

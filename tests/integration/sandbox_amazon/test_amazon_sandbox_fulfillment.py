@@ -160,6 +160,7 @@ def test_unknown_order_is_404(fba: FulfillmentOutbound) -> None:
         (lambda b: b["items"][0].update(sellerSku="NO-SUCH-SKU"), "items[0].sellerSku"),
         (lambda b: b.update(sellerFulfillmentOrderId="X" * 41), "sellerFulfillmentOrderId"),
         (lambda b: b["items"][0].update(quantity=0), "items[0].quantity"),
+        (lambda b: b["destinationAddress"].update(countryCode="UK1"), "countryCode"),
     ],
 )
 def test_invalid_body_is_400_naming_the_field_and_changes_nothing(
