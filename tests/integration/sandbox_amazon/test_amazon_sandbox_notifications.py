@@ -165,8 +165,10 @@ def test_report_processing_finished_is_delivered_to_an_http_callback_at_least_on
     assert finished["reportId"] == report_id
     assert finished["processingStatus"] == "DONE"
     assert finished["reportDocumentId"]
-    log = amazon_sandbox.control.get("/_sandbox/notifications").json()
-    assert log["delivered"][0]["attempts"] == 3
+    delivered = poll(
+        lambda: amazon_sandbox.control.get("/_sandbox/notifications").json()["delivered"]
+    )
+    assert delivered[0]["attempts"] == 3
 
 
 def test_duplicate_rate_delivers_some_messages_twice(amazon_sandbox: AmazonSandboxHandle) -> None:
