@@ -232,7 +232,16 @@ def create_app(options: AmazonSandboxOptions | None = None) -> Starlette:
     sandbox = AmazonSandbox(options or AmazonSandboxOptions())
     app = Starlette(
         routes=[
-            Route("/auth/o2/token", auth.lwa_token, methods=["POST"]),
+            Route(
+                "/auth/o2/token",
+                with_faults(
+                    auth.LWA_OPERATION,
+                    auth.lwa_token,
+                    auth.lwa_error,
+                    lost_response_hang_seconds=sandbox.options.lost_response_hang_seconds,
+                ),
+                methods=["POST"],
+            ),
             *_api_routes(sandbox),
             Route("/_sandbox/documents/{document_id}", reports.serve_document, methods=["GET"]),
             *control.amazon_control_routes(),

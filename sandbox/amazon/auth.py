@@ -30,8 +30,16 @@ class Caller:
     resources: tuple[tuple[str, str, frozenset[str]], ...] = ()
 
 
-def _lwa_error(code: str, description: str, status: int = 400) -> JSONResponse:
+# The name fault rules use for the LWA token endpoint (it has no SP-API operationId).
+LWA_OPERATION = "lwaToken"
+
+
+def lwa_error(status: int, code: str, description: str) -> JSONResponse:
     return JSONResponse({"error": code, "error_description": description}, status)
+
+
+def _lwa_error(code: str, description: str) -> JSONResponse:
+    return lwa_error(400, code, description)
 
 
 def _same(given: str, expected: str) -> bool:

@@ -209,3 +209,15 @@ def test_order_address_and_buyer_info_need_an_rdt_for_pii(
     with_pii = amazon_sandbox.sp_api_client(Orders, restricted_data_token=rdt)
     assert with_pii.get_order_address(order_id).payload["ShippingAddress"]["AddressLine1"]
     assert with_pii.get_order_buyer_info(order_id).payload["BuyerEmail"]
+
+
+def test_lwa_endpoint_takes_faults_under_the_name_lwa_token(
+    amazon_sandbox: AmazonSandboxHandle,
+) -> None:
+    amazon_sandbox.set_faults({"rules": [{"operation": "lwaToken", "kind": "unavailable"}]})
+    orders = amazon_sandbox.sp_api_client(Orders)
+    with pytest.raises(AuthorizationError) as raised:
+        orders.get_orders(CreatedAfter=CREATED_AFTER)
+    assert raised.value.status_code == 503
+    amazon_sandbox.control.delete("/_sandbox/faults").raise_for_status()
+    assert orders.get_orders(CreatedAfter=CREATED_AFTER).payload["Orders"]
