@@ -265,8 +265,15 @@ def run_pandas(folder: Path) -> dict[str, float]:
             ),
         ]
     )
+    refund_without_return = (orders["refunds"] > 0) & (orders["return_rows"] == 0)
     matched = int(
-        ((orders["captures"] == 1) & (orders["amazon_rows"] > orders["return_rows"])).sum()
+        ((orders["captures"] == 1) & (orders["amazon_rows"] > orders["return_rows"])
+         & ~refund_without_return).sum()
+    )  # fmt: skip
+    unmapped = sum(
+        1
+        for amount_type, description in by_type.index
+        if (amount_type, description) not in exact and (amount_type, "*") not in exact
     )
     out = folder / "out-pandas"
     out.mkdir(exist_ok=True)
@@ -278,7 +285,7 @@ def run_pandas(folder: Path) -> dict[str, float]:
     return {
         "seconds": seconds,
         "rows": len(rows) + len(batch),
-        "exceptions": len(exceptions) + (0 if total_ok else 1),
+        "exceptions": len(exceptions) + unmapped + (0 if total_ok else 1),
         "matched": matched,
         "fees": float(batch["fee"].sum()),
     }
