@@ -1,0 +1,275 @@
+"""The composition root: settings read once at cold start, and the objects built from them.
+
+Handlers import `settings()` at module level and call `.require(...)` with what they need, so a
+missing variable fails the first invocation's init with its name, not the thousandth event.
+Connectors are built lazily and cached per seller account and per vendor for the life of the
+execution environment.
+
+Endpoints: production URLs are the defaults. A secret may override them (`endpoint` and
+`lwa_url` for a seller account, `base_url` for an Opayo vendor); the local runtime does that to
+point the very same code at the sandboxes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from opayo_fba.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from opayo_fba.amazon.connector import SpApiConnector
+    from opayo_fba.intake.orders import IntakeDependencies
+    from opayo_fba.model import Order
+    from opayo_fba.opayo.pi import PiClient
+    from opayo_fba.saga.starter import SagaStarter
+    from opayo_fba.saga.steps import SagaDependencies
+    from opayo_fba.store.orders import OrderStore
+    from opayo_fba.store.secrets import SecretJsonReader
+
+OPAYO_LIVE = "https://live.opayo.eu.elavon.com"
+SP_API_ENDPOINTS = {
+    "eu": "https://sellingpartnerapi-eu.amazon.com",
+    "na": "https://sellingpartnerapi-na.amazon.com",
+    "fe": "https://sellingpartnerapi-fe.amazon.com",
+}
+
+
+def _env(name: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(name))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: str = Field(
+        default="local", validation_alias=AliasChoices("OPAYO_FBA_ENVIRONMENT")
+    )
+    orders_table: str | None = _env("ORDERS_TABLE_NAME")
+    idempotency_table: str | None = _env("IDEMPOTENCY_TABLE_NAME")
+    connector_state_table: str | None = _env("CONNECTOR_STATE_TABLE_NAME")
+    reports_bucket: str | None = _env("REPORTS_BUCKET_NAME")
+    payment_events_queue_url: str | None = _env("PAYMENT_EVENTS_QUEUE_URL")
+    event_bus_name: str | None = _env("EVENT_BUS_NAME")
+    state_machine_arn: str | None = _env("SAGA_STATE_MACHINE_ARN")
+    seller_secret_arns: dict[str, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("SELLER_SECRET_ARNS")
+    )
+    vendor_secret_arns: dict[str, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("VENDOR_SECRET_ARNS")
+    )
+    opayo_redirect_url: str = Field(
+        default="https://example.com/checkout/complete",
+        validation_alias=AliasChoices("OPAYO_REDIRECT_URL"),
+    )
+    mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
+
+    @field_validator("seller_secret_arns", "vendor_secret_arns", mode="before")
+    @classmethod
+    def _json_map(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(f"must be a JSON object of name -> secret ARN: {error}") from None
+        return value
+
+    def require(self, *fields: str) -> Settings:
+        """Fail loudly, naming the environment variables, if any of `fields` is unset."""
+        missing = []
+        for name in fields:
+            if not getattr(self, name):
+                alias = type(self).model_fields[name].validation_alias
+                env = alias.choices[0] if isinstance(alias, AliasChoices) else name
+                missing.append(str(env))
+        if missing:
+            raise ConfigurationError(
+                f"missing configuration: set {', '.join(missing)} (the CDK app sets them; "
+                "locally `opayo-fba local up` does)"
+            )
+        return self
+
+
+@cache
+def settings() -> Settings:
+    return Settings()
+
+
+class _SellerEndpoints(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    endpoint: str | None = None
+    lwa_url: str | None = None
+    region: str = "eu"
+
+
+class _VendorEndpoint(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    base_url: str | None = None
+
+
+class EventBridgePublisher:
+    """Canonical events to the merchant's bus (`source` opayo-fba)."""
+
+    def __init__(self, bus_name: str, client: Any = None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("events")
+        self._client = client
+        self._bus = bus_name
+
+    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None:
+        result = self._client.put_events(
+            Entries=[
+                {
+                    "EventBusName": self._bus,
+                    "Source": "opayo-fba",
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(dict(detail), default=str),
+                }
+            ]
+        )
+        if result.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused {detail_type}: {result['Entries']}")
+
+
+class SqsPaymentEventQueue:
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("sqs")
+        self._client = client
+        self._url = queue_url
+
+    def send(self, body: str, group_id: str, deduplication_id: str) -> None:
+        self._client.send_message(
+            QueueUrl=self._url,
+            MessageBody=body,
+            MessageGroupId=group_id,
+            MessageDeduplicationId=deduplication_id,
+        )
+
+
+class Wiring:
+    """Builds and caches what handlers need from `Settings`."""
+
+    def __init__(
+        self, config: Settings, *, time_budget: Callable[[], float] = lambda: 10.0
+    ) -> None:
+        self.config = config
+        self.time_budget = time_budget
+        self._amazon: dict[str, SpApiConnector] = {}
+        self._pi: dict[str, PiClient] = {}
+
+    @cached_property
+    def secrets(self) -> SecretJsonReader:
+        from opayo_fba.store.secrets import SecretJsonReader
+
+        return SecretJsonReader()
+
+    @cached_property
+    def store(self) -> OrderStore:
+        from opayo_fba.store.orders import OrderStore
+
+        self.config.require("orders_table")
+        return OrderStore.from_table_name(str(self.config.orders_table))
+
+    def _secret_arn(self, kind: str, arns: dict[str, str], name: str) -> str:
+        try:
+            return arns[name]
+        except KeyError:
+            known = ", ".join(sorted(arns)) or "none configured"
+            raise ConfigurationError(f"no {kind} {name!r} (configured: {known})") from None
+
+    def amazon(self, account: str) -> SpApiConnector:
+        if account not in self._amazon:
+            from opayo_fba.amazon.connector import SpApiConnector, SpApiEndpoints
+            from opayo_fba.amazon.credentials import SellerCredentials
+            from opayo_fba.amazon.rate_limit import SellerRateLimiter
+            from opayo_fba.store.rate_limits import TokenBucketTable
+
+            self.config.require("connector_state_table")
+            arn = self._secret_arn("seller account", self.config.seller_secret_arns, account)
+            credentials = self.secrets.read(arn, SellerCredentials)
+            where = self.secrets.read(arn, _SellerEndpoints)
+            endpoints = SpApiEndpoints(
+                endpoint=where.endpoint
+                or SP_API_ENDPOINTS.get(where.region, SP_API_ENDPOINTS["eu"]),
+                **({"lwa_url": where.lwa_url} if where.lwa_url else {}),
+            )
+            limiter = SellerRateLimiter(
+                TokenBucketTable(str(self.config.connector_state_table)), credentials.seller_id
+            )
+            self._amazon[account] = SpApiConnector(
+                credentials, limiter=limiter, endpoints=endpoints, time_budget=self.time_budget
+            )
+        return self._amazon[account]
+
+    def pi(self, vendor: str) -> PiClient:
+        if vendor not in self._pi:
+            from opayo_fba.opayo.credentials import VendorCredentials
+            from opayo_fba.opayo.pi import PiClient
+            from opayo_fba.opayo.reporting import ReportingClient
+
+            arn = self._secret_arn("Opayo vendor", self.config.vendor_secret_arns, vendor)
+            credentials = self.secrets.read(arn, VendorCredentials)
+            base = (self.secrets.read(arn, _VendorEndpoint).base_url or OPAYO_LIVE).rstrip("/")
+            reporting = ReportingClient(credentials, url=f"{base}/access/access.htm")
+            self._pi[vendor] = PiClient(credentials, reporting=reporting, base_url=f"{base}/api/v1")
+        return self._pi[vendor]
+
+    @cached_property
+    def events(self) -> EventBridgePublisher:
+        self.config.require("event_bus_name")
+        return EventBridgePublisher(str(self.config.event_bus_name))
+
+    @cached_property
+    def starter(self) -> SagaStarter:
+        from opayo_fba.saga.starter import SagaStarter
+
+        self.config.require("state_machine_arn")
+        return SagaStarter(str(self.config.state_machine_arn))
+
+    @cached_property
+    def payment_queue(self) -> SqsPaymentEventQueue:
+        self.config.require("payment_events_queue_url")
+        return SqsPaymentEventQueue(str(self.config.payment_events_queue_url))
+
+    def fulfillment_request(self, order: Order) -> dict[str, Any]:
+        """The createFulfillmentOrder body: our converter, then the merchant's templates."""
+        from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
+
+        body: dict[str, Any] = dict(create_fulfillment_order_request(order).body)
+        if not self.config.mapping_templates:
+            return body
+        from opayo_fba.mapping import apply_templates, load_configured_templates
+
+        templates = load_configured_templates(self.config.mapping_templates)
+        result = apply_templates(templates, order.model_dump(mode="json"))
+        merged: dict[str, Any] = result.apply_to_fulfillment_request(body)
+        return merged
+
+    def saga(self) -> SagaDependencies:
+        from opayo_fba.saga.steps import SagaDependencies
+
+        return SagaDependencies(
+            store=self.store,
+            fulfillment=self.amazon,
+            payments=self.pi,
+            events=self.events,
+            fulfillment_request=self.fulfillment_request,
+        )
+
+    def intake(self) -> IntakeDependencies:
+        from opayo_fba.intake.orders import IntakeDependencies
+        from opayo_fba.opayo.pi import CardPayment
+
+        return IntakeDependencies(
+            store=self.store, payments=self.pi, starter=self.starter, card_payment=CardPayment
+        )
