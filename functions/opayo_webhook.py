@@ -1,17 +1,27 @@
-"""Verify an Opayo Server notification and queue it.
+"""`POST /webhooks/opayo/{vendor}`: an Opayo Server notification, signed with VPSSignature.
 
-Lambda handler, invoked by API Gateway REST (Lambda proxy integration).
+Always HTTP 200 with Opayo's plain-text reply: `Status=OK` once the verified event is queued,
+`Status=INVALID` (with the reason) for a forged, altered or malformed notification, which
+changes nothing, and `Status=ERROR` for a transaction not known yet, so Opayo sends it again.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from opayo_fba.intake.webhook import handle_server_notification
+from opayo_fba.lambda_support import wiring
 from opayo_fba.observability import logger, metrics, tracer
+from opayo_fba.wiring import settings
+
+settings().require("orders_table", "payment_events_queue_url")
+# Vendors this deployment serves (the CDK app sets OPAYO_VENDORS from its configuration).
+VENDORS = frozenset(v for v in os.environ.get("OPAYO_VENDORS", "").split(",") if v)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -19,6 +29,24 @@ from opayo_fba.observability import logger, metrics, tracer
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayProxyEvent(event)
-    logger.debug("request", extra={"resource": request.resource})
-    # The domain function this handler calls lands with the saga issue.
-    raise NotImplementedError("opayo_webhook: implemented by the saga issue")
+    vendor = (request.path_parameters or {}).get("vendor", "")
+    if VENDORS and vendor not in VENDORS:
+        return {"statusCode": 404, "body": f"unknown vendor {vendor[:16]!r}"}
+    w = wiring()
+    reply = handle_server_notification(
+        vendor,
+        request.decoded_body or "",
+        store=w.store,
+        queue=w.payment_queue,
+        redirect_url=w.config.opayo_redirect_url,
+    )
+    if reply.status != "OK":
+        logger.warning(
+            "notification not accepted", extra={"reply": reply.status, "reason": reply.reason}
+        )
+    metrics.add_metric(name=f"OpayoNotification{reply.status.title()}", unit="Count", value=1)
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "text/plain"},
+        "body": reply.body,
+    }

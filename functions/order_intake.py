@@ -1,6 +1,8 @@
-"""Accept an order from the shop or ERP, start the saga.
+"""`POST /orders`: accept an order from the shop or ERP and start the saga once it is paid.
 
-Lambda handler, invoked by API Gateway REST (Lambda proxy integration).
+API Gateway REST proxy integration. 201 with the order for a new order, 200 for a repeat of
+the same order, 400 naming the field for bad input (a card number is refused unread), 409
+for a different order under an existing id.
 """
 
 from __future__ import annotations
@@ -11,14 +13,26 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from opayo_fba.intake.orders import OrderSubmission, refuse_card_numbers, submit_order
+from opayo_fba.lambda_support import error_response, json_response, remember_context, wiring
 from opayo_fba.observability import logger, metrics, tracer
+from opayo_fba.wiring import settings
+
+settings().require("orders_table", "state_machine_arn")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = APIGatewayProxyEvent(event)
-    logger.debug("request", extra={"resource": request.resource})
-    # The domain function this handler calls lands with the saga issue.
-    raise NotImplementedError("order_intake: implemented by the saga issue")
+    remember_context(context)
+    body = APIGatewayProxyEvent(event).decoded_body or ""
+    try:
+        refuse_card_numbers(body)
+        submission = OrderSubmission.model_validate_json(body)
+        before = wiring().store.find(str(submission.order.order_id))
+        record = submit_order(submission, wiring().intake())
+    except Exception as error:
+        return error_response(error)
+    metrics.add_metric(name="OrdersReceived", unit="Count", value=0 if before else 1)
+    return json_response(200 if before else 201, record.public_view())

@@ -1,7 +1,4 @@
-"""Answer GET /orders/{orderId}.
-
-Lambda handler, invoked by API Gateway REST (Lambda proxy integration).
-"""
+"""`GET /orders/{orderId}`: the order's canonical status, payment, fulfillment and history."""
 
 from __future__ import annotations
 
@@ -11,14 +8,23 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from opayo_fba.errors import NotFoundError
+from opayo_fba.lambda_support import error_response, json_response, wiring
 from opayo_fba.observability import logger, metrics, tracer
+from opayo_fba.wiring import settings
+
+settings().require("orders_table")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = APIGatewayProxyEvent(event)
-    logger.debug("request", extra={"resource": request.resource})
-    # The domain function this handler calls lands with the saga issue.
-    raise NotImplementedError("order_status: implemented by the saga issue")
+    order_id = (APIGatewayProxyEvent(event).path_parameters or {}).get("orderId", "")
+    try:
+        record = wiring().store.find(order_id)
+        if record is None:
+            raise NotFoundError(f"no order {order_id!r}")
+    except Exception as error:
+        return error_response(error)
+    return json_response(200, record.public_view())

@@ -1,23 +1,10 @@
 """Saga: update the fulfillment order from Hold to Ship.
 
-Lambda handler, invoked as a Step Functions task of the saga.
-
-Input and output are the saga state (identifiers and statuses only). Domain errors reach the
-state machine as the error names infra/saga.py catches (infra.constants.ERROR_*).
+Step Functions task; input and output are the saga state (identifiers only). Errors reach the
+state machine by name (opayo_fba.saga.errors), which is what infra/saga.py retries and catches.
 """
 
-from __future__ import annotations
+from opayo_fba.lambda_support import saga_step_handler
+from opayo_fba.saga.steps import release_fulfillment_order
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from opayo_fba.observability import logger, metrics, tracer
-
-
-@logger.inject_lambda_context(correlation_id_path="orderId")
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # The domain function this handler calls lands with the saga issue.
-    raise NotImplementedError("saga_release_fulfillment_order: implemented by the saga issue")
+handler = saga_step_handler(release_fulfillment_order)

@@ -110,23 +110,26 @@ class Saga(Construct):
 
     def _build_functions(self, platform: Platform) -> dict[str, lambda_.Function]:
         """Each step gets its own function and role: payment steps never see Amazon secrets."""
-        amazon = {"seller_secrets": True, "connector_state": True, "idempotency": True}
-        opayo = {"vendor_secrets": True, "idempotency": True}
+        # Every step may change the order's status, which it announces on the bus.
+        amazon = {
+            "seller_secrets": True,
+            "connector_state": True,
+            "idempotency": True,
+            "events_bus": True,
+        }
+        opayo = {"vendor_secrets": True, "idempotency": True, "events_bus": True}
         built: dict[FunctionSpec, dict[str, Any]] = {
-            SAGA_VALIDATE_AND_MAP: {"orders": "write", "vendor_secrets": True},
+            SAGA_VALIDATE_AND_MAP: {"orders": "write", "vendor_secrets": True, "events_bus": True},
             SAGA_CREATE_FULFILLMENT_ORDER: {"orders": "write", **amazon},
             SAGA_CAPTURE_PAYMENT: {"orders": "write", **opayo},
             SAGA_RELEASE_FULFILLMENT_ORDER: {"orders": "write", **amazon},
-            SAGA_CHECK_FULFILLMENT_STATUS: {
-                "orders": "read",
-                "seller_secrets": True,
-                "connector_state": True,
-            },
-            SAGA_MARK_SHIPPED: {"orders": "write"},
+            # Records the status it reads, so the order shows it between notifications.
+            SAGA_CHECK_FULFILLMENT_STATUS: {"orders": "write", **amazon},
+            SAGA_MARK_SHIPPED: {"orders": "write", "events_bus": True},
             SAGA_ABORT_PAYMENT: {"orders": "write", **opayo},
             SAGA_CANCEL_FULFILLMENT_ORDER: {"orders": "write", **amazon},
             SAGA_REFUND_PAYMENT: {"orders": "write", **opayo},
-            SAGA_RECORD_OUTCOME: {"orders": "write"},
+            SAGA_RECORD_OUTCOME: {"orders": "write", "events_bus": True},
         }
         return {
             spec.module: platform.function(self, spec, **access) for spec, access in built.items()

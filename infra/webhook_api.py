@@ -99,6 +99,8 @@ class WebhookApi(Construct):
             ORDER_INTAKE,
             orders="write",
             idempotency=True,
+            # Reads Pi transactions and creates Deferred ones from card identifiers.
+            vendor_secrets=True,
             extra_environment={ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
         )
         state_machine.grant_start_execution(intake)

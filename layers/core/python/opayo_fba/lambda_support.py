@@ -1,0 +1,110 @@
+"""What every handler shares: the wiring, the time budget, HTTP error mapping, saga steps.
+
+Domain exceptions become HTTP statuses here and nowhere else; saga steps raise their errors
+by name (`opayo_fba.saga.errors`) for the state machine, through `step_errors()`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from pydantic import ValidationError
+
+from opayo_fba.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    UpstreamError,
+)
+from opayo_fba.observability import logger, metrics, tracer
+from opayo_fba.wiring import Wiring, settings
+
+# Seconds kept back from the Lambda timeout for writing results after a rate-limit wait.
+TIME_MARGIN_SECONDS = 5.0
+
+
+class _Invocation:
+    context: Any = None
+
+
+_invocation = _Invocation()
+
+
+def time_budget() -> float:
+    """Seconds this invocation may still spend waiting (rate limits, retries)."""
+    context = _invocation.context
+    if context is None:
+        return 10.0
+    remaining_ms = float(context.get_remaining_time_in_millis())
+    return max(0.0, remaining_ms / 1000 - TIME_MARGIN_SECONDS)
+
+
+def remember_context(context: Any) -> None:
+    _invocation.context = context
+
+
+@cache
+def wiring() -> Wiring:
+    return Wiring(settings(), time_budget=time_budget)
+
+
+# -- HTTP --------------------------------------------------------------------------------------
+
+_STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
+    (ValidationError, 400),
+    (InvalidInputError, 400),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (UpstreamError, 503),
+    (ConfigurationError, 500),
+)
+
+
+def json_response(
+    status: int, body: Any, headers: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json", **(headers or {})},
+        "body": json.dumps(body, default=str),
+    }
+
+
+def error_response(error: Exception) -> dict[str, Any]:
+    """The one mapping from domain exceptions to HTTP; anything else is re-raised."""
+    for kind, status in _STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            if isinstance(error, ValidationError):
+                details = [
+                    {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"]}
+                    for e in error.errors(include_url=False, include_input=False)
+                ]
+                return json_response(status, {"error": "invalid request", "details": details})
+            if status >= 500:
+                logger.exception("request failed")
+                return json_response(status, {"error": type(error).__name__})
+            return json_response(status, {"error": str(error)})
+    raise error
+
+
+# -- Step Functions tasks -----------------------------------------------------------------------
+
+Step = Callable[[Mapping[str, Any], Any], dict[str, Any]]
+
+
+def saga_step_handler(step: Step) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda handler for one saga step: observability, the wiring, the step. Nothing else."""
+
+    @logger.inject_lambda_context(correlation_id_path="orderId")
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        remember_context(context)
+        return step(event, wiring().saga())
+
+    handler.__name__ = f"{step.__name__}_handler"
+    return handler
