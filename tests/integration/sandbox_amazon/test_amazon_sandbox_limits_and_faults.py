@@ -159,10 +159,14 @@ def test_rate_scale_speeds_up_refill(amazon_sandbox: AmazonSandboxHandle) -> Non
 def test_delay_fault_answers_late_but_answers(amazon_sandbox: AmazonSandboxHandle) -> None:
     fba = amazon_sandbox.sp_api_client(FulfillmentOutbound)
     amazon_sandbox.set_faults(
-        {"rules": [{"operation": "*", "kind": "delay", "delay_seconds": 0.2, "times": 1}]}
+        {"rules": [{"operation": "*", "kind": "delay", "delay_seconds": 0.2, "times": 2}]}
     )
     fba.create_fulfillment_order(**mcf_order_body("SLOW-1"))
-    assert _fired(amazon_sandbox) == [{"operation": "createFulfillmentOrder", "kind": "delay"}]
+    # "*" covers the LWA token endpoint too: the client's first call fetches a token.
+    assert _fired(amazon_sandbox) == [
+        {"operation": "lwaToken", "kind": "delay"},
+        {"operation": "createFulfillmentOrder", "kind": "delay"},
+    ]
     assert fba.get_fulfillment_order("SLOW-1").payload["fulfillmentOrder"]
 
 
