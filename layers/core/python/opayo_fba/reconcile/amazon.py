@@ -187,6 +187,7 @@ class SettlementParser:
             i_promo,
         ) = pick  # fmt: skip
         parse_date = parse_amazon_datetime
+        new_row = tuple.__new__  # NamedTuple's own __new__ is a Python frame per row
         line_no = self._line_no
         try:
             for raw in self._lines:
@@ -246,12 +247,12 @@ class SettlementParser:
                     quantity_purchased: int | None = int(quantity)
                 else:
                     quantity_purchased = None
-                yield SettlementRow(
+                yield new_row(SettlementRow, (
                     line_no, cells[i_ttype], cells[i_oid], cells[i_moid], cells[i_adj],
                     cells[i_ship], cells[i_mkt], cells[i_atype], cells[i_adesc], amount,
                     cells[i_fid], posted_date, posted_date_time, cells[i_oic], cells[i_moiid],
                     cells[i_maiid], cells[i_sku], quantity_purchased, cells[i_promo],
-                )  # fmt: skip
+                ))  # fmt: skip
         except UnicodeDecodeError as error:
             raise MalformedInputError(
                 self.source, line_no + 1, None, f"not UTF-8 text ({error.reason})"

@@ -149,13 +149,9 @@ def _write_outputs(result: ReconcileResult, staging: Path, out_dir: Path, run_id
         write_journal_csv(result.entries, stream)
     with (staging / "journal.json").open("w", encoding="utf-8") as stream:
         write_journal_json(result, stream)
-    (staging / "report.html").write_text(_report(result), encoding="utf-8")
+    (staging / "report.html").write_text(render_report(result), encoding="utf-8")
     outputs = {name: str(out_dir / name) for name in OUTPUT_FILES[:4]}
     event = journal_entries_ready_event(result, run_id=run_id, outputs=outputs)
     (staging / "journal-entries-ready.json").write_text(
         json.dumps(event, indent=2) + "\n", encoding="utf-8"
     )
-
-
-def _report(result: ReconcileResult) -> str:
-    return render_report(result)
