@@ -77,12 +77,21 @@ def test_every_entry_balances_in_every_currency_and_ties_out(
             cells, total=_text(total, currency), currency=currency, settlement_id=settlement_id
         )
         reconciler.add_settlement(SettlementParser(lines, f"{settlement_id}.txt"))
+    totals = ""
+    for currency in sorted({currency for *_, currency in items}):
+        mine = [(minor, kind) for _, minor, kind, _, c in items if c == currency]
+        gross = sum(-minor if kind == "Refund" else minor for minor, kind in mine)
+        totals += (
+            f"<total><currency>{currency}</currency><count>{len(mine)}</count>"
+            f"<gross>{_text(gross, currency)}</gross></total>"
+        )
     document = batch_xml(
-        transaction(order if kind != "Refund" else f"RF-{order}",
-                    _text(-minor if kind == "Refund" else minor, currency),
-                    kind=kind, card=card, currency=currency,
-                    related=order if kind == "Refund" else "")
-        for order, minor, kind, card, currency in items
+        (transaction(order if kind != "Refund" else f"RF-{order}",
+                     _text(-minor if kind == "Refund" else minor, currency),
+                     kind=kind, card=card, currency=currency,
+                     related=order if kind == "Refund" else "")
+         for order, minor, kind, card, currency in items),
+        totals=totals,
     )  # fmt: skip
     reconciler.add_batch(BatchParser(io.BytesIO(document.encode()), "b.xml"))
     result = reconciler.finish()
@@ -95,6 +104,8 @@ def test_every_entry_balances_in_every_currency_and_ties_out(
         if entry.source_kind == "amazon-settlement":
             assert entry.clearing_minor == expected_clearing[entry.entry_id]
     assert all(balance == 0 for balance in balances_by_currency(result.entries).values())
+    assert result.exceptions_by_reason["batch_total_mismatch"] == 0
+    assert result.exceptions_by_reason["settlement_total_mismatch"] == 0
     for currency in {currency for *_, currency in items}:
         (batch,) = [e for e in result.entries if e.source_kind == "opayo-batch"
                     and e.currency == currency]  # fmt: skip
@@ -102,6 +113,7 @@ def test_every_entry_balances_in_every_currency_and_ties_out(
         refunded = sum(m for _, m, k, _, c in items if c == currency and k == "Refund")
         fees = sum(line.debit_minor for line in batch.lines if line.account == CHART.opayo.fees)
         assert batch.clearing_minor == captured - refunded - fees
+        assert batch.control_total_minor == batch.clearing_minor
     unknown = {(t, d) for (t, d), *_ in (r for _, rows in settlements for r in rows)} & {
         ("NewType", "Never seen")
     }
