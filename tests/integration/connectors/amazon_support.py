@@ -69,7 +69,7 @@ def sandbox_connector(
     time_budget: Callable[[], float] = lambda: 30.0,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
-    safety: float = 1.0,
+    latency_cushion: float = 0.5,
 ) -> SpApiConnector:
     credentials = sandbox_credentials(options)
     buckets = (
@@ -77,7 +77,7 @@ def sandbox_connector(
         if clock
         else TokenBucketTable(BUCKETS_TABLE, client=dynamodb)
     )
-    limiter_kwargs: dict[str, Any] = {"safety": safety}
+    limiter_kwargs: dict[str, Any] = {"latency_cushion": latency_cushion}
     if sleep is not None:
         limiter_kwargs["sleep"] = sleep
     limiter = SellerRateLimiter(buckets, credentials.seller_id, **limiter_kwargs)

@@ -9,6 +9,7 @@ time; otherwise it fails fast with `Throttled`, which the state machine retries 
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,9 +68,15 @@ def parse_rate_limit_header(value: str | None) -> float | None:
 class SellerRateLimiter:
     """Waits for (or refuses) a slot in one seller account's bucket for an operation.
 
-    `clock`/`sleep` default to the wall clock; benchmarks pass a time-scaled pair.
-    `safety` (< 1) runs slightly under the plan so clock skew between us and Amazon never
-    tips a call over; 1.0 uses the plan exactly.
+    `sleep` defaults to the wall clock; benchmarks pass a time-scaled one (and a matching
+    clock to the bucket table).
+
+    Amazon's bucket for us starts when Amazon first sees a call, ours a little earlier, and
+    network latency varies from call to call; so a call sent exactly on our schedule can reach
+    Amazon a moment before its token. We therefore leave unused as many tokens of the burst as
+    refill in `latency_cushion` seconds (at least one), which puts our schedule that far behind
+    Amazon's: it absorbs that much latency jitter once, at no cost to the sustained rate.
+    `rate_factor` (< 1) would also trim the rate, for clocks that drift.
     """
 
     def __init__(
@@ -79,15 +86,19 @@ class SellerRateLimiter:
         *,
         plans: Mapping[str, UsagePlan] = USAGE_PLANS,
         sleep: Callable[[float], None] = time.sleep,
-        safety: float = 1.0,
+        rate_factor: float = 1.0,
+        latency_cushion: float = 0.5,
     ) -> None:
-        if not 0 < safety <= 1:
-            raise ValueError("safety must be in (0, 1]")
+        if not 0 < rate_factor <= 1:
+            raise ValueError("rate_factor must be in (0, 1]")
+        if latency_cushion < 0:
+            raise ValueError("latency_cushion must be >= 0 seconds")
         self._buckets = buckets
         self._seller_id = seller_id
         self._plans = plans
         self._sleep = sleep
-        self._safety = safety
+        self._rate_factor = rate_factor
+        self._latency_cushion = latency_cushion
         self._known_rates: dict[str, float] = {}
 
     def _key(self, operation: str) -> str:
@@ -99,6 +110,13 @@ class SellerRateLimiter:
         except KeyError:
             raise KeyError(f"no usage plan for SP-API operation {operation!r}") from None
 
+    def usable_burst(self, plan: UsagePlan) -> int:
+        """The plan's burst less the latency cushion (at least one token is kept back)."""
+        cushion = (
+            max(1, math.ceil(self._latency_cushion * plan.rate)) if self._latency_cushion else 0
+        )
+        return max(1, plan.burst - cushion)
+
     def acquire(self, operation: str, max_wait: float) -> float:
         """Block until this caller may call `operation`; returns the seconds waited.
 
@@ -108,8 +126,8 @@ class SellerRateLimiter:
         try:
             reservation = self._buckets.reserve(
                 self._key(operation),
-                rate=plan.rate * self._safety,
-                burst=plan.burst,
+                rate=plan.rate * self._rate_factor,
+                burst=self.usable_burst(plan),
                 max_wait=max(0.0, max_wait),
             )
         except RateBudgetExceeded as exhausted:
@@ -128,5 +146,5 @@ class SellerRateLimiter:
         known = self._known_rates.get(operation)
         if known is not None and abs(rate - known) <= 1e-9 * max(rate, known):
             return
-        self._buckets.learn(self._key(operation), rate * self._safety)
+        self._buckets.learn(self._key(operation), rate * self._rate_factor)
         self._known_rates[operation] = rate

@@ -2,15 +2,19 @@
 
 One item per bucket (e.g. one seller account's createFulfillmentOrder budget). The item holds
 the bucket as a GCRA "theoretical arrival time" (`tat`): the moment the bucket would be full
-again if nobody called. A caller *reserves* the next free slot with one conditional write and
-then waits until its slot comes; reservations are handed out in order, so N callers together
-send at exactly the plan's rate after the burst is spent, and nobody sends early.
+again if nobody called. A caller *reserves* the next free slot and then waits until its slot
+comes; reservations are handed out in order, so N callers together send at exactly the plan's
+rate after the burst is spent, and nobody sends early.
 
 GCRA with rate r and burst b: T = 1/r, tolerance tau = (b - 1) * T. A call at `now` may go at
 `max(now, tat - tau)` and moves the bucket to `tat' = max(tat, now) + T`.
 
-Concurrency is optimistic: each write is conditional on the `version` read, and a lost race
-simply re-reads. Nothing is locked, so a crashed caller never blocks the others.
+A reservation is ONE atomic, conditional UpdateItem, with no read before it:
+  - busy bucket (tat >= now): `SET tat = tat + T` if `now <= tat <= now + tau + max_wait`;
+  - idle bucket (tat < now, or no item yet): `SET tat = now + T` if `tat < now`.
+DynamoDB applies updates to one item one at a time, so concurrent callers never share a slot
+and never retry because of each other (an optimistic read-modify-write would make N callers
+spend O(N^2) requests per N slots). Only a refusal costs a read, to say how long to wait.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from typing import Any
 
 Clock = Callable[[], float]
 
-# Races lost in a row before giving up; with tens of concurrent callers a handful is typical.
-_MAX_CONFLICTS = 200
+# Rounds of (busy, idle) attempts before giving up; two are enough unless the clock jumps.
+_MAX_ROUNDS = 20
 # Float sums of 1/rate drift by ~1e-12; a "wait" below a microsecond is no wait at all.
 _EPSILON = 1e-6
 
@@ -38,7 +42,7 @@ class RateBudgetExceeded(Exception):
 
 
 class BucketContention(Exception):
-    """Too many concurrent writers won the race in a row; the caller may try again later."""
+    """The bucket kept changing under us (a clock far out of step); try again later."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,6 @@ class Reservation:
 class BucketState:
     key: str
     tat: float
-    version: int
     learned_rate: float | None
     learned_burst: int | None
 
@@ -64,11 +67,17 @@ def _number(value: float) -> dict[str, str]:
     return {"N": repr(float(value))}
 
 
+def _learned(item: dict[str, Any]) -> tuple[float | None, int | None]:
+    rate = item.get("learned_rate")
+    burst = item.get("learned_burst")
+    return (float(rate["N"]) if rate else None, int(burst["N"]) if burst else None)
+
+
 class TokenBucketTable:
     """Reads and reserves slots in the shared buckets table (partition key `pk`, a string).
 
     `clock` returns epoch seconds; every instance must use the same time base (the wall clock
-    in production; benchmarks pass a scaled clock).
+    in production; benchmarks pass the sandbox's scaled clock).
     """
 
     def __init__(
@@ -87,6 +96,8 @@ class TokenBucketTable:
         self._table = table_name
         self._client = client
         self._clock = clock
+        # Rates Amazon announced, as last seen on the item: (rate, burst) per bucket.
+        self._learned: dict[str, tuple[float | None, int | None]] = {}
 
     def read(self, key: str) -> BucketState | None:
         response = self._client.get_item(
@@ -95,14 +106,12 @@ class TokenBucketTable:
         item = response.get("Item")
         if not item:
             return None
-        learned_rate = item.get("learned_rate")
-        learned_burst = item.get("learned_burst")
+        learned_rate, learned_burst = _learned(item)
         return BucketState(
             key=key,
             tat=float(item["tat"]["N"]),
-            version=int(item["version"]["N"]),
-            learned_rate=float(learned_rate["N"]) if learned_rate else None,
-            learned_burst=int(learned_burst["N"]) if learned_burst else None,
+            learned_rate=learned_rate,
+            learned_burst=learned_burst,
         )
 
     def reserve(self, key: str, *, rate: float, burst: int, max_wait: float) -> Reservation:
@@ -114,58 +123,74 @@ class TokenBucketTable:
         """
         if rate <= 0 or burst < 1:
             raise ValueError(f"bucket {key!r}: rate must be > 0 and burst >= 1")
-        client_error = self._client.exceptions.ConditionalCheckFailedException
-        for _ in range(_MAX_CONFLICTS):
-            state = self.read(key)
-            effective_rate = state.learned_rate if state and state.learned_rate else rate
-            effective_burst = state.learned_burst if state and state.learned_burst else burst
+        failed = self._client.exceptions.ConditionalCheckFailedException
+        for _ in range(_MAX_ROUNDS):
+            learned_rate, learned_burst = self._learned.get(key, (None, None))
+            effective_rate = learned_rate or rate
+            effective_burst = learned_burst or burst
             interval = 1.0 / effective_rate
             tolerance = (effective_burst - 1) * interval
             now = self._clock()
-            tat = state.tat if state else now
-            wait = tat - tolerance - now
-            wait = 0.0 if wait < _EPSILON else wait
-            if wait > max_wait:
-                raise RateBudgetExceeded(key, wait)
-            new_tat = max(tat, now) + interval
             try:
-                self._write_tat(key, new_tat, state)
-            except client_error:
-                continue
-            return Reservation(key, wait, effective_rate, effective_burst)
-        raise BucketContention(f"rate limit bucket {key!r}: {_MAX_CONFLICTS} lost races in a row")
+                item = self._update(
+                    key,
+                    "SET tat = tat + :interval",
+                    "tat >= :now AND tat <= :latest",
+                    {
+                        ":interval": _number(interval),
+                        ":now": _number(now),
+                        ":latest": _number(now + tolerance + max(0.0, max_wait) + _EPSILON),
+                    },
+                )
+            except failed:
+                pass
+            else:
+                self._learned[key] = _learned(item)
+                previous_tat = float(item["tat"]["N"]) - interval
+                wait = previous_tat - tolerance - now
+                wait = 0.0 if wait < _EPSILON else wait
+                return Reservation(key, wait, effective_rate, effective_burst)
+            try:
+                item = self._update(
+                    key,
+                    "SET tat = :next",
+                    "attribute_not_exists(tat) OR tat < :now",
+                    {":next": _number(now + interval), ":now": _number(now)},
+                )
+            except failed:
+                pass
+            else:
+                self._learned[key] = _learned(item)
+                return Reservation(key, 0.0, effective_rate, effective_burst)
+            state = self.read(key)
+            if state is not None:
+                self._learned[key] = (state.learned_rate, state.learned_burst)
+                wait = state.tat - tolerance - now
+                if wait > max_wait + _EPSILON:
+                    raise RateBudgetExceeded(key, wait)
+            # Otherwise the bucket moved between our two updates; try again.
+        raise BucketContention(f"rate limit bucket {key!r}: no slot after {_MAX_ROUNDS} rounds")
 
-    def _write_tat(self, key: str, new_tat: float, state: BucketState | None) -> None:
-        if state is None:
-            self._client.put_item(
-                TableName=self._table,
-                Item={"pk": {"S": key}, "tat": _number(new_tat), "version": {"N": "1"}},
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-            return
-        self._client.update_item(
+    def _update(
+        self, key: str, update: str, condition: str, values: dict[str, dict[str, str]]
+    ) -> dict[str, Any]:
+        response = self._client.update_item(
             TableName=self._table,
             Key={"pk": {"S": key}},
-            UpdateExpression="SET tat = :tat, version = :next",
-            ConditionExpression="version = :seen",
-            ExpressionAttributeValues={
-                ":tat": _number(new_tat),
-                ":next": {"N": str(state.version + 1)},
-                ":seen": {"N": str(state.version)},
-            },
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ReturnValues="ALL_NEW",
         )
+        attributes: dict[str, Any] = response["Attributes"]
+        return attributes
 
     def learn(self, key: str, rate: float, burst: int | None = None) -> None:
         """Record the rate Amazon says applies (its header wins over the plan's table)."""
         if rate <= 0:
             raise ValueError(f"bucket {key!r}: a learned rate must be > 0, got {rate}")
-        values: dict[str, dict[str, str]] = {
-            ":rate": _number(rate),
-            ":long_ago": _number(0),
-            ":first": {"N": "0"},
-        }
+        values: dict[str, dict[str, str]] = {":rate": _number(rate), ":long_ago": _number(0)}
         expression = "SET learned_rate = :rate, tat = if_not_exists(tat, :long_ago)"
-        expression += ", version = if_not_exists(version, :first)"
         if burst is not None:
             values[":burst"] = {"N": str(burst)}
             expression += ", learned_burst = :burst"
@@ -175,3 +200,5 @@ class TokenBucketTable:
             UpdateExpression=expression,
             ExpressionAttributeValues=values,
         )
+        previous_burst = self._learned.get(key, (None, None))[1]
+        self._learned[key] = (rate, burst if burst is not None else previous_burst)
