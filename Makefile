@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+NPM_STAMP := node_modules/.installed-stamp
 
 .PHONY: install test lint typecheck unit clean
 
@@ -27,8 +29,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-test: lint typecheck
+test: lint typecheck $(NPM_STAMP)
 	$(VENV)/bin/pytest -n 2
+
+# Node.js tools pinned in package.json: the CDK CLI and asl-validator (tests/infra).
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
+# `make synth [STAGE=prod]`: offline, Docker-free synthesis into cdk.out/ with cdk-nag checks.
+.PHONY: synth deploy
+CDK_ENV_FLAG = $(if $(STAGE),-c opayo-fba:environment=$(STAGE))
+synth: $(STAMP) $(NPM_STAMP)
+	node_modules/.bin/cdk synth --quiet $(CDK_ENV_FLAG)
+
+deploy: $(STAMP) $(NPM_STAMP)
+	node_modules/.bin/cdk deploy --require-approval broadening $(CDK_ENV_FLAG)
 
 clean:
 	rm -rf $(VENV) cdk.out node_modules .mypy_cache .pytest_cache .ruff_cache

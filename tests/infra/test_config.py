@@ -1,0 +1,114 @@
+"""Configuration from cdk.json context: valid blocks load, wrong ones fail naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from infra.config import load_config
+from opayo_fba.errors import ConfigurationError
+from tests.infra.conftest import PROJECT_ROOT
+
+
+def _context(environment: str = "dev") -> dict[str, Any]:
+    context: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
+    return {**copy.deepcopy(context), "opayo-fba:environment": environment}
+
+
+def _with(change: dict[str, Any], environment: str = "dev") -> dict[str, Any]:
+    context = _context(environment)
+    block = context["opayo-fba:environments"][environment]
+    for key, value in change.items():
+        if value is None:
+            del block[key]
+        else:
+            block[key] = value
+    return context
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_every_environment_in_cdk_json_is_valid(environment: str) -> None:
+    config = load_config(_context(environment))
+    assert config.name == environment
+    assert len(config.account) == 12
+    assert config.dlq_max_receive_count >= 1
+    assert config.seller_accounts
+    assert config.opayo_vendors
+
+
+def test_values_are_read_from_camel_case_context() -> None:
+    config = load_config(_with({"dlqMaxReceiveCount": 7, "alertEmail": "ops@shop.example"}))
+    assert config.dlq_max_receive_count == 7
+    assert config.alert_email == "ops@shop.example"
+    assert config.schedules.orders_polling == "rate(5 minutes)"
+
+
+@pytest.mark.parametrize(
+    ("change", "named_field"),
+    [
+        ({"account": None}, "dev.account: Field required"),
+        ({"account": "12345"}, "dev.account"),
+        ({"region": "mars-1"}, "dev.region"),
+        ({"alertEmail": "not-an-address"}, "dev.alertEmail"),
+        ({"dlqMaxReceiveCount": 0}, "dev.dlqMaxReceiveCount"),
+        ({"dlqMaxReceiveCount": "five"}, "dev.dlqMaxReceiveCount"),
+        ({"sellerAccounts": []}, "dev.sellerAccounts"),
+        (
+            {"opayoVendors": [{"name": "Bad Vendor!", "environment": "live"}]},
+            "opayoVendors[0].name",
+        ),
+        (
+            {"opayoVendors": [{"name": "v1", "environment": "staging"}]},
+            "opayoVendors[0].environment",
+        ),
+        ({"logRetentionDays": 12}, "dev.logRetentionDays"),
+        ({"dlqMaxRecieveCount": 5}, "dev.dlqMaxRecieveCount: Extra inputs are not permitted"),
+    ],
+)
+def test_a_wrong_value_names_its_field(change: dict[str, Any], named_field: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_config(_with(change))
+    message = str(caught.value)
+    assert named_field in message
+    assert "cdk.json" in message
+
+
+def test_a_bad_schedule_expression_says_what_a_good_one_looks_like() -> None:
+    context = _context()
+    context["opayo-fba:environments"]["dev"]["schedules"]["reportPolling"] = "every 5 minutes"
+    with pytest.raises(ConfigurationError, match=r"schedules\.reportPolling") as caught:
+        load_config(context)
+    assert "rate(5 minutes)" in str(caught.value)
+
+
+def test_a_missing_schedule_is_named() -> None:
+    context = _context()
+    del context["opayo-fba:environments"]["dev"]["schedules"]["opayoPiStatusPolling"]
+    with pytest.raises(ConfigurationError, match=r"schedules\.opayoPiStatusPolling"):
+        load_config(context)
+
+
+def test_duplicate_seller_ids_are_refused() -> None:
+    seller = {"id": "uk-main", "region": "eu", "marketplaceIds": ["A1F83G8C2ARO7P"]}
+    with pytest.raises(ConfigurationError, match="unique"):
+        load_config(_with({"sellerAccounts": [seller, seller]}))
+
+
+def test_an_unknown_environment_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"'staging' is not defined.*\['dev', 'prod'\]"):
+        load_config(_context("staging"))
+
+
+def test_no_environment_chosen_says_how_to_choose() -> None:
+    context = _context()
+    del context["opayo-fba:environment"]
+    with pytest.raises(ConfigurationError, match="-c opayo-fba:environment="):
+        load_config(context)
+
+
+def test_no_environments_at_all() -> None:
+    with pytest.raises(ConfigurationError, match="opayo-fba:environments"):
+        load_config({"opayo-fba:environment": "dev"})

@@ -1,0 +1,213 @@
+"""Functions: one module per function, the same runtime and layers, and least-privilege roles."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.constants import ALL_FUNCTIONS, LAMBDA_PYTHON_VERSION
+from tests.infra.conftest import PROJECT_ROOT, of_type
+
+# Actions AWS offers no resource-level permission for: the only ones allowed on "*".
+RESOURCE_STAR_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+def _functions(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return of_type(resources, "AWS::Lambda::Function")
+
+
+def _policy_statements(resources: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, policy in of_type(resources, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            found.append((logical_id, statement))
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _placeholder(value: Any) -> str:
+    """A stand-in for a deploy-time value (table name, queue URL, ARN) in a function's env."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(_placeholder(part) for part in parts)
+    if "Ref" in value:
+        return f"ref-{value['Ref']}"
+    if "Fn::GetAtt" in value:
+        return f"arn:aws:placeholder:eu-west-2:111111111111:{value['Fn::GetAtt'][0]}"
+    raise ValueError(f"unexpected intrinsic {value}")
+
+
+@pytest.mark.parametrize("spec", ALL_FUNCTIONS, ids=lambda spec: spec.module)
+def test_every_handler_initialises_with_the_environment_the_stack_gives_it(
+    spec: Any, resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Import each handler (its cold start) with exactly its function's template environment:
+    a setting the handler requires but the stack does not set fails here, not in AWS."""
+    assert (PROJECT_ROOT / "functions" / f"{spec.module}.py").is_file()
+    (function,) = [
+        f for f in _functions(resources).values() if f["Properties"]["Handler"] == spec.handler
+    ]
+    for name, value in function["Properties"]["Environment"]["Variables"].items():
+        monkeypatch.setenv(name, _placeholder(value))
+    _forget_cached_settings()  # settings are read once per cold start
+    monkeypatch.delitem(sys.modules, f"functions.{spec.module}", raising=False)
+    try:
+        module = importlib.import_module(f"functions.{spec.module}")
+    finally:
+        _forget_cached_settings()  # no other test may see these placeholder settings
+    assert callable(module.handler)
+
+
+def _forget_cached_settings() -> None:
+    cached = getattr(sys.modules.get("opayo_fba.wiring"), "settings", None)
+    if hasattr(cached, "cache_clear"):
+        cached.cache_clear()
+
+
+def test_template_has_exactly_the_listed_functions(resources: dict[str, Any]) -> None:
+    handlers = sorted(f["Properties"]["Handler"] for f in _functions(resources).values())
+    assert handlers == sorted(spec.handler for spec in ALL_FUNCTIONS)
+
+
+def test_all_functions_share_runtime_architecture_layers_and_tracing(
+    resources: dict[str, Any],
+) -> None:
+    layers = set(of_type(resources, "AWS::Lambda::LayerVersion"))
+    assert len(layers) == 2
+    for logical_id, function in _functions(resources).items():
+        props = function["Properties"]
+        assert props["Runtime"] == f"python{LAMBDA_PYTHON_VERSION}", logical_id
+        assert props["Architectures"] == ["arm64"], logical_id
+        assert props["TracingConfig"] == {"Mode": "Active"}, logical_id
+        assert props["LoggingConfig"]["LogFormat"] == "JSON", logical_id
+        assert {layer["Ref"] for layer in props["Layers"]} == layers, logical_id
+        log_group = resources[props["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert "KmsKeyId" in log_group["Properties"], logical_id
+        assert log_group["Properties"]["RetentionInDays"] >= 30
+
+
+def test_each_function_has_its_own_role(resources: dict[str, Any]) -> None:
+    roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _functions(resources).values()]
+    assert len(roles) == len(set(roles))
+
+
+def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any]) -> None:
+    allowed_literals = {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "OPAYO_FBA_ENVIRONMENT",
+        "OPAYO_VENDORS",
+    }
+    for logical_id, function in _functions(resources).items():
+        for name, value in function["Properties"]["Environment"]["Variables"].items():
+            if isinstance(value, str):
+                assert name in allowed_literals, (logical_id, name, value)
+            else:
+                text = json.dumps(value)
+                assert "Ref" in text or "Fn::" in text, (logical_id, name)
+
+
+def test_no_policy_grants_a_wildcard_action(resources: dict[str, Any]) -> None:
+    for logical_id, statement in _policy_statements(resources):
+        for action in _as_list(statement["Action"]):
+            assert action != "*", logical_id
+            assert not action.endswith(":*"), (logical_id, action)
+
+
+def test_resource_star_only_where_aws_allows_nothing_narrower(resources: dict[str, Any]) -> None:
+    for logical_id, statement in _policy_statements(resources):
+        if "*" in _as_list(statement["Resource"]):
+            assert set(_as_list(statement["Action"])) <= RESOURCE_STAR_ACTIONS, (
+                logical_id,
+                statement["Action"],
+            )
+
+
+def _actions_of(resources: dict[str, Any], function: dict[str, Any]) -> set[str]:
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions.update(_as_list(statement["Action"]))
+    return actions
+
+
+def _role_actions(resources: dict[str, Any], function_path: str) -> set[str]:
+    (function,) = [
+        f
+        for f in _functions(resources).values()
+        if f["Metadata"]["aws:cdk:path"].endswith(f"{function_path}/Resource")
+    ]
+    return _actions_of(resources, function)
+
+
+def test_read_only_endpoint_cannot_write(resources: dict[str, Any]) -> None:
+    actions = _role_actions(resources, "/Api/OrderStatusFunction")
+    assert "dynamodb:GetItem" in actions
+    assert not {a for a in actions if a.startswith("dynamodb:") and ("Put" in a or "Delete" in a)}
+    assert "secretsmanager:GetSecretValue" not in actions
+
+
+def test_webhook_can_enqueue_but_not_start_the_saga(resources: dict[str, Any]) -> None:
+    actions = _role_actions(resources, "/Api/OpayoWebhookFunction")
+    assert "sqs:SendMessage" in actions
+    assert "states:StartExecution" not in actions
+    assert "secretsmanager:GetSecretValue" not in actions
+
+
+def test_only_intake_paths_start_the_saga(resources: dict[str, Any]) -> None:
+    starters = {
+        f["Metadata"]["aws:cdk:path"].split("/")[2]
+        for f in _functions(resources).values()
+        if "states:StartExecution" in _actions_of(resources, f)
+    }
+    assert starters == {"OrderIntakeFunction", "PaymentEventsFunction"}
+
+
+def test_payment_steps_never_see_amazon_secrets(resources: dict[str, Any]) -> None:
+    for step in ("SagaCapturePayment", "SagaAbortPayment", "SagaRefundPayment"):
+        function = resources[
+            next(
+                k
+                for k, f in _functions(resources).items()
+                if f["Metadata"]["aws:cdk:path"].endswith(f"/{step}Function/Resource")
+            )
+        ]
+        assert "SELLER_SECRET_ARNS" not in function["Properties"]["Environment"]["Variables"]
+
+
+def test_scheduler_and_saga_roles_invoke_only_their_functions(resources: dict[str, Any]) -> None:
+    for logical_id, statement in _policy_statements(resources):
+        if "lambda:InvokeFunction" in _as_list(statement["Action"]):
+            for resource in _as_list(statement["Resource"]):
+                text = json.dumps(resource)
+                assert "Fn::GetAtt" in text, (logical_id, resource)
+
+
+def test_handler_modules_stay_thin() -> None:
+    for path in Path(PROJECT_ROOT / "functions").glob("*.py"):
+        assert len(path.read_text().splitlines()) < 80, f"{path.name}: logic belongs in the layer"

@@ -1,0 +1,105 @@
+"""Monitoring: the dashboard's widgets and the alarms that page the operator."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from infra.config import EnvironmentConfig
+from tests.infra.conftest import logical_id_by_path, of_type
+
+
+def _alarms(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        r["Metadata"]["aws:cdk:path"].split("/")[-2]: r["Properties"]
+        for r in of_type(resources, "AWS::CloudWatch::Alarm").values()
+    }
+
+
+def test_alarm_topic_is_encrypted_and_mails_the_operator(
+    resources: dict[str, Any], config: EnvironmentConfig
+) -> None:
+    ((topic_id, topic),) = of_type(resources, "AWS::SNS::Topic").items()
+    assert "KmsMasterKeyId" in topic["Properties"]
+    (subscription,) = of_type(resources, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == config.alert_email
+    assert subscription["Properties"]["TopicArn"] == {"Ref": topic_id}
+
+
+def test_every_alarm_notifies_the_topic(resources: dict[str, Any]) -> None:
+    (topic_id,) = of_type(resources, "AWS::SNS::Topic")
+    alarms = _alarms(resources)
+    assert alarms
+    for name, alarm in alarms.items():
+        assert alarm["AlarmActions"] == [{"Ref": topic_id}], name
+        assert alarm["TreatMissingData"] == "notBreaching", name
+
+
+def test_any_message_in_any_dlq_alarms(resources: dict[str, Any]) -> None:
+    alarms = _alarms(resources)
+    dlqs = {
+        "PaymentEventsDlqNotEmpty": "/Queues/PaymentEventsDlq/Resource",
+        "AmazonNotificationsDlqNotEmpty": "/Queues/AmazonNotificationsDlq/Resource",
+        "SchedulesDlqNotEmpty": "/Schedules/SchedulesDlq/Resource",
+    }
+    for alarm_name, queue_path in dlqs.items():
+        alarm = alarms[alarm_name]
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        queue_id = logical_id_by_path(resources, queue_path)
+        assert alarm["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}
+        ]
+
+
+def test_saga_api_throttle_and_age_alarms(resources: dict[str, Any]) -> None:
+    alarms = _alarms(resources)
+    assert alarms["SagaFailed"]["MetricName"] == "ExecutionsFailed"
+    assert alarms["SagaFailed"]["Threshold"] == 1
+    assert alarms["SagaTimedOut"]["MetricName"] == "ExecutionsTimedOut"
+    assert alarms["Api5xx"]["MetricName"] == "5XXError"
+    assert alarms["Api5xx"]["Threshold"] == 1
+    for queue in ("PaymentEvents", "AmazonNotifications"):
+        alarm = alarms[f"{queue}OldMessages"]
+        assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+        assert alarm["Threshold"] == 900
+    throttles = alarms["SpApiThrottled"]
+    metric_names = {
+        m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m
+    }
+    assert metric_names == {"SpApiThrottled"}
+    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 7
+
+
+def test_dashboard_shows_every_signal(resources: dict[str, Any]) -> None:
+    (dashboard,) = of_type(resources, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for title in (
+        "API 4xx / 5xx",
+        "API latency",
+        "Queue depth",
+        "Age of oldest message",
+        "Dead-letter queue depth",
+        "Saga executions",
+        "SP-API throttles",
+        "Lambda errors",
+        "Lambda duration",
+    ):
+        assert title in body, title
+    for metric in (
+        "4XXError",
+        "5XXError",
+        "Latency",
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "SagaCompensated",
+        "SpApiThrottled",
+        "Errors",
+        "Duration",
+    ):
+        assert metric in body, metric

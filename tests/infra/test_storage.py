@@ -1,0 +1,108 @@
+"""Storage: tables with PITR, KMS and TTL; the report archive bucket locked down."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import logical_id_by_path, of_type
+
+
+def test_three_tables_all_with_pitr_and_customer_managed_kms(resources: dict[str, Any]) -> None:
+    tables = of_type(resources, "AWS::DynamoDB::Table")
+    assert len(tables) == 3
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        sse = props["SSESpecification"]
+        assert sse["SSEEnabled"] is True
+        assert sse["SSEType"] == "KMS"
+        assert "Fn::GetAtt" in sse["KMSMasterKeyId"], "must be our own key, not AWS owned"
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["DeletionProtectionEnabled"] is True
+        assert table["DeletionPolicy"] == "Retain"
+
+
+def test_idempotency_table_has_powertools_key_and_ttl(resources: dict[str, Any]) -> None:
+    props = resources[logical_id_by_path(resources, "/Storage/IdempotencyTable/")]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_orders_table_is_indexed_by_vendor_tx_code(resources: dict[str, Any]) -> None:
+    props = resources[logical_id_by_path(resources, "/Storage/OrdersTable/")]["Properties"]
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["KeySchema"] == [{"AttributeName": "vendorTxCode", "KeyType": "HASH"}]
+
+
+def test_connector_state_table_has_partition_and_sort_key(resources: dict[str, Any]) -> None:
+    props = resources[logical_id_by_path(resources, "/Storage/ConnectorStateTable/")]["Properties"]
+    assert [k["KeyType"] for k in props["KeySchema"]] == ["HASH", "RANGE"]
+
+
+def test_report_bucket_is_private_versioned_kms_and_has_lifecycle(template: Any) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    {
+                        "ServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": Match.any_value(),
+                        },
+                        "BucketKeyEnabled": True,
+                    }
+                ]
+            },
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Status": "Enabled",
+                                "Transitions": [
+                                    {"StorageClass": "GLACIER_IR", "TransitionInDays": 90}
+                                ],
+                                "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                            }
+                        )
+                    ]
+                )
+            },
+            "LoggingConfiguration": Match.object_like({"LogFilePrefix": "reports-bucket/"}),
+        },
+    )
+
+
+def test_every_bucket_denies_requests_without_tls(resources: dict[str, Any]) -> None:
+    buckets = of_type(resources, "AWS::S3::Bucket")
+    policies = of_type(resources, "AWS::S3::BucketPolicy")
+    protected = set()
+    for policy in policies.values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}:
+                assert statement["Effect"] == "Deny"
+                protected.add(policy["Properties"]["Bucket"]["Ref"])
+    assert protected == set(buckets)
+
+
+def test_data_is_retained_when_the_stack_is_deleted(resources: dict[str, Any]) -> None:
+    for kind in ("AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::KMS::Key"):
+        for logical_id, resource in of_type(resources, kind).items():
+            assert resource.get("DeletionPolicy") == "Retain", logical_id
+
+
+def test_every_kms_key_rotates(resources: dict[str, Any]) -> None:
+    keys = of_type(resources, "AWS::KMS::Key")
+    assert len(keys) >= 4  # data, logs, secrets, SP-API notifications queue
+    for logical_id, key in keys.items():
+        assert key["Properties"]["EnableKeyRotation"] is True, logical_id
