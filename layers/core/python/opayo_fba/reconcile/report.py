@@ -65,12 +65,14 @@ def render_report(result: ReconcileResult) -> str:
     currencies = sorted({currency for currency, _ in result.category_totals})
     charts = []
     for currency in currencies:
-        bars = [
-            (category, amount, _money(amount, currency))
-            for (cur, category), amount in sorted(result.category_totals.items())
-            if cur == currency and amount
-        ]
-        charts.append(bar_chart(f"Amounts by fee category ({currency})", bars))
+        for title, opayo in (("Amazon amounts by fee category", False), ("Opayo batches", True)):
+            bars = [
+                (category, amount, _money(amount, currency))
+                for (cur, category), amount in sorted(result.category_totals.items())
+                if cur == currency and amount and category.startswith("Opayo/") == opayo
+            ]
+            if bars:
+                charts.append(bar_chart(f"{title} ({currency})", bars))
     outcome = [("matched orders", result.matched_orders, str(result.matched_orders))]
     outcome += [
         (reason.replace("_", " "), count, str(count))
