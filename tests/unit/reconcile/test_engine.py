@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -283,3 +284,29 @@ def test_an_id_claimed_by_two_orders_is_refused() -> None:
     with pytest.raises(MalformedInputError, match="already belongs") as raised:
         OrderBook.from_json_lines(lines, "orders.jsonl")
     assert (raised.value.line, raised.value.field) == (2, "vendorTxCode")
+
+
+@pytest.mark.parametrize(
+    ("element", "expected"),
+    [
+        ("<businessdate>2026-07-15</businessdate>", datetime(2026, 7, 15, tzinfo=UTC)),
+        ("<batchdate>15/07/2026</batchdate>", datetime(2026, 7, 15, tzinfo=UTC)),
+        ("<batchdate>15/07/2026 10:00:00</batchdate>", datetime(2026, 7, 15, 9, tzinfo=UTC)),
+    ],
+)
+def test_batch_entries_are_dated_by_the_batch(
+    chart: ReconcileConfig, element: str, expected: datetime
+) -> None:
+    document = batch_xml([transaction("A", "1.00")]).replace(
+        "<businessdate>2026-11-15</businessdate>", element
+    )
+    reconciler = Reconciler(chart)
+    (entry,) = reconciler.add_batch(BatchParser(io.BytesIO(document.encode()), "b.xml"))
+    assert entry.date == expected
+
+
+def test_an_unreadable_batch_date_names_the_field(chart: ReconcileConfig) -> None:
+    document = batch_xml([transaction("A", "1.00")], business_date="next tuesday")
+    with pytest.raises(MalformedInputError, match="next tuesday") as raised:
+        Reconciler(chart).add_batch(BatchParser(io.BytesIO(document.encode()), "b.xml"))
+    assert raised.value.field == "batchdate"

@@ -348,14 +348,19 @@ class Reconciler:
         return entries
 
     def _batch_date(self, text: str, source: str) -> datetime:
+        """A business date is a calendar date (midnight UTC); a timestamp is UK local time."""
         if not text:
             return self._now()
-        for layout in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%Y-%m-%d"):
+        for layout, zone in (
+            ("%d/%m/%Y %H:%M:%S", _OPAYO_ZONE),
+            ("%d/%m/%Y", UTC),
+            ("%Y-%m-%d", UTC),
+        ):
             try:
                 local = datetime.strptime(text, layout)  # noqa: DTZ007 - zone set next line
             except ValueError:
                 continue
-            return local.replace(tzinfo=_OPAYO_ZONE).astimezone(UTC)
+            return local.replace(tzinfo=zone).astimezone(UTC)
         raise MalformedInputError(
             source, None, "batchdate", f"{text!r} is not a date (expected dd/mm/yyyy)"
         )
