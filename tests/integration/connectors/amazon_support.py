@@ -42,8 +42,15 @@ def create_buckets_table() -> AtomicDynamoDB:
     client = boto3.client("dynamodb", region_name="eu-west-2")
     client.create_table(
         TableName=BUCKETS_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        # As infra/storage.py defines the connector-state table.
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     return AtomicDynamoDB(client)

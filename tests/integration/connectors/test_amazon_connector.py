@@ -15,8 +15,13 @@ from moto import mock_aws
 from opayo_fba.amazon.connector import SpApiConnector
 from opayo_fba.amazon.errors import SpApiNotFound, SpApiRequestRejected, Throttled
 from opayo_fba.amazon.retry import RetryPolicy
+from opayo_fba.store.rate_limits import TokenBucketTable
 from tests.fixtures.amazon_sandbox import AMAZON_SANDBOX_START, AmazonSandboxHandle, mcf_order_body
-from tests.integration.connectors.amazon_support import create_buckets_table, sandbox_connector
+from tests.integration.connectors.amazon_support import (
+    BUCKETS_TABLE,
+    create_buckets_table,
+    sandbox_connector,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -207,3 +212,25 @@ def test_an_empty_budget_fails_fast_with_throttled(
     assert 0 < caught.value.retry_after <= 60
     assert calls_to(amazon_sandbox, "getOrders").count(429) == 0  # refused before sending
     connector.close()
+
+
+def test_the_limiter_adopts_the_rate_amazon_announces(
+    amazon_sandbox: AmazonSandboxHandle, dynamodb: Any
+) -> None:
+    amazon_sandbox.set_rate_limits(
+        {"enabled": True, "overrides": {"getFulfillmentOrder": {"rate": 0.5, "burst": 30}}}
+    )
+    connector = sandbox_connector(amazon_sandbox.url, amazon_sandbox.sandbox.options, dynamodb)
+    connector.create_fulfillment_order_on_hold(mcf_order_body("OPF-4001"))
+    connector.get_fulfillment_order("OPF-4001")
+    connector.close()
+    seller = amazon_sandbox.sandbox.options.credentials.seller_id
+    state = TokenBucketTable(BUCKETS_TABLE, client=dynamodb).read(f"{seller}#getFulfillmentOrder")
+    assert state is not None
+    assert state.learned_rate == 0.5
+    # The plan (2/s) is kept where Amazon's header agrees with it.
+    unchanged = TokenBucketTable(BUCKETS_TABLE, client=dynamodb).read(
+        f"{seller}#createFulfillmentOrder"
+    )
+    assert unchanged is not None
+    assert unchanged.learned_rate == 2.0

@@ -48,8 +48,14 @@ def dynamodb() -> Iterator[Any]:
         client = AtomicClient(boto3.client("dynamodb"))
         client.create_table(
             TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
             BillingMode="PAY_PER_REQUEST",
         )
         yield client
@@ -150,3 +156,27 @@ def test_bad_arguments_name_the_problem(dynamodb: Any) -> None:
         buckets.reserve("k", rate=0, burst=1, max_wait=0)
     with pytest.raises(ValueError, match="table_name"):
         TokenBucketTable("", client=dynamodb)
+
+
+def test_buckets_live_beside_the_other_connector_state(dynamodb: Any) -> None:
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=FakeClock())
+    buckets.reserve("A1SELLER#createFulfillmentOrder", rate=2, burst=30, max_wait=0)
+    item = dynamodb.get_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "ratelimit#A1SELLER"}, "sk": {"S": "createFulfillmentOrder"}},
+    )["Item"]
+    assert float(item["tat"]["N"]) == pytest.approx(1_800_000_000.5)
+
+
+def test_a_table_keyed_on_pk_alone_works_too() -> None:
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName="buckets",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        buckets = TokenBucketTable("buckets", client=client, clock=FakeClock(), sort_key=None)
+        assert buckets.reserve("S1#getOrders", rate=1, burst=1, max_wait=0).wait_seconds == 0
+        assert buckets.reserve("S1#getOrders", rate=1, burst=1, max_wait=5).wait_seconds == 1

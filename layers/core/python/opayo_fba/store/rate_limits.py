@@ -73,11 +73,17 @@ def _learned(item: dict[str, Any]) -> tuple[float | None, int | None]:
     return (float(rate["N"]) if rate else None, int(burst["N"]) if burst else None)
 
 
-class TokenBucketTable:
-    """Reads and reserves slots in the shared buckets table (partition key `pk`, a string).
+KEY_PREFIX = "ratelimit#"
 
-    `clock` returns epoch seconds; every instance must use the same time base (the wall clock
-    in production; benchmarks pass the sandbox's scaled clock).
+
+class TokenBucketTable:
+    """Reads and reserves slots in the shared buckets table.
+
+    The table is the connector-state table (string keys `pk` and `sk`): a bucket named
+    "<scope>#<name>" (e.g. "A1SELLER#createFulfillmentOrder") is the item
+    `pk = "ratelimit#<scope>"`, `sk = "<name>"`. Pass `sort_key=None` for a table keyed on
+    `pk` alone. `clock` returns epoch seconds; every instance must use the same time base
+    (the wall clock in production; benchmarks pass the sandbox's scaled clock).
     """
 
     def __init__(
@@ -86,6 +92,7 @@ class TokenBucketTable:
         *,
         client: Any = None,
         clock: Clock = time.time,
+        sort_key: str | None = "sk",
     ) -> None:
         if not table_name:
             raise ValueError("table_name is required (the rate-limit DynamoDB table)")
@@ -96,12 +103,19 @@ class TokenBucketTable:
         self._table = table_name
         self._client = client
         self._clock = clock
+        self._sort_key = sort_key
         # Rates Amazon announced, as last seen on the item: (rate, burst) per bucket.
         self._learned: dict[str, tuple[float | None, int | None]] = {}
 
+    def _item_key(self, key: str) -> dict[str, dict[str, str]]:
+        if self._sort_key is None:
+            return {"pk": {"S": KEY_PREFIX + key}}
+        scope, _, name = key.rpartition("#")
+        return {"pk": {"S": KEY_PREFIX + (scope or key)}, self._sort_key: {"S": name or "bucket"}}
+
     def read(self, key: str) -> BucketState | None:
         response = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True
+            TableName=self._table, Key=self._item_key(key), ConsistentRead=True
         )
         item = response.get("Item")
         if not item:
@@ -176,7 +190,7 @@ class TokenBucketTable:
     ) -> dict[str, Any]:
         response = self._client.update_item(
             TableName=self._table,
-            Key={"pk": {"S": key}},
+            Key=self._item_key(key),
             UpdateExpression=update,
             ConditionExpression=condition,
             ExpressionAttributeValues=values,
@@ -196,7 +210,7 @@ class TokenBucketTable:
             expression += ", learned_burst = :burst"
         self._client.update_item(
             TableName=self._table,
-            Key={"pk": {"S": key}},
+            Key=self._item_key(key),
             UpdateExpression=expression,
             ExpressionAttributeValues=values,
         )
