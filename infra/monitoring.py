@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -63,15 +64,31 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         config: EnvironmentConfig,
-        data_key: kms.IKey,
         resources: MonitoredResources,
     ) -> None:
         super().__init__(scope, construct_id)
+        # The alarm topic has its own key: CloudWatch must be allowed to use it to publish,
+        # and that permission should not extend to the key of our data.
+        self.key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="opayo-fba alarm topic",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+            )
+        )
         self.topic = sns.Topic(
             self,
             "AlarmTopic",
             display_name=f"{SERVICE_NAME} {config.name} alarms",
-            master_key=data_key,
+            master_key=self.key,
             enforce_ssl=True,
         )
         self.topic.add_subscription(subscriptions.EmailSubscription(config.alert_email))

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -58,6 +59,7 @@ class Schedules(Construct):
             self, "ScheduleGroup", schedule_group_name=f"{SERVICE_NAME}-{config.name}"
         )
         self._key = data_key
+        self._roles: dict[str, iam.Role] = {}
         self.schedules: list[scheduler.Schedule] = []
         every = config.schedules
         for seller in config.seller_accounts:
@@ -132,6 +134,25 @@ class Schedules(Construct):
         self.functions = built
         return built
 
+    def _scheduler_role(self, module: str, function: lambda_.IFunction) -> iam.Role:
+        """One role per invoked function: invoke it, read the schedule, dead-letter a failure."""
+        if module not in self._roles:
+            role = iam.Role(
+                self,
+                f"{module.title().replace('_', '')}SchedulerRole",
+                assumed_by=iam.ServicePrincipal(
+                    "scheduler.amazonaws.com",
+                    conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+                ),
+                description=f"EventBridge Scheduler invoking {module}",
+            )
+            function.grant_invoke(role)
+            # Sending to a KMS-encrypted queue needs GenerateDataKey, which the L2 does not add.
+            self.dlq.grant_send_messages(role)
+            self._key.grant_decrypt(role)
+            self._roles[module] = role
+        return self._roles[module]
+
     def _build_schedule(
         self,
         construct_id: str,
@@ -142,6 +163,7 @@ class Schedules(Construct):
     ) -> None:
         target = targets.LambdaInvoke(
             functions[module],
+            role=self._scheduler_role(module, functions[module]),
             input=scheduler.ScheduleTargetInput.from_object(subject),
             dead_letter_queue=self.dlq,
             retry_attempts=SCHEDULE_RETRY_ATTEMPTS,

@@ -80,7 +80,6 @@ class OpayoFbaStack(Stack):
             self,
             "Monitoring",
             config=config,
-            data_key=keys.data,
             resources=MonitoredResources(
                 api=self.api.api,
                 work_queues={

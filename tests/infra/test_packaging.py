@@ -46,6 +46,23 @@ def test_dependency_layer_is_built_for_the_lambda_platform(
     assert not (deps / "rich").exists()
 
 
+def _size_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1_000_000
+
+
+def test_layers_and_code_fit_lambdas_unzipped_limit(
+    cloud_assembly: Path, resources: dict[str, Any]
+) -> None:
+    """Lambda allows 250 MB unzipped for a function and its layers together."""
+    total = sum(_size_mb(path) for path in _layer_dirs(cloud_assembly, resources).values())
+    (code,) = {
+        f["Metadata"]["aws:asset:path"]
+        for f in of_type(resources, "AWS::Lambda::Function").values()
+    }
+    total += _size_mb(cloud_assembly / code)
+    assert total < 200, f"{total:.0f} MB leaves too little headroom under 250 MB"
+
+
 def test_function_code_is_the_functions_folder(
     cloud_assembly: Path, resources: dict[str, Any]
 ) -> None:

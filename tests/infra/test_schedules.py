@@ -58,3 +58,23 @@ def test_every_schedule_retries_then_dead_letters(resources: dict[str, Any]) -> 
         assert target["RetryPolicy"]["MaximumRetryAttempts"] >= 1
         assert schedule["State"] == "ENABLED"
         assert "KmsKeyArn" in schedule
+
+
+def test_scheduler_roles_can_dead_letter_to_the_encrypted_queue(resources: dict[str, Any]) -> None:
+    """SQS with KMS needs kms:GenerateDataKey from the sender, or dead letters are lost."""
+    data_key = logical_id_by_path(resources, "/Keys/DataKey/Resource")
+    dlq = logical_id_by_path(resources, "/Schedules/SchedulesDlq/Resource")
+    roles = {s["Target"]["RoleArn"]["Fn::GetAtt"][0] for s in _schedules(resources)}
+    assert len(roles) == 5  # one per invoked function
+    for role in roles:
+        actions: dict[str, set[str]] = {}
+        for policy in of_type(resources, "AWS::IAM::Policy").values():
+            if {"Ref": role} not in policy["Properties"]["Roles"]:
+                continue
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                granted = statement["Action"]
+                for action in granted if isinstance(granted, list) else [granted]:
+                    actions.setdefault(action, set()).add(json.dumps(statement["Resource"]))
+        assert any(data_key in r for r in actions["kms:GenerateDataKey*"]), role
+        assert any(dlq in r for r in actions["sqs:SendMessage"]), role
+        assert "lambda:InvokeFunction" in actions
