@@ -1,0 +1,1 @@
+"""Scheduled pollers: Amazon orders since a watermark, and undecided Opayo Pi payments."""
