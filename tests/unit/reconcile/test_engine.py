@@ -310,3 +310,41 @@ def test_an_unreadable_batch_date_names_the_field(chart: ReconcileConfig) -> Non
     with pytest.raises(MalformedInputError, match="next tuesday") as raised:
         Reconciler(chart).add_batch(BatchParser(io.BytesIO(document.encode()), "b.xml"))
     assert raised.value.field == "batchdate"
+
+
+# A getBatchDetail answer as the Opayo sandbox gives it (captured over HTTP from
+# sandbox/opayo/reporting.py): a payment, a released Deferred and a refund, with its fees.
+SANDBOX_BATCH = (
+    "<vspaccess><errorcode>0000</errorcode><timestamp>03/03/2026 00:00:00</timestamp><batch>"
+    "<batchid>2</batchid><authprocessor>Elavon</authprocessor>"
+    "<businessdate>2026-03-02</businessdate><settledate>03/03/2026 00:00:00</settledate>"
+    "<transactioncount>3</transactioncount><totals><total><currency>GBP</currency>"
+    "<count>3</count><gross>130.00</gross><fees>2.34</fees><net>127.66</net></total></totals>"
+    "<transactions><totalrows>3</totalrows><startrow>1</startrow><endrow>3</endrow>"
+    "<transaction><rownumber>1</rownumber><vpstxid>{738F07EE-029F-4634-9E76-87D0F80E28C3}"
+    "</vpstxid><vendortxcode>s-visa</vendortxcode><transactiontype>Payment</transactiontype>"
+    "<cardtype>VISA</cardtype><currency>GBP</currency><amount>100.00</amount><fee>1.22</fee>"
+    "<net>98.78</net><transactiondate>02/03/2026 09:00:00</transactiondate></transaction>"
+    "<transaction><rownumber>2</rownumber><vpstxid>{A1F6D86D-367F-4123-AC3A-0DA886258C64}"
+    "</vpstxid><vendortxcode>s-deferred</vendortxcode><transactiontype>Deferred"
+    "</transactiontype><cardtype>VISA</cardtype><currency>GBP</currency><amount>60.00</amount>"
+    "<fee>0.74</fee><net>59.26</net><transactiondate>02/03/2026 09:00:00</transactiondate>"
+    "</transaction><transaction><rownumber>3</rownumber>"
+    "<vpstxid>{3A1A96DD-CD44-41AB-B5C3-EA7326257AEF}</vpstxid><vendortxcode>s-refund"
+    "</vendortxcode><transactiontype>Refund</transactiontype><cardtype>VISA</cardtype>"
+    "<currency>GBP</currency><amount>-30.00</amount><fee>0.38</fee><net>-30.38</net>"
+    "<transactiondate>02/03/2026 09:00:00</transactiondate></transaction></transactions>"
+    "</batch></vspaccess>"
+)
+
+
+def test_a_sandbox_batch_ties_out_with_the_example_fee_schedule(chart: ReconcileConfig) -> None:
+    found: list[ReconcileException] = []
+    reconciler = Reconciler(chart, on_exception=found.append)
+    (entry,) = reconciler.add_batch(BatchParser(io.BytesIO(SANDBOX_BATCH.encode()), "b.xml"))
+    assert found == []  # fees as the schedule says, totals and count agree
+    assert (entry.entry_id, entry.clearing_minor, entry.control_total_minor) == (
+        "OPY-2-GBP", 12766, 12766,
+    )  # fmt: skip
+    assert entry.is_balanced()
+    assert entry.date == datetime(2026, 3, 2, tzinfo=UTC)
