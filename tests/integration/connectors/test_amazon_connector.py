@@ -54,6 +54,9 @@ def test_orders_updated_since_a_watermark_with_their_items(
     items = amazon.order_items(first)
     assert items
     assert items[0]["SellerSKU"]
+    canonical = amazon.order(first)
+    assert canonical.order_id == first
+    assert [line.quantity for line in canonical.lines] == [i["QuantityOrdered"] for i in items]
 
 
 def test_fulfillment_order_lifecycle_hold_release_get(
@@ -76,6 +79,9 @@ def test_fulfillment_order_lifecycle_hold_release_get(
     assert amazon.create_fulfillment_order_on_hold(mcf_order_body("OPF-1001")) == "OPF-1001"
     amazon.release_fulfillment_order(order_id)
     assert amazon.get_fulfillment_order(order_id)["fulfillmentOrder"]["fulfillmentAction"] == "Ship"
+    canonical = amazon.fulfillment_order(order_id, order_id="1001")
+    assert canonical.seller_fulfillment_order_id == "OPF-1001"
+    assert canonical.action == "Ship"
 
 
 def test_cancel_and_typed_errors_that_are_not_retried(

@@ -107,6 +107,11 @@ def test_deferred_release_and_refund_happy_path(
     created = pi.create_payment(payment)
     assert created.succeeded
     assert created.amount == Money(amount=2599, currency="GBP")
+    canonical = created.to_payment_transaction(order_id="1001")
+    assert (canonical.state.value, canonical.vendor_tx_code) == (
+        "authorised",
+        payment.vendor_tx_code,
+    )
     assert pi.get_transaction(created.transaction_id).transaction_type == "Deferred"
     released = pi.release(created.transaction_id, Money(amount=2000, currency="GBP"))
     assert released.amount == 2000

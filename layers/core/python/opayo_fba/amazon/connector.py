@@ -38,6 +38,10 @@ from opayo_fba.amazon.retry import RetryPolicy, call_with_retries
 if TYPE_CHECKING:
     from sp_api.base import ApiResponse, Client
 
+    from opayo_fba.model.fulfillment import FulfillmentOrder
+    from opayo_fba.model.order import Order
+    from opayo_fba.transform.sku import SkuMapping
+
 SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 _ORDERS = "/orders/v0/orders"
 _FULFILLMENT_ORDERS = "/fba/outbound/2020-07-01/fulfillmentOrders"
@@ -362,9 +366,27 @@ class SpApiConnector:
         self._call("cancelFulfillmentOrder", "fulfillment", "PUT", path)
 
     def get_fulfillment_order(self, seller_fulfillment_order_id: str) -> dict[str, Any]:
+        """getFulfillmentOrder's payload (fulfillmentOrder, fulfillmentOrderItems, shipments)."""
         path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}"
         payload = self._call("getFulfillmentOrder", "fulfillment", "GET", path).payload
         return dict(payload or {})
+
+    def fulfillment_order(
+        self, seller_fulfillment_order_id: str, *, order_id: str | None = None
+    ) -> FulfillmentOrder:
+        """The canonical FulfillmentOrder (via `opayo_fba.transform.fba_outbound`)."""
+        from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
+
+        payload = self.get_fulfillment_order(seller_fulfillment_order_id)
+        return fulfillment_order_from_fba(payload, order_id=order_id)
+
+    def order(self, amazon_order_id: str, *, skus: SkuMapping | None = None) -> Order:
+        """One Amazon order with its items, as the canonical Order (getOrder + getOrderItems)."""
+        from opayo_fba.transform.orders_v0 import order_from_orders_v0
+
+        path = f"{_ORDERS}/{_segment(amazon_order_id, 'amazon_order_id')}"
+        payload = self._call("getOrder", "orders", "GET", path).payload or {}
+        return order_from_orders_v0(payload, self.order_items(amazon_order_id), skus=skus)
 
     # -- Reports ----------------------------------------------------------------------------
 

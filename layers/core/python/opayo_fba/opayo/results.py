@@ -1,15 +1,19 @@
 """Typed views of Opayo's answers (Pi transactions, Reporting API records).
 
-`PiTransaction` stays until the canonical PaymentTransaction model lands in `opayo_fba.model`.
+`PiTransaction` keeps Pi's answer whole (the saga reads `succeeded`, `status`, `status_detail`
+and `transaction_id`); `to_payment_transaction()` gives the canonical PaymentTransaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opayo_fba.model.money import Money
+
+if TYPE_CHECKING:
+    from opayo_fba.model.payment import PaymentTransaction
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,20 @@ class PiTransaction:
     @property
     def succeeded(self) -> bool:
         return self.status == "Ok"
+
+    def to_payment_transaction(
+        self, *, vendor_tx_code: str | None = None, order_id: str | None = None
+    ) -> PaymentTransaction:
+        """The canonical PaymentTransaction (via `opayo_fba.transform.opayo_pi`).
+
+        Pi does not echo the vendorTxCode; pass it when this result came from a plain GET.
+        """
+        from opayo_fba.transform.opayo_pi import payment_from_pi
+
+        code = vendor_tx_code or self.vendor_tx_code
+        if not code:
+            raise ValueError("vendor_tx_code is required: Pi's answer does not carry it")
+        return payment_from_pi(self.raw, vendor_tx_code=code, order_id=order_id)
 
     @classmethod
     def from_pi(cls, body: dict[str, Any], vendor_tx_code: str | None = None) -> PiTransaction:
