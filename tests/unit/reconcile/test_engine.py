@@ -348,3 +348,13 @@ def test_a_sandbox_batch_ties_out_with_the_example_fee_schedule(chart: Reconcile
     )  # fmt: skip
     assert entry.is_balanced()
     assert entry.date == datetime(2026, 3, 2, tzinfo=UTC)
+
+
+def test_a_refund_that_names_no_payment_is_an_unknown_order(chart: ReconcileConfig) -> None:
+    _, found = run(
+        chart,
+        [order_fee("A", "-1.00")],
+        [transaction("A", "10.00"), transaction("RFND-x", "-2.00", kind="Refund")],
+    )
+    assert [(e.reason, e.order, e.line) for e in found] == [("unknown_order", "RFND-x", 13)]
+    assert "no relatedvendortxcode" in found[0].detail

@@ -260,14 +260,19 @@ class Reconciler:
             if reported_fee is not None:
                 sums.reported_fees_minor += reported_fee
                 sums.fee_differences += reported_fee != charged
-            if book is None:
-                index = index_of(key)
-            else:
+            if book is not None:
                 index = book.resolve_opayo(key)
-                if index < 0:
-                    self._track_unknown(self._unknown_orders, key, parser.source, tx.line,
-                                        currency, amount, f"Opayo {kind}")  # fmt: skip
-                    continue
+            elif refund and not tx.related_vendor_tx_code:
+                index = -1  # its own vendorTxCode names no order without an orders file
+            else:
+                index = index_of(key)
+            if index < 0:
+                detail = f"Opayo {kind}"
+                if refund and not tx.related_vendor_tx_code:
+                    detail += " naming no payment (no relatedvendortxcode, not in the orders)"
+                self._track_unknown(self._unknown_orders, key, parser.source, tx.line,
+                                    currency, amount, detail)  # fmt: skip
+                continue
             add_payment(index, amount, currency_codes[currency], refund=refund)
         return self._close_batch(parser, per_currency, transactions)
 
