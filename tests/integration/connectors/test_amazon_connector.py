@@ -11,11 +11,23 @@ from typing import Any
 
 import pytest
 from moto import mock_aws
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
 
 from opayo_fba.amazon.connector import SpApiConnector
-from opayo_fba.amazon.errors import SpApiNotFound, SpApiRequestRejected, Throttled
+from opayo_fba.amazon.errors import (
+    SpApiAccessDenied,
+    SpApiNotFound,
+    SpApiRequestRejected,
+    SpApiUnavailable,
+    Throttled,
+)
 from opayo_fba.amazon.retry import RetryPolicy
 from opayo_fba.store.rate_limits import TokenBucketTable
+from sandbox.amazon import AmazonSandboxOptions
+from sandbox.common.server import ThreadedServer
 from tests.fixtures.amazon_sandbox import AMAZON_SANDBOX_START, AmazonSandboxHandle, mcf_order_body
 from tests.integration.connectors.amazon_support import (
     BUCKETS_TABLE,
@@ -240,3 +252,50 @@ def test_the_limiter_adopts_the_rate_amazon_announces(
     )
     assert unchanged is not None
     assert unchanged.learned_rate == 2.0
+
+
+def test_wrong_lwa_credentials_are_access_denied_not_retried(
+    amazon_sandbox: AmazonSandboxHandle, dynamodb: Any
+) -> None:
+    options = amazon_sandbox.sandbox.options.model_copy(
+        update={
+            "credentials": amazon_sandbox.sandbox.options.credentials.model_copy(
+                update={"client_secret": "wrong", "refresh_token": "Atzr|other-token"}
+            )
+        }
+    )
+    connector = sandbox_connector(amazon_sandbox.url, options, dynamodb)
+    with pytest.raises(SpApiAccessDenied, match="invalid_client"):
+        connector.get_fulfillment_order("ANY")
+    connector.close()
+
+
+def test_a_proxy_error_page_is_retried_then_reported_as_unavailable(dynamodb: Any) -> None:
+    """A 502 with an HTML body (no SP-API error list) is neither swallowed nor fatal."""
+    calls: list[str] = []
+
+    async def token(request: Request) -> Response:
+        return JSONResponse({"access_token": "Atza|x", "token_type": "bearer", "expires_in": 3600})
+
+    async def bad_gateway(request: Request) -> Response:
+        calls.append(request.url.path)
+        return HTMLResponse("<html><body>502 Bad Gateway</body></html>", status_code=502)
+
+    app = Starlette(
+        routes=[
+            Route("/auth/o2/token", token, methods=["POST"]),
+            Route("/fba/outbound/2020-07-01/fulfillmentOrders/{id}", bad_gateway),
+        ]
+    )
+    with ThreadedServer(app) as server:
+        connector = sandbox_connector(
+            server.url,
+            AmazonSandboxOptions(),
+            dynamodb,
+            retry=RetryPolicy(attempts=3, total_seconds=10, base_wait=0.01, max_wait=0.02),
+        )
+        with pytest.raises(SpApiUnavailable) as caught:
+            connector.get_fulfillment_order("OPF-1")
+        connector.close()
+    assert caught.value.status == 502
+    assert len(calls) == 3

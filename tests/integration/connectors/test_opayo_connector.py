@@ -321,3 +321,39 @@ def test_a_forged_or_altered_notification_is_rejected(
     assert (ok.exit_code, ok.output) == (0, "valid\n")
     assert bad.exit_code == 1
     assert bad.output.startswith("invalid: signature mismatch")
+
+
+def test_a_declined_card_is_a_result_not_an_exception(
+    pi: PiClient, opayo_sandbox: OpayoSandboxHandle
+) -> None:
+    declined = pi.create_payment(card_payment(opayo_sandbox, kind="Payment", amount=40300))
+    assert not declined.succeeded
+    assert declined.status == "NotAuthed"
+    assert declined.to_payment_transaction().state.value == "declined"
+
+
+def test_an_opayo_error_outcome_is_read_back_not_charged_again(
+    pi: PiClient, opayo_sandbox: OpayoSandboxHandle
+) -> None:
+    payment = card_payment(opayo_sandbox, kind="Payment", amount=50000)
+    result = pi.create_payment(payment)
+    assert result.status == "Error"
+    listed = opayo_sandbox.client.get(
+        "/_sandbox/transactions", params={"vendorTxCode": payment.vendor_tx_code}
+    ).json()["transactions"]
+    assert len(listed) == 1
+
+
+def test_reporting_with_a_wrong_password_fails_as_authentication(
+    opayo_sandbox: OpayoSandboxHandle,
+) -> None:
+    reporting = ReportingClient(
+        credentials(opayo_sandbox, reporting_password="not-it"),
+        url=f"{opayo_sandbox.url}/access/access.htm",
+    )
+    with pytest.raises(OpayoAuthenticationFailed, match="0011"):
+        reporting.get_transaction_detail(vendor_tx_code="anything")
+    right = ReportingClient(
+        credentials(opayo_sandbox), url=f"{opayo_sandbox.url}/access/access.htm"
+    )
+    assert right.find_transaction("never-used") is None
