@@ -93,6 +93,8 @@ def test_each_order_level_exception_has_its_reason(chart: ReconcileConfig) -> No
         ("duplicate_capture", "TWICE"),
         ("refund_without_return", "REFUNDED"),
     }
+    unpaid = next(e for e in found if e.reason == "fulfilled_not_captured")
+    assert (unpaid.amount_minor, unpaid.currency) == (-100, "GBP")
     duplicate = next(e for e in found if e.reason == "duplicate_capture")
     assert (duplicate.amount_minor, duplicate.currency) == (2000, "GBP")
     assert result.matched_orders == 2  # CAPTURED-ONCE and RETURNED

@@ -139,6 +139,8 @@ class Reconciler:
         fulfilment_rows = ledger.fulfilment_rows
         return_rows = ledger.return_rows
         amazon_minor = ledger.amazon_minor
+        amazon_currency = ledger.amazon_currency
+        currency_code = ledger.currency_code(currency)
         index_of = ledger.index_of
         known = ledger.known_keys
         rows = 0
@@ -174,6 +176,7 @@ class Reconciler:
             else:
                 fulfilment_rows[index] += 1
             amazon_minor[index] += amount
+            amazon_currency[index] = currency_code
         self._settlement_rows += rows
         for category, unknown_type in unknown_types.items():
             self._emit(ReconcileException(

@@ -71,6 +71,7 @@ class OrderLedger:
         self.return_rows = array("i", bytes(4 * size))
         self.amazon_minor = array("q", bytes(8 * size))
         self.paid_currency = array("h", [NO_CURRENCY]) * size
+        self.amazon_currency = array("h", [NO_CURRENCY]) * size
         self.currencies: list[str] = list(book.currencies) if book is not None else []
         self._currency_codes = {code: i for i, code in enumerate(self.currencies)}
 
@@ -92,6 +93,7 @@ class OrderLedger:
             for counter in (self.captures, self.refunds, self.fulfilment_rows, self.return_rows):
                 counter.append(0)
             self.paid_currency.append(NO_CURRENCY)
+            self.amazon_currency.append(NO_CURRENCY)
         return index
 
     def add_payment(self, index: int, amount: int, currency_code: int, *, refund: bool) -> None:
@@ -126,10 +128,12 @@ class OrderLedger:
             if captures and not fulfilled:
                 yield record(CAPTURED_NOT_FULFILLED, captured, None, f"{captures} capture(s)")
             if fulfilled and not captures:
-                yield record(
-                    FULFILLED_NOT_CAPTURED, None, None,
-                    f"{self.fulfilment_rows[index]} Amazon settlement row(s), "
-                    f"net {self.amazon_minor[index]} minor units",
+                amazon_code = self.amazon_currency[index]
+                yield _record(
+                    key, currencies[amazon_code] if amazon_code >= 0 else "",
+                    FULFILLED_NOT_CAPTURED, self.amazon_minor[index], None,
+                    f"{self.fulfilment_rows[index] + self.return_rows[index]} Amazon "
+                    "settlement row(s); the amount is their net",
                 )  # fmt: skip
             if captures > 1:
                 yield record(DUPLICATE_CAPTURE, captured, None, f"{captures} captures")
