@@ -1,7 +1,7 @@
 """Per-order matching state and the exceptions it yields.
 
 State is a handful of parallel `array`s indexed by order, plus one dict from order key to
-index: about 150 bytes an order, whatever the number of rows that mention it.
+index: about 200 bytes an order, whatever the number of rows that mention it.
 """
 
 from __future__ import annotations
