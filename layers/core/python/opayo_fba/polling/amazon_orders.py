@@ -27,7 +27,7 @@ from opayo_fba.saga.ports import EventPort
 from opayo_fba.store.amazon_orders import AmazonOrderRecord, AmazonOrderStore
 from opayo_fba.store.watermarks import WatermarkStore
 from opayo_fba.transform.orders_v0 import order_from_orders_v0
-from opayo_fba.transform.sku import SkuMapping
+from opayo_fba.transform.sku import SkuMapping, UnknownSkuError
 
 ORDERS_WATERMARK = "orders"
 OVERLAP = timedelta(minutes=2)
@@ -98,7 +98,7 @@ def _convert(
     try:
         items = connector.order_items(order_id)
         order = order_from_orders_v0(raw, items, skus=skus)
-    except InvalidInputError as error:
+    except (InvalidInputError, UnknownSkuError) as error:
         # Amazon answered, but we cannot read it (e.g. a SKU missing from the mapping):
         # keep the order with the reason rather than block every later order behind it.
         # (SpApiRequestRejected is an InvalidInputError too: a 400 will not heal on retry.)

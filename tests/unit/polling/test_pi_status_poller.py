@@ -1,0 +1,179 @@
+"""poll_pi_statuses with in-memory Pi clients and a moto orders table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from opayo_fba.model import PaymentState, PaymentTransaction
+from opayo_fba.opayo.errors import OpayoAuthenticationFailed, OpayoUnavailable
+from opayo_fba.polling.pi_statuses import poll_pi_statuses
+from opayo_fba.store.orders import OrderRecord
+from opayo_fba.store.pending_payments import PendingPaymentsStore
+from tests.unit.saga.conftest import authorised_payment, make_order
+
+
+def pending_payment(order_id: str, amount: int = 2500) -> PaymentTransaction:
+    return PaymentTransaction.model_validate(
+        {
+            "provider": "pi",
+            "vendor_tx_code": f"{order_id}-P1",
+            "transaction_id": f"TX-{order_id}",
+            "transaction_type": "Deferred",
+            "status": "3DAuth",
+            "state": "pending",
+            "amount": {"amount": amount, "currency": "GBP"},
+            "order_id": order_id,
+        }
+    )
+
+
+@dataclass
+class Body:
+    raw: dict[str, Any]
+
+
+@dataclass
+class FakePi:
+    """Pi GET /transactions/{id}: answers `statuses[id]` (default 3DAuth)."""
+
+    statuses: dict[str, str] = field(default_factory=dict)
+    failing: set[str] = field(default_factory=set)
+    auth_broken: bool = False
+    reads: list[str] = field(default_factory=list)
+
+    def get_transaction(self, transaction_id: str) -> Body:
+        self.reads.append(transaction_id)
+        if self.auth_broken:
+            raise OpayoAuthenticationFailed("getTransaction", 401, "1002", "check the key")
+        if transaction_id in self.failing:
+            raise OpayoUnavailable("getTransaction", 503, "Unavailable", "try later")
+        status = self.statuses.get(transaction_id, "3DAuth")
+        return Body(
+            {
+                "transactionId": transaction_id,
+                "transactionType": "Deferred",
+                "status": status,
+                "statusCode": "0000" if status == "Ok" else "2000",
+                "statusDetail": f"status {status}",
+                "amount": {"totalAmount": 2500, "saleAmount": 2500, "surchargeAmount": 0},
+                "currency": "GBP",
+            }
+        )
+
+
+@dataclass
+class FakeStarter:
+    started: list[str] = field(default_factory=list)
+
+    def start(self, order_id: str) -> bool:
+        if order_id in self.started:
+            return False
+        self.started.append(order_id)
+        return True
+
+
+@pytest.fixture
+def store(orders_table: Any) -> PendingPaymentsStore:
+    return PendingPaymentsStore(orders_table)
+
+
+def add(
+    store: PendingPaymentsStore,
+    order_id: str,
+    payment: PaymentTransaction | None,
+    vendor: str = "shop-a",
+) -> None:
+    store.create(
+        OrderRecord(
+            order=make_order(order_id), payment=payment, vendor=vendor, seller_account="uk-main"
+        )
+    )
+
+
+def test_only_pending_pi_payments_are_found(store: PendingPaymentsStore) -> None:
+    add(store, "W-1", pending_payment("W-1"))
+    add(store, "W-2", authorised_payment("W-2"))
+    add(store, "W-3", None)
+    add(store, "W-4", pending_payment("W-4"), vendor="shop-b")
+    store.park_payment(pending_payment("W-9"))
+    assert sorted(r.order_id for r in store.pending_pi_payments()) == ["W-1", "W-4"]
+    assert [r.order_id for r in store.pending_pi_payments("shop-b")] == ["W-4"]
+
+
+def test_a_decided_payment_is_applied_once_and_starts_the_saga(
+    store: PendingPaymentsStore,
+) -> None:
+    add(store, "W-1", pending_payment("W-1"))
+    add(store, "W-2", pending_payment("W-2"))
+    pi, starter = FakePi(statuses={"TX-W-1": "Ok"}), FakeStarter()
+    result = poll_pi_statuses(store, {"shop-a": pi}, starter)
+    assert (result.checked, result.applied, result.still_pending) == (2, 1, 1)
+    assert result.sagas_started == 1
+    assert starter.started == ["W-1"]
+    record = store.get("W-1")
+    assert record.payment is not None
+    assert record.payment.state is PaymentState.AUTHORISED
+    assert record.payment.vendor_tx_code == "W-1-P1"
+    still = store.get("W-2")
+    assert still.payment is not None
+    assert still.payment.state is PaymentState.PENDING
+    # The next run reads only what is still pending.
+    pi.reads.clear()
+    again = poll_pi_statuses(store, {"shop-a": pi}, starter)
+    assert pi.reads == ["TX-W-2"]
+    assert again.sagas_started == 0
+
+
+def test_a_declined_payment_is_applied_and_the_saga_decides_what_follows(
+    store: PendingPaymentsStore,
+) -> None:
+    add(store, "W-1", pending_payment("W-1"))
+    starter = FakeStarter()
+    result = poll_pi_statuses(store, {"shop-a": FakePi(statuses={"TX-W-1": "Rejected"})}, starter)
+    assert result.applied == 1
+    record = store.get("W-1")
+    assert record.payment is not None
+    assert record.payment.state is PaymentState.DECLINED
+    assert starter.started == ["W-1"]
+
+
+def test_one_unreadable_transaction_does_not_stop_the_others(
+    store: PendingPaymentsStore,
+) -> None:
+    add(store, "W-1", pending_payment("W-1"))
+    add(store, "W-2", pending_payment("W-2"))
+    pi = FakePi(statuses={"TX-W-2": "Ok"}, failing={"TX-W-1"})
+    result = poll_pi_statuses(store, {"shop-a": pi}, FakeStarter())
+    assert [f.order_id for f in result.failures] == ["W-1"]
+    assert "OpayoUnavailable" in result.failures[0].reason
+    assert result.applied == 1
+
+
+def test_a_wrong_integration_key_stops_the_run(store: PendingPaymentsStore) -> None:
+    add(store, "W-1", pending_payment("W-1"))
+    with pytest.raises(OpayoAuthenticationFailed):
+        poll_pi_statuses(store, {"shop-a": FakePi(auth_broken=True)}, FakeStarter())
+    record = store.get("W-1")
+    assert record.payment is not None
+    assert record.payment.state is PaymentState.PENDING
+
+
+def test_orders_of_a_vendor_without_a_client_are_skipped(store: PendingPaymentsStore) -> None:
+    add(store, "W-1", pending_payment("W-1"))
+    add(store, "X-1", pending_payment("X-1"), vendor="shop-c")
+    pi = FakePi()
+    result = poll_pi_statuses(store, {"shop-a": pi, "shop-b": FakePi()}, FakeStarter())
+    assert pi.reads == ["TX-W-1"]
+    assert result.skipped_no_client == ("X-1",)
+
+
+def test_a_run_reads_at_most_limit_transactions(store: PendingPaymentsStore) -> None:
+    for number in range(3):
+        add(store, f"W-{number}", pending_payment(f"W-{number}"))
+    pi = FakePi()
+    result = poll_pi_statuses(store, {"shop-a": pi}, FakeStarter(), limit=2)
+    assert result.checked == 2
+    assert len(pi.reads) == 2
