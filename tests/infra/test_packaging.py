@@ -97,3 +97,57 @@ def test_cdk_json_runs_the_app_from_the_venv() -> None:
 
     cdk = json.loads((PROJECT_ROOT / "cdk.json").read_text())
     assert cdk["app"] == ".venv/bin/python app.py"
+
+
+def test_a_cached_layer_is_reused_without_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from infra import packaging
+
+    cached = tmp_path / f"deps-{requirements_hash(runtime_requirements())}"
+    (cached / "python").mkdir(parents=True)
+
+    def no_pip(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("pip must not run on a cache hit")
+
+    monkeypatch.setattr(packaging.subprocess, "run", no_pip)
+    assert packaging.build_dependency_layer(tmp_path) == cached
+
+
+def test_a_cache_miss_asks_pip_for_lambda_platform_wheels_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from infra import packaging
+
+    calls: list[list[str]] = []
+
+    def fake_pip(command: list[str], **kwargs: Any) -> None:
+        calls.append(command)
+        target = Path(command[command.index("--target") + 1])
+        (target / "pkg").mkdir(parents=True)
+        (target / "bin").mkdir()  # console scripts are stripped from the layer
+
+    monkeypatch.setattr(packaging.subprocess, "run", fake_pip)
+    built = packaging.build_dependency_layer(tmp_path)
+    (command,) = calls
+    assert "--only-binary=:all:" in command
+    assert command[command.index("--platform") + 1] == LAMBDA_PIP_PLATFORM
+    assert command[command.index("--python-version") + 1] == LAMBDA_PYTHON_VERSION
+    assert set(runtime_requirements()) <= set(command)
+    assert (built / "python" / "pkg").is_dir()
+    assert not (built / "python" / "bin").exists()
+    assert built.name == f"deps-{requirements_hash(runtime_requirements())}"
+
+
+def test_pip_failure_explains_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    from infra import packaging
+
+    def offline(command: list[str], **kwargs: Any) -> None:
+        raise subprocess.CalledProcessError(1, command, stderr="No matching distribution")
+
+    monkeypatch.setattr(packaging.subprocess, "run", offline)
+    with pytest.raises(ConfigurationError, match=r"(?s)needs PyPI once.*No matching distribution"):
+        packaging.build_dependency_layer(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == []  # no half-built layer left behind
