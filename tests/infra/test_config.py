@@ -112,3 +112,33 @@ def test_no_environment_chosen_says_how_to_choose() -> None:
 def test_no_environments_at_all() -> None:
     with pytest.raises(ConfigurationError, match="opayo-fba:environments"):
         load_config({"opayo-fba:environment": "dev"})
+
+
+def test_app_py_stops_with_the_message_and_no_traceback(tmp_path: Any) -> None:
+    """What `cdk synth` shows for a bad cdk.json: one line naming the field and the fix."""
+    import os
+    import subprocess
+    import sys
+
+    context = _with({"dlqMaxReceiveCount": 0})
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps(context),
+        "CDK_OUTDIR": str(tmp_path),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "error: invalid configuration in cdk.json context" in result.stderr
+    assert "opayo-fba:environments.dev.dlqMaxReceiveCount" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))  # nothing synthesized
