@@ -31,6 +31,11 @@ CAPTURE_TYPES = frozenset(
 REFUND_TYPES = frozenset({"REFUND"})
 CAPTURE, REFUND, OTHER = "capture", "refund", "other"
 _HEADER_PARENTS = frozenset({"vspaccess", "batch"})
+# The leaves of a <transaction> that are read; others (rownumber, net, dates) are skipped.
+TRANSACTION_FIELDS = frozenset(
+    {"vpstxid", "vendortxcode", "relatedvendortxcode", "transactiontype", "txtype",
+     "amount", "currency", "cardtype", "fee"}
+)  # fmt: skip
 
 
 class BatchTransaction(NamedTuple):
@@ -88,6 +93,9 @@ class _BatchEvents:
     per-element Python work dominates. These handlers keep the text of the leaves they care
     about and report one event per transaction, header field and total, with the line the
     element starts on. Nothing else is kept, so memory does not depend on the batch size.
+
+    The leaves of a <transaction> are most of the document, so they take a fast path
+    (closures over a depth counter); everything else goes through `_start` and `_end`.
     """
 
     def __init__(self, expat: Any, queue: Any) -> None:
@@ -101,20 +109,79 @@ class _BatchEvents:
         self._total: dict[str, str] = {}
         self._line = 0
         self._total_line = 0
+        # depth of the leaves of the open <transaction>, or -1 outside one
+        self.leaf_depth = -1
+        self._keys: dict[str, str] = {}
+        self.start, self.end, self.data = self._handlers()
 
-    def start(self, tag: str, attrs: list[str]) -> None:
-        lowered = self._lowered.get(tag)
-        if lowered is None:
-            lowered = self._lowered[tag] = tag.lower()
+    def _handlers(self) -> tuple[Any, Any, Any]:
+        open_tags = self.open
+        slow_start = self._start
+        slow_end = self._end
+        parts: list[str] | None = None
+        values = self._values
+        this = self
+
+        keys = self._keys
+        keys_get = keys.get
+
+        def start(tag: str, attrs: list[str]) -> None:
+            nonlocal parts, values
+            if len(open_tags) == this.leaf_depth:
+                open_tags.append(tag)
+                key = keys_get(tag)
+                if key is None:
+                    key = this.key_of(tag)
+                parts = [] if key else None
+                return
+            parts = None
+            slow_start(tag, attrs)
+            if this.leaf_depth >= 0 and len(open_tags) == this.leaf_depth:
+                values = this._values  # a <transaction> just opened
+            else:
+                parts = this._parts
+
+        def data(text: str) -> None:
+            if parts is not None:
+                parts.append(text)
+
+        def end(tag: str) -> None:
+            nonlocal parts
+            if len(open_tags) == this.leaf_depth + 1:
+                open_tags.pop()
+                if parts is not None:
+                    values[keys[tag]] = "".join(parts).strip()
+                    parts = None
+                return
+            this._parts = parts
+            parts = None
+            slow_end(tag)
+
+        return start, end, data
+
+    def lower(self, tag: str) -> str:
+        lowered = self._lowered[tag] = tag.lower()
+        return lowered
+
+    def key_of(self, tag: str) -> str:
+        """The key a transaction leaf is kept under, or '' for leaves nobody reads."""
+        lowered = tag.lower()
+        key = self._keys[tag] = lowered if lowered in TRANSACTION_FIELDS else ""
+        return key
+
+    def _start(self, tag: str, attrs: list[str]) -> None:
+        lowered = self._lowered.get(tag) or self.lower(tag)
         open_tags = self.open
         parent = open_tags[-1] if open_tags else None
         open_tags.append(lowered)
+        self._parts = None
         if parent == "transaction" or parent == "total":
             self._parts = []
         elif parent == "transactions":
             if lowered == "transaction":
                 self._values = {}
                 self._line = self._expat.CurrentLineNumber
+                self.leaf_depth = len(open_tags)
             else:
                 self._parts = []  # <totalrows>, <startrow>, <endrow>
         elif parent == "totals":
@@ -132,11 +199,7 @@ class _BatchEvents:
                 self._parts = []
                 self._line = self._expat.CurrentLineNumber
 
-    def data(self, text: str) -> None:
-        if self._parts is not None:
-            self._parts.append(text)
-
-    def end(self, _tag: str) -> None:
+    def _end(self, _tag: str) -> None:
         lowered = self.open.pop()
         parent = self.open[-1] if self.open else None
         parts = self._parts
@@ -145,6 +208,7 @@ class _BatchEvents:
             self._values[lowered] = "".join(parts).strip() if parts else ""
         elif parent == "transactions":
             if lowered == "transaction":
+                self.leaf_depth = -1
                 self._append(("transaction", (self._line, self._values)))
             elif lowered == "totalrows":
                 text = "".join(parts).strip() if parts else ""
