@@ -109,27 +109,25 @@ class Saga(Construct):
     # ---- the step functions ---------------------------------------------------------------
 
     def _build_functions(self, platform: Platform) -> dict[str, lambda_.Function]:
-        """Each step gets its own function and role: payment steps never see Amazon secrets."""
-        # Every step may change the order's status, which it announces on the bus.
-        amazon = {
-            "seller_secrets": True,
-            "connector_state": True,
-            "idempotency": True,
-            "events_bus": True,
-        }
-        opayo = {"vendor_secrets": True, "idempotency": True, "events_bus": True}
+        """Each step gets its own function and role: payment steps never see Amazon secrets.
+
+        Every step may publish to the canonical bus: the domain emits OrderStatusChanged,
+        PaymentCaptured, RefundIssued ... as it records each change (opayo_fba.saga.steps).
+        """
+        common: dict[str, Any] = {"orders": "write", "events_bus": True}
+        amazon: dict[str, Any] = {**common, "seller_secrets": True, "connector_state": True}
+        opayo: dict[str, Any] = {**common, "vendor_secrets": True}
         built: dict[FunctionSpec, dict[str, Any]] = {
-            SAGA_VALIDATE_AND_MAP: {"orders": "write", "vendor_secrets": True, "events_bus": True},
-            SAGA_CREATE_FULFILLMENT_ORDER: {"orders": "write", **amazon},
-            SAGA_CAPTURE_PAYMENT: {"orders": "write", **opayo},
-            SAGA_RELEASE_FULFILLMENT_ORDER: {"orders": "write", **amazon},
-            # Records the status it reads, so the order shows it between notifications.
-            SAGA_CHECK_FULFILLMENT_STATUS: {"orders": "write", **amazon},
-            SAGA_MARK_SHIPPED: {"orders": "write", "events_bus": True},
-            SAGA_ABORT_PAYMENT: {"orders": "write", **opayo},
-            SAGA_CANCEL_FULFILLMENT_ORDER: {"orders": "write", **amazon},
-            SAGA_REFUND_PAYMENT: {"orders": "write", **opayo},
-            SAGA_RECORD_OUTCOME: {"orders": "write", "events_bus": True},
+            SAGA_VALIDATE_AND_MAP: opayo,
+            SAGA_CREATE_FULFILLMENT_ORDER: amazon,
+            SAGA_CAPTURE_PAYMENT: opayo,
+            SAGA_RELEASE_FULFILLMENT_ORDER: amazon,
+            SAGA_CHECK_FULFILLMENT_STATUS: amazon,
+            SAGA_MARK_SHIPPED: common,
+            SAGA_ABORT_PAYMENT: opayo,
+            SAGA_CANCEL_FULFILLMENT_ORDER: amazon,
+            SAGA_REFUND_PAYMENT: opayo,
+            SAGA_RECORD_OUTCOME: common,
         }
         return {
             spec.module: platform.function(self, spec, **access) for spec, access in built.items()

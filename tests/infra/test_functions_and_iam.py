@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.constants import ALL_FUNCTIONS, LAMBDA_PYTHON_VERSION
+from infra.constants import ALL_FUNCTIONS, LAMBDA_PYTHON_VERSION, SAGA_FUNCTIONS
 from tests.infra.conftest import PROJECT_ROOT, of_type
 
 # Actions AWS offers no resource-level permission for: the only ones allowed on "*".
@@ -67,11 +67,7 @@ def test_every_handler_initialises_with_the_environment_the_stack_gives_it(
     """Import each handler (its cold start) with exactly its function's template environment:
     a setting the handler requires but the stack does not set fails here, not in AWS."""
     assert (PROJECT_ROOT / "functions" / f"{spec.module}.py").is_file()
-    (function,) = [
-        f for f in _functions(resources).values() if f["Properties"]["Handler"] == spec.handler
-    ]
-    for name, value in function["Properties"]["Environment"]["Variables"].items():
-        monkeypatch.setenv(name, _placeholder(value))
+    _set_function_env(resources, spec.module, monkeypatch)
     _forget_cached_settings()  # settings are read once per cold start
     monkeypatch.delitem(sys.modules, f"functions.{spec.module}", raising=False)
     try:
@@ -79,6 +75,41 @@ def test_every_handler_initialises_with_the_environment_the_stack_gives_it(
     finally:
         _forget_cached_settings()  # no other test may see these placeholder settings
     assert callable(module.handler)
+
+
+# What each handler builds from opayo_fba.wiring on its first event (lazily, after import).
+WIRING_NEEDS = {spec.module: "saga" for spec in SAGA_FUNCTIONS} | {
+    "order_intake": "intake",
+    "payment_events": "intake",
+}
+
+
+def _set_function_env(
+    resources: dict[str, Any], module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (function,) = [
+        f
+        for f in _functions(resources).values()
+        if f["Properties"]["Handler"] == f"{module}.handler"
+    ]
+    for name, value in function["Properties"]["Environment"]["Variables"].items():
+        monkeypatch.setenv(name, _placeholder(value))
+
+
+@pytest.mark.parametrize(("module", "needs"), sorted(WIRING_NEEDS.items()))
+def test_domain_dependencies_build_with_the_environment_the_stack_gives(
+    module: str, needs: str, resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The composition root requires settings lazily (e.g. the bus for every saga step):
+    building it with the function's template environment proves the stack sets them."""
+    wiring = importlib.import_module("opayo_fba.wiring")
+    _set_function_env(resources, module, monkeypatch)
+    _forget_cached_settings()
+    try:
+        built = getattr(wiring.Wiring(wiring.settings()), needs)()
+    finally:
+        _forget_cached_settings()
+    assert built is not None
 
 
 def _forget_cached_settings() -> None:
