@@ -10,6 +10,7 @@ crash only adds a version. Uploads and reads stream: memory stays bounded by the
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator, Mapping
 from datetime import date
@@ -44,6 +45,34 @@ def journal_key(run_id: str, day: date, name: str) -> str:
     return f"journals/{day:%Y/%m/%d}/{_part(run_id, 'run_id')}/{_part(name, 'name')}"
 
 
+class _KeepOpen(io.RawIOBase):
+    """Reads through to `inner`; boto3's transfer manager closes the file it uploads, and the
+    caller still needs it (the same spooled download is parsed after archiving)."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._inner.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell()
+
+    def close(self) -> None:
+        """Leave `inner` open."""
+
+
 class ReportArchive:
     def __init__(self, s3_client: Any, bucket: str) -> None:
         """`s3_client` is a boto3 S3 client; `bucket` the reports bucket's name."""
@@ -71,7 +100,7 @@ class ReportArchive:
     ) -> str:
         """Stream `body` (from its current position) to `key`; multipart when large."""
         self._s3.upload_fileobj(
-            body,
+            io.BufferedReader(_KeepOpen(body)),
             self.bucket,
             key,
             ExtraArgs={"ContentType": content_type, "Metadata": dict(metadata or {})},
