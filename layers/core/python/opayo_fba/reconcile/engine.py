@@ -144,19 +144,25 @@ class Reconciler:
         index_of = ledger.index_of
         known = ledger.known_keys
         rows = 0
+        # Sums per (account, category) are kept per distinct classification (a handful),
+        # so the loop adds into a list cell instead of hashing a tuple key per row.
+        totals: dict[tuple[str, str, str], list[int]] = {}
         for row in parser.rows():
             rows += 1
-            amount = row.amount_minor
-            key = (row.amount_type, row.amount_description, row.transaction_type)
+            line, transaction_type, order_id, merchant_order_id = row[:4]
+            amount_type, description, amount = row[7:10]
+            key = (amount_type, description, transaction_type)
             cls = classes.get(key)
             if cls is None:
                 cls = classify(key)
+            cell = totals.get(key)
+            if cell is None:
+                cell = totals[key] = [0]
+            cell[0] += amount
             account_key, is_return, unknown = cls
-            sums[account_key] = sums.get(account_key, 0) + amount
             if unknown:
-                self._track_unknown(unknown_types, account_key[1], parser.source, row.line,
-                                    currency, amount, row.transaction_type)  # fmt: skip
-            merchant_order_id = row.merchant_order_id
+                self._track_unknown(unknown_types, account_key[1], parser.source, line,
+                                    currency, amount, transaction_type)  # fmt: skip
             if book is None:
                 if not merchant_order_id:
                     continue
@@ -164,11 +170,11 @@ class Reconciler:
                 if index < 0:
                     index = index_of(merchant_order_id)
             else:
-                index = book.resolve_amazon(merchant_order_id, row.order_id)
+                index = book.resolve_amazon(merchant_order_id, order_id)
                 if index < 0:
                     if merchant_order_id:
                         self._track_unknown(self._unknown_orders, merchant_order_id,
-                                            parser.source, row.line, currency, amount,
+                                            parser.source, line, currency, amount,
                                             "Amazon settlement")  # fmt: skip
                     continue
             if is_return:
@@ -178,6 +184,9 @@ class Reconciler:
             amazon_minor[index] += amount
             amazon_currency[index] = currency_code
         self._settlement_rows += rows
+        for key, (amount_sum,) in totals.items():
+            account_key = classes[key][0]
+            sums[account_key] = sums.get(account_key, 0) + amount_sum
         for category, unknown_type in unknown_types.items():
             self._emit(ReconcileException(
                 UNKNOWN_AMOUNT_TYPE, "", unknown_type.source, unknown_type.line, currency,
