@@ -21,6 +21,7 @@ from sandbox.opayo.app import create_app as create_opayo_app
 from sandbox.opayo.options import OpayoSandboxOptions
 
 AMAZON_NOTIFICATIONS_HANDLER = "amazon_notifications.handler"
+OPAYO_MAX_TIME_FACTOR = 10.0
 
 
 @dataclass
@@ -66,13 +67,17 @@ class LocalEnvironment:
         template = Template.load(o.template, o.region)
         opayo_urls = {}
         for vendor in vendors_in(template):
+            # Opayo's session keys and card identifiers live 400 s; a clock as fast as the
+            # fulfillment centre's would expire them before the shop could use them.
             sandbox_options = o.opayo.get(vendor) or OpayoSandboxOptions(
-                vendor=vendor, clock_factor=o.time_factor
+                vendor=vendor, clock_factor=min(o.time_factor, OPAYO_MAX_TIME_FACTOR)
             )
             server = ThreadedServer(create_opayo_app(sandbox_options), port=o.opayo_port)
             opayo_urls[vendor] = server.start()
             self.opayo[vendor] = server
-        amazon_options = o.amazon or AmazonSandboxOptions(clock_factor=o.time_factor)
+        amazon_options = o.amazon or AmazonSandboxOptions(
+            clock_factor=o.time_factor, history_limit=1000
+        )
         self.amazon = ThreadedServer(create_amazon_app(amazon_options), port=o.amazon_port)
         amazon_url = self.amazon.start()
         self.runtime = LocalRuntime(

@@ -9,6 +9,11 @@ reports an unhandled exception the way Lambda does (`X-Amz-Function-Error: Unhan
 
 One invocation runs at a time: the process has one `os.environ`, and each function's settings
 are read from it at cold start, as in Lambda. That also makes local runs deterministic.
+
+Each function also gets its own copy of the layer's modules (`opayo_fba`), swapped into
+`sys.modules` around its invocations: in Lambda every function has its own execution
+environment, so module-level state (settings read at cold start, cached clients) must not
+leak from one function to another here either.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 
 #: The moto method `install` replaces; a moto upgrade that renames it must fail loudly.
 PATCHED_METHOD = "invoke"
+#: Packages whose module state each function keeps to itself (its "execution environment").
+ISOLATED_PACKAGES = ("opayo_fba",)
+
+
+def _is_isolated(name: str) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in ISOLATED_PACKAGES)
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,7 @@ class InProcessLambdas:
             if function.arn:
                 self._functions[function.arn] = function
         self._handlers: dict[str, Callable[[Any, Any], Any]] = {}
+        self._modules: dict[str, dict[str, ModuleType]] = {}
         self._lock = threading.RLock()
         self.invocations: list[Invocation] = []
         self.listeners: list[Callable[[Invocation], None]] = []
@@ -106,6 +118,21 @@ class InProcessLambdas:
             raise KeyError(
                 f"no function {name_or_arn!r} in the template (known: {known})"
             ) from None
+
+    @contextmanager
+    def _own_modules(self, function: LocalFunction) -> Iterator[None]:
+        shared = {name: m for name, m in sys.modules.items() if _is_isolated(name)}
+        for name in shared:
+            del sys.modules[name]
+        sys.modules.update(self._modules.get(function.name, {}))
+        try:
+            yield
+        finally:
+            own = {name: m for name, m in sys.modules.items() if _is_isolated(name)}
+            self._modules[function.name] = own
+            for name in own:
+                del sys.modules[name]
+            sys.modules.update(shared)
 
     @contextmanager
     def _environment(self, function: LocalFunction) -> Iterator[None]:
@@ -145,7 +172,7 @@ class InProcessLambdas:
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
         function = self.function(name_or_arn)
-        with self._lock, self._environment(function):
+        with self._lock, self._environment(function), self._own_modules(function):
             started = time.monotonic()
             context = LocalLambdaContext(
                 function_name=function.name,

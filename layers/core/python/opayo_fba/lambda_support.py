@@ -97,7 +97,11 @@ Step = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 
 
 def saga_step_handler(step: Step) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A Lambda handler for one saga step: observability, the wiring, the step. Nothing else."""
+    """A Lambda handler for one saga step: observability, the wiring, the step. Nothing else.
+
+    Built at import, so a missing setting fails the cold start, not the first order.
+    """
+    settings().require("orders_table", "event_bus_name")
 
     @logger.inject_lambda_context(correlation_id_path="orderId")
     @metrics.log_metrics

@@ -174,7 +174,7 @@ def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
         state_name = payment.state.value if payment else "missing"
         raise CaptureFailed(f"order {order_id}: payment is {state_name}, not capturable")
     amount = capture_amount(record)
-    transaction_id = _require(payment.transaction_id, "transaction id", order_id)
+    transaction_id = pi_transaction_id(record)
     with step_errors():
         try:
             deps.payments(_require(record.vendor, "vendor", order_id)).release(
@@ -243,7 +243,7 @@ def abort_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
     payment = record.payment
     if payment is None or payment.state is not PaymentState.AUTHORISED or record.captured:
         return {"aborted": False, "reason": "nothing authorised to abort"}
-    transaction_id = _require(payment.transaction_id, "transaction id", order_id)
+    transaction_id = pi_transaction_id(record)
     with step_errors():
         deps.payments(_require(record.vendor, "vendor", order_id)).abort(transaction_id)
 
@@ -293,7 +293,7 @@ def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
     captured = record.captured
     if captured is None or record.payment is None:
         return {"refunded": False, "reason": "nothing captured"}
-    transaction_id = _require(record.payment.transaction_id, "transaction id", order_id)
+    transaction_id = pi_transaction_id(record)
     index = next((i for i, r in enumerate(record.refunds) if r.status == "pending"), None)
     if index is None:
         already = record.refunded
@@ -358,6 +358,13 @@ def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
 
     record = _save(deps, order_id, keep)
     return {"outcome": outcome, "status": record.status.value}
+
+
+def pi_transaction_id(record: OrderRecord) -> str:
+    """The Pi transactionId of the order's payment (a Server VPSTxId without its braces)."""
+    payment = record.payment
+    value = _require(payment.transaction_id if payment else None, "transaction id", record.order_id)
+    return value.strip("{}")
 
 
 def _sfo_id(record: OrderRecord) -> str:
