@@ -138,3 +138,11 @@ def test_the_benchmark_runs_small(tmp_path: Path) -> None:
     )  # fmt: skip
     assert "rows per second" in completed.stdout
     assert "peak RSS (MB)" in completed.stdout
+
+
+def test_out_must_be_a_folder(inputs: dict[str, Path], tmp_path: Path) -> None:
+    not_a_folder = write(tmp_path / "out.txt", "x")
+    result = invoke("--amazon", inputs["amazon"], "--opayo", inputs["opayo"], "--out", not_a_folder)
+    assert result.exit_code == 2
+    assert "--out needs a folder" in result.output
+    assert not_a_folder.read_text(encoding="utf-8") == "x"

@@ -114,6 +114,10 @@ def reconcile(
         errors.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
         errors.print("Fix or replace that file and run again; no output was written.")
         raise typer.Exit(2) from None
+    except OSError as error:
+        errors.print(f"[red]error:[/red] {error}", highlight=False)
+        errors.print("Check the --out folder can be written to; no output was written.")
+        raise typer.Exit(1) from None
     except ConfigurationError as error:
         errors.print(f"[red]error:[/red] {error}", highlight=False)
         errors.print(f"Fix the configuration ({config_path}) and run again.")

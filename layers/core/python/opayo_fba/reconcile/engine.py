@@ -74,6 +74,12 @@ class _Unknown:
 
 
 class Reconciler:
+    """One reconciliation run: settlements and batches in any order, then `finish()` once.
+
+    Holds only per-order matching state (see OrderLedger) and per-source sums; rows are
+    streamed from the parsers and exceptions handed to `on_exception` as they are found.
+    """
+
     def __init__(
         self,
         config: ReconcileConfig,

@@ -103,6 +103,8 @@ def reconcile_files(
     for path in (*amazon, *opayo, *([orders] if orders else [])):
         if not path.is_file():
             raise MalformedInputError(str(path), None, None, "no such file")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise MalformedInputError(str(out_dir), None, None, "is a file; --out needs a folder")
     created_out_dir = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     run_id = uuid.uuid4().hex
