@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opayo_fba.reconcile.amazon import COLUMNS, SettlementParser
 from opayo_fba.reconcile.errors import MalformedInputError
@@ -130,3 +132,35 @@ def test_undecodable_bytes_name_the_line() -> None:
     with pytest.raises(MalformedInputError, match="not UTF-8") as raised:
         list(SettlementParser(lines(), "x.txt").rows())
     assert raised.value.line == 4
+
+
+_TEXT = st.text(
+    alphabet=st.characters(
+        blacklist_categories=("Cc", "Cs", "Zl", "Zp"), blacklist_characters="\t"
+    ),
+    max_size=12,
+).map(str.strip)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_TEXT, _TEXT, _TEXT, st.integers(-(10**9), 10**9), st.integers(0, 999)),
+        max_size=20,
+    )
+)
+def test_rows_round_trip(rows: list[tuple[str, str, str, int, int]]) -> None:
+    cells = [
+        row(transaction_type=t, merchant_order_id=m, sku=s, amount_type="ItemFees",
+            amount_description="Commission", amount=_amount(a),
+            quantity_purchased=str(q))
+        for t, m, s, a, q in rows
+    ]  # fmt: skip
+    parsed = list(SettlementParser(settlement_lines(cells, total="0.00"), "s").rows())
+    assert [(r.transaction_type, r.merchant_order_id, r.sku, r.amount_minor, r.quantity_purchased)
+            for r in parsed] == rows  # fmt: skip
+
+
+def _amount(minor: int) -> str:
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{abs(minor) // 100}.{abs(minor) % 100:02d}"
