@@ -1,0 +1,166 @@
+"""Opayo batch fetching and Pi status polling against the Opayo sandbox over HTTP, with the
+tables, the archive bucket and the saga's state machine in moto."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from opayo_fba.amazon.retry import RetryPolicy
+from opayo_fba.model import PaymentState
+from opayo_fba.opayo.credentials import VendorCredentials
+from opayo_fba.opayo.pi import PiClient
+from opayo_fba.opayo.reporting import ReportingClient
+from opayo_fba.pipeline.journals import journal_ready_reports
+from opayo_fba.pipeline.opayo_batches import BATCH_WATERMARK, fetch_opayo_batches
+from opayo_fba.polling.pi_statuses import poll_pi_statuses
+from opayo_fba.reconcile.config import default_config_path, load_config
+from opayo_fba.reconcile.outputs import EVENT_DETAIL_TYPE
+from opayo_fba.saga.starter import SagaStarter
+from opayo_fba.store.orders import OrderRecord
+from opayo_fba.store.pending_payments import PendingPaymentsStore
+from opayo_fba.transform.opayo_pi import payment_from_pi
+from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
+from tests.integration.pipeline.conftest import Aws
+from tests.unit.polling.support import REGION, RecordingEvents
+from tests.unit.saga.conftest import make_order
+
+pytestmark = pytest.mark.integration
+FAST = RetryPolicy(attempts=3, total_seconds=10, base_wait=0.01, max_wait=0.05)
+
+
+def credentials(sandbox: OpayoSandboxHandle) -> VendorCredentials:
+    options = sandbox.options
+    return VendorCredentials.model_validate(
+        {
+            "vendor_name": options.vendor,
+            "integration_key": options.integration_key,
+            "integration_password": options.integration_password,
+            "reporting_user": options.reporting_user,
+            "reporting_password": options.reporting_password,
+        }
+    )
+
+
+@pytest.fixture
+def reporting(opayo_sandbox: OpayoSandboxHandle) -> Iterator[ReportingClient]:
+    with httpx.Client(timeout=5.0) as http:
+        yield ReportingClient(
+            credentials(opayo_sandbox),
+            url=f"{opayo_sandbox.url}/access/access.htm",
+            http_client=http,
+            retry=FAST,
+        )
+
+
+def test_deferred_payments_released_before_midnight_are_fetched_as_a_batch_and_journaled(
+    opayo_sandbox: OpayoSandboxHandle, reporting: ReportingClient, aws: Aws
+) -> None:
+    vendor = opayo_sandbox.options.vendor
+    codes = []
+    for amount in (2599, 1250, 999):
+        code = f"W-{uuid.uuid4().hex[:8]}-P1"
+        payment = opayo_sandbox.pay("Deferred", amount, vendor_tx_code=code)
+        opayo_sandbox.instruct(payment["transactionId"], "release", amount).raise_for_status()
+        codes.append(code)
+    unreleased = f"W-{uuid.uuid4().hex[:8]}-P1"
+    opayo_sandbox.pay("Deferred", 4000, vendor_tx_code=unreleased)  # never released: not settled
+    start = opayo_sandbox.now()
+    opayo_sandbox.advance(86400)  # past midnight: yesterday's captures form a batch
+    now = opayo_sandbox.now()
+
+    result = fetch_opayo_batches(reporting, aws.ledger, aws.watermarks, aws.archive, vendor, now)
+    assert result.batches_listed >= 1
+    assert result.failed == ()
+    documents = b"".join(aws.archived(key) for key in result.archived)
+    for code in codes:
+        assert code.encode() in documents
+    assert unreleased.encode() not in documents
+    business_day = start.strftime("%Y/%m/%d")
+    assert all(f"opayo/batches/{vendor}/{business_day}/" in key for key in result.archived)
+    assert aws.watermarks.get(vendor, BATCH_WATERMARK) == now
+
+    again = fetch_opayo_batches(
+        reporting, aws.ledger, aws.watermarks, aws.archive, vendor, now + timedelta(hours=1)
+    )
+    assert again.archived == ()
+    assert again.already_known == result.batches_listed
+
+    events = RecordingEvents()
+    run = journal_ready_reports(aws.ledger, aws.archive, load_config(default_config_path()), events)
+    assert run is not None
+    assert set(run.inputs) == set(result.archived)
+    [detail] = events.of(EVENT_DETAIL_TYPE)
+    assert detail["balanced"] is True
+    assert detail["batchIds"]
+
+
+@pytest.fixture
+def saga(aws: Aws) -> tuple[SagaStarter, Any, str]:
+    client = boto3.client("stepfunctions", region_name=REGION)
+    arn = client.create_state_machine(
+        name="saga",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/saga",
+    )["stateMachineArn"]
+    return SagaStarter(arn, client), client, arn
+
+
+def test_a_payment_waiting_for_3d_secure_is_followed_until_authorised_then_the_saga_starts(
+    opayo_sandbox: OpayoSandboxHandle, aws: Aws, saga: tuple[SagaStarter, Any, str]
+) -> None:
+    starter, sfn, arn = saga
+    vendor = opayo_sandbox.options.vendor
+    vendor_tx_code = f"W-{uuid.uuid4().hex[:8]}-P1"
+    # 202.02 asks for a 3-D Secure challenge: Pi answers 202 with status 3DAuth.
+    response = opayo_sandbox.create_transaction(
+        opayo_sandbox.transaction_body("Deferred", 20202, vendor_tx_code=vendor_tx_code)
+    )
+    assert response.status_code == 202, response.text
+    pending = payment_from_pi(response.json(), vendor_tx_code=vendor_tx_code, order_id="W-3DS")
+    assert pending.state is PaymentState.PENDING
+    store = PendingPaymentsStore(aws.orders_table)
+    store.create(
+        OrderRecord(
+            order=make_order("W-3DS", total=20202),
+            payment=pending,
+            vendor=vendor,
+            seller_account="uk-main",
+        )
+    )
+    with httpx.Client(timeout=5.0) as http:
+        creds = credentials(opayo_sandbox)
+        pi = PiClient(
+            creds,
+            reporting=ReportingClient(
+                creds, url=f"{opayo_sandbox.url}/access/access.htm", http_client=http, retry=FAST
+            ),
+            base_url=opayo_sandbox.pi_url,
+            http_client=http,
+            retry=FAST,
+        )
+        waiting = poll_pi_statuses(store, {vendor: pi}, starter)
+        assert (waiting.checked, waiting.still_pending, waiting.sagas_started) == (1, 1, 0)
+
+        # The shopper completes the challenge in the browser.
+        opayo_sandbox.client.post(
+            f"/api/v1/transactions/{pending.transaction_id}/3d-secure-challenge",
+            json={"cRes": "Y"},
+        ).raise_for_status()
+        decided = poll_pi_statuses(store, {vendor: pi}, starter)
+        assert (decided.applied, decided.sagas_started) == (1, 1)
+
+        record = store.get("W-3DS")
+        assert record.payment is not None
+        assert record.payment.state is PaymentState.AUTHORISED
+        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+        assert [e["name"] for e in executions] == ["W-3DS"]
+        # Nothing is pending any more: the next run reads nothing.
+        assert poll_pi_statuses(store, {vendor: pi}, starter).checked == 0
