@@ -47,6 +47,7 @@ def dynamodb() -> Iterator[Any]:
 @pytest.fixture
 def amazon(amazon_sandbox: AmazonSandboxHandle, dynamodb: Any) -> Iterator[SpApiConnector]:
     connector = sandbox_connector(amazon_sandbox.url, amazon_sandbox.sandbox.options, dynamodb)
+    connector.prepare()
     yield connector
     connector.close()
 

@@ -214,6 +214,12 @@ class SpApiConnector:
     def close(self) -> None:
         self._http.close()
 
+    def prepare(self) -> None:
+        """Import python-amazon-sp-api and build its clients now (at cold start, say), so
+        the first call does not pay for it while holding a rate-limit slot."""
+        for kind in ("orders", "fulfillment", "reports"):
+            self._client(kind)
+
     # -- plumbing -------------------------------------------------------------------------
 
     def _client(self, kind: str) -> Client:
