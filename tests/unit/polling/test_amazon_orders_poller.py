@@ -269,3 +269,25 @@ def test_now_must_be_aware(stores: tuple[AmazonOrderStore, WatermarkStore]) -> N
             orders=stores[0],
             events=RecordingEvents(),
         )
+
+
+def test_a_run_stops_after_max_new_orders_and_the_next_run_carries_on(
+    stores: tuple[AmazonOrderStore, WatermarkStore],
+) -> None:
+    amazon, events = FakeAmazon(), RecordingEvents()
+    for minute in range(5):
+        amazon.add(
+            amazon_order(f"202-{minute}", NOW - timedelta(hours=5) + timedelta(minutes=minute))
+        )
+    first = poll(amazon, stores, events, max_new_orders=2)
+    assert (first.orders_stored, first.complete) == (2, False)
+    # The watermark stops at the first order left behind, never past it.
+    assert stores[1].get(ACCOUNT, ORDERS_WATERMARK) == NOW - timedelta(hours=5, minutes=-2)
+    second = poll(amazon, stores, events, max_new_orders=2)
+    third = poll(amazon, stores, events, max_new_orders=2)
+    assert (second.orders_stored, third.orders_stored, third.complete) == (2, 1, True)
+    assert stores[1].get(ACCOUNT, ORDERS_WATERMARK) == NOW
+    assert sorted(e["orderId"] for e in events.of(ORDER_STATUS_CHANGED)) == [
+        f"202-{minute}" for minute in range(5)
+    ]
+    assert sorted(amazon.item_calls) == [f"202-{minute}" for minute in range(5)]

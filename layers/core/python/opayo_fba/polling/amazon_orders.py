@@ -9,7 +9,10 @@ Why the order of steps matters:
   twice cost a read and nothing else (no item call, no write, no event);
 - an OrderStatusChanged event is published before the order is stored: a crash in between
   publishes it again on the next run (at least once; consumers dedupe on `eventId`), while
-  the other order would lose it.
+  the other order would lose it;
+- a run converts at most `max_new_orders` new or changed orders (each costs a getOrderItems
+  call, the scarcest rate); orders are taken oldest first and the watermark stops at the first
+  one left, so a backlog drains over a few runs instead of timing out every run.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ OVERLAP = timedelta(minutes=2)
 """How far before the watermark each run starts reading again."""
 INITIAL_LOOKBACK = timedelta(days=1)
 """Where the very first run starts (no watermark yet)."""
+MAX_NEW_ORDERS_PER_RUN = 100
+"""getOrderItems allows 0.5 requests a second (burst 30): about 170 s for 100 new orders, inside
+the poller's 300 s. A run that stops there moves the watermark only up to the first order it
+left, so the next run carries on from it."""
 
 
 class OrdersSource(Protocol):
@@ -57,6 +64,8 @@ class PollResult:
     events_published: int
     unconvertible: tuple[str, ...]
     """AmazonOrderIds stored with an error instead of a canonical order."""
+    complete: bool = True
+    """False when the run stopped at `max_new_orders`; the next run continues."""
 
 
 def _time(value: Any, field: str) -> datetime:
@@ -130,6 +139,7 @@ def poll_amazon_orders(
     skus: SkuMapping | None = None,
     overlap: timedelta = OVERLAP,
     initial_lookback: timedelta = INITIAL_LOOKBACK,
+    max_new_orders: int = MAX_NEW_ORDERS_PER_RUN,
 ) -> PollResult:
     """One run of the orders poller for one seller account.
 
@@ -141,17 +151,28 @@ def poll_amazon_orders(
     previous = watermarks.get(seller_account, ORDERS_WATERMARK)
     since = previous - overlap if previous is not None else now - initial_lookback
     update = connector.orders_updated_since(since)
-    stored = unchanged = published = 0
+    stored = unchanged = published = converted = 0
     unconvertible: list[str] = []
+    dated = []
     for raw in update.orders:
         order_id = raw.get("AmazonOrderId")
         if not order_id:
             raise InvalidInputError("an Orders v0 order has no AmazonOrderId")
-        last_update = _time(raw.get("LastUpdateDate"), f"{order_id}: LastUpdateDate")
-        existing = orders.find(str(order_id))
+        dated.append((_time(raw.get("LastUpdateDate"), f"{order_id}: LastUpdateDate"), raw))
+    dated.sort(key=lambda pair: (pair[0], str(pair[1]["AmazonOrderId"])))
+    # Amazon's LastUpdatedBefore is the end of the window it answered for; never past `now`.
+    watermark = min(update.last_updated_before or now, now)
+    complete = True
+    for last_update, raw in dated:
+        existing = orders.find(str(raw["AmazonOrderId"]))
         if existing is not None and existing.last_update >= last_update:
             unchanged += 1
             continue
+        if converted >= max_new_orders:
+            # Everything before this order is stored; the next run starts here.
+            watermark, complete = min(watermark, last_update), False
+            break
+        converted += 1
         record = _convert(connector, raw, seller_account, last_update, skus)
         if record.error is not None:
             unconvertible.append(record.amazon_order_id)
@@ -165,8 +186,6 @@ def poll_amazon_orders(
             stored += 1
         else:
             unchanged += 1
-    # Amazon's LastUpdatedBefore is the end of the window it answered for; never past `now`.
-    watermark = min(update.last_updated_before or now, now)
     watermarks.advance(seller_account, ORDERS_WATERMARK, watermark)
     return PollResult(
         seller_account=seller_account,
@@ -177,4 +196,5 @@ def poll_amazon_orders(
         orders_unchanged=unchanged,
         events_published=published,
         unconvertible=tuple(unconvertible),
+        complete=complete,
     )
