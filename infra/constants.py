@@ -82,6 +82,7 @@ class FunctionSpec:
 OPAYO_WEBHOOK = FunctionSpec("opayo_webhook", "Verify an Opayo Server notification and queue it")
 ORDER_INTAKE = FunctionSpec("order_intake", "Accept an order from the shop or ERP, start the saga")
 ORDER_STATUS = FunctionSpec("order_status", "Answer GET /orders/{orderId}")
+ORDER_CANCEL = FunctionSpec("order_cancel", "POST /orders/{orderId}/cancel: the merchant cancels")
 PAYMENT_EVENTS = FunctionSpec("payment_events", "Consume verified Opayo payment events (FIFO)")
 AMAZON_NOTIFICATIONS = FunctionSpec(
     "amazon_notifications", "Consume SP-API notifications (order change, fulfillment status)"
@@ -141,6 +142,7 @@ ALL_FUNCTIONS: Final = (
     OPAYO_WEBHOOK,
     ORDER_INTAKE,
     ORDER_STATUS,
+    ORDER_CANCEL,
     PAYMENT_EVENTS,
     AMAZON_NOTIFICATIONS,
     *SAGA_FUNCTIONS,

@@ -169,15 +169,21 @@ class Saga(Construct):
             errors=[ERROR_MERCHANT_CANCELLED],
             result_path=ERROR_RESULT_PATH,
         )
-        capture.add_catch(
-            self._compensate(
-                "CaptureFailed",
-                [("CancelFulfillmentOrder", SAGA_CANCEL_FULFILLMENT_ORDER)],
-                "capture_failed",
-            ),
-            errors=[ERROR_CAPTURE_FAILED],
-            result_path=ERROR_RESULT_PATH,
+        # Opayo refused the release, or it kept failing after every retry: nothing may ship,
+        # and the authorisation is released (aborting is refused if money was taken after
+        # all, which stops the compensation for an operator instead of guessing).
+        capture_failed = self._compensate(
+            "CaptureFailed",
+            [
+                ("CancelFulfillmentOrder", SAGA_CANCEL_FULFILLMENT_ORDER),
+                ("AbortPayment", SAGA_ABORT_PAYMENT),
+            ],
+            "capture_failed",
         )
+        capture.add_catch(
+            capture_failed, errors=[ERROR_CAPTURE_FAILED], result_path=ERROR_RESULT_PATH
+        )
+        capture.add_catch(capture_failed, errors=["States.ALL"], result_path=ERROR_RESULT_PATH)
         release_to_ship.add_catch(
             self._compensate(
                 "ReleaseFailed",

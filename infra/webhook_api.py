@@ -27,6 +27,7 @@ from infra.constants import (
     ENV_PAYMENT_EVENTS_QUEUE_URL,
     ENV_STATE_MACHINE_ARN,
     OPAYO_WEBHOOK,
+    ORDER_CANCEL,
     ORDER_INTAKE,
     ORDER_STATUS,
     SERVICE_NAME,
@@ -37,14 +38,29 @@ from infra.platform import Platform
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 WAF_RATE_LIMIT_PER_5_MIN = 2000
 # The shape API Gateway checks before a Lambda runs; the domain validates the rest.
+_STRING = apigw.JsonSchemaType.STRING
+# The gateway's first line of defence; the handler validates the whole OrderSubmission.
 ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
     title="CreateOrderRequest",
     type=apigw.JsonSchemaType.OBJECT,
-    required=["orderId"],
+    required=["order", "vendor", "sellerAccount", "payment"],
     properties={
-        "orderId": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.STRING, pattern="^[A-Za-z0-9._-]{1,40}$"
+        "order": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.OBJECT,
+            required=["order_id"],
+            properties={
+                "order_id": apigw.JsonSchema(type=_STRING, pattern="^[A-Za-z0-9._-]{1,40}$")
+            },
+        ),
+        "vendor": apigw.JsonSchema(type=_STRING, min_length=1, max_length=16),
+        "sellerAccount": apigw.JsonSchema(type=_STRING, min_length=1, max_length=64),
+        "payment": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.OBJECT,
+            required=["type"],
+            properties={
+                "type": apigw.JsonSchema(type=_STRING, enum=["pi_transaction", "pi_card", "server"])
+            },
         ),
     },
 )
@@ -63,7 +79,7 @@ class WebhookApi(Construct):
         super().__init__(scope, construct_id)
         config = platform.config
         self._logs_key = platform.keys.logs
-        opayo_webhook, order_intake, order_status = self._build_functions(
+        opayo_webhook, order_intake, order_status, order_cancel = self._build_functions(
             platform, payment_events, state_machine
         )
         self.access_logs = logs.LogGroup(
@@ -75,12 +91,12 @@ class WebhookApi(Construct):
         )
         self.api = self._build_rest_api(config)
         self._build_webhook_route(opayo_webhook)
-        self._build_order_routes(order_intake, order_status)
+        self._build_order_routes(order_intake, order_status, order_cancel)
         self.web_acl = self._build_web_acl(config)
 
     def _build_functions(
         self, platform: Platform, payment_events: sqs.IQueue, state_machine: sfn.IStateMachine
-    ) -> tuple[lambda_.Function, lambda_.Function, lambda_.Function]:
+    ) -> tuple[lambda_.Function, lambda_.Function, lambda_.Function, lambda_.Function]:
         vendors = ",".join(vendor.name for vendor in platform.config.opayo_vendors)
         webhook = platform.function(
             self,
@@ -105,7 +121,8 @@ class WebhookApi(Construct):
         )
         state_machine.grant_start_execution(intake)
         status = platform.function(self, ORDER_STATUS, orders="read")
-        return webhook, intake, status
+        cancel = platform.function(self, ORDER_CANCEL, orders="write")
+        return webhook, intake, status, cancel
 
     def _build_rest_api(self, config: EnvironmentConfig) -> apigw.RestApi:
         client_certificate = apigw.CfnClientCertificate(
@@ -162,7 +179,9 @@ class WebhookApi(Construct):
             },
         )
 
-    def _build_order_routes(self, intake: lambda_.IFunction, status: lambda_.IFunction) -> None:
+    def _build_order_routes(
+        self, intake: lambda_.IFunction, status: lambda_.IFunction, cancel: lambda_.IFunction
+    ) -> None:
         body_validator = self.api.add_request_validator(
             "OrderBodyValidator", validate_request_body=True, validate_request_parameters=True
         )
@@ -180,9 +199,17 @@ class WebhookApi(Construct):
             request_validator=body_validator,
             request_models={"application/json": order_model},
         )
-        orders.add_resource("{orderId}").add_method(
+        order = orders.add_resource("{orderId}")
+        order.add_method(
             "GET",
             apigw.LambdaIntegration(status),
+            authorization_type=apigw.AuthorizationType.IAM,
+            request_validator=params_validator,
+            request_parameters={"method.request.path.orderId": True},
+        )
+        order.add_resource("cancel").add_method(
+            "POST",
+            apigw.LambdaIntegration(cancel),
             authorization_type=apigw.AuthorizationType.IAM,
             request_validator=params_validator,
             request_parameters={"method.request.path.orderId": True},

@@ -9,6 +9,7 @@ template but not supported locally is listed in `report()`.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -36,12 +37,30 @@ MOTO_CONFIG: DefaultConfig = {
 }
 
 
-def find_template(cdk_out: Path) -> Path:
+def find_template(cdk_out: Path, environment: str | None = None) -> Path:
+    """The synthesized template to run: the only one, or the named environment's.
+
+    Without `environment`, the default environment of `cdk.json` (beside `cdk_out`) decides
+    when `cdk_out` holds several stacks.
+    """
     templates = sorted(cdk_out.glob("*.template.json"))
     if not templates:
         raise FileNotFoundError(
             f"no *.template.json in {cdk_out}: run `make synth` first to synthesize the app"
         )
+    if environment is None and len(templates) > 1:
+        cdk_json = cdk_out.parent / "cdk.json"
+        if cdk_json.is_file():
+            context = json.loads(cdk_json.read_text()).get("context", {})
+            environment = context.get("opayo-fba:environment")
+    if environment is not None:
+        named = [t for t in templates if t.name.endswith(f"-{environment}.template.json")]
+        if not named:
+            raise FileNotFoundError(
+                f"no template for environment {environment!r} in {cdk_out}: "
+                f"run `make synth STAGE={environment}`"
+            )
+        return named[0]
     if len(templates) > 1:
         names = ", ".join(t.name for t in templates)
         raise ValueError(f"several templates in {cdk_out} ({names}): name one with --template")

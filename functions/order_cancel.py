@@ -1,0 +1,32 @@
+"""`POST /orders/{orderId}/cancel`: the merchant cancels; the saga undoes what was done.
+
+202 with the order once the request is recorded (the saga cancels and aborts or refunds),
+404 for an unknown order, 409 when Amazon is already picking it or the order already ended.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from opayo_fba.intake.cancellation import request_cancellation
+from opayo_fba.lambda_support import error_response, json_response, wiring
+from opayo_fba.observability import logger, metrics, tracer
+from opayo_fba.wiring import settings
+
+settings().require("orders_table")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    order_id = (APIGatewayProxyEvent(event).path_parameters or {}).get("orderId", "")
+    try:
+        record = request_cancellation(wiring().store, order_id, "merchant request")
+    except Exception as error:
+        return error_response(error)
+    return json_response(202, record.public_view())
