@@ -141,6 +141,7 @@ class ReportingClient:
 
     def command(self, command: str, parameters: Sequence[tuple[str, str]] = ()) -> Element:
         """Send one signed command; returns the parsed `<vspaccess>` answer (errorcode 0000)."""
+        from defusedxml import DefusedXmlException
         from defusedxml.ElementTree import ParseError, fromstring
 
         xml = build_reporting_request(
@@ -169,9 +170,10 @@ class ReportingClient:
             )
         try:
             root = fromstring(response.content)
-        except ParseError as error:
+        except (ParseError, DefusedXmlException) as error:
+            # DefusedXmlException: entities or a DTD, which no genuine answer carries.
             raise ReportingApiError(
-                command, response.status_code, "Unparseable", f"answer is not XML: {error}"
+                command, response.status_code, "Unparseable", f"answer refused: {error!r}"
             ) from None
         values = {child.tag.lower(): (child.text or "").strip() for child in root}
         code = values.get("errorcode", "")
