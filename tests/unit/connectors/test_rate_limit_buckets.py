@@ -180,3 +180,39 @@ def test_a_table_keyed_on_pk_alone_works_too() -> None:
         buckets = TokenBucketTable("buckets", client=client, clock=FakeClock(), sort_key=None)
         assert buckets.reserve("S1#getOrders", rate=1, burst=1, max_wait=0).wait_seconds == 0
         assert buckets.reserve("S1#getOrders", rate=1, burst=1, max_wait=5).wait_seconds == 1
+
+
+def test_the_seller_limiter_sleeps_for_its_slot_and_then_refuses(dynamodb: Any) -> None:
+    from opayo_fba.amazon.errors import Throttled
+    from opayo_fba.amazon.rate_limit import SellerRateLimiter, UsagePlan
+
+    clock = FakeClock()
+    slept: list[float] = []
+    limiter = SellerRateLimiter(
+        TokenBucketTable(TABLE, client=dynamodb, clock=clock),
+        "A1SELLER",
+        plans={"createFulfillmentOrder": UsagePlan(rate=2.0, burst=30)},
+        sleep=slept.append,
+    )
+    # 0.5 s of latency cushion at 2/s keeps one token back: 29 immediate calls.
+    waits = [limiter.acquire("createFulfillmentOrder", max_wait=10) for _ in range(31)]
+    assert waits[:29] == [0.0] * 29
+    assert waits[29:] == pytest.approx([0.5, 1.0])
+    assert slept == pytest.approx([0.5, 1.0])
+    with pytest.raises(Throttled) as caught:
+        limiter.acquire("createFulfillmentOrder", max_wait=1.0)
+    assert caught.value.retry_after == pytest.approx(1.5)
+    with pytest.raises(KeyError, match="no usage plan"):
+        limiter.acquire("getUnknownThing", max_wait=1)
+
+
+def test_rate_limit_headers_are_read_defensively() -> None:
+    from opayo_fba.amazon.rate_limit import USAGE_PLANS, parse_rate_limit_header
+
+    assert parse_rate_limit_header("0.0167") == pytest.approx(0.0167)
+    assert parse_rate_limit_header(" 2 ") == 2.0
+    assert parse_rate_limit_header(None) is None
+    assert parse_rate_limit_header("fast") is None
+    assert parse_rate_limit_header("0") is None
+    assert USAGE_PLANS["getOrders"].burst == 20
+    assert USAGE_PLANS["createFulfillmentOrder"].rate == 2.0
