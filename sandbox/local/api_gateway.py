@@ -8,6 +8,7 @@ the real handler through the same event shape API Gateway sends.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import uuid
@@ -32,6 +33,8 @@ class ApiRoute:
     resource: str  # "/webhooks/opayo/{vendor}"
     function: str  # ARN
     pattern: re.Pattern[str]
+    # The request model API Gateway validates the JSON body against, when a validator says so.
+    body_schema: dict[str, Any] | None = None
 
 
 def _parent_of(parent: Any) -> str | None:
@@ -66,9 +69,38 @@ def routes_from_template(template: Template) -> list[ApiRoute]:
             "^" + re.sub(r"\\\{([^}]+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource_path)) + "$"
         )
         routes.append(
-            ApiRoute(str(method.properties["HttpMethod"]), resource_path, match.group(1), pattern)
+            ApiRoute(
+                str(method.properties["HttpMethod"]),
+                resource_path,
+                match.group(1),
+                pattern,
+                _body_schema(template, method.properties),
+            )
         )
     return routes
+
+
+def _body_schema(template: Template, method: dict[str, Any]) -> dict[str, Any] | None:
+    validator = method.get("RequestValidatorId")
+    model = (method.get("RequestModels") or {}).get("application/json")
+    if not (isinstance(validator, dict) and isinstance(model, dict)):
+        return None
+    validates = template.resources[validator["Ref"]].properties.get("ValidateRequestBody")
+    if not validates:
+        return None
+    schema: dict[str, Any] = template.resources[model["Ref"]].properties["Schema"]
+    return schema
+
+
+def body_is_valid(schema: dict[str, Any], body: bytes) -> bool:
+    """API Gateway's request validation: the body parses as JSON and matches the model."""
+    from jsonschema import Draft4Validator
+
+    try:
+        document = json.loads(body or b"null")
+    except ValueError:
+        return False
+    return bool(Draft4Validator(schema).is_valid(document))
 
 
 def proxy_event(request: Request, route: ApiRoute, path_params: dict[str, str], body: bytes) -> Any:
@@ -120,7 +152,10 @@ def create_api_app(routes: list[ApiRoute], lambdas: InProcessLambdas) -> Starlet
             return JSONResponse({"message": "Missing Authentication Token"}, 403)
         for route, found in matching:
             if route.method in (request.method, "ANY"):
-                event = proxy_event(request, route, found.groupdict(), await request.body())
+                body = await request.body()
+                if route.body_schema is not None and not body_is_valid(route.body_schema, body):
+                    return JSONResponse({"message": "Invalid request body"}, 400)
+                event = proxy_event(request, route, found.groupdict(), body)
                 invocation = lambdas.invoke(route.function, event)
                 if invocation.error_type is not None:
                     log.error(
@@ -133,8 +168,8 @@ def create_api_app(routes: list[ApiRoute], lambdas: InProcessLambdas) -> Starlet
                     )
                     return JSONResponse({"message": "Internal server error"}, 502)
                 reply = invocation.payload or {}
-                body = reply.get("body") or ""
-                content = base64.b64decode(body) if reply.get("isBase64Encoded") else body
+                text = reply.get("body") or ""
+                content = base64.b64decode(text) if reply.get("isBase64Encoded") else text
                 return Response(
                     content=content,
                     status_code=int(reply.get("statusCode", 200)),
