@@ -1,5 +1,5 @@
-"""moto tables and bucket (connector state shared with the rate-limit buckets, as deployed)
-and the Amazon connector aimed at the SP-API sandbox."""
+"""moto tables and bucket (connector state shared with the rate-limit buckets, as deployed),
+the Amazon connector aimed at the SP-API sandbox and the Reporting client aimed at Opayo's."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import httpx
 import pytest
 from moto import mock_aws
 
 from opayo_fba.amazon.connector import SpApiConnector
+from opayo_fba.amazon.retry import RetryPolicy
+from opayo_fba.opayo.credentials import VendorCredentials
+from opayo_fba.opayo.reporting import ReportingClient
 from opayo_fba.pipeline.archive import ReportArchive
 from opayo_fba.store.report_requests import ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore
 from tests.fixtures.amazon_sandbox import AmazonSandboxHandle
+from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
 from tests.integration.connectors.amazon_support import (
     BUCKETS_TABLE,
     create_buckets_table,
@@ -60,6 +65,33 @@ def aws() -> Iterator[Aws]:
         dynamodb = create_buckets_table()
         state = boto3.resource("dynamodb", REGION).Table(BUCKETS_TABLE)
         yield Aws(dynamodb, state, create_orders_table(), create_reports_bucket())
+
+
+FAST = RetryPolicy(attempts=3, total_seconds=10, base_wait=0.01, max_wait=0.05)
+
+
+def opayo_credentials(sandbox: OpayoSandboxHandle) -> VendorCredentials:
+    options = sandbox.options
+    return VendorCredentials.model_validate(
+        {
+            "vendor_name": options.vendor,
+            "integration_key": options.integration_key,
+            "integration_password": options.integration_password,
+            "reporting_user": options.reporting_user,
+            "reporting_password": options.reporting_password,
+        }
+    )
+
+
+@pytest.fixture
+def reporting(opayo_sandbox: OpayoSandboxHandle) -> Iterator[ReportingClient]:
+    with httpx.Client(timeout=5.0) as http:
+        yield ReportingClient(
+            opayo_credentials(opayo_sandbox),
+            url=f"{opayo_sandbox.url}/access/access.htm",
+            http_client=http,
+            retry=FAST,
+        )
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +12,7 @@ import boto3
 import httpx
 import pytest
 
-from opayo_fba.amazon.retry import RetryPolicy
 from opayo_fba.model import PaymentState
-from opayo_fba.opayo.credentials import VendorCredentials
 from opayo_fba.opayo.pi import PiClient
 from opayo_fba.opayo.reporting import ReportingClient
 from opayo_fba.pipeline.journals import journal_ready_reports
@@ -28,36 +25,11 @@ from opayo_fba.store.orders import OrderRecord
 from opayo_fba.store.pending_payments import PendingPaymentsStore
 from opayo_fba.transform.opayo_pi import payment_from_pi
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
-from tests.integration.pipeline.conftest import Aws
+from tests.integration.pipeline.conftest import FAST, Aws, opayo_credentials
 from tests.unit.polling.support import REGION, RecordingEvents
 from tests.unit.saga.conftest import make_order
 
 pytestmark = pytest.mark.integration
-FAST = RetryPolicy(attempts=3, total_seconds=10, base_wait=0.01, max_wait=0.05)
-
-
-def credentials(sandbox: OpayoSandboxHandle) -> VendorCredentials:
-    options = sandbox.options
-    return VendorCredentials.model_validate(
-        {
-            "vendor_name": options.vendor,
-            "integration_key": options.integration_key,
-            "integration_password": options.integration_password,
-            "reporting_user": options.reporting_user,
-            "reporting_password": options.reporting_password,
-        }
-    )
-
-
-@pytest.fixture
-def reporting(opayo_sandbox: OpayoSandboxHandle) -> Iterator[ReportingClient]:
-    with httpx.Client(timeout=5.0) as http:
-        yield ReportingClient(
-            credentials(opayo_sandbox),
-            url=f"{opayo_sandbox.url}/access/access.htm",
-            http_client=http,
-            retry=FAST,
-        )
 
 
 def test_deferred_payments_released_before_midnight_are_fetched_as_a_batch_and_journaled(
@@ -136,7 +108,7 @@ def test_a_payment_waiting_for_3d_secure_is_followed_until_authorised_then_the_s
         )
     )
     with httpx.Client(timeout=5.0) as http:
-        creds = credentials(opayo_sandbox)
+        creds = opayo_credentials(opayo_sandbox)
         pi = PiClient(
             creds,
             reporting=ReportingClient(

@@ -12,14 +12,18 @@ from xml.etree.ElementTree import Element
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from opayo_fba.model import Refund
 from opayo_fba.opayo.reporting import Batch
 from opayo_fba.pipeline.archive import ReportArchive, amazon_report_key, opayo_batch_key
 from opayo_fba.pipeline.journals import journal_ready_reports
 from opayo_fba.pipeline.opayo_batches import BATCH_WATERMARK, fetch_opayo_batches
+from opayo_fba.pipeline.order_book import order_book, order_book_line
 from opayo_fba.reconcile.outputs import EVENT_DETAIL_TYPE
+from opayo_fba.store.order_export import OrderExportStore
+from opayo_fba.store.orders import OrderRecord
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore
-from tests.unit.polling.support import REPORTS_BUCKET, RecordingEvents
+from tests.unit.polling.support import REPORTS_BUCKET, RecordingEvents, create_orders_table
 from tests.unit.reconcile.builders import (
     batch_xml,
     config,
@@ -27,6 +31,7 @@ from tests.unit.reconcile.builders import (
     settlement_lines,
     transaction,
 )
+from tests.unit.saga.conftest import authorised_payment, make_order
 
 NOW = datetime(2026, 11, 17, 2, 0, tzinfo=UTC)
 VENDOR = "shop-a"
@@ -177,3 +182,36 @@ def test_a_file_the_reconciliation_cannot_read_is_set_aside_and_the_rest_is_jour
     assert rejected.status == "failed"
     assert "s3://reports/amazon/x/S9.tsv, line 1" in (rejected.detail or "")
     assert ledger.ready_for_reconciliation() == []
+
+
+def test_the_order_book_knows_each_order_by_every_providers_id(aws: None) -> None:
+    store = OrderExportStore(create_orders_table())
+    record = OrderRecord(
+        order=make_order("W-1", total=2500),
+        payment=authorised_payment("W-1"),
+        seller_account="uk-main",
+        refunds=[
+            Refund(
+                order_id="W-1",
+                vendor_tx_code="RFND-W-1-1",
+                reference_transaction_id="TX-W-1",
+                amount={"amount": 500, "currency": "GBP"},  # type: ignore[arg-type]
+            )
+        ],
+    )
+    store.create(record)
+    store.create(OrderRecord(order=make_order("W-2", total=1000), seller_account="uk-main"))
+    store.park_payment(authorised_payment("W-9"))
+    line = json.loads(order_book_line(record) or "{}")
+    assert line == {
+        "orderId": "W-1",
+        "totalAmount": {"amount": 2500, "currency": "GBP"},
+        "sellerFulfillmentOrderId": "W-1",
+        "refundVendorTxCodes": ["RFND-W-1-1"],
+        "vendorTxCode": "W-1-P1",
+    }
+    book = order_book(store.all_orders())
+    assert sorted(book.order_ids) == ["W-1", "W-2"]
+    assert book.resolve_opayo("W-1-P1") == book.order_ids.index("W-1")
+    assert book.resolve_opayo("RFND-W-1-1") == book.order_ids.index("W-1")
+    assert book.resolve_amazon("W-2", "") == book.order_ids.index("W-2")
