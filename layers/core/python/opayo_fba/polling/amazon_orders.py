@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opayo_fba.amazon.results import OrdersUpdate
 from opayo_fba.errors import InvalidInputError
@@ -198,3 +198,10 @@ def poll_amazon_orders(
         unconvertible=tuple(unconvertible),
         complete=complete,
     )
+
+
+if TYPE_CHECKING:
+    from opayo_fba.amazon.connector import SpApiConnector
+
+    def _connector_is_an_orders_source(connector: SpApiConnector) -> OrdersSource:
+        return connector  # mypy checks the real connector against the protocol

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opayo_fba.errors import ConfigurationError, OpayoFbaError
 from opayo_fba.intake.payments import PaymentUpdateResult, Starter, apply_payment_update
@@ -104,3 +104,10 @@ def poll_pi_statuses(
         skipped_no_client=tuple(skipped),
         failures=tuple(failures),
     )
+
+
+if TYPE_CHECKING:
+    from opayo_fba.opayo.pi import PiClient
+
+    def _client_is_a_transaction_source(client: PiClient) -> PiTransactionSource:
+        return client  # mypy checks the real client against the protocol
