@@ -69,6 +69,17 @@ class FakeAmazon:
     reject_next: bool = False
     throttle_next: bool = False
     status_after_create: str = "Received"
+    out_of_stock: bool = False
+    previews: int = 0
+
+    def fulfillment_preview(self, request: Mapping[str, Any]) -> list[Any]:
+        from opayo_fba.amazon.results import FulfillmentPreview
+
+        self.previews += 1
+        return [
+            FulfillmentPreview(speed, not self.out_of_stock)
+            for speed in request["shippingSpeedCategories"]
+        ]
 
     def create_fulfillment_order_on_hold(self, request: Mapping[str, Any]) -> str:
         if self.throttle_next:

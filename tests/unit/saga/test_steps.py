@@ -156,3 +156,14 @@ def test_refund_whose_response_was_lost_is_not_issued_twice(world: World) -> Non
         "refunded": False,
         "reason": "already refunded in full",
     }
+
+
+def test_out_of_stock_is_rejected_before_anything_is_created_or_captured(world: World) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    world.amazon.out_of_stock = True
+    state = steps.validate_and_map({"orderId": "W-1001"}, world.deps)
+    with pytest.raises(FulfillmentRejected, match="cannot fulfil W-1001"):
+        steps.create_fulfillment_order(state, world.deps)
+    assert world.amazon.creates == 0
+    assert steps.abort_payment(state, world.deps) == {"aborted": True}
+    assert world.opayo.releases == []

@@ -6,13 +6,23 @@ provide these as they are; unit tests pass in-memory fakes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from opayo_fba.model import Money
 
 
+class Preview(Protocol):
+    @property
+    def shipping_speed_category(self) -> str: ...
+
+    @property
+    def is_fulfillable(self) -> bool: ...
+
+
 class FulfillmentPort(Protocol):
+    def fulfillment_preview(self, request: Mapping[str, Any]) -> Sequence[Preview]: ...
+
     def create_fulfillment_order_on_hold(self, request: Mapping[str, Any]) -> str: ...
 
     def release_fulfillment_order(self, seller_fulfillment_order_id: str) -> None: ...

@@ -130,6 +130,10 @@ def create_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
     sfo_id = str(request["sellerFulfillmentOrderId"])
     deps.store.link_fulfillment_order(sfo_id, order_id)
     with step_errors():
+        if record.fulfillment is None:
+            # Ask before creating: stock that is not there must stop the order before any
+            # money is taken, not after (which would mean capture, then refund).
+            _check_fulfillable(amazon, request, sfo_id)
         try:
             amazon.create_fulfillment_order_on_hold(request)
         except SpApiRequestRejected as error:
@@ -147,6 +151,34 @@ def create_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
     if fulfillment.status in REJECTED_STATUSES:
         raise FulfillmentRejected(f"fulfillment order {sfo_id} is {fulfillment.status.value}")
     return {**state, "fulfillmentStatus": fulfillment.status.value}
+
+
+def preview_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The getFulfillmentPreview body for a createFulfillmentOrder body."""
+    return {
+        "address": request["destinationAddress"],
+        "items": [
+            {
+                "sellerSku": item["sellerSku"],
+                "quantity": item["quantity"],
+                "sellerFulfillmentOrderItemId": item["sellerFulfillmentOrderItemId"],
+            }
+            for item in request["items"]
+        ],
+        "shippingSpeedCategories": [request["shippingSpeedCategory"]],
+    }
+
+
+def _check_fulfillable(amazon: FulfillmentPort, request: Mapping[str, Any], sfo_id: str) -> None:
+    try:
+        previews = amazon.fulfillment_preview(preview_request(request))
+    except SpApiRequestRejected as error:
+        raise FulfillmentRejected(f"Amazon refused the fulfillment preview: {error}") from None
+    speed = request["shippingSpeedCategory"]
+    if not any(p.is_fulfillable for p in previews if p.shipping_speed_category == speed):
+        raise FulfillmentRejected(
+            f"Amazon cannot fulfil {sfo_id} at {speed} speed (stock or address)"
+        )
 
 
 def capture_amount(record: OrderRecord) -> Money:
