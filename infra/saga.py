@@ -9,7 +9,7 @@ OrderCompensated; a compensation that itself keeps failing fails the execution, 
 - payment declined               -> no fulfillment order is created
 - fulfillment order rejected      -> abort the Deferred payment
   (Invalid / Unfulfillable at creation)
-- capture failed                 -> cancel the fulfillment order
+- capture failed (or kept failing) -> cancel the fulfillment order, abort the authorisation
 - merchant cancelled before capture -> cancel the fulfillment order, abort the payment
 - release to Ship failed, unfulfillable or cancelled after capture -> refund
 - merchant cancelled after capture -> cancel the fulfillment order, refund the payment

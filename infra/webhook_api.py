@@ -2,8 +2,9 @@
 
 - `POST /webhooks/opayo/{vendor}`: form-urlencoded, no API authorization (Opayo cannot sign
   AWS requests); the handler verifies the VPSSignature before anything else happens.
-- `POST /orders`, `GET /orders/{orderId}`: AWS IAM authorization (SigV4), so the shop or ERP
-  calls with credentials of a role the merchant grants `execute-api:Invoke`.
+- `POST /orders`, `GET /orders/{orderId}`, `POST /orders/{orderId}/cancel`: AWS IAM
+  authorization (SigV4), so the shop or ERP calls with credentials of a role the merchant
+  grants `execute-api:Invoke`.
 
 Requests are validated at the edge (required path parameters, headers, JSON body schema),
 the stage is throttled, access-logged (JSON, KMS-encrypted log group) and traced, and a WAF

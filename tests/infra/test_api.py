@@ -37,12 +37,20 @@ def _methods(resources: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]
     }
 
 
-def test_exactly_the_three_routes(resources: dict[str, Any]) -> None:
+def test_exactly_the_expected_routes(resources: dict[str, Any]) -> None:
     assert set(_methods(resources)) == {
         ("POST", "/webhooks/opayo/{vendor}"),
         ("POST", "/orders"),
         ("GET", "/orders/{orderId}"),
+        ("POST", "/orders/{orderId}/cancel"),
     }
+
+
+def test_only_the_webhook_is_open(resources: dict[str, Any]) -> None:
+    for (verb, path), method in _methods(resources).items():
+        expected = "NONE" if path.startswith("/webhooks/") else "AWS_IAM"
+        assert method["AuthorizationType"] == expected, (verb, path)
+        assert "RequestValidatorId" in method, (verb, path)
 
 
 def test_webhook_has_no_api_auth_but_requires_vendor_and_content_type(
@@ -68,7 +76,9 @@ def test_order_routes_use_iam_auth_and_validation(resources: dict[str, Any]) -> 
     assert get["AuthorizationType"] == "AWS_IAM"
     assert resources[post["RequestValidatorId"]["Ref"]]["Properties"]["ValidateRequestBody"]
     model = resources[post["RequestModels"]["application/json"]["Ref"]]["Properties"]
-    assert model["Schema"]["required"] == ["orderId"]
+    assert "order" in model["Schema"]["required"]
+    order_id = model["Schema"]["properties"]["order"]["properties"]["order_id"]
+    assert order_id["pattern"] == "^[A-Za-z0-9._-]{1,40}$"
     assert get["RequestParameters"] == {"method.request.path.orderId": True}
     assert "OrderIntake" in str(post["Integration"]["Uri"])
     assert "OrderStatus" in str(get["Integration"]["Uri"])
@@ -102,3 +112,10 @@ def test_waf_protects_the_stage_and_logs(resources: dict[str, Any]) -> None:
     assert association["Properties"]["WebACLArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
     (logging,) = of_type(resources, "AWS::WAFv2::LoggingConfiguration").values()
     assert logging["Properties"]["ResourceArn"] == {"Fn::GetAtt": [acl_id, "Arn"]}
+
+
+def test_cancel_route_needs_iam_and_the_order_id(resources: dict[str, Any]) -> None:
+    cancel = _methods(resources)[("POST", "/orders/{orderId}/cancel")]
+    assert cancel["AuthorizationType"] == "AWS_IAM"
+    assert cancel["RequestParameters"] == {"method.request.path.orderId": True}
+    assert "OrderCancel" in str(cancel["Integration"]["Uri"])

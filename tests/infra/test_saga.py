@@ -141,10 +141,14 @@ def test_fulfillment_rejected_aborts_the_deferred_payment(saga_definition: dict[
     assert not _invokes(states, branch, "CapturePayment")
 
 
-def test_capture_failed_cancels_the_fulfillment_order(saga_definition: dict[str, Any]) -> None:
+@pytest.mark.parametrize("error", [ERROR_CAPTURE_FAILED, "States.ALL"])
+def test_capture_failed_cancels_the_fulfillment_order_and_aborts(
+    saga_definition: dict[str, Any], error: str
+) -> None:
     states = _states(saga_definition)
-    branch = _reachable(states, _catch_target(states["CapturePayment"], ERROR_CAPTURE_FAILED))
+    branch = _reachable(states, _catch_target(states["CapturePayment"], error))
     assert _invokes(states, branch, "CancelFulfillmentOrder")
+    assert _invokes(states, branch, "AbortPayment")
     assert not _invokes(states, branch, "RefundPayment")
 
 
@@ -241,7 +245,7 @@ def test_every_compensation_branch_tells_the_erp(saga_definition: dict[str, Any]
 
 def test_definition_passes_asl_validator(saga_definition: dict[str, Any], tmp_path: Path) -> None:
     if not ASL_VALIDATOR.exists():
-        pytest.fail(f"{ASL_VALIDATOR} is missing: run `make install` (npm ci) first")
+        pytest.fail(f"{ASL_VALIDATOR} is missing: run `npm ci` (make test does it) first")
     path = tmp_path / "saga.asl.json"
     path.write_text(json.dumps(saga_definition))
     node = shutil.which("node")
@@ -259,7 +263,7 @@ def test_definition_passes_asl_validator(saga_definition: dict[str, Any], tmp_pa
 def test_asl_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
     """The tool really checks: a state pointing nowhere must fail."""
     if not ASL_VALIDATOR.exists():
-        pytest.fail(f"{ASL_VALIDATOR} is missing: run `make install` (npm ci) first")
+        pytest.fail(f"{ASL_VALIDATOR} is missing: run `npm ci` (make test does it) first")
     broken = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}
     path = tmp_path / "broken.asl.json"
     path.write_text(json.dumps(broken))
