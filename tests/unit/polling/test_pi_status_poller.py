@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -177,3 +178,16 @@ def test_a_run_reads_at_most_limit_transactions(store: PendingPaymentsStore) -> 
     result = poll_pi_statuses(store, {"shop-a": pi}, FakeStarter(), limit=2)
     assert result.checked == 2
     assert len(pi.reads) == 2
+
+
+def test_a_payment_pending_for_longer_than_give_up_after_is_listed_not_read(
+    store: PendingPaymentsStore,
+) -> None:
+    add(store, "W-1", pending_payment("W-1"))  # placed 2026-11-28T10:15:00Z
+    pi = FakePi()
+    placed = datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
+    fresh = poll_pi_statuses(store, {"shop-a": pi}, FakeStarter(), now=placed + timedelta(hours=2))
+    assert (fresh.checked, fresh.abandoned) == (1, ())
+    stale = poll_pi_statuses(store, {"shop-a": pi}, FakeStarter(), now=placed + timedelta(days=2))
+    assert (stale.checked, stale.abandoned) == (0, ("W-1",))
+    assert pi.reads == ["TX-W-1"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opayo_fba.errors import ConfigurationError, OpayoFbaError
@@ -22,6 +23,9 @@ from opayo_fba.transform.opayo_pi import payment_from_pi
 
 MAX_TRANSACTIONS_PER_RUN = 200
 """A bound on one run (the Lambda has 300 s); the rest are read by the next run."""
+GIVE_UP_AFTER = timedelta(days=1)
+"""A shopper who has not finished 3-D Secure a day after ordering never will: such orders are
+listed in the result (for a person to close) instead of being read back on every run."""
 
 
 class _PiBody(Protocol):
@@ -51,6 +55,8 @@ class PiPollResult:
     skipped_no_client: tuple[str, ...]
     """Order ids whose vendor has no Pi client here (another vendor's schedule reads them)."""
     failures: tuple[PiPollFailure, ...]
+    abandoned: tuple[str, ...] = ()
+    """Order ids placed more than `give_up_after` ago and still pending: not read back."""
 
 
 def poll_pi_statuses(
@@ -58,17 +64,29 @@ def poll_pi_statuses(
     pi_clients_by_vendor: Mapping[str, PiTransactionSource],
     starter: Starter,
     *,
+    now: datetime | None = None,
     limit: int = MAX_TRANSACTIONS_PER_RUN,
+    give_up_after: timedelta = GIVE_UP_AFTER,
 ) -> PiPollResult:
-    """Read back every pending Pi payment of the given vendors and apply what Opayo says."""
+    """Read back every pending Pi payment of the given vendors and apply what Opayo says.
+
+    With `now`, orders placed more than `give_up_after` before it are listed as abandoned
+    rather than read back (without `now` every pending payment is read).
+    """
     checked = applied = pending = started = 0
     skipped: list[str] = []
+    abandoned: list[str] = []
     failures: list[PiPollFailure] = []
+    if now is not None and now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC)")
     vendor = next(iter(pi_clients_by_vendor)) if len(pi_clients_by_vendor) == 1 else None
     for record in store.pending_pi_payments(vendor):
         client = pi_clients_by_vendor.get(record.vendor or "")
         if client is None:
             skipped.append(record.order_id)
+            continue
+        if now is not None and now - record.order.placed_at > give_up_after:
+            abandoned.append(record.order_id)
             continue
         if checked >= limit:
             break
@@ -103,6 +121,7 @@ def poll_pi_statuses(
         sagas_started=started,
         skipped_no_client=tuple(skipped),
         failures=tuple(failures),
+        abandoned=tuple(abandoned),
     )
 
 
