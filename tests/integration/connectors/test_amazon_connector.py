@@ -25,7 +25,9 @@ from opayo_fba.amazon.errors import (
     Throttled,
 )
 from opayo_fba.amazon.retry import RetryPolicy
+from opayo_fba.model.order import Order
 from opayo_fba.store.rate_limits import TokenBucketTable
+from opayo_fba.transform.fba_outbound import seller_fulfillment_order_id
 from sandbox.amazon import AmazonSandboxOptions
 from sandbox.common.server import ThreadedServer
 from tests.fixtures.amazon_sandbox import AMAZON_SANDBOX_START, AmazonSandboxHandle, mcf_order_body
@@ -300,3 +302,37 @@ def test_a_proxy_error_page_is_retried_then_reported_as_unavailable(dynamodb: An
         connector.close()
     assert caught.value.status == 502
     assert len(calls) == 3
+
+
+def test_a_canonical_order_becomes_one_hold_fulfillment_order(
+    amazon: SpApiConnector, amazon_sandbox: AmazonSandboxHandle
+) -> None:
+    order = Order.model_validate(
+        {
+            "order_id": "W/2026/0042",  # not a valid sellerFulfillmentOrderId as it is
+            "channel": "web",
+            "placed_at": "2026-03-02T08:15:00Z",
+            "currency": "GBP",
+            "shipping_address": {
+                "name": "Jane Doe",
+                "line1": "88 Acacia Avenue",
+                "city": "London",
+                "postal_code": "SW1A 1AA",
+                "country_code": "GB",
+            },
+            "lines": [
+                {
+                    "sku": "OPF-TEE-M",
+                    "quantity": 2,
+                    "unit_price": {"amount": 1999, "currency": "GBP"},
+                }
+            ],
+            "totals": {"grand_total": {"amount": 3998, "currency": "GBP"}},
+        }
+    )
+    first = amazon.create_fulfillment_order_for(order)
+    again = amazon.create_fulfillment_order_for(order)
+    assert first == again == seller_fulfillment_order_id("W/2026/0042")
+    held = amazon.fulfillment_order(first, order_id=order.order_id)
+    assert held.action == "Hold"
+    assert calls_to(amazon_sandbox, "createFulfillmentOrder").count(400) == 0

@@ -361,6 +361,20 @@ class SpApiConnector:
             return seller_fulfillment_order_id
         return seller_fulfillment_order_id
 
+    def create_fulfillment_order_for(self, order: Order, *, skus: SkuMapping | None = None) -> str:
+        """Create the Hold fulfillment order for a canonical Order; returns its id.
+
+        The body and the deterministic sellerFulfillmentOrderId (derived from the order id)
+        come from `opayo_fba.transform.fba_outbound`, so a retried saga step always names the
+        same fulfillment order.
+        """
+        from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
+
+        request = create_fulfillment_order_request(
+            order, skus=skus, action="Hold", marketplace_id=self.marketplace_id
+        )
+        return self.create_fulfillment_order_on_hold(request.body)
+
     def release_fulfillment_order(self, seller_fulfillment_order_id: str) -> None:
         """Move a Hold order to Ship (repeating it is harmless: the PUT sets the same value)."""
         path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}"
