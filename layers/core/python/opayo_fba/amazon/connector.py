@@ -132,7 +132,12 @@ def _raise_unparsed_errors(response: httpx.Response) -> None:
 
 
 def _is_retryable(error: Exception) -> bool:
+    from sp_api.auth.exceptions import AuthorizationError
     from sp_api.base import SellingApiException
+
+    if isinstance(error, AuthorizationError):
+        # LWA itself failing (5xx, 429) heals; refused credentials (4xx) do not.
+        return int(error.status_code) >= 500 or int(error.status_code) == 429
 
     if isinstance(error, SellingApiException):
         status = int(error.code)
@@ -154,7 +159,10 @@ def _translate(operation: str, error: Exception) -> Exception:
     elif isinstance(error, _UnparsedHttpError):
         status, code, message = error.status, "HttpError", str(error)
     elif isinstance(error, AuthorizationError):
-        return SpApiAccessDenied(operation, error.status_code, error.error_code, error.message)
+        lwa_error = SpApiAccessDenied if int(error.status_code) < 500 else SpApiUnavailable
+        return lwa_error(
+            operation, int(error.status_code), str(error.error_code), f"LWA: {error.message}"
+        )
     elif isinstance(error, httpx.TimeoutException | httpx.TransportError):
         return SpApiUnavailable(operation, 0, type(error).__name__, str(error) or "no response")
     else:
