@@ -16,10 +16,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constants import (
-    ENV_PAYMENT_EVENTS_QUEUE_URL,
+    ENV_STATE_MACHINE_ARN,
     OPAYO_BATCH_FETCH,
     ORDERS_POLLER,
     PI_STATUS_POLLER,
@@ -40,12 +41,12 @@ class Schedules(Construct):
         construct_id: str,
         *,
         platform: Platform,
-        payment_events: sqs.IQueue,
+        state_machine: sfn.IStateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
         config = platform.config
         data_key = platform.keys.data
-        functions = self._build_functions(platform, payment_events)
+        functions = self._build_functions(platform, state_machine)
         self.dlq = sqs.Queue(
             self,
             "SchedulesDlq",
@@ -103,33 +104,38 @@ class Schedules(Construct):
             )
 
     def _build_functions(
-        self, platform: Platform, payment_events: sqs.IQueue
+        self, platform: Platform, state_machine: sfn.IStateMachine
     ) -> dict[str, lambda_.IFunction]:
+        """Access follows docs/pollers-and-reports.md: what each domain function touches.
+
+        Report polling and batch fetching also run the journal step when a report is ready:
+        it reads the orders table (the order book), writes journals to the archive bucket and
+        publishes JournalEntriesReady.
+        """
         amazon: dict[str, Any] = {"seller_secrets": True, "connector_state": True}
+        journal: dict[str, Any] = {"orders": "read", "reports_bucket": True, "events_bus": True}
         built: dict[str, lambda_.IFunction] = {
-            ORDERS_POLLER.module: platform.function(self, ORDERS_POLLER, orders="write", **amazon),
-            REPORT_SCHEDULER.module: platform.function(self, REPORT_SCHEDULER, **amazon),
-            REPORT_POLLER.module: platform.function(
-                self, REPORT_POLLER, reports_bucket=True, **amazon
+            ORDERS_POLLER.module: platform.function(
+                self, ORDERS_POLLER, orders="write", events_bus=True, **amazon
             ),
+            REPORT_SCHEDULER.module: platform.function(self, REPORT_SCHEDULER, **amazon),
+            REPORT_POLLER.module: platform.function(self, REPORT_POLLER, **journal, **amazon),
             OPAYO_BATCH_FETCH.module: platform.function(
-                self,
-                OPAYO_BATCH_FETCH,
-                vendor_secrets=True,
-                connector_state=True,
-                reports_bucket=True,
+                self, OPAYO_BATCH_FETCH, vendor_secrets=True, connector_state=True, **journal
             ),
         }
-        # Status changes it finds go down the same path as Opayo's notifications.
+        # A decided payment goes through intake.payments.apply_payment_update, the same entry
+        # point as Opayo's notifications: it updates the order and may start the saga.
         pi_poller = platform.function(
             self,
             PI_STATUS_POLLER,
-            orders="read",
+            orders="write",
             vendor_secrets=True,
             connector_state=True,
-            extra_environment={ENV_PAYMENT_EVENTS_QUEUE_URL: payment_events.queue_url},
+            events_bus=True,
+            extra_environment={ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
         )
-        payment_events.grant_send_messages(pi_poller)
+        state_machine.grant_start_execution(pi_poller)
         built[PI_STATUS_POLLER.module] = pi_poller
         self.functions = built
         return built

@@ -73,9 +73,7 @@ class OpayoFbaStack(Stack):
             payment_events=self.queues.payment_events,
             state_machine=machine,
         )
-        self.schedules = Schedules(
-            self, "Schedules", platform=platform, payment_events=self.queues.payment_events
-        )
+        self.schedules = Schedules(self, "Schedules", platform=platform, state_machine=machine)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

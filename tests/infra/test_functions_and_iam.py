@@ -216,7 +216,8 @@ def test_only_intake_paths_start_the_saga(resources: dict[str, Any]) -> None:
         for f in _functions(resources).values()
         if "states:StartExecution" in _actions_of(resources, f)
     }
-    assert starters == {"OrderIntakeFunction", "PaymentEventsFunction"}
+    # Orders from the API, payments decided by Opayo's notifications or by Pi polling.
+    assert starters == {"OrderIntakeFunction", "PaymentEventsFunction", "PiStatusPollerFunction"}
 
 
 def test_payment_steps_never_see_amazon_secrets(resources: dict[str, Any]) -> None:
@@ -242,3 +243,17 @@ def test_scheduler_and_saga_roles_invoke_only_their_functions(resources: dict[st
 def test_handler_modules_stay_thin() -> None:
     for path in Path(PROJECT_ROOT / "functions").glob("*.py"):
         assert len(path.read_text().splitlines()) < 80, f"{path.name}: logic belongs in the layer"
+
+
+def test_pollers_get_what_their_domain_functions_touch(resources: dict[str, Any]) -> None:
+    """docs/pollers-and-reports.md: journals read orders, write the archive, publish events."""
+    for poller in ("ReportPoller", "OpayoBatchFetch"):
+        actions = _role_actions(resources, f"/Schedules/{poller}Function")
+        assert {"dynamodb:Query", "s3:PutObject", "events:PutEvents"} <= actions, poller
+        assert "dynamodb:PutItem" in actions  # the connector-state ledger
+    orders = _role_actions(resources, "/Schedules/OrdersPollerFunction")
+    assert {"events:PutEvents", "dynamodb:PutItem"} <= orders
+    assert "s3:PutObject" not in orders
+    scheduler = _role_actions(resources, "/Schedules/ReportSchedulerFunction")
+    assert "s3:PutObject" not in scheduler
+    assert "events:PutEvents" not in scheduler
