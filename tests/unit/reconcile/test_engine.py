@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -303,15 +304,18 @@ def test_batch_entries_are_dated_by_the_batch(
         "<businessdate>2026-11-15</businessdate>", element
     )
     reconciler = Reconciler(chart)
-    (entry,) = reconciler.add_batch(BatchParser(io.BytesIO(document.encode()), "b.xml"))
+    reconciler.add_batch(BatchParser(io.BytesIO(document.encode()), "b.xml"))
+    (entry,) = reconciler.finish().entries
     assert entry.date == expected
 
 
 def test_an_unreadable_batch_date_names_the_field(chart: ReconcileConfig) -> None:
     document = batch_xml([transaction("A", "1.00")], business_date="next tuesday")
+    reconciler = Reconciler(chart)
+    reconciler.add_batch(BatchParser(io.BytesIO(document.encode()), "b.xml"))
     with pytest.raises(MalformedInputError, match="next tuesday") as raised:
-        Reconciler(chart).add_batch(BatchParser(io.BytesIO(document.encode()), "b.xml"))
-    assert raised.value.field == "batchdate"
+        reconciler.finish()
+    assert (raised.value.source, raised.value.field) == ("b.xml", "batchdate")
 
 
 # A getBatchDetail answer as the Opayo sandbox gives it (captured over HTTP from
@@ -343,8 +347,10 @@ SANDBOX_BATCH = (
 def test_a_sandbox_batch_ties_out_with_the_example_fee_schedule(chart: ReconcileConfig) -> None:
     found: list[ReconcileException] = []
     reconciler = Reconciler(chart, on_exception=found.append)
-    (entry,) = reconciler.add_batch(BatchParser(io.BytesIO(SANDBOX_BATCH.encode()), "b.xml"))
-    assert found == []  # fees as the schedule says, totals and count agree
+    reconciler.add_batch(BatchParser(io.BytesIO(SANDBOX_BATCH.encode()), "b.xml"))
+    (entry,) = reconciler.finish().entries
+    # fees as the schedule says, totals and count agree (no settlement: orders unfulfilled)
+    assert {e.reason for e in found} == {"captured_not_fulfilled", "unknown_order"}
     assert (entry.entry_id, entry.clearing_minor, entry.control_total_minor) == (
         "OPY-2-GBP", 12766, 12766,
     )  # fmt: skip
@@ -360,3 +366,47 @@ def test_a_refund_that_names_no_payment_is_an_unknown_order(chart: ReconcileConf
     )
     assert [(e.reason, e.order, e.line) for e in found] == [("unknown_order", "RFND-x", 13)]
     assert "no relatedvendortxcode" in found[0].detail
+
+
+def _page(start: int, end: int, total: int) -> bytes:
+    """One page of SANDBOX_BATCH's three transactions, as getBatchDetail pages them."""
+    items = re.findall(r"<transaction>.*?</transaction>", SANDBOX_BATCH)[start - 1 : end]
+    head, _, _ = SANDBOX_BATCH.partition("<transactions>")
+    return (
+        f"{head}<transactions><totalrows>{total}</totalrows><startrow>{start}</startrow>"
+        f"<endrow>{end}</endrow>{''.join(items)}</transactions></batch></vspaccess>"
+    ).encode()
+
+
+def test_pages_of_one_batch_make_one_entry_in_any_order(chart: ReconcileConfig) -> None:
+    found: list[ReconcileException] = []
+    reconciler = Reconciler(chart, on_exception=found.append)
+    reconciler.add_batch(BatchParser(io.BytesIO(_page(3, 3, 3)), "page-2.xml"))
+    reconciler.add_batch(BatchParser(io.BytesIO(_page(1, 2, 3)), "page-1.xml"))
+    result = reconciler.finish()
+    assert not [e for e in found if e.reason in ("batch_total_mismatch", "fee_mismatch")]
+    (entry,) = result.entries
+    assert (entry.clearing_minor, entry.control_total_minor) == (12766, 12766)
+    assert result.batch_transactions == 3
+    assert result.batch_ids == ["2"]
+
+
+def test_a_missing_or_repeated_page_is_caught(chart: ReconcileConfig) -> None:
+    found: list[ReconcileException] = []
+    reconciler = Reconciler(chart, on_exception=found.append)
+    reconciler.add_batch(BatchParser(io.BytesIO(_page(1, 2, 3)), "page-1.xml"))
+    with pytest.raises(
+        MalformedInputError, match=r"\(rows 2-3\) was already read from page-1\.xml"
+    ):
+        reconciler.add_batch(BatchParser(io.BytesIO(_page(2, 3, 3)), "again.xml"))
+    reconciler.finish()
+    missing = [e for e in found if e.reason == "batch_total_mismatch" and "totalrows" in e.detail]
+    assert len(missing) == 1
+    assert "2 transactions read, totalrows says 3 (pages read: 1-2)" in missing[0].detail
+
+
+def test_the_same_whole_batch_twice_is_refused(chart: ReconcileConfig) -> None:
+    reconciler = Reconciler(chart)
+    reconciler.add_batch(BatchParser(io.BytesIO(SANDBOX_BATCH.encode()), "one.xml"))
+    with pytest.raises(MalformedInputError, match=r"already read from one\.xml"):
+        reconciler.add_batch(BatchParser(io.BytesIO(SANDBOX_BATCH.encode()), "two.xml"))

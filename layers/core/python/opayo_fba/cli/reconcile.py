@@ -31,7 +31,8 @@ def reconcile(
         typer.Option(
             "--opayo",
             metavar="FILE",
-            help="An Opayo getBatchDetail XML response (Reporting & Admin API). Repeatable.",
+            help="An Opayo getBatchDetail XML response (Reporting & Admin API). Repeat for "
+            "several batches or for the pages of one.",
             show_default=False,
         ),
     ],

@@ -32,7 +32,7 @@ from opayo_fba.reconcile.matching import (
     OrderLedger,
     ReconcileException,
 )
-from opayo_fba.reconcile.opayo import OTHER, REFUND, BatchParser
+from opayo_fba.reconcile.opayo import OTHER, REFUND, BatchHeader, BatchParser
 from opayo_fba.reconcile.orders import OrderBook
 
 # Opayo's Reporting API writes UK local times.
@@ -73,6 +73,17 @@ class _Unknown:
     details: set[str] = field(default_factory=set)
 
 
+@dataclass(slots=True)
+class _OpenBatch:
+    """A batch being read, possibly one page at a time; closed into entries at finish."""
+
+    header: BatchHeader
+    sources: list[str]
+    pages: list[tuple[int, int]]
+    per_currency: dict[str, BatchSums]
+    transactions: int = 0
+
+
 class Reconciler:
     """One reconciliation run: settlements and batches in any order, then `finish()` once.
 
@@ -100,7 +111,7 @@ class Reconciler:
         self._unknown_orders: dict[str, _Unknown] = {}
         self._category_totals: dict[tuple[str, str], int] = {}
         self._settlements: dict[str, str] = {}
-        self._batches: dict[str, str] = {}
+        self._batches: dict[str, _OpenBatch] = {}
         self._settlement_rows = 0
         self._batch_transactions = 0
         self._now = now
@@ -235,7 +246,9 @@ class Reconciler:
         if len(seen.details) < 5:
             seen.details.add(detail or "(none)")
 
-    def add_batch(self, parser: BatchParser) -> list[JournalEntry]:
+    def add_batch(self, parser: BatchParser) -> None:
+        """Read one getBatchDetail answer: a whole batch, or one page of it (pages of the
+        same batch may come in any order; their entries are made at `finish`)."""
         ledger = self.ledger
         book = self.book
         fee = self.fees.fee
@@ -292,29 +305,52 @@ class Reconciler:
                                     currency, amount, detail)  # fmt: skip
                 continue
             add_payment(index, amount, currency_codes[currency], refund=refund)
-        return self._close_batch(parser, per_currency, transactions)
+        self._merge_page(parser, per_currency, transactions)
 
-    def _close_batch(
+    def _merge_page(
         self, parser: BatchParser, per_currency: dict[str, BatchSums], transactions: int
-    ) -> list[JournalEntry]:
+    ) -> None:
         header = parser.header
-        batch_key = f"{header.auth_processor}/{header.batch_id}"
-        previous = self._batches.get(batch_key)
-        if previous is not None:
+        self._batch_transactions += transactions
+        page = (header.start_row or 1, header.end_row or header.start_row or 1)
+        key = f"{header.auth_processor}/{header.batch_id}"
+        batch = self._batches.get(key)
+        if batch is None:
+            pages = [page] if header.start_row is not None else []
+            self._batches[key] = _OpenBatch(
+                header, [parser.source], pages, per_currency, transactions
+            )
+            return
+        paged = header.start_row is not None and batch.pages
+        if not paged or any(page[0] <= end and start <= page[1] for start, end in batch.pages):
             raise MalformedInputError(
                 parser.source, None, "batchid",
-                f"batch {header.batch_id} was already read from {previous}; pass each batch once",
+                f"batch {header.batch_id} (rows {page[0]}-{page[1]}) was already read from "
+                f"{', '.join(batch.sources)}; pass each batch, or each page of it, once",
             )  # fmt: skip
-        self._batches[batch_key] = parser.source
-        self._batch_transactions += transactions
+        batch.sources.append(parser.source)
+        batch.pages.append(page)
+        batch.transactions += transactions
+        for currency, sums in per_currency.items():
+            into = batch.per_currency.setdefault(currency, BatchSums())
+            for name in BatchSums.__slots__:
+                setattr(into, name, getattr(into, name) + getattr(sums, name))
+        for currency, totals in header.totals.items():
+            batch.header.totals.setdefault(currency, totals)
+
+    def _close_batch(self, batch: _OpenBatch) -> list[JournalEntry]:
+        header = batch.header
+        source = ", ".join(batch.sources)
+        transactions = batch.transactions
+        per_currency = batch.per_currency
         if header.total_rows is not None and header.total_rows != transactions:
             self._emit(ReconcileException(
-                BATCH_TOTAL_MISMATCH, "", parser.source, None, "", transactions,
-                header.total_rows,
-                f"batch {header.batch_id}: {transactions} transactions, totalrows says "
-                f"{header.total_rows}",
+                BATCH_TOTAL_MISMATCH, "", source, None, "", transactions, header.total_rows,
+                f"batch {header.batch_id}: {transactions} transactions read, totalrows says "
+                f"{header.total_rows}"
+                + (f" (pages read: {_ranges(batch.pages)})" if batch.pages else ""),
             ))  # fmt: skip
-        date = self._batch_date(header.batch_date, parser.source)
+        date = self._batch_date(header.batch_date, batch.sources[0])
         accounts = self.config.opayo
         entries = []
         for currency in sorted(set(per_currency) | set(header.totals)):
@@ -333,14 +369,14 @@ class Reconciler:
                 ):  # fmt: skip
                     if theirs is not None and ours != theirs:
                         self._emit(ReconcileException(
-                            BATCH_TOTAL_MISMATCH, "", parser.source, None, currency, ours,
+                            BATCH_TOTAL_MISMATCH, "", source, None, currency, ours,
                             theirs,
                             f"batch {header.batch_id} {currency}: {what} adds up to {ours}, "
                             f"the batch totals say {theirs}",
                         ))  # fmt: skip
                 if totals.fees_minor is not None and totals.fees_minor != sums.fees_minor:
                     self._emit(ReconcileException(
-                        FEE_MISMATCH, "", parser.source, None, currency, sums.fees_minor,
+                        FEE_MISMATCH, "", source, None, currency, sums.fees_minor,
                         totals.fees_minor,
                         f"batch {header.batch_id} {currency}: the fee schedule gives "
                         f"{sums.fees_minor}, Opayo charged {totals.fees_minor} "
@@ -354,8 +390,8 @@ class Reconciler:
                 key = (currency, category)
                 self._category_totals[key] = self._category_totals.get(key, 0) + amount
             entry = batch_entry(
-                batch_id=header.batch_id or parser.source,
-                source_file=parser.source,
+                batch_id=header.batch_id or batch.sources[0],
+                source_file=source,
                 date=date,
                 currency=currency,
                 sums=sums,
@@ -367,7 +403,6 @@ class Reconciler:
                 fees_payable_account=None if deducted else accounts.fees_payable,
             )
             entries.append(entry)
-        self._entries.extend(entries)
         return entries
 
     def _batch_date(self, text: str, source: str) -> datetime:
@@ -389,7 +424,10 @@ class Reconciler:
         )
 
     def finish(self) -> ReconcileResult:
-        """Emit order-level exceptions and return the journal; call once, after all inputs."""
+        """Close the batches, emit order-level exceptions and return the journal; call once,
+        after all inputs."""
+        for batch in self._batches.values():
+            self._entries.extend(self._close_batch(batch))
         for exception in self.ledger.exceptions():
             self._emit(exception)
         for key, unknown in self._unknown_orders.items():
@@ -414,6 +452,10 @@ class Reconciler:
             exceptions_by_reason=Counter(self._counts),
             category_totals=dict(self._category_totals),
             settlement_ids=list(self._settlements),
-            batch_ids=[key.split("/", 1)[1] for key in self._batches],
+            batch_ids=[batch.header.batch_id for batch in self._batches.values()],
             generated_at=self._now(),
         )
+
+
+def _ranges(pages: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{start}-{end}" for start, end in sorted(pages))

@@ -31,6 +31,8 @@ CAPTURE_TYPES = frozenset(
 REFUND_TYPES = frozenset({"REFUND"})
 CAPTURE, REFUND, OTHER = "capture", "refund", "other"
 _HEADER_PARENTS = frozenset({"vspaccess", "batch"})
+# Paging of <transactions>: element (or attribute) name -> BatchHeader field.
+_PAGE_FIELDS = {"totalrows": "total_rows", "startrow": "start_row", "endrow": "end_row"}
 # The leaves of a <transaction> that are read; others (rownumber, net, dates) are skipped.
 TRANSACTION_FIELDS = frozenset(
     {"vpstxid", "vendortxcode", "relatedvendortxcode", "transactiontype", "txtype",
@@ -80,6 +82,9 @@ class BatchHeader:
     auth_processor: str = ""
     batch_date: str = ""
     total_rows: int | None = None
+    start_row: int | None = None
+    """First and last row of this page when the answer is one page of a larger batch."""
+    end_row: int | None = None
     error_code: str = ""
     error: str = ""
     totals: dict[str, BatchTotals] = field(default_factory=dict)
@@ -191,10 +196,13 @@ class _BatchEvents:
             self.root_tag = tag
         elif parent in _HEADER_PARENTS and len(open_tags) <= 3:
             if lowered == "transactions":
-                named = dict(zip(attrs[::2], attrs[1::2], strict=True))
-                rows = named.get("totalrows", named.get("totalRows"))
-                if rows is not None:
-                    self._append(("totalrows", (self._expat.CurrentLineNumber, rows)))
+                named = {
+                    name.lower(): value for name, value in zip(attrs[::2], attrs[1::2], strict=True)
+                }
+                for name in _PAGE_FIELDS:
+                    if name in named:
+                        line = self._expat.CurrentLineNumber
+                        self._append(("page", (line, name, named[name])))
             elif lowered not in ("totals", "batch"):
                 self._parts = []
                 self._line = self._expat.CurrentLineNumber
@@ -210,9 +218,9 @@ class _BatchEvents:
             if lowered == "transaction":
                 self.leaf_depth = -1
                 self._append(("transaction", (self._line, self._values)))
-            elif lowered == "totalrows":
+            elif lowered in _PAGE_FIELDS:
                 text = "".join(parts).strip() if parts else ""
-                self._append(("totalrows", (self._expat.CurrentLineNumber, text)))
+                self._append(("page", (self._expat.CurrentLineNumber, lowered, text)))
         elif parent == "total":
             self._total[lowered] = "".join(parts).strip() if parts else ""
         elif parent == "totals":
@@ -293,11 +301,11 @@ class BatchParser:
                     self._header_field(*payload)
                 elif event == "total":
                     self._total(*payload)
-                elif event == "totalrows":
-                    line, value = payload
+                elif event == "page":
+                    line, name, value = payload
                     if not (value.isascii() and value.isdigit()):
-                        raise self._error(line, "totalrows", f"{value!r} is not a count")
-                    header.total_rows = int(value)
+                        raise self._error(line, name, f"{value!r} is not a row number")
+                    setattr(header, _PAGE_FIELDS[name], int(value))
         except ParseError as error:
             line, column = error.position
             if parser.events is None or parser.events.root_tag is None:
