@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +13,7 @@ import boto3
 import httpx
 import pytest
 
-from opayo_fba.model import PaymentState
+from opayo_fba.model import PaymentState, PaymentTransaction
 from opayo_fba.opayo.pi import PiClient
 from opayo_fba.opayo.reporting import ReportingClient
 from opayo_fba.pipeline.journals import journal_ready_reports
@@ -24,6 +25,7 @@ from opayo_fba.saga.starter import SagaStarter
 from opayo_fba.store.orders import OrderRecord
 from opayo_fba.store.pending_payments import PendingPaymentsStore
 from opayo_fba.transform.opayo_pi import payment_from_pi
+from opayo_fba.wiring import SqsPaymentEventQueue
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
 from tests.integration.pipeline.conftest import FAST, Aws, opayo_credentials
 from tests.unit.polling.support import REGION, RecordingEvents
@@ -85,31 +87,41 @@ def saga(aws: Aws) -> tuple[SagaStarter, Any, str]:
     return SagaStarter(arn, client), client, arn
 
 
-def test_a_payment_waiting_for_3d_secure_is_followed_until_authorised_then_the_saga_starts(
-    opayo_sandbox: OpayoSandboxHandle, aws: Aws, saga: tuple[SagaStarter, Any, str]
-) -> None:
-    starter, sfn, arn = saga
-    vendor = opayo_sandbox.options.vendor
-    vendor_tx_code = f"W-{uuid.uuid4().hex[:8]}-P1"
-    # 202.02 asks for a 3-D Secure challenge: Pi answers 202 with status 3DAuth.
-    response = opayo_sandbox.create_transaction(
-        opayo_sandbox.transaction_body("Deferred", 20202, vendor_tx_code=vendor_tx_code)
+def challenged_order(
+    sandbox: OpayoSandboxHandle, store: PendingPaymentsStore, order_id: str
+) -> PaymentTransaction:
+    """An order whose Deferred payment waits for 3-D Secure (202.02 asks for a challenge)."""
+    vendor_tx_code = f"{order_id}-{uuid.uuid4().hex[:6]}"
+    response = sandbox.create_transaction(
+        sandbox.transaction_body("Deferred", 20202, vendor_tx_code=vendor_tx_code)
     )
     assert response.status_code == 202, response.text
-    pending = payment_from_pi(response.json(), vendor_tx_code=vendor_tx_code, order_id="W-3DS")
+    pending = payment_from_pi(response.json(), vendor_tx_code=vendor_tx_code, order_id=order_id)
     assert pending.state is PaymentState.PENDING
-    store = PendingPaymentsStore(aws.orders_table)
     store.create(
         OrderRecord(
-            order=make_order("W-3DS", total=20202),
+            order=make_order(order_id, total=20202),
             payment=pending,
-            vendor=vendor,
+            vendor=sandbox.options.vendor,
             seller_account="uk-main",
         )
     )
+    return pending
+
+
+def complete_challenge(sandbox: OpayoSandboxHandle, payment: PaymentTransaction) -> None:
+    """What the shopper's browser does after the bank's challenge page."""
+    sandbox.client.post(
+        f"/api/v1/transactions/{payment.transaction_id}/3d-secure-challenge",
+        json={"cRes": "Y"},
+    ).raise_for_status()
+
+
+@pytest.fixture
+def pi(opayo_sandbox: OpayoSandboxHandle) -> Iterator[PiClient]:
     with httpx.Client(timeout=5.0) as http:
         creds = opayo_credentials(opayo_sandbox)
-        pi = PiClient(
+        yield PiClient(
             creds,
             reporting=ReportingClient(
                 creds, url=f"{opayo_sandbox.url}/access/access.htm", http_client=http, retry=FAST
@@ -118,21 +130,54 @@ def test_a_payment_waiting_for_3d_secure_is_followed_until_authorised_then_the_s
             http_client=http,
             retry=FAST,
         )
-        waiting = poll_pi_statuses(store, {vendor: pi}, starter)
-        assert (waiting.checked, waiting.still_pending, waiting.sagas_started) == (1, 1, 0)
 
-        # The shopper completes the challenge in the browser.
-        opayo_sandbox.client.post(
-            f"/api/v1/transactions/{pending.transaction_id}/3d-secure-challenge",
-            json={"cRes": "Y"},
-        ).raise_for_status()
-        decided = poll_pi_statuses(store, {vendor: pi}, starter)
-        assert (decided.applied, decided.sagas_started) == (1, 1)
 
-        record = store.get("W-3DS")
-        assert record.payment is not None
-        assert record.payment.state is PaymentState.AUTHORISED
-        executions = sfn.list_executions(stateMachineArn=arn)["executions"]
-        assert [e["name"] for e in executions] == ["W-3DS"]
-        # Nothing is pending any more: the next run reads nothing.
-        assert poll_pi_statuses(store, {vendor: pi}, starter).checked == 0
+def test_a_payment_waiting_for_3d_secure_is_followed_until_authorised_then_the_saga_starts(
+    opayo_sandbox: OpayoSandboxHandle, aws: Aws, saga: tuple[SagaStarter, Any, str], pi: PiClient
+) -> None:
+    starter, sfn, arn = saga
+    vendor = opayo_sandbox.options.vendor
+    store = PendingPaymentsStore(aws.orders_table)
+    pending = challenged_order(opayo_sandbox, store, "W-3DS")
+    waiting = poll_pi_statuses(store, {vendor: pi}, starter)
+    assert (waiting.checked, waiting.still_pending, waiting.sagas_started) == (1, 1, 0)
+
+    complete_challenge(opayo_sandbox, pending)
+    decided = poll_pi_statuses(store, {vendor: pi}, starter)
+    assert (decided.applied, decided.sagas_started) == (1, 1)
+    record = store.get("W-3DS")
+    assert record.payment is not None
+    assert record.payment.state is PaymentState.AUTHORISED
+    executions = sfn.list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in executions] == ["W-3DS"]
+    # Nothing is pending any more: the next run reads nothing.
+    assert poll_pi_statuses(store, {vendor: pi}, starter).checked == 0
+
+
+def test_as_deployed_a_decided_payment_is_sent_to_the_payment_events_fifo_queue(
+    opayo_sandbox: OpayoSandboxHandle, aws: Aws, pi: PiClient
+) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="payment-events.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
+    vendor = opayo_sandbox.options.vendor
+    store = PendingPaymentsStore(aws.orders_table)
+    pending = challenged_order(opayo_sandbox, store, "W-3DSQ")
+    queue = SqsPaymentEventQueue(url, sqs)
+    assert poll_pi_statuses(store, {vendor: pi}, None, queue=queue).applied == 0
+    complete_challenge(opayo_sandbox, pending)
+    assert poll_pi_statuses(store, {vendor: pi}, None, queue=queue).applied == 1
+
+    [message] = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"]
+    )["Messages"]
+    assert message["Attributes"]["MessageGroupId"] == pending.vendor_tx_code
+    event = json.loads(message["Body"])
+    assert event["event_id"] == f"{pending.transaction_id}:Ok"
+    payment = PaymentTransaction.model_validate(event["payment"])
+    assert (payment.state, payment.order_id) == (PaymentState.AUTHORISED, "W-3DSQ")
+    # The poller's role only reads orders: the table is unchanged until the consumer runs.
+    record = store.get("W-3DSQ")
+    assert record.payment is not None
+    assert record.payment.state is PaymentState.PENDING

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from opayo_fba.intake.payments import apply_payment_update
 from opayo_fba.model import PaymentState, PaymentTransaction
 from opayo_fba.opayo.errors import OpayoAuthenticationFailed, OpayoUnavailable
 from opayo_fba.polling.pi_statuses import poll_pi_statuses
@@ -191,3 +193,45 @@ def test_a_payment_pending_for_longer_than_give_up_after_is_listed_not_read(
     stale = poll_pi_statuses(store, {"shop-a": pi}, FakeStarter(), now=placed + timedelta(days=2))
     assert (stale.checked, stale.abandoned) == (0, ("W-1",))
     assert pi.reads == ["TX-W-1"]
+
+
+@dataclass
+class FakeQueue:
+    sent: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
+
+    def send(self, body: str, group_id: str, deduplication_id: str) -> None:
+        self.sent.append((json.loads(body), group_id, deduplication_id))
+
+
+def test_with_a_queue_a_decided_payment_goes_to_the_payment_events_queue_not_the_table(
+    store: PendingPaymentsStore,
+) -> None:
+    add(store, "W-1", pending_payment("W-1"))
+    add(store, "W-2", pending_payment("W-2"))
+    queue, pi = FakeQueue(), FakePi(statuses={"TX-W-1": "Ok"})
+    result = poll_pi_statuses(store, {"shop-a": pi}, None, queue=queue)
+    assert (result.applied, result.still_pending, result.sagas_started) == (1, 1, 0)
+    [(event, group, dedup)] = queue.sent
+    assert (event["event_id"], event["vendor"], event["source"]) == (
+        "TX-W-1:Ok",
+        "shop-a",
+        "opayo-pi-poll",
+    )
+    assert group == "W-1-P1"
+    assert len(dedup) == 64
+    # Nothing was written: the consumer applies it, exactly as it applies a notification.
+    unchanged = store.get("W-1")
+    assert unchanged.payment is not None
+    assert unchanged.payment.state is PaymentState.PENDING
+    starter = FakeStarter()
+    applied = apply_payment_update(
+        store, starter, PaymentTransaction.model_validate(event["payment"])
+    )
+    assert (applied.outcome, starter.started) == ("applied", ["W-1"])
+
+
+def test_a_starter_or_a_queue_is_required(store: PendingPaymentsStore) -> None:
+    with pytest.raises(ValueError, match="either a starter"):
+        poll_pi_statuses(store, {"shop-a": FakePi()}, None)
+    with pytest.raises(ValueError, match="either a starter"):
+        poll_pi_statuses(store, {"shop-a": FakePi()}, FakeStarter(), queue=FakeQueue())

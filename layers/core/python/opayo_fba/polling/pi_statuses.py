@@ -1,9 +1,13 @@
 """Poll Opayo Pi for payments still undecided (3-D Secure in progress, or a lost answer).
 
-Each pending Pi transaction is read back (GET /transactions/{id}), converted with
-`payment_from_pi`, and fed to `apply_payment_update`: the same single entry point that
-Server notifications use, so a status found here never moves a payment backwards and a
-decided payment starts the saga exactly once.
+Each pending Pi transaction is read back (GET /transactions/{id}) and converted with
+`payment_from_pi`. A status that moves the payment forward then goes either
+- to `apply_payment_update` directly (given a `starter`), or
+- onto the payment-events FIFO queue (given a `queue`), where the payment-events consumer
+  applies it exactly like a Server notification. This is the deployed path: the poller's role
+  may only read the orders table (infra/schedules.py).
+Either way it ends in the single entry point, so a payment never moves backwards and a
+decided payment starts the saga exactly once. A status that changes nothing costs no write.
 
 One transaction that cannot be read does not stop the others; it is reported in the result.
 A configuration error (wrong integration key) stops the run: every other call would fail too.
@@ -11,13 +15,17 @@ A configuration error (wrong integration key) stops the run: every other call wo
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opayo_fba.errors import ConfigurationError, OpayoFbaError
-from opayo_fba.intake.payments import PaymentUpdateResult, Starter, apply_payment_update
+from opayo_fba.intake.payments import Starter, apply_payment_update, supersedes
+from opayo_fba.intake.webhook import PaymentEvent, PaymentEventQueue
+from opayo_fba.model import PaymentTransaction
 from opayo_fba.store.pending_payments import PENDING_STATES, PendingPaymentsStore
 from opayo_fba.transform.opayo_pi import payment_from_pi
 
@@ -49,7 +57,7 @@ class PiPollFailure:
 class PiPollResult:
     checked: int
     applied: int
-    """Updates that moved a payment forward."""
+    """Updates that moved a payment forward (applied here, or queued)."""
     still_pending: int
     sagas_started: int
     skipped_no_client: tuple[str, ...]
@@ -59,11 +67,34 @@ class PiPollResult:
     """Order ids placed more than `give_up_after` ago and still pending: not read back."""
 
 
+def queue_payment_update(
+    queue: PaymentEventQueue, vendor: str, payment: PaymentTransaction
+) -> None:
+    """Send a Pi status to the payment-events queue in the Server notifications' shape.
+
+    The event id is the transaction id and status (as VPSTxId:Status is for Server), so the
+    consumer's idempotency applies it once however often a poll finds it.
+    """
+    event_id = f"{payment.transaction_id}:{payment.status}"
+    event = PaymentEvent(
+        event_id=event_id,
+        vendor=vendor,
+        source="opayo-pi-poll",
+        payment=payment.model_dump(mode="json"),
+    )
+    queue.send(
+        json.dumps(event.__dict__),
+        group_id=payment.vendor_tx_code,
+        deduplication_id=hashlib.sha256(event_id.encode()).hexdigest(),
+    )
+
+
 def poll_pi_statuses(
     store: PendingPaymentsStore,
     pi_clients_by_vendor: Mapping[str, PiTransactionSource],
-    starter: Starter,
+    starter: Starter | None,
     *,
+    queue: PaymentEventQueue | None = None,
     now: datetime | None = None,
     limit: int = MAX_TRANSACTIONS_PER_RUN,
     give_up_after: timedelta = GIVE_UP_AFTER,
@@ -73,6 +104,8 @@ def poll_pi_statuses(
     With `now`, orders placed more than `give_up_after` before it are listed as abandoned
     rather than read back (without `now` every pending payment is read).
     """
+    if (starter is None) == (queue is None):
+        raise ValueError("give either a starter (apply here) or a queue (apply downstream)")
     checked = applied = pending = started = 0
     skipped: list[str] = []
     abandoned: list[str] = []
@@ -102,7 +135,16 @@ def poll_pi_statuses(
                 order_id=record.order_id,
                 expected_amount=payment.amount,
             )
-            result: PaymentUpdateResult = apply_payment_update(store, starter, update)
+            if update.state in PENDING_STATES:
+                pending += 1
+            if not supersedes(update, payment):
+                continue
+            if queue is not None:
+                queue_payment_update(queue, record.vendor or "", update)
+                applied += 1
+                continue
+            assert starter is not None
+            result = apply_payment_update(store, starter, update)
         except ConfigurationError:
             raise
         except OpayoFbaError as error:
@@ -110,8 +152,6 @@ def poll_pi_statuses(
             continue
         if result.outcome == "applied":
             applied += 1
-        if update.state in PENDING_STATES:
-            pending += 1
         if result.saga_started:
             started += 1
     return PiPollResult(
