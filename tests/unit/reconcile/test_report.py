@@ -23,3 +23,13 @@ def test_bars_are_scaled_escaped_and_negative_ones_extend_left() -> None:
 
 def test_an_empty_chart_says_so() -> None:
     assert "nothing to show" in bar_chart("Nothing", [])
+
+
+def test_all_negative_bars_use_the_whole_width_and_alerts_stand_out() -> None:
+    svg = bar_chart("Fees", [("a", -10, "x"), ("b", -5, "y")], alert=frozenset({"b"}))
+    rects = [el for el in fromstring(svg).iter() if el.tag.endswith("rect")]
+    ends = {int(r.get("x", "0")) + int(r.get("width", "0")) for r in rects}
+    assert len(ends) == 1  # both end at the zero line on the right
+    widths = [int(r.get("width", "0")) for r in rects]
+    assert widths[0] == 2 * widths[1]
+    assert [r.get("fill") for r in rects] == ["#c62828", "#b54708"]

@@ -27,14 +27,22 @@ def _money(amount: int, currency: str) -> str:
     return f"{format_minor(amount, exponent)} {currency}"
 
 
-def bar_chart(title: str, bars: list[tuple[str, int, str]], *, unit: str = "") -> str:
-    """Horizontal bars (label, value, formatted value); negative values extend left."""
+def bar_chart(
+    title: str, bars: list[tuple[str, int, str]], *, alert: frozenset[str] = frozenset()
+) -> str:
+    """Horizontal bars (label, value, formatted value); negative values extend left of the
+    zero line. Bars whose label is in `alert` are drawn in amber (exceptions)."""
     if not bars:
         return f"<p>{escape(title)}: nothing to show.</p>"
     largest = max(abs(value) for _, value, _ in bars) or 1
     has_negative = any(value < 0 for _, value, _ in bars)
-    zero_x = _LABEL_WIDTH + (_CHART_WIDTH // 2 if has_negative else 0)
-    span = _CHART_WIDTH // 2 if has_negative else _CHART_WIDTH
+    has_positive = any(value > 0 for _, value, _ in bars)
+    if has_negative and has_positive:
+        zero_x, span = _LABEL_WIDTH + _CHART_WIDTH // 2, _CHART_WIDTH // 2
+    elif has_negative:
+        zero_x, span = _LABEL_WIDTH + _CHART_WIDTH, _CHART_WIDTH
+    else:
+        zero_x, span = _LABEL_WIDTH, _CHART_WIDTH
     height = _BAR_HEIGHT * len(bars) + 30
     width = _LABEL_WIDTH + _CHART_WIDTH + 150
     parts = [
@@ -46,14 +54,14 @@ def bar_chart(title: str, bars: list[tuple[str, int, str]], *, unit: str = "") -
         y = 24 + row * _BAR_HEIGHT
         length = round(abs(value) / largest * span)
         x = zero_x if value >= 0 else zero_x - length
-        colour = "#2e7d32" if value >= 0 else "#c62828"
+        colour = "#b54708" if label in alert else "#2e7d32" if value >= 0 else "#c62828"
         parts.append(f'<text x="0" y="{y + 14}">{escape(label)}</text>')
         parts.append(
             f'<rect x="{x}" y="{y + 3}" width="{max(length, 1)}" height="{_BAR_HEIGHT - 6}" '
             f'fill="{colour}"><title>{escape(label)}: {escape(shown)}</title></rect>'
         )
         parts.append(
-            f'<text x="{_LABEL_WIDTH + _CHART_WIDTH + 8}" y="{y + 14}">{escape(shown)}{unit}</text>'
+            f'<text x="{_LABEL_WIDTH + _CHART_WIDTH + 8}" y="{y + 14}">{escape(shown)}</text>'
         )
     parts.append(
         f'<line x1="{zero_x}" y1="20" x2="{zero_x}" y2="{height - 4}" stroke="#52606d"/></svg>'
@@ -74,11 +82,17 @@ def render_report(result: ReconcileResult) -> str:
             if bars:
                 charts.append(bar_chart(f"{title} ({currency})", bars))
     outcome = [("matched orders", result.matched_orders, str(result.matched_orders))]
-    outcome += [
+    exceptions = [
         (reason.replace("_", " "), count, str(count))
         for reason, count in sorted(result.exceptions_by_reason.items())
     ]
-    charts.append(bar_chart("Matched orders vs exceptions", outcome))
+    charts.append(
+        bar_chart(
+            "Matched orders vs exceptions",
+            outcome + exceptions,
+            alert=frozenset(label for label, _, _ in exceptions),
+        )
+    )
     entry_rows = "\n".join(
         "<tr>"
         f"<td>{escape(entry.entry_id)}</td><td>{escape(entry.date.date().isoformat())}</td>"
