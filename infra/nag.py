@@ -113,8 +113,9 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "AwsSolutions::AwsSolutions-IAM5[Resource::<{reports_bucket}.Arn>/*]",
         "report_poller and opayo_batch_fetch",
-        "They put and get report documents under keys chosen at run time, one per report; "
-        "only s3:PutObject and s3:GetObject are allowed on objects, never delete.",
+        "They put and get report documents and the journals derived from them under keys "
+        "chosen at run time, one per report or run; only s3:PutObject and s3:GetObject are "
+        "allowed on objects, never delete.",
         _stack,
     ),
     Finding(
@@ -187,8 +188,9 @@ FINDINGS: tuple[Finding, ...] = (
     Finding(
         "PCI.DSS.321::PCI.DSS.321-S3BucketReplicationEnabled",
         "report archive and access-log buckets",
-        "The archive copies documents Amazon and Opayo keep and can reissue; versioning and "
-        "RETAIN protect against deletion. Cross-region replication is left to the merchant.",
+        "The archive holds copies of documents Amazon and Opayo keep and can reissue, and "
+        "journals re-runnable from them; versioning and RETAIN protect against deletion. "
+        "Cross-region replication is left to the merchant.",
         lambda s: [s.platform.storage.reports_bucket, s.platform.storage.access_logs_bucket],
     ),
     Finding(
