@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
 import pytest
@@ -14,10 +14,11 @@ from opayo_fba.errors import InvalidInputError
 from opayo_fba.pipeline.amazon_reports import (
     GIVE_UP_AFTER,
     INVENTORY_REPORT_TYPE,
+    SPOOL_IN_MEMORY_BYTES,
     poll_amazon_reports,
     schedule_amazon_reports,
 )
-from opayo_fba.pipeline.archive import ReportArchive
+from opayo_fba.pipeline.archive import ReportArchive, amazon_report_key, opayo_batch_key
 from opayo_fba.polling.events import INVENTORY_LEVEL_CHANGED
 from opayo_fba.store.inventory import InventoryStore
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
@@ -241,3 +242,37 @@ def test_only_inventory_report_types_are_requested(pipeline: Pipeline) -> None:
             NOW,
             inventory_report_type=SETTLEMENT_REPORT_TYPE,
         )
+
+
+def test_a_large_document_is_spooled_to_disk_and_uploaded_in_parts(pipeline: Pipeline) -> None:
+    header = "".join(settlement_lines([], total="0.00"))
+    filler = "".join(f"# padding line {n:08d}\n" for n in range(400_000))  # ~10 MB
+    pipeline.amazon.add_settlement("S-BIG", header + filler)
+    pipeline.schedule()
+    outcome = next(o for o in pipeline.poll().outcomes if o.report_id == "S-BIG")
+    assert outcome.status == "done"
+    head = pipeline.s3.head_object(Bucket=REPORTS_BUCKET, Key=outcome.archive_key)
+    assert head["ContentLength"] == len(header) + len(filler) > SPOOL_IN_MEMORY_BYTES
+    assert "-" in head["ETag"]  # a multipart upload's ETag names its part count
+    assert pipeline.archived(outcome.archive_key or "").endswith("padding line 00399999\n")
+
+
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (("GET_X", "R/../1", date(2026, 3, 2)), "amazon/GET_X/2026/03/02/R_.._1.tsv"),
+        (("GET X", "12", date(2026, 12, 31)), "amazon/GET_X/2026/12/31/12.tsv"),
+    ],
+)
+def test_archive_keys_are_dated_and_cannot_escape_their_prefix(
+    args: tuple[str, str, date], key: str
+) -> None:
+    assert amazon_report_key(*args) == key
+
+
+def test_an_archive_key_needs_its_parts() -> None:
+    with pytest.raises(ValueError, match="report_id is required"):
+        amazon_report_key("GET_X", "..", date(2026, 3, 2))
+    assert opayo_batch_key("shop a", "7", "", date(2026, 3, 2)) == (
+        "opayo/batches/shop_a/2026/03/02/7-unknown.xml"
+    )
