@@ -132,8 +132,9 @@ def test_float_percentages_in_the_fee_schedule_are_refused(tmp_path: Path) -> No
 
 
 def test_the_benchmark_runs_small(tmp_path: Path) -> None:
+    bench = PROJECT_ROOT / "bench" / "reconcile.py"
     completed = subprocess.run(  # noqa: S603 - our interpreter, our script
-        [sys.executable, str(PROJECT_ROOT / "bench" / "reconcile.py"), "--rows", "1000", "--repeat", "1"],
+        [sys.executable, str(bench), "--rows", "1000", "--repeat", "1"],
         capture_output=True, text=True, check=True, cwd=tmp_path, timeout=240,
     )  # fmt: skip
     assert "rows per second" in completed.stdout
