@@ -4,14 +4,14 @@ a moto DynamoDB buckets table and a connector aimed at a sandbox."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
 
 from opayo_fba.amazon.connector import SpApiConnector, SpApiEndpoints
 from opayo_fba.amazon.credentials import SellerCredentials
-from opayo_fba.amazon.rate_limit import SellerRateLimiter
+from opayo_fba.amazon.rate_limit import USAGE_PLANS, SellerRateLimiter, UsagePlan
 from opayo_fba.amazon.retry import RetryPolicy
 from opayo_fba.store.rate_limits import TokenBucketTable
 
@@ -77,6 +77,7 @@ def sandbox_connector(
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
     latency_cushion: float = 0.5,
+    plans: Mapping[str, UsagePlan] | None = None,
 ) -> SpApiConnector:
     credentials = sandbox_credentials(options)
     buckets = (
@@ -85,6 +86,8 @@ def sandbox_connector(
         else TokenBucketTable(BUCKETS_TABLE, client=dynamodb)
     )
     limiter_kwargs: dict[str, Any] = {"latency_cushion": latency_cushion}
+    if plans is not None:
+        limiter_kwargs["plans"] = {**USAGE_PLANS, **plans}
     if sleep is not None:
         limiter_kwargs["sleep"] = sleep
     limiter = SellerRateLimiter(buckets, credentials.seller_id, **limiter_kwargs)

@@ -216,3 +216,14 @@ def test_rate_limit_headers_are_read_defensively() -> None:
     assert parse_rate_limit_header("0") is None
     assert USAGE_PLANS["getOrders"].burst == 20
     assert USAGE_PLANS["createFulfillmentOrder"].rate == 2.0
+
+
+def test_a_429_empties_the_bucket_so_the_next_slot_is_one_interval_away(dynamodb: Any) -> None:
+    clock = FakeClock()
+    buckets = TokenBucketTable(TABLE, client=dynamodb, clock=clock)
+    assert buckets.reserve("k", rate=2, burst=30, max_wait=0).wait_seconds == 0.0
+    buckets.drain("k", rate=2, burst=30)
+    waits = [buckets.reserve("k", rate=2, burst=30, max_wait=10).wait_seconds for _ in range(3)]
+    assert waits == pytest.approx([0.5, 1.0, 1.5])
+    clock.now += 60  # refilled meanwhile: the burst is back
+    assert buckets.reserve("k", rate=2, burst=30, max_wait=0).wait_seconds == 0.0

@@ -284,6 +284,12 @@ class SpApiConnector:
             except SellingApiException as error:
                 headers = error.headers or {}
                 self._limiter.observe(operation, headers.get(RATE_LIMIT_HEADER))
+                if error.code == 429:
+                    self._limiter.throttled(operation)
+                raise
+            except _UnparsedHttpError as error:
+                if error.status == 429:
+                    self._limiter.throttled(operation)
                 raise
             self._limiter.observe(operation, (response.headers or {}).get(RATE_LIMIT_HEADER))
             return response

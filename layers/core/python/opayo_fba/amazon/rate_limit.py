@@ -136,6 +136,13 @@ class SellerRateLimiter:
             self._sleep(reservation.wait_seconds)
         return reservation.wait_seconds
 
+    def throttled(self, operation: str) -> None:
+        """Amazon answered 429: its bucket is empty, so ours is emptied to match."""
+        plan = self.plan(operation)
+        self._buckets.drain(
+            self._key(operation), rate=plan.rate * self._rate_factor, burst=self.usable_burst(plan)
+        )
+
     def observe(self, operation: str, header_value: str | None) -> None:
         """Adopt the rate Amazon reports for this operation when it differs from the plan."""
         rate = parse_rate_limit_header(header_value)

@@ -19,6 +19,7 @@ spend O(N^2) requests per N slots). Only a refusal costs a read, to say how long
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -198,6 +199,26 @@ class TokenBucketTable:
         )
         attributes: dict[str, Any] = response["Attributes"]
         return attributes
+
+    def drain(self, key: str, *, rate: float, burst: int) -> None:
+        """Empty the bucket now: the provider said 429, so its bucket for us is empty.
+
+        Our schedule may have run ahead of the provider's (its bucket started later, or
+        another client spends the same quota); afterwards the next slot is one interval away
+        and the bucket refills from there, in step with the provider again.
+        """
+        learned_rate, learned_burst = self._learned.get(key, (None, None))
+        interval = 1.0 / (learned_rate or rate)
+        tolerance = ((learned_burst or burst) - 1) * interval
+        empty = self._clock() + tolerance + interval
+        # A failed condition means the bucket is already as empty as that, or emptier.
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._update(
+                key,
+                "SET tat = :empty",
+                "attribute_not_exists(tat) OR tat < :empty",
+                {":empty": _number(empty)},
+            )
 
     def learn(self, key: str, rate: float, burst: int | None = None) -> None:
         """Record the rate Amazon says applies (its header wins over the plan's table)."""
