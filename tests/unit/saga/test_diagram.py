@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,24 @@ def test_labels_never_carry_mermaid_syntax() -> None:
     [edge] = [line for line in lines(mermaid_from_asl(asl)) if line.startswith("A --> B : x")]
     label = edge.split(" : ", 1)[1]
     assert not set(label) & set(':;#{}"')
+
+
+def test_state_names_mermaid_reads_as_keywords_get_safe_ids() -> None:
+    names = ["Default", "State", "note", "Class", "end", "2nd try", "Default_"]
+    states: dict[str, Any] = {
+        name: {"Type": "Pass", "Next": after} for name, after in pairwise(names)
+    }
+    states[names[-1]] = {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.layout", "StringEquals": "direction LR", "Next": "end"}],
+        "Default": "Default",
+    }
+    out = lines(mermaid_from_asl({"StartAt": "Default", "States": states}))
+    ids = [line.split(" : ")[0] for line in out if " : " in line and "-->" not in line]
+    assert ids == ["Default_", "State_", "note_", "Class_", "end_", "s_2nd_try", "Default__2"]
+    assert "Default__2 : Default_<br>Choice" in out
+    # A label saying "direction LR" would be read as a layout statement.
+    assert "Default__2 --> end_ : layout = direction-LR" in out
 
 
 def test_parallel_and_map_are_composite_states() -> None:
@@ -284,6 +303,6 @@ def test_docs_embed_the_diagram_of_the_synthesized_saga() -> None:
     assert embedded is not None, f"{DOC} has no saga-diagram markers"
     generated = mermaid_from_asl(definition_from_template(json.loads(TEMPLATE.read_text())))
     assert embedded == generated, (
-        "docs/saga.md is out of date with the synthesized saga; run "
-        "`opayo-fba saga diagram --update docs/saga.md` (after `make synth`)"
+        "docs/saga.md does not show the state machine in cdk.out. If cdk.out is older than "
+        "infra/saga.py, run `make synth`; then `opayo-fba saga diagram --update docs/saga.md`"
     )

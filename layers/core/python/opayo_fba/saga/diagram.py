@@ -46,9 +46,31 @@ _TYPE_TESTS = {
     "IsTimestamp": ("a timestamp", "not a timestamp"),
 }
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+# Words Mermaid's state-diagram lexer reads as keywords (case-insensitively) at the start of
+# a statement; a state with such a name gets an id with a trailing `_`.
+_MERMAID_KEYWORDS = frozenset(
+    {
+        "accdescr",
+        "acctitle",
+        "class",
+        "classdef",
+        "click",
+        "default",
+        "direction",
+        "end",
+        "hide",
+        "href",
+        "note",
+        "scale",
+        "state",
+        "statediagram",
+        "style",
+    }
+)
 # Characters Mermaid reads as syntax inside a label: `:` starts a description, `;` ends a
 # statement, `#` starts an entity code, braces open a composite state.
 _LABEL_UNSAFE = str.maketrans({":": " ", ";": ",", "#": "", "{": "(", "}": ")", '"': "'"})
+_DIRECTION = re.compile(r"(direction)\s+(TB|BT|LR|RL)", re.IGNORECASE)
 _MAX_LABEL = 80
 # Mermaid breaks a state's description on <br>; each box then reads name / type / retry.
 LINE_BREAK = "<br>"
@@ -170,6 +192,8 @@ class _Ids:
             base = _ID_UNSAFE.sub("_", name) or "state"
             if base[0].isdigit():
                 base = "s_" + base
+            if base.lower() in _MERMAID_KEYWORDS:
+                base += "_"
             candidate, n = base, 1
             while candidate in self._taken:
                 n += 1
@@ -421,6 +445,8 @@ def _value(value: Any) -> str:
 
 def _label(text: str) -> str:
     clean = " ".join(text.translate(_LABEL_UNSAFE).split())
+    # Mermaid reads any line holding "direction TB" (or BT, LR, RL) as a layout statement.
+    clean = _DIRECTION.sub(r"\1-\2", clean)
     return clean if len(clean) <= _MAX_LABEL else clean[: _MAX_LABEL - 1] + "…"
 
 
