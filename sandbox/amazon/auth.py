@@ -93,7 +93,7 @@ def issue_token(
         {
             "kind": kind,
             "seller_id": state.credentials.seller_id,
-            "expires": state.now().timestamp() + TOKEN_LIFETIME_SECONDS,
+            "expires": state.now().timestamp() + state.options.token_lifetime_seconds,
             "resources": resources or [],
         },
     )

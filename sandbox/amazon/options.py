@@ -117,6 +117,9 @@ class AmazonSandboxOptions(BaseModel):
     rate_limit_scale: float = Field(default=1.0, gt=0)
     # Real seconds a "lost_response" fault keeps the client waiting before hanging up.
     lost_response_hang_seconds: float = Field(default=30.0, ge=0)
+    # How long an LWA access token or RDT lives, in sandbox seconds (Amazon: 3600). A fast
+    # local clock would otherwise expire tokens that clients cache for an hour of real time.
+    token_lifetime_seconds: int = Field(default=3600, ge=1)
     # Settlement reports close every `settlement_period_days` (sandbox clock).
     settlement_period_days: int = Field(default=14, ge=1)
     # Background thread that moves state on as the clock runs; tests may turn it off.

@@ -76,7 +76,10 @@ class LocalEnvironment:
             opayo_urls[vendor] = server.start()
             self.opayo[vendor] = server
         amazon_options = o.amazon or AmazonSandboxOptions(
-            clock_factor=o.time_factor, history_limit=1000
+            clock_factor=o.time_factor,
+            history_limit=1000,
+            # Clients cache a token for an hour of real time; so does the fast sandbox.
+            token_lifetime_seconds=int(3600 * max(1.0, o.time_factor)),
         )
         self.amazon = ThreadedServer(create_amazon_app(amazon_options), port=o.amazon_port)
         amazon_url = self.amazon.start()

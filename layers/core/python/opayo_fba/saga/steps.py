@@ -217,6 +217,8 @@ def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
 
     def keep(r: OrderRecord) -> None:
         r.captured = amount
+        if r.payment is not None:
+            r.payment = r.payment.model_copy(update={"state": PaymentState.CAPTURED})
         r.note("payment_captured", str(amount))
 
     _save(deps, order_id, keep)

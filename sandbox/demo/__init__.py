@@ -1,0 +1,1 @@
+"""`make demo`: sample orders through the whole integration, on this machine."""

@@ -1,0 +1,141 @@
+"""`make demo` / `python -m sandbox.demo`: the integration's main job, run locally.
+
+Starts the Amazon and Opayo sandboxes and the local runtime on the synthesized template,
+submits one order per scenario, shows progress, then a table of every order with its
+canonical status, payment state and fulfillment state. Exits 0 only if every order reached
+the state its scenario expects, judged on the sandboxes' own records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sandbox.demo.scenarios import (
+    TERMINAL,
+    DemoContext,
+    Scenario,
+    ScenarioResult,
+    judge,
+    scenarios,
+    wait_for,
+)
+from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+from sandbox.local.runtime import find_template
+
+console = Console()
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.demo",
+        description="Run sample orders through the whole integration on this machine.",
+    )
+    parser.add_argument(
+        "--template", type=Path, help="synthesized template (default: cdk.out, see make synth)"
+    )
+    parser.add_argument(
+        "--time-factor",
+        type=float,
+        default=600.0,
+        help="how much faster than real time the fulfillment centre and saga waits run",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds each batch of orders may take"
+    )
+    return parser.parse_args(argv)
+
+
+def _run_batch(
+    ctx: DemoContext, batch: list[Scenario], timeout: float, progress: Progress
+) -> list[ScenarioResult]:
+    tasks = {s.order_id: progress.add_task(s.name, total=1) for s in batch}
+    for scenario in batch:
+        scenario.start(ctx, scenario)
+    deadline = time.monotonic() + timeout
+    pending = list(batch)
+    while pending and time.monotonic() < deadline:
+        for scenario in list(pending):
+            order = wait_for(ctx, scenario, time.monotonic() + 0.05)
+            progress.update(
+                tasks[scenario.order_id], description=f"{scenario.name} [{order.get('status')}]"
+            )
+            if order.get("status") in TERMINAL and (
+                order.get("outcome") or order.get("status") == "shipped"
+            ):
+                progress.update(tasks[scenario.order_id], completed=1)
+                pending.remove(scenario)
+    return [judge(ctx, s) for s in batch]
+
+
+def _reset_sandboxes(ctx: DemoContext) -> None:
+    ctx.amazon.delete("/_sandbox/faults").raise_for_status()
+    ctx.amazon.post("/_sandbox/clock/factor", json={"factor": ctx.environment.options.time_factor})
+
+
+def run(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    try:
+        template = args.template or find_template(Path("cdk.out"))
+    except (FileNotFoundError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        return 2
+    options = EnvironmentOptions(
+        template=template, time_factor=args.time_factor, run_schedules=False
+    )
+    started = time.monotonic()
+    with console.status("Starting the sandboxes and the local runtime..."):
+        environment = LocalEnvironment(options).start()
+    results: list[ScenarioResult] = []
+    try:
+        ctx = DemoContext(environment)
+        console.print(f"API {ctx.api.base_url} · template {template}")
+        every = scenarios()
+        together = [s for s in every if not s.exclusive]
+        alone = [s for s in every if s.exclusive]
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            results += _run_batch(ctx, together, args.timeout, progress)
+            for scenario in alone:
+                results += _run_batch(ctx, [scenario], args.timeout, progress)
+                _reset_sandboxes(ctx)
+        ctx.close()
+    finally:
+        environment.stop()
+    table = Table(title=f"opayo-fba demo ({time.monotonic() - started:.0f} s)")
+    for column in ("order", "scenario", "status", "payment", "fulfillment", "outcome", "result"):
+        table.add_column(column)
+    for r in results:
+        table.add_row(
+            r.order_id,
+            r.name,
+            r.status or "-",
+            r.payment_state or "-",
+            r.fulfillment_status or "-",
+            r.outcome or "-",
+            "[green]as expected[/green]"
+            if r.passed
+            else "[red]" + "; ".join(r.problems) + "[/red]",
+        )
+    console.print(table)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        console.print(f"[red]{len(failed)} of {len(results)} orders did not end as expected[/red]")
+        return 1
+    console.print(f"[green]All {len(results)} orders ended as their scenarios expect.[/green]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

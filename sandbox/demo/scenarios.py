@@ -1,0 +1,413 @@
+"""The demo's scenarios: sample orders that exercise every path of the saga.
+
+Each scenario submits its order the way a shop would (over HTTP, to the local API), lets the
+saga run against the sandboxes, and is then judged on the sandboxes' own state: what Opayo
+captured, refunded or aborted, and what Amazon was asked to fulfil. The same scenarios back
+`make demo` and the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from sandbox.local.environment import LocalEnvironment
+
+VENDOR_FIELD = "vendor"
+AUTH = ("sandbox-integration-key", "sandbox-integration-password")
+TEST_CARD = "4929000000006"
+# Opayo sandbox magic amount (docs/sandbox-opayo.md): 403.00 is declined (NotAuthed).
+DECLINED_AMOUNT = 40300
+
+
+@dataclass
+class Expectation:
+    status: str
+    outcome: str | None
+    captures: int
+    refunds: int
+    fulfillment_orders: int
+    fulfillment_status: str | None = None
+    payment_state: str | None = None
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    order_id: str
+    status: str | None = None
+    payment_state: str | None = None
+    fulfillment_status: str | None = None
+    outcome: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+class DemoContext:
+    """HTTP access to the local API and the sandboxes of a running LocalEnvironment."""
+
+    def __init__(self, environment: LocalEnvironment) -> None:
+        urls = environment.urls()
+        self.environment = environment
+        self.api = httpx.Client(base_url=urls["api"], timeout=60)
+        self.amazon = httpx.Client(base_url=urls["amazon"], timeout=30)
+        vendors = sorted(environment.opayo)
+        if not vendors:
+            raise RuntimeError("the template configures no Opayo vendor")
+        self.vendor = vendors[0]
+        self.opayo = httpx.Client(base_url=urls[f"opayo:{self.vendor}"], timeout=30)
+        self.seller_account = _seller_account(environment)
+
+    def close(self) -> None:
+        for client in (self.api, self.amazon, self.opayo):
+            client.close()
+
+    # -- Opayo, as the shopper's browser and the shop would use it ---------------------------
+
+    def card_identifier(self, card: str = TEST_CARD) -> tuple[str, str]:
+        key = self.opayo.post(
+            "/api/v1/merchant-session-keys", json={"vendorName": self.vendor}, auth=AUTH
+        )
+        key.raise_for_status()
+        msk = key.json()["merchantSessionKey"]
+        identifier = self.opayo.post(
+            "/api/v1/card-identifiers",
+            headers={"Authorization": f"Bearer {msk}"},
+            json={
+                "cardDetails": {
+                    "cardholderName": "Jane Doe",
+                    "cardNumber": card,
+                    "expiryDate": "1230",
+                    "securityCode": "123",
+                }
+            },
+        )
+        identifier.raise_for_status()
+        return msk, identifier.json()["cardIdentifier"]
+
+    def deferred_transaction(self, vendor_tx_code: str, amount: int) -> str:
+        msk, card = self.card_identifier()
+        created = self.opayo.post(
+            "/api/v1/transactions",
+            auth=AUTH,
+            json={
+                "transactionType": "Deferred",
+                "paymentMethod": {"card": {"merchantSessionKey": msk, "cardIdentifier": card}},
+                "vendorTxCode": vendor_tx_code,
+                "amount": amount,
+                "currency": "GBP",
+                "description": "Deposit taken by the shop",
+                "customerFirstName": "Jane",
+                "customerLastName": "Doe",
+                "billingAddress": {
+                    "address1": "88 Acacia Avenue",
+                    "city": "London",
+                    "postalCode": "SW1A 1AA",
+                    "country": "GB",
+                },
+            },
+        )
+        created.raise_for_status()
+        return str(created.json()["transactionId"])
+
+    def register_server(self, vendor_tx_code: str, amount: int) -> tuple[str, str]:
+        form = {
+            "VPSProtocol": "4.00",
+            "TxType": "DEFERRED",
+            "Vendor": self.vendor,
+            "VendorTxCode": vendor_tx_code,
+            "Amount": f"{amount / 100:.2f}",
+            "Currency": "GBP",
+            "Description": "Demo order",
+            "NotificationURL": f"{self.api.base_url}/webhooks/opayo/{self.vendor}",
+            "BillingSurname": "Doe",
+            "BillingFirstnames": "Jane",
+            "BillingAddress1": "88 Acacia Avenue",
+            "BillingCity": "London",
+            "BillingPostCode": "SW1A 1AA",
+            "BillingCountry": "GB",
+            "DeliverySurname": "Doe",
+            "DeliveryFirstnames": "Jane",
+            "DeliveryAddress1": "88 Acacia Avenue",
+            "DeliveryCity": "London",
+            "DeliveryPostCode": "SW1A 1AA",
+            "DeliveryCountry": "GB",
+        }
+        reply = self.opayo.post("/gateway/service/vspserver-register.vsp", data=form)
+        reply.raise_for_status()
+        fields = dict(line.split("=", 1) for line in reply.text.splitlines() if "=" in line)
+        if fields.get("Status") != "OK":
+            raise RuntimeError(f"Opayo refused the registration: {fields.get('StatusDetail')}")
+        return fields["VPSTxId"], fields["SecurityKey"]
+
+    def complete_server(self, vps_tx_id: str) -> None:
+        done = self.opayo.post(
+            f"/_sandbox/server/{vps_tx_id}/complete",
+            json={"card": TEST_CARD, "expiryDate": "1230", "securityCode": "123"},
+        )
+        done.raise_for_status()
+
+    def opayo_transaction(self, vendor_tx_code: str) -> dict[str, Any]:
+        found = self.opayo.get(f"/_sandbox/transactions/{vendor_tx_code}")
+        return dict(found.json()) if found.status_code == 200 else {}
+
+    # -- the shop ------------------------------------------------------------------------------
+
+    def submit(self, order: dict[str, Any], payment: dict[str, Any]) -> httpx.Response:
+        return self.api.post(
+            "/orders",
+            json={
+                "order": order,
+                VENDOR_FIELD: self.vendor,
+                "sellerAccount": self.seller_account,
+                "payment": payment,
+            },
+        )
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        found = self.api.get(f"/orders/{order_id}")
+        return dict(found.json()) if found.status_code == 200 else {}
+
+    def amazon_fulfillment_orders(self, seller_fulfillment_order_id: str) -> int:
+        sandbox = self.environment.amazon.app.state.sandbox  # type: ignore[union-attr]
+        record = sandbox.state.store.get("fulfillment_order", seller_fulfillment_order_id)
+        return 0 if record is None else 1
+
+
+def _seller_account(environment: LocalEnvironment) -> str:
+    template = environment.runtime.template  # type: ignore[union-attr]
+    for resource in template.of_type("AWS::SecretsManager::Secret"):
+        name = template.physical_name(resource.logical_id)
+        if "/amazon/" in name:
+            return name.rsplit("/", 1)[-1]
+    raise RuntimeError("the template configures no Amazon seller account")
+
+
+def sample_order(
+    order_id: str, sku: str = "OPF-MUG-BLUE", unit: int = 1299, qty: int = 2
+) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "channel": "web",
+        "placed_at": "2026-11-28T10:00:00Z",
+        "currency": "GBP",
+        "customer": {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"},
+        "shipping_address": {
+            "name": "Jane Doe",
+            "line1": "88 Acacia Avenue",
+            "city": "London",
+            "postal_code": "SW1A 1AA",
+            "country_code": "GB",
+        },
+        "lines": [{"sku": sku, "quantity": qty, "unit_price": {"amount": unit, "currency": "GBP"}}],
+        "totals": {"grand_total": {"amount": unit * qty, "currency": "GBP"}},
+    }
+
+
+@dataclass
+class Scenario:
+    name: str
+    order_id: str
+    expect: Expectation
+    start: Callable[[DemoContext, Scenario], None]
+    # Runs alone (it changes a sandbox-wide setting) after the concurrent ones.
+    exclusive: bool = False
+    # Called on every poll until it returns True (e.g. to cancel at the right moment).
+    nudge: Callable[[DemoContext, Scenario, dict[str, Any]], bool] | None = None
+    vendor_tx_code: str = ""
+
+    def __post_init__(self) -> None:
+        self.vendor_tx_code = self.vendor_tx_code or f"PAY-{self.order_id}"
+
+
+def _card(ctx: DemoContext, s: Scenario, order: dict[str, Any]) -> None:
+    msk, card = ctx.card_identifier()
+    reply = ctx.submit(
+        order, {"type": "pi_card", "merchantSessionKey": msk, "cardIdentifier": card}
+    )
+    if reply.status_code not in (200, 201):
+        raise RuntimeError(f"POST /orders answered {reply.status_code}: {reply.text[:200]}")
+
+
+def _happy(ctx: DemoContext, s: Scenario) -> None:
+    _card(ctx, s, sample_order(s.order_id))
+
+
+def _declined(ctx: DemoContext, s: Scenario) -> None:
+    _card(ctx, s, sample_order(s.order_id, unit=DECLINED_AMOUNT // 2))
+
+
+def _out_of_stock(ctx: DemoContext, s: Scenario) -> None:
+    _card(ctx, s, sample_order(s.order_id, sku="OPF-OUT-OF-STOCK", unit=1500, qty=1))
+
+
+def _capture_fails(ctx: DemoContext, s: Scenario) -> None:
+    # The shop took a deposit (Deferred) smaller than the order: capture must not go ahead.
+    transaction_id = ctx.deferred_transaction(s.vendor_tx_code, 1000)
+    reply = ctx.submit(
+        sample_order(s.order_id),
+        {
+            "type": "pi_transaction",
+            "transactionId": transaction_id,
+            "vendorTxCode": s.vendor_tx_code,
+        },
+    )
+    if reply.status_code not in (200, 201):
+        raise RuntimeError(f"POST /orders answered {reply.status_code}: {reply.text[:200]}")
+
+
+def _server_duplicates(ctx: DemoContext, s: Scenario) -> None:
+    order = sample_order(s.order_id, sku="OPF-TEE-M", unit=1850, qty=1)
+    vps_tx_id, key = ctx.register_server(s.vendor_tx_code, 1850)
+    reply = ctx.submit(
+        order,
+        {
+            "type": "server",
+            "vendorTxCode": s.vendor_tx_code,
+            "vpsTxId": vps_tx_id,
+            "securityKey": key,
+        },
+    )
+    if reply.status_code not in (200, 201):
+        raise RuntimeError(f"POST /orders answered {reply.status_code}: {reply.text[:200]}")
+    ctx.opayo.post(
+        "/_sandbox/notifications/faults",
+        json={"seed": 7, "duplicate_probability": 1.0, "reorder": True},
+    ).raise_for_status()
+    ctx.complete_server(vps_tx_id)
+
+
+def _throttle_storm(ctx: DemoContext, s: Scenario) -> None:
+    rules = [
+        {"operation": op, "kind": "throttle", "probability": 0.6, "times": 12}
+        for op in ("getFulfillmentPreview", "createFulfillmentOrder", "getFulfillmentOrder")
+    ]
+    ctx.amazon.post("/_sandbox/faults", json={"seed": 42, "rules": rules}).raise_for_status()
+    _card(ctx, s, sample_order(s.order_id, sku="OPF-CAP-RED", unit=999, qty=1))
+
+
+def _cancel_after_capture(ctx: DemoContext, s: Scenario) -> None:
+    # Amazon's clock stands still, so the order waits at Received, where it can be cancelled.
+    ctx.amazon.post("/_sandbox/clock/factor", json={"factor": 0}).raise_for_status()
+    _card(ctx, s, sample_order(s.order_id))
+
+
+def _cancel_when_captured(ctx: DemoContext, s: Scenario, order: dict[str, Any]) -> bool:
+    history = [entry["event"] for entry in order.get("history", [])]
+    if "fulfillment_order_released" not in history:
+        return False
+    reply = ctx.api.post(f"/orders/{s.order_id}/cancel")
+    if reply.status_code != 202:
+        raise RuntimeError(f"cancel answered {reply.status_code}: {reply.text[:200]}")
+    return True
+
+
+def scenarios(prefix: str = "DEMO") -> list[Scenario]:
+    return [
+        Scenario(
+            "happy path: paid, captured once, shipped",
+            f"{prefix}-HAPPY",
+            Expectation("shipped", None, 1, 0, 1, "Complete", "captured"),
+            _happy,
+        ),
+        Scenario(
+            "declined card: nothing sent to Amazon",
+            f"{prefix}-DECLINED",
+            Expectation("payment_failed", "payment_declined", 0, 0, 0, None, "declined"),
+            _declined,
+        ),
+        Scenario(
+            "SKU out of stock: rejected before capture, payment aborted",
+            f"{prefix}-NOSTOCK",
+            Expectation("cancelled", "fulfillment_rejected", 0, 0, 0, None, "aborted"),
+            _out_of_stock,
+        ),
+        Scenario(
+            "capture refused: fulfillment cancelled, authorisation aborted",
+            f"{prefix}-NOCAPTURE",
+            Expectation("cancelled", "capture_failed", 0, 0, 1, "Cancelled", "aborted"),
+            _capture_fails,
+            vendor_tx_code=f"SHOP-{prefix}-NOCAPTURE",
+        ),
+        Scenario(
+            "Server payment, notifications duplicated and reordered",
+            f"{prefix}-SERVER",
+            Expectation("shipped", None, 1, 0, 1, "Complete", "captured"),
+            _server_duplicates,
+            vendor_tx_code=f"SRV-{prefix}-SERVER",
+        ),
+        Scenario(
+            "SP-API 429 storm: retried within the rate limit, shipped",
+            f"{prefix}-THROTTLED",
+            Expectation("shipped", None, 1, 0, 1, "Complete", "captured"),
+            _throttle_storm,
+            exclusive=True,
+        ),
+        Scenario(
+            "merchant cancels after capture: fulfillment cancelled, refunded",
+            f"{prefix}-CANCEL",
+            Expectation("refunded", "merchant_cancelled", 1, 1, 1, "Cancelled", "captured"),
+            _cancel_after_capture,
+            exclusive=True,
+            nudge=_cancel_when_captured,
+        ),
+    ]
+
+
+TERMINAL = {"shipped", "refunded", "cancelled", "payment_failed", "unfulfillable"}
+
+
+def judge(ctx: DemoContext, scenario: Scenario) -> ScenarioResult:
+    order = ctx.order(scenario.order_id)
+    payment = order.get("payment") or {}
+    result = ScenarioResult(
+        scenario.name,
+        scenario.order_id,
+        order.get("status"),
+        payment.get("state"),
+        order.get("fulfillment_status"),
+        order.get("outcome"),
+    )
+    e = scenario.expect
+    checks: list[tuple[str, Any, Any]] = [
+        ("status", result.status, e.status),
+        ("outcome", result.outcome, e.outcome),
+        ("fulfillment status", result.fulfillment_status, e.fulfillment_status),
+    ]
+    if e.payment_state is not None:
+        checks.append(("payment state", result.payment_state, e.payment_state))
+    opayo = ctx.opayo_transaction(scenario.vendor_tx_code)
+    checks += [
+        ("Opayo captures", opayo.get("captureCount", 0), e.captures),
+        ("Opayo refunds", opayo.get("refundCount", 0), e.refunds),
+        (
+            "Amazon fulfillment orders",
+            ctx.amazon_fulfillment_orders(scenario.order_id),
+            e.fulfillment_orders,
+        ),
+    ]
+    for what, got, wanted in checks:
+        if got != wanted:
+            result.problems.append(f"{what}: {got!r}, expected {wanted!r}")
+    return result
+
+
+def wait_for(ctx: DemoContext, scenario: Scenario, deadline: float) -> dict[str, Any]:
+    nudged = scenario.nudge is None
+    while time.monotonic() < deadline:
+        order = ctx.order(scenario.order_id)
+        if not nudged and order and scenario.nudge is not None:
+            nudged = scenario.nudge(ctx, scenario, order)
+        if order.get("status") in TERMINAL and (
+            order.get("outcome") or order.get("status") == "shipped"
+        ):
+            return order
+        time.sleep(0.1)
+    return ctx.order(scenario.order_id)
