@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 NPM_STAMP := node_modules/.installed-stamp
 
-.PHONY: install test lint typecheck unit clean
+.PHONY: install test lint typecheck unit clean demo sandbox
 
 install: $(STAMP)
 
@@ -45,6 +45,14 @@ synth: $(STAMP) $(NPM_STAMP)
 
 deploy: $(STAMP) $(NPM_STAMP)
 	node_modules/.bin/cdk deploy --require-approval broadening $(CDK_ENV_FLAG)
+
+# `make demo`: sample orders through the synthesized app, both sandboxes and the local runtime.
+demo: synth
+	$(PY) -m sandbox.demo
+
+# `make sandbox`: the Amazon and Opayo sandboxes in the foreground (Ctrl-C stops both).
+sandbox: $(STAMP)
+	trap 'kill 0' EXIT; $(PY) -m sandbox.amazon --port 8100 & $(PY) -m sandbox.opayo --port 8200 & wait
 
 clean:
 	rm -rf $(VENV) cdk.out node_modules .mypy_cache .pytest_cache .ruff_cache

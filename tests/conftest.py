@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.amazon_sandbox", "tests.fixtures.opayo_sandbox"]
+pytest_plugins = [
+    "tests.fixtures.amazon_sandbox",
+    "tests.fixtures.opayo_sandbox",
+    "tests.fixtures.saga_world",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The official SP-API models live in the shared folder beside the checkout.

@@ -24,7 +24,7 @@ from opayo_fba.model import OrderStatus, PaymentState
 from opayo_fba.opayo.pi import CardPayment
 from opayo_fba.opayo.results import PiTransaction
 from opayo_fba.opayo.signatures import compute_vps_signature
-from tests.unit.saga.conftest import World, authorised_payment, make_order
+from tests.fixtures.saga_world import World, authorised_payment, make_order
 
 VPS_TX_ID = "{11111111-2222-3333-4444-555555555555}"
 SECURITY_KEY = "ABCDEFGHIJ"

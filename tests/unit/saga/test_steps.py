@@ -13,7 +13,7 @@ from opayo_fba.saga.errors import (
     PaymentDeclined,
     ThrottledError,
 )
-from tests.unit.saga.conftest import World, authorised_payment, make_order
+from tests.fixtures.saga_world import World, authorised_payment, make_order
 
 
 def _through_release(world: World, order_id: str = "W-1001") -> dict[str, object]:
