@@ -320,3 +320,86 @@ def test_event_file_names_follow_the_function_modules() -> None:
     for path in event_files():
         stem = re.sub(r"\..*$", "", path.name)
         assert stem in modules, f"events/{path.name} is not named after a function module"
+
+
+# ---- the events run: one local environment, the synthesized template, both sandboxes -------
+
+TEMPLATE = ROOT / "cdk.out" / "OpayoFba-dev.template.json"
+
+
+def _with_body(event: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    return {**event, "body": json.dumps(body)}
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_api_and_queue_events_run_through_the_local_runtime() -> None:
+    """What events/README.md promises `opayo-fba local invoke` does with them."""
+    if not TEMPLATE.is_file():
+        pytest.skip(f"{TEMPLATE.relative_to(ROOT)} not found: run `make synth` first")
+    import httpx
+
+    from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+    from sandbox.opayo.options import OpayoSandboxOptions
+
+    def reply(name: str, event: Any = None) -> Any:
+        module = name.split(".", 1)[0]
+        invocation = runtime.invoke(module, load(name) if event is None else event)
+        assert invocation.error_type is None, f"{name}: {invocation.error_message}"
+        return invocation.payload
+
+    options = EnvironmentOptions(template=TEMPLATE, run_schedules=False)
+    with LocalEnvironment(options) as environment:
+        runtime = environment.runtime
+        assert runtime is not None
+        # The Server order, then a forged and the genuine notification for it.
+        assert reply("order_intake.server.json")["statusCode"] == 201
+        forged = reply("opayo_webhook.forged.json")
+        assert forged["body"].startswith("Status=INVALID"), forged["body"]
+        assert "signature mismatch" in forged["body"]
+        genuine = reply("opayo_webhook.json")
+        assert genuine["body"].startswith("Status=OK"), genuine["body"]
+        # The queued event (also delivered by the local queue poller) is applied once.
+        assert reply("payment_events.json") == {"batchItemFailures": []}
+        status_event = load("order_status.json")
+        status_event["pathParameters"] = {"orderId": "WEB-100043"}
+        status = json.loads(reply("order_status.json", status_event)["body"])
+        # The notification's authorisation reached the order (the saga may have moved on).
+        assert (
+            status["payment"]["auth_code"]
+            == parse_notification(
+                APIGatewayProxyEvent(load("opayo_webhook.json")).decoded_body or ""
+            )["TxAuthNo"]
+        )
+        assert status["payment"]["state"] != "pending"
+        assert reply("amazon_notifications.json") == {"batchItemFailures": []}
+
+        # The pi_card order with a fresh session key and card identifier, as the shopper's
+        # browser gets them from Opayo's drop-in checkout (the card goes to Opayo only).
+        opayo_url = environment.urls()["opayo:sandboxvendor"]
+        sandbox = OpayoSandboxOptions()
+        key = httpx.post(
+            f"{opayo_url}/api/v1/merchant-session-keys",
+            auth=(sandbox.integration_key, sandbox.integration_password),
+            json={"vendorName": "sandboxvendor"},
+        ).json()["merchantSessionKey"]
+        card = httpx.post(
+            f"{opayo_url}/api/v1/card-identifiers",
+            headers={"Authorization": f"Bearer {key}"},
+            json={
+                "cardDetails": {
+                    "cardholderName": "Jane Doe",
+                    "cardNumber": "4929000000006",  # Opayo's published test Visa
+                    "expiryDate": "1230",
+                    "securityCode": "123",
+                }
+            },
+        ).json()["cardIdentifier"]
+        event = load("order_intake.json")
+        body = json.loads(event["body"])
+        body["payment"].update(merchantSessionKey=key, cardIdentifier=card)
+        created = reply("order_intake.json", _with_body(event, body))
+        assert created["statusCode"] == 201, created["body"]
+        assert json.loads(created["body"])["payment"]["state"] == "authorised"
+        assert reply("order_status.json")["statusCode"] == 200
+        assert reply("order_cancel.json")["statusCode"] in (202, 409)
