@@ -92,6 +92,15 @@ class EnvironmentConfig(_Model):
     log_retention_days: Literal[30, 90, 180, 365, 400, 545, 731, 1827, 3653] = 365
     api_throttle_rate_limit: int = Field(default=50, ge=1, le=10_000)
     api_throttle_burst_limit: int = Field(default=100, ge=1, le=5_000)
+    # Where Opayo sends the shopper after a Server notification is answered (RedirectURL).
+    opayo_redirect_url: Annotated[str, Field(pattern=r"^https://[^\s/$.?#][^\s]*$")]
+    # Merchants' mapping templates for the fulfillment request: `starter:<name>` or
+    # `s3://<bucket>/<key>` (the validate-and-map step may read exactly those objects).
+    mapping_templates: list[
+        Annotated[
+            str, Field(pattern=r"^(starter:[a-z0-9_-]+|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+)$")
+        ]
+    ] = Field(default_factory=list)
 
     @field_validator("alert_email")
     @classmethod

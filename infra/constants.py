@@ -53,6 +53,8 @@ ENV_SELLER_SECRET_ARNS: Final = "SELLER_SECRET_ARNS"  # noqa: S105 (a variable n
 ENV_VENDOR_SECRET_ARNS: Final = "VENDOR_SECRET_ARNS"  # noqa: S105 (a variable name, not a secret)
 ENV_ENVIRONMENT_NAME: Final = "OPAYO_FBA_ENVIRONMENT"
 ENV_OPAYO_VENDORS: Final = "OPAYO_VENDORS"
+ENV_OPAYO_REDIRECT_URL: Final = "OPAYO_REDIRECT_URL"
+ENV_MAPPING_TEMPLATES: Final = "MAPPING_TEMPLATES"
 
 # Canonical events on the bus to the merchant's ERP.
 EVENT_SOURCE: Final = "opayo-fba"

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -31,6 +32,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constants import (
+    ENV_MAPPING_TEMPLATES,
     ERROR_CAPTURE_FAILED,
     ERROR_FULFILLMENT_REJECTED,
     ERROR_MERCHANT_CANCELLED,
@@ -129,9 +131,17 @@ class Saga(Construct):
             SAGA_REFUND_PAYMENT: opayo,
             SAGA_RECORD_OUTCOME: common,
         }
-        return {
+        templates = platform.config.mapping_templates
+        if templates:
+            built[SAGA_VALIDATE_AND_MAP] = {
+                **opayo,
+                "extra_environment": {ENV_MAPPING_TEMPLATES: ",".join(templates)},
+            }
+        functions = {
             spec.module: platform.function(self, spec, **access) for spec, access in built.items()
         }
+        _grant_template_reads(functions[SAGA_VALIDATE_AND_MAP.module], templates)
+        return functions
 
     # ---- the definition -------------------------------------------------------------------
 
@@ -349,6 +359,19 @@ class Saga(Construct):
             jitter_strategy=sfn.JitterType.FULL,
         )
         return task
+
+
+def _grant_template_reads(function: lambda_.Function, templates: list[str]) -> None:
+    """Read exactly the configured S3 template objects (and their versions), nothing else."""
+    objects = [
+        f"arn:{Stack.of(function).partition}:s3:::{ref.removeprefix('s3://')}"
+        for ref in templates
+        if ref.startswith("s3://")
+    ]
+    if objects:
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=objects)
+        )
 
 
 def _status_in(path: str, values: tuple[str, ...]) -> sfn.Condition:

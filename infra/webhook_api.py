@@ -24,6 +24,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constants import (
+    ENV_OPAYO_REDIRECT_URL,
     ENV_OPAYO_VENDORS,
     ENV_PAYMENT_EVENTS_QUEUE_URL,
     ENV_STATE_MACHINE_ARN,
@@ -108,6 +109,7 @@ class WebhookApi(Construct):
             extra_environment={
                 ENV_PAYMENT_EVENTS_QUEUE_URL: payment_events.queue_url,
                 ENV_OPAYO_VENDORS: vendors,
+                ENV_OPAYO_REDIRECT_URL: platform.config.opayo_redirect_url,
             },
         )
         payment_events.grant_send_messages(webhook)

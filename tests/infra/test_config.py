@@ -39,6 +39,12 @@ def test_every_environment_in_cdk_json_is_valid(environment: str) -> None:
     assert config.opayo_vendors
 
 
+def test_mapping_templates_accept_starters_and_s3_objects() -> None:
+    refs = ["starter:shopify", "s3://merchant-config/mapping/orders.yaml"]
+    assert load_config(_with({"mappingTemplates": refs})).mapping_templates == refs
+    assert load_config(_context()).mapping_templates == []
+
+
 def test_values_are_read_from_camel_case_context() -> None:
     config = load_config(_with({"dlqMaxReceiveCount": 7, "alertEmail": "ops@shop.example"}))
     assert config.dlq_max_receive_count == 7
@@ -65,6 +71,10 @@ def test_values_are_read_from_camel_case_context() -> None:
             "opayoVendors[0].environment",
         ),
         ({"logRetentionDays": 12}, "dev.logRetentionDays"),
+        ({"opayoRedirectUrl": None}, "dev.opayoRedirectUrl: Field required"),
+        ({"opayoRedirectUrl": "http://shop.example.com/done"}, "dev.opayoRedirectUrl"),
+        ({"mappingTemplates": ["ftp://x/y.yaml"]}, "dev.mappingTemplates[0]"),
+        ({"mappingTemplates": ["s3://bucket-only"]}, "dev.mappingTemplates[0]"),
         ({"dlqMaxRecieveCount": 5}, "dev.dlqMaxRecieveCount: Extra inputs are not permitted"),
     ],
 )

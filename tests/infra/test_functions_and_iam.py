@@ -151,6 +151,8 @@ def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any
         "POWERTOOLS_METRICS_NAMESPACE",
         "OPAYO_FBA_ENVIRONMENT",
         "OPAYO_VENDORS",
+        "OPAYO_REDIRECT_URL",
+        "MAPPING_TEMPLATES",
     }
     for logical_id, function in _functions(resources).items():
         for name, value in function["Properties"]["Environment"]["Variables"].items():
@@ -257,3 +259,43 @@ def test_pollers_get_what_their_domain_functions_touch(resources: dict[str, Any]
     scheduler = _role_actions(resources, "/Schedules/ReportSchedulerFunction")
     assert "s3:PutObject" not in scheduler
     assert "events:PutEvents" not in scheduler
+
+
+def test_webhook_replies_with_the_configured_redirect_url(
+    resources: dict[str, Any], config: Any
+) -> None:
+    (webhook,) = [
+        f
+        for f in _functions(resources).values()
+        if f["Properties"]["Handler"] == "opayo_webhook.handler"
+    ]
+    variables = webhook["Properties"]["Environment"]["Variables"]
+    assert variables["OPAYO_REDIRECT_URL"] == config.opayo_redirect_url
+
+
+def test_s3_mapping_templates_are_readable_object_by_object() -> None:
+    """Only the configured template objects, not their buckets (a stack of its own: fast)."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Template
+
+    from infra.saga import _grant_template_reads
+
+    stack = cdk.Stack(cdk.App(), "T")
+    function = lambda_.Function(
+        stack,
+        "F",
+        runtime=lambda_.Runtime.PYTHON_3_14,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(e, c): pass"),
+    )
+    _grant_template_reads(function, ["starter:shopify", "s3://merchant-config/mapping/orders.yaml"])
+    (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert statement["Resource"] == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":s3:::merchant-config/mapping/orders.yaml"],
+        ]
+    }

@@ -1,0 +1,83 @@
+"""A second environment (prod in cdk.json) builds from its own values, not from dev's.
+
+Built without the cdk-nag packs (the session's synthesis of dev runs them): this test only
+checks that configuration flows into the template.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.config import EnvironmentConfig, load_config
+from tests.infra.conftest import cdk_context, of_type
+
+
+@pytest.fixture(scope="module")
+def prod() -> EnvironmentConfig:
+    return load_config({**cdk_context(), "opayo-fba:environment": "prod"})
+
+
+@pytest.fixture(scope="module")
+def prod_resources(prod: EnvironmentConfig, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from infra.stack import OpayoFbaStack, stack_id
+
+    outdir: Path = tmp_path_factory.mktemp("prod-cdk-out")
+    app = cdk.App(context=cdk_context(), outdir=str(outdir))
+    stack = OpayoFbaStack(app, stack_id(prod), config=prod)
+    template: dict[str, Any] = Template.from_stack(stack).to_json()
+    return template["Resources"]
+
+
+def test_dlq_max_receive_count_comes_from_the_environment(
+    prod: EnvironmentConfig, prod_resources: dict[str, Any]
+) -> None:
+    dev = load_config(cdk_context())
+    assert prod.dlq_max_receive_count != dev.dlq_max_receive_count
+    counts = {
+        q["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+        for q in of_type(prod_resources, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    assert counts == {prod.dlq_max_receive_count}
+
+
+def test_schedules_and_secrets_follow_the_seller_accounts(
+    prod: EnvironmentConfig, prod_resources: dict[str, Any]
+) -> None:
+    assert len(prod.seller_accounts) == 2
+    schedules = of_type(prod_resources, "AWS::Scheduler::Schedule")
+    assert len(schedules) == 3 * len(prod.seller_accounts) + 2 * len(prod.opayo_vendors)
+    secrets = of_type(prod_resources, "AWS::SecretsManager::Secret")
+    assert {s["Properties"]["Name"] for s in secrets.values()} >= {
+        f"opayo-fba/prod/amazon/{seller.id}" for seller in prod.seller_accounts
+    }
+
+
+def test_s3_mapping_templates_reach_validate_and_map_with_a_read_grant(
+    prod: EnvironmentConfig, prod_resources: dict[str, Any]
+) -> None:
+    (ref,) = prod.mapping_templates
+    ((validate_id, validate),) = [
+        (k, f)
+        for k, f in of_type(prod_resources, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == "saga_validate_and_map.handler"
+    ]
+    assert validate["Properties"]["Environment"]["Variables"]["MAPPING_TEMPLATES"] == ref
+    role = validate["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for p in of_type(prod_resources, "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    readers = [s for s in statements if s["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]]
+    assert len(readers) == 1
+    assert ref.removeprefix("s3://") in json.dumps(readers[0]["Resource"])
+    assert validate_id
