@@ -221,8 +221,9 @@ def sqs_records(name: str) -> list[Any]:
     return records
 
 
-def test_payment_events_are_fifo_records_of_payment_events() -> None:
-    for record in sqs_records("payment_events.json"):
+@pytest.mark.parametrize("name", [p.name for p in sorted(EVENTS.glob("payment_events*.json"))])
+def test_payment_events_are_fifo_records_of_payment_events(name: str) -> None:
+    for record in sqs_records(name):
         assert record.event_source_arn.endswith(".fifo")
         body = json.loads(record.body)
         assert set(body) == {f.name for f in dataclasses.fields(PaymentEvent)}
@@ -246,15 +247,32 @@ def test_payment_event_is_what_the_sample_notification_queues() -> None:
     assert payment.amount == server_order.amount_due()
 
 
+def test_pi_poll_payment_event_is_for_the_pi_transaction_order() -> None:
+    [record] = sqs_records("payment_events.pi_poll.json")
+    body = json.loads(record.body)
+    assert body["source"] == "opayo-pi-poll"
+    reference = submission("order_intake.pi_transaction.json").payment
+    assert isinstance(reference, PiTransactionReference)
+    payment = PaymentTransaction.model_validate(body["payment"])
+    assert (payment.transaction_id, payment.vendor_tx_code) == (
+        reference.transaction_id,
+        reference.vendor_tx_code,
+    )
+
+
 def test_amazon_notifications_validate_against_the_official_schema() -> None:
-    kinds = set()
-    for record in sqs_records("amazon_notifications.json"):
-        assert not record.event_source_arn.endswith(".fifo")
-        message = json.loads(record.body)
-        kinds.add(message["NotificationType"])
-        validate_notification(message["NotificationType"], message)
-        assert notification_id(message)
-    assert "FULFILLMENT_ORDER_STATUS" in kinds
+    kinds = {}
+    for path in sorted(EVENTS.glob("amazon_notifications*.json")):
+        for record in sqs_records(path.name):
+            assert not record.event_source_arn.endswith(".fifo")
+            message = json.loads(record.body)
+            # REPORT_PROCESSING_FINISHED spells its keys in lower camel case.
+            kind = message.get("NotificationType") or message["notificationType"]
+            kinds[kind] = path.name
+            validate_notification(kind, message)
+            assert notification_id(message)
+    assert kinds["FULFILLMENT_ORDER_STATUS"] == "amazon_notifications.json"
+    assert set(kinds) == {"FULFILLMENT_ORDER_STATUS", "ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"}
 
 
 # ---- saga states ----------------------------------------------------------------------------
@@ -372,7 +390,13 @@ def test_the_api_and_queue_events_run_through_the_local_runtime() -> None:
             )["TxAuthNo"]
         )
         assert status["payment"]["state"] != "pending"
-        assert reply("amazon_notifications.json") == {"batchItemFailures": []}
+        for name in (
+            "amazon_notifications.json",
+            "amazon_notifications.order_change.json",
+            "amazon_notifications.report_processing_finished.json",
+            "payment_events.pi_poll.json",
+        ):
+            assert reply(name) == {"batchItemFailures": []}, name
 
         # The pi_card order with a fresh session key and card identifier, as the shopper's
         # browser gets them from Opayo's drop-in checkout (the card goes to Opayo only).
