@@ -38,25 +38,29 @@ NOT_NEEDED_LOCALLY: dict[str, str] = {
     "AWS::ApiGateway::Account": "served by the local API server",
     "AWS::ApiGateway::Deployment": "served by the local API server",
     "AWS::ApiGateway::Stage": "served by the local API server",
-    "AWS::ApiGateway::RequestValidator": "applied by the local API server",
-    "AWS::ApiGateway::Model": "applied by the local API server",
     "AWS::ApiGateway::UsagePlan": "no usage plans locally",
     "AWS::ApiGateway::UsagePlanKey": "no usage plans locally",
     "AWS::ApiGateway::ApiKey": "no API keys locally",
-    "AWS::ApiGateway::RestApi": "served by the local API server",
-    "AWS::ApiGateway::Resource": "served by the local API server",
-    "AWS::ApiGateway::Method": "served by the local API server",
     "AWS::Scheduler::ScheduleGroup": "schedules fire from the local clock",
-    "AWS::Events::Rule": "schedules fire from the local clock",
-    "AWS::Scheduler::Schedule": "schedules fire from the local clock",
-    "AWS::Lambda::EventSourceMapping": "polled by the local SQS poller",
-    "AWS::Lambda::Function": "run in-process by the local Lambda bridge",
     "AWS::SecretsManager::RotationSchedule": "no rotation locally",
     "AWS::SecretsManager::SecretTargetAttachment": "no rotation locally",
     "AWS::CDK::Metadata": "CDK bookkeeping",
     "AWS::S3::BucketPolicy": "no resource policies locally",
     "AWS::Events::EventBusPolicy": "no resource policies locally",
     "AWS::SNS::TopicPolicy": "no resource policies locally",
+}
+
+# Types the local runtime itself plays the part of.
+RUN_LOCALLY: dict[str, str] = {
+    "AWS::Lambda::Function": "in-process, each with its own environment",
+    "AWS::Lambda::EventSourceMapping": "polled like Lambda",
+    "AWS::ApiGateway::RestApi": "served over HTTP",
+    "AWS::ApiGateway::Resource": "served over HTTP",
+    "AWS::ApiGateway::Method": "served over HTTP as proxy events",
+    "AWS::ApiGateway::Model": "request bodies validated",
+    "AWS::ApiGateway::RequestValidator": "request bodies validated",
+    "AWS::Events::Rule": "fired from the local clock",
+    "AWS::Scheduler::Schedule": "fired from the local clock",
 }
 
 CREATED_IN_MOTO = (
@@ -78,6 +82,7 @@ class Provisioned:
     state_machines: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     secrets: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     created: Counter[str] = field(default_factory=Counter)
+    run_locally: Counter[str] = field(default_factory=Counter)
     not_needed: Counter[str] = field(default_factory=Counter)
     unsupported: list[str] = field(default_factory=list)
 
@@ -111,6 +116,8 @@ class Provisioner:
         for resource in t.resources.values():
             if resource.type in CREATED_IN_MOTO:
                 result.created[resource.type] += 1
+            elif resource.type in RUN_LOCALLY:
+                result.run_locally[resource.type] += 1
             elif resource.type in NOT_NEEDED_LOCALLY:
                 result.not_needed[resource.type] += 1
             else:

@@ -26,7 +26,7 @@ from sandbox.common.server import ThreadedServer
 from sandbox.local import lambda_bridge, sfn_time
 from sandbox.local.api_gateway import ApiRoute, create_api_app, routes_from_template
 from sandbox.local.lambda_bridge import InProcessLambdas, Invocation
-from sandbox.local.provision import NOT_NEEDED_LOCALLY, Provisioned, Provisioner
+from sandbox.local.provision import NOT_NEEDED_LOCALLY, RUN_LOCALLY, Provisioned, Provisioner
 from sandbox.local.schedules import ScheduleRunner, schedules_from_template
 from sandbox.local.sqs_poller import EventSourceMapping, SqsPoller
 from sandbox.local.template import Template
@@ -212,6 +212,8 @@ class LocalRuntime:
         for schedule in self.schedules.schedules.values():
             when = schedule.expression + ("" if schedule.period_seconds else " (fire on demand)")
             lines.append(f"schedule {schedule.name}: {when}")
+        for resource_type, count in sorted(p.run_locally.items()):
+            lines.append(f"run locally: {count} {resource_type} ({RUN_LOCALLY[resource_type]})")
         for resource_type, count in sorted(p.not_needed.items()):
             lines.append(
                 f"not needed locally: {count} {resource_type} ({NOT_NEEDED_LOCALLY[resource_type]})"

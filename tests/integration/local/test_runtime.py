@@ -48,7 +48,8 @@ def test_report_lists_what_runs_and_what_does_not(runtime: LocalRuntime) -> None
     assert "functions run in-process: 4" in report
     assert "POST   /webhooks/opayo/{vendor}" in report
     assert "UNSUPPORTED locally, not run: Weird (AWS::AppSync::GraphQLApi)" in report
-    assert "1 AWS::CloudWatch::Alarm" in report
+    assert "not needed locally: 1 AWS::CloudWatch::Alarm" in report
+    assert "run locally: 4 AWS::Lambda::Function" in report
     assert "cron(0 2 * * ? *) (fire on demand)" in report
 
 
