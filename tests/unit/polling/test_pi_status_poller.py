@@ -15,7 +15,7 @@ from opayo_fba.opayo.errors import OpayoAuthenticationFailed, OpayoUnavailable
 from opayo_fba.polling.pi_statuses import poll_pi_statuses
 from opayo_fba.store.orders import OrderRecord
 from opayo_fba.store.pending_payments import PendingPaymentsStore
-from tests.unit.saga.conftest import authorised_payment, make_order
+from tests.fixtures.saga_world import authorised_payment, make_order
 
 
 def pending_payment(order_id: str, amount: int = 2500) -> PaymentTransaction:
