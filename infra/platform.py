@@ -7,6 +7,7 @@ function needs and puts only the store's *name or ARN* into the function's envir
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -45,7 +46,7 @@ class Platform:
         scope: Construct,
         spec: FunctionSpec,
         *,
-        orders: str | None = None,
+        orders: Literal["read", "write"] | None = None,
         idempotency: bool = False,
         connector_state: bool = False,
         seller_secrets: bool = False,

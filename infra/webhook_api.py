@@ -37,7 +37,6 @@ from infra.constants import (
 from infra.functions import log_retention
 from infra.platform import Platform
 
-FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 WAF_RATE_LIMIT_PER_5_MIN = 2000
 # The shape API Gateway checks before a Lambda runs; the domain validates the rest.
 _STRING = apigw.JsonSchemaType.STRING
