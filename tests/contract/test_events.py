@@ -46,6 +46,7 @@ from opayo_fba.opayo.notifications import check_notification, parse_notification
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 README = EVENTS / "README.md"
+TEMPLATE = ROOT / "cdk.out" / "OpayoFba-dev.template.json"
 # The test SecurityKey the sample Server order registers and the sample notification is
 # signed with (documented in events/README.md); not a secret of any real transaction.
 DOCUMENTED_SECURITY_KEY = "NOTASECRET"
@@ -141,6 +142,32 @@ def test_api_events_parse_as_rest_proxy_events(name: str, route: tuple[str, str]
         assert event.body is None
     else:
         assert event.decoded_body
+
+
+def template_routes(template: dict[str, Any]) -> set[tuple[str, str]]:
+    """(method, resource path) of every API Gateway method in a synthesized template."""
+    resources = template["Resources"]
+
+    def path_of(logical_id: str) -> str:
+        properties = resources[logical_id]["Properties"]
+        parent = properties["ParentId"]
+        prefix = path_of(parent["Ref"]) if "Ref" in parent else ""
+        return f"{prefix}/{properties['PathPart']}"
+
+    routes = set()
+    for resource in resources.values():
+        if resource["Type"] == "AWS::ApiGateway::Method":
+            target = resource["Properties"]["ResourceId"]
+            path = path_of(target["Ref"]) if "Ref" in target else "/"
+            routes.add((resource["Properties"]["HttpMethod"], path))
+    return routes
+
+
+def test_api_events_use_routes_the_template_has() -> None:
+    if not TEMPLATE.is_file():
+        pytest.skip(f"{TEMPLATE.relative_to(ROOT)} not found: run `make synth` to check routes")
+    routes = template_routes(json.loads(TEMPLATE.read_text(encoding="utf-8")))
+    assert set(API_EVENTS.values()) <= routes, f"the template's routes are {sorted(routes)}"
 
 
 def submission(name: str) -> OrderSubmission:
@@ -341,8 +368,6 @@ def test_event_file_names_follow_the_function_modules() -> None:
 
 
 # ---- the events run: one local environment, the synthesized template, both sandboxes -------
-
-TEMPLATE = ROOT / "cdk.out" / "OpayoFba-dev.template.json"
 
 
 def _with_body(event: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
