@@ -360,6 +360,21 @@ def test_scheduled_events_are_the_schedules_input(
     assert event in [{"sellerAccountId": s} for s in sellers] + [{"vendor": v} for v in vendors]
 
 
+def test_scheduled_events_are_inputs_of_the_template_schedules() -> None:
+    if not TEMPLATE.is_file():
+        pytest.skip(f"{TEMPLATE.relative_to(ROOT)} not found: run `make synth` to check inputs")
+    resources = json.loads(TEMPLATE.read_text(encoding="utf-8"))["Resources"]
+    inputs: dict[str, list[Any]] = {}
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Scheduler::Schedule":
+            target = resource["Properties"]["Target"]
+            function = resources[target["Arn"]["Fn::GetAtt"][0]]
+            module = function["Properties"]["Handler"].rsplit(".", 1)[0]
+            inputs.setdefault(module, []).append(json.loads(target["Input"]))
+    for spec in SCHEDULED_FUNCTIONS:
+        assert load(f"{spec.module}.json") in inputs.get(spec.module, []), spec.module
+
+
 def test_event_file_names_follow_the_function_modules() -> None:
     modules = {spec.module for spec in ALL_FUNCTIONS}
     for path in event_files():
