@@ -23,6 +23,7 @@ from opayo_fba.store.order_export import OrderExportStore
 from opayo_fba.store.orders import OrderRecord
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore
+from tests.fixtures.saga_world import authorised_payment, make_order
 from tests.unit.polling.support import REPORTS_BUCKET, RecordingEvents, create_orders_table
 from tests.unit.reconcile.builders import (
     batch_xml,
@@ -31,7 +32,6 @@ from tests.unit.reconcile.builders import (
     settlement_lines,
     transaction,
 )
-from tests.unit.saga.conftest import authorised_payment, make_order
 
 NOW = datetime(2026, 11, 17, 2, 0, tzinfo=UTC)
 VENDOR = "shop-a"
@@ -215,3 +215,25 @@ def test_the_order_book_knows_each_order_by_every_providers_id(aws: None) -> Non
     assert book.resolve_opayo("W-1-P1") == book.order_ids.index("W-1")
     assert book.resolve_opayo("RFND-W-1-1") == book.order_ids.index("W-1")
     assert book.resolve_amazon("W-2", "") == book.order_ids.index("W-2")
+
+
+def test_only_one_journal_run_at_a_time_and_a_crashed_runs_lease_expires(
+    ledger: ReportLedger, archive: ReportArchive
+) -> None:
+    ready(ledger, archive, "opayo-batch", "501", "opayo/501.xml",
+          batch_xml([transaction("W-1-P1", "25.00")]))  # fmt: skip
+    events = RecordingEvents()
+    assert ledger.acquire_journal_lease("other-run", NOW, timedelta(minutes=15))
+    busy = journal_ready_reports(ledger, archive, config(), events, now=lambda: NOW)
+    assert busy is None
+    assert events.published == []
+    assert len(ledger.ready_for_reconciliation()) == 1
+
+    later = NOW + timedelta(minutes=16)  # the other run crashed; its lease has expired
+    run = journal_ready_reports(ledger, archive, config(), events, now=lambda: later)
+    assert run is not None
+    assert len(events.published) == 1
+    # The lease was given back: the next run may take it at once.
+    assert ledger.acquire_journal_lease("next-run", later, timedelta(minutes=15))
+    ledger.release_journal_lease("someone-else")  # not the holder: changes nothing
+    assert not ledger.acquire_journal_lease("third-run", later, timedelta(minutes=15))

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from opayo_fba.pipeline.archive import ReportArchive, journal_key
 from opayo_fba.reconcile.amazon import SettlementParser
@@ -35,6 +35,8 @@ from opayo_fba.saga.ports import EventPort
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
 
 JOURNAL_FILES = ("journal.csv", "journal.json", "exceptions.csv")
+LEASE = timedelta(minutes=15)
+"""Longer than any run can take (the Lambdas stop at 5 minutes); a crashed run's lease expires."""
 
 
 @dataclass(frozen=True)
@@ -80,11 +82,30 @@ def journal_ready_reports(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     run_id: str | None = None,
 ) -> JournalRun | None:
-    """Reconcile everything ready; None when nothing was waiting.
+    """Reconcile everything ready; None when nothing was waiting or another run holds the
+    lease (two schedules finishing at once must not journal the same files twice).
 
     `orders` (the canonical orders as an OrderBook) lets the matcher tie Amazon and Opayo
     rows to our orders; without it every order is reported as unknown_order.
     """
+    run = run_id or uuid.uuid4().hex
+    if not ledger.acquire_journal_lease(run, now(), LEASE):
+        return None
+    try:
+        return _journal(ledger, archive, config, events, orders, now, run)
+    finally:
+        ledger.release_journal_lease(run)
+
+
+def _journal(
+    ledger: ReportLedger,
+    archive: ReportArchive,
+    config: ReconcileConfig,
+    events: EventPort,
+    orders: OrderBook | None,
+    now: Callable[[], datetime],
+    run: str,
+) -> JournalRun | None:
     entries = sorted(ledger.ready_for_reconciliation(), key=lambda e: (e.kind, e.source_id))
     rejected: list[str] = []
     while entries:
@@ -109,7 +130,6 @@ def journal_ready_reports(
             rejected.append(bad.archive_key or "")
             entries = [e for e in entries if e is not bad]
             continue
-        run = run_id or uuid.uuid4().hex
         day = result.generated_at.date()
         journal_csv, journal_json = io.StringIO(), io.StringIO()
         write_journal_csv(result.entries, journal_csv)

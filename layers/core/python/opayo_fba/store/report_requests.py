@@ -5,7 +5,9 @@ Three kinds of item, each under its own partition so that every poll reads only 
   report poller reads this partition on every run and gives up on entries that stay too long;
 - `pk = "report#<scope>"`: the final record of each report or batch (done, failed, gave up),
   kept so that a settlement report or Opayo batch listed again is not processed twice;
-- `pk = "reconcile-ready"`: archived settlement reports and batches waiting for a journal run.
+- `pk = "reconcile-ready"`: archived settlement reports and batches waiting for a journal run;
+- `pk = "reconcile-lease"`: held by the one journal run in progress (several schedules may
+  start one at the same time; only the holder reads the ready items).
 
 `scope` is the seller account (Amazon) or the vendor (Opayo); `sk = "<kind>#<source id>"`.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from opayo_fba.store.watermarks import from_iso, to_iso
@@ -22,6 +24,7 @@ from opayo_fba.store.watermarks import from_iso, to_iso
 PENDING_KEY_PREFIX = "report-pending#"
 FINISHED_KEY_PREFIX = "report#"
 RECONCILE_READY_KEY = "reconcile-ready"
+JOURNAL_LEASE_KEY = {"pk": "reconcile-lease", "sk": "journal-run"}
 
 ReportKind = Literal["amazon-report", "opayo-batch"]
 ReportStatus = Literal["pending", "done", "failed", "gave_up"]
@@ -167,3 +170,35 @@ class ReportLedger:
                     "sk": f"{entry.kind}#{entry.scope}#{entry.source_id}",
                 }
             )
+
+    # -- one journal run at a time ----------------------------------------------------------
+
+    def acquire_journal_lease(self, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Take the journal-run lease unless another run holds an unexpired one."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._table.put_item(
+                Item={**JOURNAL_LEASE_KEY, "owner": owner, "expiresAt": to_iso(now + ttl)},
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+                ExpressionAttributeValues={":now": to_iso(now)},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_journal_lease(self, owner: str) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._table.delete_item(
+                Key=JOURNAL_LEASE_KEY,
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": owner},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
