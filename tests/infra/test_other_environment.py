@@ -7,6 +7,8 @@ checks that configuration flows into the template.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ def prod() -> EnvironmentConfig:
 
 
 @pytest.fixture(scope="module")
-def prod_resources(prod: EnvironmentConfig, tmp_path_factory: pytest.TempPathFactory) -> Any:
+def prod_template(prod: EnvironmentConfig, tmp_path_factory: pytest.TempPathFactory) -> Any:
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
@@ -32,7 +34,30 @@ def prod_resources(prod: EnvironmentConfig, tmp_path_factory: pytest.TempPathFac
     app = cdk.App(context=cdk_context(), outdir=str(outdir))
     stack = OpayoFbaStack(app, stack_id(prod), config=prod)
     template: dict[str, Any] = Template.from_stack(stack).to_json()
-    return template["Resources"]
+    return template
+
+
+@pytest.fixture(scope="module")
+def prod_resources(prod_template: dict[str, Any]) -> dict[str, Any]:
+    resources: dict[str, Any] = prod_template["Resources"]
+    return resources
+
+
+def test_cfn_lint_finds_no_errors_in_the_prod_template(
+    prod_template: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "OpayoFba-prod.template.json"
+    path.write_text(json.dumps(prod_template))
+    result = subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    errors = [line for line in result.stdout.splitlines() if ":E" in line]
+    assert errors == [], "\n".join(errors)
+    assert result.returncode in (0, 4, 8), result.stderr
 
 
 def test_dlq_max_receive_count_comes_from_the_environment(
