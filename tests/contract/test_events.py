@@ -465,5 +465,17 @@ def test_the_api_and_queue_events_run_through_the_local_runtime() -> None:
         created = reply("order_intake.json", _with_body(event, body))
         assert created["statusCode"] == 201, created["body"]
         assert json.loads(created["body"])["payment"]["state"] == "authorised"
+        # The saga's first step makes of the execution input the state the samples show.
+        mapped = reply("saga_validate_and_map.json")
+        sample = load("saga_create_fulfillment_order.json")
+        assert set(mapped) == set(sample)
+        for key in (
+            "orderId",
+            "vendor",
+            "sellerAccount",
+            "vendorTxCode",
+            "sellerFulfillmentOrderId",
+        ):
+            assert mapped[key] == sample[key], key
         assert reply("order_status.json")["statusCode"] == 200
         assert reply("order_cancel.json")["statusCode"] in (202, 409)
