@@ -25,11 +25,10 @@ from opayo_fba.errors import ConfigurationError
 if TYPE_CHECKING:
     from opayo_fba.amazon.connector import SpApiConnector
     from opayo_fba.intake.orders import IntakeDependencies
-    from opayo_fba.model import Order
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.saga.starter import SagaStarter
-    from opayo_fba.saga.steps import SagaDependencies
-    from opayo_fba.store.orders import OrderStore
+    from opayo_fba.saga.steps import MappedOrder, SagaDependencies
+    from opayo_fba.store.orders import OrderRecord, OrderStore
     from opayo_fba.store.secrets import SecretJsonReader
 
 OPAYO_LIVE = "https://live.opayo.eu.elavon.com"
@@ -67,7 +66,9 @@ class Settings(BaseSettings):
         default="https://example.com/checkout/complete",
         validation_alias=AliasChoices("OPAYO_REDIRECT_URL"),
     )
+    # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
     mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
+    product_master_csv: str | None = _env("PRODUCT_MASTER_CSV")
 
     @field_validator("seller_secret_arns", "vendor_secret_arns", mode="before")
     @classmethod
@@ -241,19 +242,43 @@ class Wiring:
         self.config.require("payment_events_queue_url")
         return SqsPaymentEventQueue(str(self.config.payment_events_queue_url))
 
-    def fulfillment_request(self, order: Order) -> dict[str, Any]:
-        """The createFulfillmentOrder body: our converter, then the merchant's templates."""
+    @cached_property
+    def templates(self) -> list[Any]:
+        from opayo_fba.mapping import load_configured_templates
+
+        if not self.config.mapping_templates:
+            return []
+        return list(load_configured_templates(self.config.mapping_templates))
+
+    @cached_property
+    def product_master(self) -> Any:
+        if not self.config.product_master_csv:
+            return None
+        from opayo_fba.mapping import CsvProductMaster
+
+        return CsvProductMaster(self.config.product_master_csv)
+
+    def map_order(self, record: OrderRecord) -> MappedOrder:
+        """Our converter's createFulfillmentOrder body, then the merchant's templates over it.
+
+        Templates read the order as the shop sent it (`source`), or the canonical order when
+        the shop sent none; their output is validated against Amazon's model.
+        """
+        from opayo_fba.saga.steps import MappedOrder
         from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
 
-        body: dict[str, Any] = dict(create_fulfillment_order_request(order).body)
-        if not self.config.mapping_templates:
-            return body
-        from opayo_fba.mapping import apply_templates, load_configured_templates
+        body: dict[str, Any] = dict(create_fulfillment_order_request(record.order).body)
+        if not self.templates:
+            return MappedOrder(body, record.order, {})
+        from opayo_fba.mapping import apply_templates
+        from opayo_fba.mapping.canonical import extend_order_lines
 
-        templates = load_configured_templates(self.config.mapping_templates)
-        result = apply_templates(templates, order.model_dump(mode="json"))
+        source = record.source or record.order.model_dump(mode="json")
+        result = apply_templates(self.templates, source, product_master=self.product_master)
         merged: dict[str, Any] = result.apply_to_fulfillment_request(body)
-        return merged
+        return MappedOrder(
+            merged, extend_order_lines(record.order, result), dict(result.payment_metadata)
+        )
 
     def saga(self) -> SagaDependencies:
         from opayo_fba.saga.steps import SagaDependencies
@@ -263,7 +288,7 @@ class Wiring:
             fulfillment=self.amazon,
             payments=self.pi,
             events=self.events,
-            fulfillment_request=self.fulfillment_request,
+            map_order=self.map_order,
         )
 
     def intake(self) -> IntakeDependencies:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
 from opayo_fba.errors import ConflictError, InvalidInputError
 from opayo_fba.intake.payments import Starter, start_if_decided, supersedes
@@ -68,6 +68,9 @@ class OrderSubmission(BaseModel):
     vendor: str = Field(min_length=1, max_length=16)
     seller_account: str = Field(alias="sellerAccount", min_length=1, max_length=64)
     payment: PaymentReference
+    # The order exactly as the shop or ERP has it (Shopify, WooCommerce, ...): the merchant's
+    # mapping templates read their custom fields from here.
+    source: dict[str, JsonValue] | None = None
 
 
 class PaymentReader(Protocol):
@@ -188,6 +191,7 @@ def _server_payment(submission: OrderSubmission) -> tuple[PaymentTransaction, st
 def _same_submission(record: OrderRecord, submission: OrderSubmission) -> bool:
     return (
         record.order == submission.order
+        and record.source == submission.source
         and record.vendor == submission.vendor
         and record.seller_account == submission.seller_account
     )
@@ -217,6 +221,7 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
         seller_account=submission.seller_account,
         payment=payment,
         server_security_key=security_key,
+        source=submission.source,
     )
     record.note("received", f"payment {payment.state.value}")
     record.refresh_status()

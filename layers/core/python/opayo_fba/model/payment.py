@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from opayo_fba.model.address import CleanText
 from opayo_fba.model.common import OrderId, UtcDatetime
@@ -86,6 +86,9 @@ class PaymentTransaction(BaseModel):
     order_id: OrderId | None = None
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    """The merchant's own data kept with the payment for analytics (mapping templates'
+    `payment.metadata.*`, e.g. a marketing campaign id); never sent to Opayo."""
 
     @model_validator(mode="after")
     def _status_in_vocabulary(self) -> PaymentTransaction:

@@ -53,8 +53,17 @@ class SagaDependencies:
     fulfillment: Callable[[str], FulfillmentPort]  # by seller account
     payments: Callable[[str], PaymentPort]  # by Opayo vendor
     events: EventPort
-    # The createFulfillmentOrder body for an order (the merchant's templates applied).
-    fulfillment_request: Callable[[Order], dict[str, Any]]
+    # The createFulfillmentOrder body for an order, the merchant's templates applied.
+    map_order: Callable[[OrderRecord], MappedOrder]
+
+
+@dataclass(frozen=True)
+class MappedOrder:
+    """What the validate-and-map step produces from an order and the merchant's templates."""
+
+    fulfillment_request: dict[str, Any]
+    order: Order  # lines extended with the product master's and templates' attributes
+    payment_metadata: dict[str, Any]
 
 
 State = Mapping[str, Any]
@@ -103,10 +112,16 @@ def validate_and_map(state: State, deps: SagaDependencies) -> dict[str, Any]:
         raise PaymentDeclined(f"order {order_id} has no payment")
     if payment.state not in (PaymentState.AUTHORISED, PaymentState.CAPTURED):
         raise PaymentDeclined(f"order {order_id}: payment is {payment.state.value}")
-    request = deps.fulfillment_request(record.order)
+    mapped = deps.map_order(record)
+    request = mapped.fulfillment_request
 
     def keep(r: OrderRecord) -> None:
         r.fulfillment_request = request
+        r.order = mapped.order
+        if r.payment is not None and mapped.payment_metadata:
+            r.payment = r.payment.model_copy(
+                update={"metadata": {**r.payment.metadata, **mapped.payment_metadata}}
+            )
         r.note("mapped", request["sellerFulfillmentOrderId"])
 
     _save(deps, order_id, keep)

@@ -56,6 +56,8 @@ class OrderRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     order: Order
+    # The order as the shop or ERP sent it, for the merchant's mapping templates.
+    source: dict[str, Any] | None = None
     vendor: str | None = None
     seller_account: str
     payment: PaymentTransaction | None = None
