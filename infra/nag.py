@@ -39,6 +39,12 @@ def _functions(stack: OpayoFbaStack) -> Iterable[IConstruct]:
     return list(stack.platform.factory.functions.values())
 
 
+def _xray_roles(stack: OpayoFbaStack) -> Iterable[IConstruct]:
+    """The roles of traced functions and of the traced, logging state machine."""
+    roles = [fn.role for fn in stack.platform.factory.functions.values() if fn.role is not None]
+    return [*roles, stack.saga.state_machine.role]
+
+
 def _dead_letter_queues(stack: OpayoFbaStack) -> Iterable[IConstruct]:
     return [
         stack.queues.payment_events_dlq,
@@ -79,7 +85,7 @@ FINDINGS: tuple[Finding, ...] = (
         "Only X-Ray (PutTraceSegments, PutTelemetryRecords) and the CloudWatch Logs vended "
         "log delivery actions Step Functions needs carry Resource '*': AWS offers no "
         "resource-level permission for them. Every other statement names its resource.",
-        _stack,
+        _xray_roles,
     ),
     Finding(
         "PCI.DSS.321::PCI.DSS.321-IAMNoInlinePolicy",
