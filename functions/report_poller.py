@@ -1,23 +1,9 @@
-"""Poll requested reports, archive documents.
+"""Wait for requested reports, archive their documents to S3, apply inventory levels.
 
-Lambda handler, invoked by EventBridge Scheduler.
-
-The schedule's input names the account it polls for ({"sellerAccountId": ...} or
-{"vendor": ...}): one schedule per account, so one throttled account never delays another.
+EventBridge Scheduler invokes it with `{"sellerAccountId": ...}` or `{"vendor": ...}`.
 """
 
-from __future__ import annotations
+from opayo_fba.lambda_support import scheduled_handler
+from opayo_fba.scheduled import poll_reports
 
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from opayo_fba.observability import logger, metrics, tracer
-
-
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # The domain function this handler calls lands with the saga issue.
-    raise NotImplementedError("report_poller: implemented by the saga issue")
+handler = scheduled_handler(poll_reports)

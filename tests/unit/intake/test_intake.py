@@ -277,3 +277,31 @@ def test_fulfillment_notifications_only_move_forward(world: World) -> None:
     assert handle_amazon_notification(unknown, world.store).outcome == "unknown_order"
     with pytest.raises(InvalidInputError, match="unexpected SP-API notification type"):
         handle_amazon_notification({"NotificationType": "ANY_OFFER_CHANGED"}, world.store)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4929000000006",  # Opayo's Visa test card
+        "4929 0000 0000 6",
+        "5404-0000-0000-0001",  # Mastercard test card
+        "374200000000004",  # American Express
+        "4462000000000003",
+    ],
+)
+def test_card_numbers_of_every_brand_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInputError):
+        refuse_card_numbers(json.dumps({"note": text}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "206-1234567-1234505",  # an Amazon order id that happens to pass Luhn
+        "1795910379343",  # an epoch-millisecond timestamp that passes Luhn
+        "+44 20 7946 0000",
+        "4929000000007",  # Visa-shaped, fails Luhn
+    ],
+)
+def test_ids_timestamps_and_phones_are_not_card_numbers(text: str) -> None:
+    refuse_card_numbers(json.dumps({"note": text}))

@@ -112,3 +112,24 @@ def saga_step_handler(step: Step) -> Callable[[dict[str, Any], Any], dict[str, A
 
     handler.__name__ = f"{step.__name__}_handler"
     return handler
+
+
+# -- scheduled jobs -----------------------------------------------------------------------------
+
+Job = Callable[[Mapping[str, Any], Wiring], dict[str, Any]]
+
+
+def scheduled_handler(job: Job) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda handler for one scheduled job: observability, the wiring, the job."""
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        remember_context(context)
+        result = job(event, wiring())
+        logger.info("scheduled job done", extra={"job": job.__name__, **result})
+        return result
+
+    handler.__name__ = f"{job.__name__}_handler"
+    return handler

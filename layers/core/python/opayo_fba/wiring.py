@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from functools import cache, cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from opayo_fba.amazon.connector import SpApiConnector
     from opayo_fba.intake.orders import IntakeDependencies
     from opayo_fba.opayo.pi import PiClient
+    from opayo_fba.opayo.reporting import ReportingClient
     from opayo_fba.saga.starter import SagaStarter
     from opayo_fba.saga.steps import MappedOrder, SagaDependencies
     from opayo_fba.store.orders import OrderRecord, OrderStore
@@ -69,6 +71,8 @@ class Settings(BaseSettings):
     # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
     mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
     product_master_csv: str | None = _env("PRODUCT_MASTER_CSV")
+    # The chart of accounts the journal step posts with (reconcile/config.py's format).
+    reconcile_config: Path | None = _env("RECONCILE_CONFIG")
 
     @field_validator("seller_secret_arns", "vendor_secret_arns", mode="before")
     @classmethod
@@ -211,6 +215,10 @@ class Wiring:
                 credentials, limiter=limiter, endpoints=endpoints, time_budget=self.time_budget
             )
         return self._amazon[account]
+
+    def reporting(self, vendor: str) -> ReportingClient:
+        """The vendor's Reporting & Admin API client (the one its Pi client consults)."""
+        return self.pi(vendor).reporting
 
     def pi(self, vendor: str) -> PiClient:
         if vendor not in self._pi:

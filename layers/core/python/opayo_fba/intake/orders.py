@@ -28,7 +28,7 @@ from opayo_fba.model import Order, PaymentState, PaymentTransaction, Transaction
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.opayo_pi import payment_from_pi, pi_transaction_request
 
-_DIGIT_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_DIGIT_RUN = re.compile(r"(?<![\d-])(?:\d[ -]?){11,18}\d(?![\d-])")
 
 
 class PiTransactionReference(BaseModel):
@@ -89,14 +89,43 @@ class IntakeDependencies:
     card_payment: Callable[..., Any]  # opayo_fba.opayo.pi.CardPayment
 
 
+# Card brands' number prefixes and lengths (ISO/IEC 7812 issuer ranges as the schemes publish
+# them). Requiring a brand as well as Luhn keeps order ids and timestamps, one in ten of which
+# pass Luhn by chance, from being mistaken for card numbers.
+_BRANDS: tuple[tuple[tuple[tuple[int, int], ...], frozenset[int]], ...] = (
+    (((4, 4),), frozenset({13, 16, 19})),  # Visa
+    (((51, 55), (2221, 2720)), frozenset({16})),  # Mastercard
+    (((34, 34), (37, 37)), frozenset({15})),  # American Express
+    (((300, 305), (36, 36), (38, 39)), frozenset(range(14, 20))),  # Diners Club
+    (((6011, 6011), (644, 649), (65, 65), (622126, 622925)), frozenset(range(16, 20))),
+    (((3528, 3589),), frozenset(range(16, 20))),  # JCB
+    (((62, 62),), frozenset(range(16, 20))),  # UnionPay
+    (((5018, 5018), (5020, 5020), (5038, 5038), (5893, 5893), (6304, 6304), (6759, 6759),
+      (6761, 6763)), frozenset(range(12, 20))),  # Maestro
+)  # fmt: skip
+
+
+def looks_like_card_number(digits: str) -> bool:
+    """A brand's prefix, one of its lengths, and a valid Luhn check digit."""
+    if not digits.isdigit():
+        return False
+    for ranges, lengths in _BRANDS:
+        if len(digits) not in lengths:
+            continue
+        for low, high in ranges:
+            width = len(str(low))
+            if low <= int(digits[:width]) <= high:
+                return _luhn_valid(digits)
+    return False
+
+
 def refuse_card_numbers(raw: str) -> None:
-    """A card number never enters the system: refuse any 13-19 digit run that passes Luhn.
+    """A card number never enters the system: refuse anything that looks like one.
 
     The error never repeats the number, and the caller must not log the body.
     """
     for match in _DIGIT_RUN.finditer(raw):
-        digits = re.sub(r"\D", "", match.group())
-        if _luhn_valid(digits):
+        if looks_like_card_number(re.sub(r"\D", "", match.group())):
             raise InvalidInputError(
                 "the request contains what looks like a card number; send only the "
                 "cardIdentifier from Opayo's drop-in checkout, never card details"

@@ -177,6 +177,11 @@ class PiClient:
         self._timeout = timeout
         self._retry = retry or RetryPolicy(attempts=4, total_seconds=60.0)
 
+    @property
+    def reporting(self) -> ReportingClient:
+        """The Reporting & Admin API client this Pi client consults when in doubt."""
+        return self._reporting
+
     # -- transport --------------------------------------------------------------------------
 
     def _auth(self) -> httpx.BasicAuth:

@@ -1,0 +1,147 @@
+"""The scheduled jobs: what each schedule's Lambda does, for the account its input names.
+
+Each schedule carries `{"sellerAccountId": ...}` or `{"vendor": ...}` (infra/schedules.py), so
+one throttled account never delays another. A job builds its stores from the settings and
+calls one domain function; the handlers in functions/ only add observability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from opayo_fba.errors import InvalidInputError
+from opayo_fba.wiring import Wiring
+
+
+def _account(event: Mapping[str, Any], key: str) -> str:
+    value = event.get(key)
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"the schedule's input must name {key!r}; got {sorted(event)}")
+    return value
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    if is_dataclass(result) and not isinstance(result, type):
+        return {k: v for k, v in asdict(result).items() if isinstance(v, int | str | bool)}
+    return {}
+
+
+def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    from opayo_fba.polling.amazon_orders import poll_amazon_orders
+    from opayo_fba.store.amazon_orders import AmazonOrderStore
+    from opayo_fba.store.watermarks import WatermarkStore
+
+    c = w.config.require("orders_table", "connector_state_table", "event_bus_name")
+    account = _account(event, "sellerAccountId")
+    result = poll_amazon_orders(
+        w.amazon(account),
+        WatermarkStore.from_table_name(str(c.connector_state_table)),
+        account,
+        datetime.now(UTC),
+        orders=AmazonOrderStore.from_table_name(str(c.orders_table)),
+        events=w.events,
+    )
+    return _summary(result)
+
+
+def poll_pi_payments(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    """Pending Pi payments read back from Opayo and applied like a notification would be."""
+    from opayo_fba.polling.pi_statuses import poll_pi_statuses
+    from opayo_fba.store.pending_payments import PendingPaymentsStore
+
+    c = w.config.require("orders_table", "state_machine_arn")
+    vendor = _account(event, "vendor")
+    result = poll_pi_statuses(
+        PendingPaymentsStore.from_table_name(str(c.orders_table)),
+        {vendor: w.pi(vendor)},
+        w.starter,
+    )
+    return _summary(result)
+
+
+def _journal(w: Wiring, archive: Any, ledger: Any) -> dict[str, Any]:
+    """Reconcile whatever reports and batches are ready into journal entries."""
+    from opayo_fba.pipeline.journals import journal_ready_reports
+    from opayo_fba.pipeline.order_book import order_book
+    from opayo_fba.reconcile.config import load_config
+    from opayo_fba.store.order_export import OrderExportStore
+
+    path = w.config.reconcile_config
+    if path is None or not path.is_file():
+        return {"journal": "skipped: no chart of accounts (set RECONCILE_CONFIG)"}
+    c = w.config.require("orders_table", "event_bus_name")
+    run = journal_ready_reports(
+        ledger,
+        archive,
+        load_config(path),
+        w.events,
+        orders=order_book(OrderExportStore.from_table_name(str(c.orders_table)).all_orders()),
+    )
+    return {"journal": "nothing ready" if run is None else "written"}
+
+
+def schedule_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    from opayo_fba.pipeline.amazon_reports import schedule_amazon_reports
+    from opayo_fba.store.report_requests import ReportLedger
+    from opayo_fba.store.watermarks import WatermarkStore
+
+    c = w.config.require("connector_state_table")
+    account = _account(event, "sellerAccountId")
+    table = str(c.connector_state_table)
+    result = schedule_amazon_reports(
+        w.amazon(account),
+        ReportLedger.from_table_name(table),
+        WatermarkStore.from_table_name(table),
+        account,
+        datetime.now(UTC),
+    )
+    return _summary(result)
+
+
+def poll_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    from opayo_fba.pipeline.amazon_reports import poll_amazon_reports
+    from opayo_fba.pipeline.archive import ReportArchive
+    from opayo_fba.store.inventory import InventoryStore
+    from opayo_fba.store.report_requests import ReportLedger
+
+    c = w.config.require("connector_state_table", "reports_bucket", "event_bus_name")
+    account = _account(event, "sellerAccountId")
+    table = str(c.connector_state_table)
+    ledger = ReportLedger.from_table_name(table)
+    archive = ReportArchive.from_bucket_name(str(c.reports_bucket))
+    result = poll_amazon_reports(
+        w.amazon(account),
+        ledger,
+        archive,
+        account,
+        datetime.now(UTC),
+        inventory=InventoryStore.from_table_name(table),
+        events=w.events,
+    )
+    return {**_summary(result), **_journal(w, archive, ledger)}
+
+
+def fetch_batches(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    from opayo_fba.pipeline.archive import ReportArchive
+    from opayo_fba.pipeline.opayo_batches import fetch_opayo_batches
+    from opayo_fba.store.report_requests import ReportLedger
+    from opayo_fba.store.watermarks import WatermarkStore
+
+    c = w.config.require("connector_state_table", "reports_bucket")
+    vendor = _account(event, "vendor")
+    table = str(c.connector_state_table)
+    ledger = ReportLedger.from_table_name(table)
+    archive = ReportArchive.from_bucket_name(str(c.reports_bucket))
+    result = fetch_opayo_batches(
+        w.reporting(vendor),
+        ledger,
+        WatermarkStore.from_table_name(table),
+        archive,
+        vendor,
+        datetime.now(UTC),
+    )
+    return {**_summary(result), **_journal(w, archive, ledger)}
