@@ -364,7 +364,8 @@ class Saga(Construct):
 def _grant_template_reads(function: lambda_.Function, templates: list[str]) -> None:
     """Read exactly the configured S3 template objects (and their versions), nothing else."""
     objects = [
-        f"arn:{Stack.of(function).partition}:s3:::{ref.removeprefix('s3://')}"
+        # `?versionId=` pins a version; the ARN names the object (GetObjectVersion covers it).
+        f"arn:{Stack.of(function).partition}:s3:::{ref.removeprefix('s3://').split('?', 1)[0]}"
         for ref in templates
         if ref.startswith("s3://")
     ]

@@ -40,7 +40,11 @@ def test_every_environment_in_cdk_json_is_valid(environment: str) -> None:
 
 
 def test_mapping_templates_accept_starters_and_s3_objects() -> None:
-    refs = ["starter:shopify", "s3://merchant-config/mapping/orders.yaml"]
+    refs = [
+        "starter:shopify",
+        "s3://merchant-config/mapping/orders.yaml",
+        "s3://merchant-config/mapping/orders.yaml?versionId=3HL4kqtJ",
+    ]
     assert load_config(_with({"mappingTemplates": refs})).mapping_templates == refs
     assert load_config(_context()).mapping_templates == []
 

@@ -289,7 +289,9 @@ def test_s3_mapping_templates_are_readable_object_by_object() -> None:
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(e, c): pass"),
     )
-    _grant_template_reads(function, ["starter:shopify", "s3://merchant-config/mapping/orders.yaml"])
+    _grant_template_reads(
+        function, ["starter:shopify", "s3://merchant-config/mapping/orders.yaml?versionId=3HL4kqtJ"]
+    )
     (policy,) = Template.from_stack(stack).find_resources("AWS::IAM::Policy").values()
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
