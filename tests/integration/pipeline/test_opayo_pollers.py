@@ -27,9 +27,9 @@ from opayo_fba.store.pending_payments import PendingPaymentsStore
 from opayo_fba.transform.opayo_pi import payment_from_pi
 from opayo_fba.wiring import SqsPaymentEventQueue
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
+from tests.fixtures.saga_world import make_order
 from tests.integration.pipeline.conftest import FAST, Aws, opayo_credentials
 from tests.unit.polling.support import REGION, RecordingEvents
-from tests.unit.saga.conftest import make_order
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from opayo_fba.store.orders import OrderRecord
 from opayo_fba.transform.opayo_pi import payment_from_pi
 from tests.fixtures.amazon_sandbox import AMAZON_SANDBOX_START, AmazonSandboxHandle, mcf_order_body
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
+from tests.fixtures.saga_world import make_order
 from tests.integration.pipeline.conftest import Aws
 from tests.unit.polling.support import RecordingEvents
-from tests.unit.saga.conftest import make_order
 
 pytestmark = pytest.mark.integration
 ORDER_ID = "W-E2E-1"

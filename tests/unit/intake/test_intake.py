@@ -181,7 +181,10 @@ def test_server_notification_verified_queued_and_applied_once(world: World) -> N
     second = apply_payment_update(world.store, starter, payment)
     assert (first.outcome, second.outcome) == ("applied", "ignored")
     assert starter.started == ["W-1001"]
-    assert world.store.get("W-1001").payment.state is PaymentState.AUTHORISED  # type: ignore[union-attr]
+    record = world.store.get("W-1001")
+    assert record.payment is not None
+    assert record.payment.state is PaymentState.AUTHORISED
+    assert record.status is OrderStatus.PAYMENT_AUTHORISED
 
 
 def test_forged_altered_or_unknown_notifications_change_nothing(world: World) -> None:

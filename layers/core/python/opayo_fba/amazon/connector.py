@@ -294,9 +294,21 @@ class SpApiConnector:
             self._limiter.observe(operation, (response.headers or {}).get(RATE_LIMIT_HEADER))
             return response
 
+        def with_token_refresh() -> ApiResponse:
+            try:
+                return attempt()
+            except SellingApiException as error:
+                if error.code != 403:
+                    raise
+                # python-amazon-sp-api caches access tokens per process for most of an hour;
+                # a token revoked or issued by another LWA endpoint is refused with 403.
+                # Forget it and try once more with a fresh one; a second 403 is a real denial.
+                self._forget_access_token()
+                return attempt()
+
         try:
             return call_with_retries(
-                attempt, policy=self._retry, retryable=_is_retryable, name=operation
+                with_token_refresh, policy=self._retry, retryable=_is_retryable, name=operation
             )
         except Throttled:
             raise
@@ -305,6 +317,13 @@ class SpApiConnector:
             if translated is error:
                 raise
             raise translated from error
+
+    def _forget_access_token(self) -> None:
+        from sp_api.auth import access_token_client
+        from sp_api.auth._core import build_cache_key
+
+        refresh_token = self._credentials.refresh_token.get_secret_value()
+        access_token_client.cache.pop(build_cache_key(refresh_token), None)
 
     # -- Orders ---------------------------------------------------------------------------
 

@@ -77,6 +77,7 @@ def apply_payment_update(
             amount = r.payment.amount if r.payment is not None else payment.amount
             r.payment = payment.model_copy(update={"amount": amount, "order_id": r.order_id})
             r.note("payment_" + payment.state.value, payment.status)
+            r.refresh_status()
 
     updated = store.update(record.order_id, change)
     return PaymentUpdateResult("applied", updated.order_id, start_if_decided(updated, starter))

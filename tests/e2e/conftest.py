@@ -1,0 +1,32 @@
+"""End-to-end: the synthesized template on the local runtime, against both sandboxes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.demo.scenarios import DemoContext
+from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+
+# The infra tests' session-wide synthesis (one per run, shared by xdist workers).
+from tests.infra.conftest import cloud_assembly, config, template_path  # noqa: F401
+
+TIME_FACTOR = 600.0
+
+
+@pytest.fixture(scope="module")
+def environment(template_path: Path) -> Iterator[LocalEnvironment]:  # noqa: F811
+    options = EnvironmentOptions(
+        template=template_path, time_factor=TIME_FACTOR, run_schedules=False
+    )
+    with LocalEnvironment(options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def demo(environment: LocalEnvironment) -> Iterator[DemoContext]:
+    ctx = DemoContext(environment)
+    yield ctx
+    ctx.close()

@@ -1,0 +1,79 @@
+"""A payment event that cannot be processed lands in the dead-letter queue, and after the
+cause is fixed and the queue is redriven it is processed exactly once.
+
+The cause here is an outage an operator can fix: the state machine is missing (as after a
+botched deployment), so starting the saga fails. Nothing of our code is patched: the outage is
+made through the AWS API (moto), and the redrive is what `opayo-fba dlq redrive` does locally.
+"""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+import pytest
+
+from opayo_fba.ops import dlq
+from sandbox.demo.scenarios import DemoContext, sample_order
+from sandbox.local.environment import LocalEnvironment
+
+REGION = "eu-west-2"
+
+
+def _poll(what: str, check, seconds: float = 60):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.e2e
+def test_poison_payment_event_is_dead_lettered_then_processed_once_after_redrive(
+    environment: LocalEnvironment, demo: DemoContext
+) -> None:
+    runtime = environment.runtime
+    assert runtime is not None
+    sfn = boto3.client("stepfunctions", REGION)
+    sqs = boto3.client("sqs", REGION)
+    machine_arn = next(iter(runtime.provisioned.state_machines.values()))
+    machine = sfn.describe_state_machine(stateMachineArn=machine_arn)
+    sfn.delete_state_machine(stateMachineArn=machine_arn)  # the outage
+
+    order_id, vendor_tx_code = "E2E-REDRIVE", "SRV-E2E-REDRIVE"
+    vps_tx_id, key = demo.register_server(vendor_tx_code, 1850)
+    reply = demo.submit(
+        sample_order(order_id, sku="OPF-TEE-M", unit=1850, qty=1),
+        {
+            "type": "server",
+            "vendorTxCode": vendor_tx_code,
+            "vpsTxId": vps_tx_id,
+            "securityKey": key,
+        },
+    )
+    assert reply.status_code == 201, reply.text
+    demo.complete_server(vps_tx_id)  # Opayo notifies the webhook; the event is queued
+
+    def dead_letters() -> int:
+        return sum(q.messages for q in dlq.list_dead_letter_queues(sqs))
+
+    _poll("the event in a dead-letter queue", dead_letters)
+    [queue] = [q for q in dlq.list_dead_letter_queues(sqs) if q.messages]
+    [letter] = dlq.peek(sqs, queue, 10)
+    assert vendor_tx_code in letter.body
+    assert demo.order(order_id)["status"] == "payment_authorised"  # applied, not yet started
+
+    sfn.create_state_machine(  # the fix: the same state machine, deployed again
+        name=machine["name"], definition=machine["definition"], roleArn=machine["roleArn"]
+    )
+    assert dlq.redrive(sqs, queue, server_side=False).moved == 1
+
+    order = _poll(
+        "the order to ship", lambda: (o := demo.order(order_id)).get("status") == "shipped" and o
+    )
+    assert order["payment"]["state"] == "captured"
+    assert demo.opayo_transaction(vendor_tx_code)["captureCount"] == 1
+    assert demo.amazon_fulfillment_orders(order_id) == 1
+    assert dead_letters() == 0

@@ -1,0 +1,115 @@
+"""Every saga scenario through the real template, judged on the sandboxes' own state:
+exactly one fulfillment order and at most one capture per order, the right compensations,
+canonical events on the bus, and nothing left in a dead-letter queue."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from opayo_fba.ops import dlq
+from sandbox.demo.scenarios import DemoContext, Scenario, judge, scenarios, wait_for
+from sandbox.local.environment import LocalEnvironment
+
+REGION = "eu-west-2"
+SCENARIOS = {s.order_id: s for s in scenarios("E2E")}
+
+
+@pytest.fixture(scope="module")
+def bus_events(environment: LocalEnvironment) -> Any:
+    """An SQS queue subscribed to the canonical bus, to read what the ERP would receive."""
+    runtime = environment.runtime
+    assert runtime is not None
+    bus = next(
+        runtime.template.physical_name(r.logical_id)
+        for r in runtime.template.of_type("AWS::Events::EventBus")
+    )
+    sqs = boto3.client("sqs", REGION)
+    url = sqs.create_queue(QueueName="erp-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = boto3.client("events", REGION)
+    events.put_rule(
+        Name="erp", EventBusName=bus, EventPattern=json.dumps({"source": ["opayo-fba"]})
+    )
+    events.put_targets(Rule="erp", EventBusName=bus, Targets=[{"Id": "erp", "Arn": arn}])
+    return sqs, url
+
+
+def _run(demo: DemoContext, scenario: Scenario) -> None:
+    scenario.start(demo, scenario)
+    order = wait_for(demo, scenario, time.monotonic() + 60)
+    result = judge(demo, scenario)
+    assert result.passed, f"{scenario.name}: {result.problems} (order: {order.get('history')})"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("order_id", [s.order_id for s in SCENARIOS.values() if not s.exclusive])
+def test_scenario(demo: DemoContext, bus_events: Any, order_id: str) -> None:
+    _run(demo, SCENARIOS[order_id])
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("order_id", [s.order_id for s in SCENARIOS.values() if s.exclusive])
+def test_scenario_alone(demo: DemoContext, bus_events: Any, order_id: str) -> None:
+    try:
+        _run(demo, SCENARIOS[order_id])
+    finally:
+        demo.amazon.delete("/_sandbox/faults")
+        demo.amazon.post("/_sandbox/clock/factor", json={"factor": 600.0})
+
+
+@pytest.mark.e2e
+def test_bad_order_request_changes_nothing(demo: DemoContext) -> None:
+    missing = demo.api.post("/orders", json={"order": {"order_id": "E2E-BAD"}})
+    assert missing.status_code == 400  # the API Gateway model refuses it
+    card = demo.submit(
+        {"order_id": "E2E-PAN", "note": "4929 0000 0000 6"},
+        {"type": "pi_card", "merchantSessionKey": "x", "cardIdentifier": "y"},
+    )
+    assert card.status_code == 400
+    assert "card number" in card.json()["error"]
+    assert "4929" not in card.text
+    invalid = demo.submit(
+        {"order_id": "E2E-INVALID", "channel": "web"},
+        {"type": "pi_card", "merchantSessionKey": "x", "cardIdentifier": "y"},
+    )
+    assert invalid.status_code == 400
+    assert any(d["field"].startswith("order.") for d in invalid.json()["details"])
+    for order_id in ("E2E-BAD", "E2E-PAN", "E2E-INVALID"):
+        assert demo.api.get(f"/orders/{order_id}").status_code == 404
+
+
+@pytest.mark.e2e
+def test_after_all_scenarios_events_were_emitted_and_no_dlq_holds_anything(
+    demo: DemoContext, bus_events: Any
+) -> None:
+    # Runs after the scenario tests (pytest keeps file order within a module).
+    sqs, url = bus_events
+    seen: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            if seen:
+                break
+            time.sleep(0.05)
+            continue
+        for message in batch:
+            event = json.loads(message["Body"])
+            seen.append((event["detail-type"], event["detail"].get("orderId", "")))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    kinds = {kind for kind, _ in seen}
+    assert {"PaymentCaptured", "OrderShipped", "OrderStatusChanged", "RefundIssued"} <= kinds
+    assert ("OrderShipped", "E2E-HAPPY") in seen
+    assert ("OrderCompensated", "E2E-DECLINED") in seen
+    assert [s for s in seen if s == ("PaymentCaptured", "E2E-HAPPY")] == [
+        ("PaymentCaptured", "E2E-HAPPY")
+    ]
+    for queue in dlq.list_dead_letter_queues(boto3.client("sqs", REGION)):
+        assert queue.messages == 0, f"{queue.name} holds {queue.messages} messages"
