@@ -39,7 +39,8 @@ persistence = DynamoDBPersistenceLayer(table_name=str(config.idempotency_table))
     data_keyword_argument="notification", config=idempotency, persistence_store=persistence
 )
 def apply_notification(notification: dict[str, Any]) -> dict[str, Any]:
-    result = handle_amazon_notification(notification["message"], wiring().store)
+    w = wiring()
+    result = handle_amazon_notification(notification["message"], w.store, w.resumer)
     return {"outcome": result.outcome, "type": result.notification_type, "orderId": result.order_id}
 
 

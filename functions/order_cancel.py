@@ -26,7 +26,8 @@ settings().require("orders_table")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     order_id = (APIGatewayProxyEvent(event).path_parameters or {}).get("orderId", "")
     try:
-        record = request_cancellation(wiring().store, order_id, "merchant request")
+        w = wiring()
+        record = request_cancellation(w.store, order_id, "merchant request", w.resumer)
     except Exception as error:
         return error_response(error)
     return json_response(202, record.public_view())

@@ -104,6 +104,9 @@ SAGA_RELEASE_FULFILLMENT_ORDER = FunctionSpec(
 SAGA_CHECK_FULFILLMENT_STATUS = FunctionSpec(
     "saga_check_fulfillment_status", "Saga: read the fulfillment order status"
 )
+SAGA_AWAIT_FULFILLMENT = FunctionSpec(
+    "saga_await_fulfillment", "Saga: leave the task token where notifications resume it"
+)
 SAGA_MARK_SHIPPED = FunctionSpec("saga_mark_shipped", "Saga: mark the order shipped")
 SAGA_ABORT_PAYMENT = FunctionSpec("saga_abort_payment", "Saga compensation: abort the payment")
 SAGA_CANCEL_FULFILLMENT_ORDER = FunctionSpec(
@@ -126,6 +129,7 @@ SAGA_FUNCTIONS: Final = (
     SAGA_CREATE_FULFILLMENT_ORDER,
     SAGA_CAPTURE_PAYMENT,
     SAGA_RELEASE_FULFILLMENT_ORDER,
+    SAGA_AWAIT_FULFILLMENT,
     SAGA_CHECK_FULFILLMENT_STATUS,
     SAGA_MARK_SHIPPED,
     SAGA_ABORT_PAYMENT,

@@ -105,6 +105,8 @@ class Queues(Construct):
         self.amazon_notifications_consumer = platform.function(
             self, AMAZON_NOTIFICATIONS, orders="write", idempotency=True, events_bus=True
         )
+        # A fulfillment status resumes the saga waiting for it (SendTaskSuccess).
+        state_machine.grant_task_response(self.amazon_notifications_consumer)
         _subscribe(self.amazon_notifications, self.amazon_notifications_consumer, fifo=False)
 
 

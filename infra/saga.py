@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -43,6 +43,7 @@ from infra.constants import (
     EVENT_ORDER_SHIPPED,
     EVENT_SOURCE,
     SAGA_ABORT_PAYMENT,
+    SAGA_AWAIT_FULFILLMENT,
     SAGA_CANCEL_FULFILLMENT_ORDER,
     SAGA_CAPTURE_PAYMENT,
     SAGA_CHECK_FULFILLMENT_STATUS,
@@ -93,9 +94,13 @@ class Saga(Construct):
             retention=log_retention(config.log_retention_days),
             removal_policy=RemovalPolicy.RETAIN,
         )
+        # A fixed name lets the await step's role name the state machine without referring to
+        # it, which would make the function and the state machine depend on each other.
+        name = f"{SERVICE_NAME}-{config.name}-order-saga"
         self.state_machine = sfn.StateMachine(
             self,
             "OrderFulfillmentSaga",
+            state_machine_name=name,
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(self._build_definition()),
             timeout=SAGA_TIMEOUT,
@@ -106,6 +111,20 @@ class Saga(Construct):
                 include_execution_data=True,
             ),
             comment="Order to fulfillment saga with compensations",
+        )
+        # The await step completes its own task when the status is already known.
+        self.functions[SAGA_AWAIT_FULFILLMENT.module].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:SendTaskSuccess", "states:SendTaskFailure"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="states",
+                        resource="stateMachine",
+                        resource_name=name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
         )
 
     # ---- the step functions ---------------------------------------------------------------
@@ -125,6 +144,8 @@ class Saga(Construct):
             SAGA_CAPTURE_PAYMENT: opayo,
             SAGA_RELEASE_FULFILLMENT_ORDER: amazon,
             SAGA_CHECK_FULFILLMENT_STATUS: amazon,
+            # Keeps the task token; resumes its own task when the status is already known.
+            SAGA_AWAIT_FULFILLMENT: common,
             SAGA_MARK_SHIPPED: common,
             SAGA_ABORT_PAYMENT: opayo,
             SAGA_CANCEL_FULFILLMENT_ORDER: amazon,
@@ -215,11 +236,34 @@ class Saga(Construct):
         )
 
     def _build_wait_for_shipment(self) -> sfn.IChainable:
-        """Poll the fulfillment order: wait, read its status, decide, loop."""
-        wait = sfn.Wait(
+        """Wait for Amazon's next word, then decide; loop until the order ships or is lost.
+
+        The wait is a task token left on the order: the SP-API notification consumer (or the
+        merchant's cancellation) resumes the saga with the new status the moment it knows it.
+        If nothing arrives within the poll interval, the saga asks Amazon itself.
+        """
+        await_update = tasks.LambdaInvoke(
             self,
-            "WaitForFulfillmentProgress",
-            time=sfn.WaitTime.duration(self._poll_interval),
+            "AwaitFulfillmentUpdate",
+            lambda_function=self.functions[SAGA_AWAIT_FULFILLMENT.module],
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "orderId": sfn.JsonPath.string_at("$.orderId"),
+                    "taskToken": sfn.JsonPath.task_token,
+                }
+            ),
+            retry_on_service_exceptions=False,
+            result_path="$.fulfillment",
+            task_timeout=sfn.Timeout.duration(self._poll_interval),
+        )
+        await_update.add_retry(
+            errors=TRANSIENT_ERRORS,
+            interval=Duration.seconds(2),
+            backoff_rate=2.0,
+            max_attempts=STEP_MAX_ATTEMPTS,
+            max_delay=Duration.minutes(5),
+            jitter_strategy=sfn.JitterType.FULL,
         )
         check = self._step(
             "CheckFulfillmentStatus", SAGA_CHECK_FULFILLMENT_STATUS, result_path="$.fulfillment"
@@ -252,9 +296,12 @@ class Saga(Construct):
                     "fulfillment_lost",
                 ),
             )
-            .otherwise(wait)
+            .otherwise(await_update)
         )
-        return wait.next(check).next(decide)
+        # No word within the poll interval: read the status from Amazon instead.
+        await_update.add_catch(check, errors=["States.Timeout"], result_path=sfn.JsonPath.DISCARD)
+        check.next(decide)
+        return await_update.next(decide)
 
     # ---- small builders -------------------------------------------------------------------
 

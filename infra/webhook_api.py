@@ -124,6 +124,8 @@ class WebhookApi(Construct):
         state_machine.grant_start_execution(intake)
         status = platform.function(self, ORDER_STATUS, orders="read")
         cancel = platform.function(self, ORDER_CANCEL, orders="write")
+        # A cancellation resumes a saga waiting on Amazon, so it acts at once.
+        state_machine.grant_task_response(cancel)
         return webhook, intake, status, cancel
 
     def _build_rest_api(self, config: EnvironmentConfig) -> apigw.RestApi:

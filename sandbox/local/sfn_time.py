@@ -1,4 +1,4 @@
-"""Shorten Step Functions Wait and Retry delays by a time factor, without editing the definition.
+"""Shorten Step Functions Wait, Retry and task-token timeouts by a time factor.
 
 moto's interpreter sleeps for real: `WaitFunction._wait_interval` waits on the execution's
 event, and the retrier calls `time.sleep(interval)`. The definition stays exactly as
@@ -15,8 +15,10 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 
 _original_wait_interval = WaitFunction._wait_interval
+_original_callback_wait = CallbackEndpoint.wait
 _factor = 1.0
 
 
@@ -36,16 +38,26 @@ def _scaled_wait_interval(self: WaitFunction, env: Any, wait_seconds: int) -> No
         env.program_state_event.wait(wait_seconds / _factor)
 
 
+def _scaled_callback_wait(self: CallbackEndpoint, timeout: float | None = None) -> Any:
+    # A task token's TimeoutSeconds (e.g. the saga's poll interval) passes at the same pace.
+    return _original_callback_wait(self, None if timeout is None else timeout / _factor)
+
+
 def install(factor: float) -> None:
     """Run Wait and Retry delays `factor` times faster (1 = real time)."""
     global _factor
     if factor <= 0:
         raise ValueError("the time factor must be positive")
-    if not hasattr(retrier_decl, "time") or not hasattr(WaitFunction, "_wait_interval"):
+    if not (
+        hasattr(retrier_decl, "time")
+        and hasattr(WaitFunction, "_wait_interval")
+        and hasattr(CallbackEndpoint, "wait")
+    ):
         raise RuntimeError("moto's Step Functions interpreter changed: cannot scale its delays")
     _factor = factor
     setattr(retrier_decl, "time", _ScaledTime())  # noqa: B010 - replacing a module global
     WaitFunction._wait_interval = _scaled_wait_interval  # type: ignore[method-assign]
+    CallbackEndpoint.wait = _scaled_callback_wait  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
@@ -53,3 +65,4 @@ def uninstall() -> None:
     _factor = 1.0
     setattr(retrier_decl, "time", _real_time)  # noqa: B010 - restoring a module global
     WaitFunction._wait_interval = _original_wait_interval  # type: ignore[method-assign]
+    CallbackEndpoint.wait = _original_callback_wait  # type: ignore[method-assign]

@@ -103,8 +103,9 @@ def test_happy_path_order(saga_definition: dict[str, Any]) -> None:
         "CreateFulfillmentOrderOnHold",
         "CapturePayment",
         "ReleaseFulfillmentOrderToShip",
+        "AwaitFulfillmentUpdate",
     ]
-    assert states[name]["Type"] == "Wait"
+    assert states[name]["Type"] == "Choice"
 
 
 def test_every_lambda_task_retries_transient_errors_with_backoff_and_jitter(
@@ -177,15 +178,20 @@ def _choice_target(states: States, status: str) -> str:
     return str(choice["Default"])
 
 
-def test_wait_loop_polls_until_the_order_ships(
+def test_wait_is_a_task_token_resumed_by_notifications_with_polling_as_fallback(
     saga_definition: dict[str, Any], config: Any
 ) -> None:
     states = _states(saga_definition)
-    (wait_name,) = [n for n, s in states.items() if s["Type"] == "Wait"]
-    assert states[wait_name]["Seconds"] == config.fulfillment_status_poll_seconds
-    assert _invokes(states, {states[wait_name]["Next"]}, "CheckFulfillmentStatus")
+    await_state = states["AwaitFulfillmentUpdate"]
+    assert await_state["Resource"].endswith(":lambda:invoke.waitForTaskToken")
+    assert await_state["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    # No notification within the poll interval: ask Amazon, then decide as for a notification.
+    assert await_state["TimeoutSeconds"] == config.fulfillment_status_poll_seconds
+    (timeout_catch,) = [c for c in await_state["Catch"] if c["ErrorEquals"] == ["States.Timeout"]]
+    assert _invokes(states, {timeout_catch["Next"]}, "CheckFulfillmentStatus")
+    assert states[timeout_catch["Next"]]["Next"] == await_state["Next"]
     # Still processing: back to waiting.
-    assert _choice_target(states, "Processing") == wait_name
+    assert _choice_target(states, "Processing") == "AwaitFulfillmentUpdate"
     shipped = _reachable(states, _choice_target(states, "Complete"))
     assert _invokes(states, shipped, "MarkShipped")
     assert any(

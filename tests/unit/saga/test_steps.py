@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from opayo_fba.model import OrderStatus, PaymentState
@@ -167,3 +169,40 @@ def test_out_of_stock_is_rejected_before_anything_is_created_or_captured(world: 
     assert world.amazon.creates == 0
     assert steps.abort_payment(state, world.deps) == {"aborted": True}
     assert world.opayo.releases == []
+
+
+def test_the_waiting_saga_is_resumed_by_a_notification_or_a_cancellation(world: World) -> None:
+    from opayo_fba.intake.amazon_events import handle_amazon_notification
+    from opayo_fba.intake.cancellation import request_cancellation
+
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    state = _through_release(world)
+    assert steps.await_fulfillment_update({**state, "taskToken": "T1"}, world.deps) == {
+        "waiting": True
+    }
+    assert world.resumer.resumed == []
+    notification = {
+        "NotificationType": "FULFILLMENT_ORDER_STATUS",
+        "Payload": {
+            "FulfillmentOrderStatusNotification": {
+                "SellerFulfillmentOrderId": "W-1001",
+                "FulfillmentOrderStatus": "COMPLETE",
+                "StatusUpdatedDateTime": "2030-01-01T00:00:00Z",
+            }
+        },
+        "NotificationMetadata": {"NotificationId": "n-1"},
+    }
+    handle_amazon_notification(notification, world.store, world.resumer)
+    handle_amazon_notification(notification, world.store, world.resumer)  # a duplicate
+    assert world.resumer.resumed == [("T1", {"status": "Complete"})]
+    assert world.store.get("W-1001").saga_task_token is None
+
+    # A cancellation resumes a waiting saga at once; an order already decided resumes itself.
+    world.add_order(make_order("B"), authorised_payment("B"))
+    state_b = _through_release(world, "B")
+    steps.await_fulfillment_update({**state_b, "taskToken": "T2"}, world.deps)
+    request_cancellation(world.store, "B", "changed mind", world.resumer)
+    assert world.resumer.resumed[-1] == ("T2", {"status": "MerchantCancelled"})
+    steps.await_fulfillment_update({**state_b, "taskToken": "T3"}, world.deps)
+    assert world.resumer.resumed[-1] == ("T3", {"status": "MerchantCancelled"})
+    assert "T3" not in json.dumps(world.store.get("B").public_view())

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from opayo_fba.intake.orders import IntakeDependencies
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
-    from opayo_fba.saga.starter import SagaStarter
+    from opayo_fba.saga.starter import SagaResumer, SagaStarter
     from opayo_fba.saga.steps import MappedOrder, SagaDependencies
     from opayo_fba.store.orders import OrderRecord, OrderStore
     from opayo_fba.store.secrets import SecretJsonReader
@@ -246,6 +246,12 @@ class Wiring:
         return SagaStarter(str(self.config.state_machine_arn))
 
     @cached_property
+    def resumer(self) -> SagaResumer:
+        from opayo_fba.saga.starter import SagaResumer
+
+        return SagaResumer()
+
+    @cached_property
     def payment_queue(self) -> SqsPaymentEventQueue:
         self.config.require("payment_events_queue_url")
         return SqsPaymentEventQueue(str(self.config.payment_events_queue_url))
@@ -297,6 +303,7 @@ class Wiring:
             payments=self.pi,
             events=self.events,
             map_order=self.map_order,
+            resumer=self.resumer,
         )
 
     def intake(self) -> IntakeDependencies:

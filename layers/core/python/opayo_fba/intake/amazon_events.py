@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model import FbaFulfillmentOrderStatus
+from opayo_fba.saga.ports import SagaResumer
 from opayo_fba.store.orders import OrderRecord, OrderStore
 
 _FBA_PROGRESS = {
@@ -61,7 +62,9 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _fulfillment_status(message: dict[str, Any], store: OrderStore) -> NotificationResult:
+def _fulfillment_status(
+    message: dict[str, Any], store: OrderStore, resumer: SagaResumer | None
+) -> NotificationResult:
     nid = notification_id(message)
     payload = message["Payload"]["FulfillmentOrderStatusNotification"]
     sfo_id = str(payload["SellerFulfillmentOrderId"])
@@ -92,15 +95,37 @@ def _fulfillment_status(message: dict[str, Any], store: OrderStore) -> Notificat
         r.refresh_status()
         applied.append(True)
 
-    store.update(record.order_id, change)
+    updated = store.update(record.order_id, change)
     outcome: Outcome = "applied" if applied else "stale"
+    if applied and resumer is not None:
+        resume_waiting_saga(store, resumer, updated)
     return NotificationResult(nid, "FULFILLMENT_ORDER_STATUS", outcome, record.order_id)
 
 
-def handle_amazon_notification(message: dict[str, Any], store: OrderStore) -> NotificationResult:
+def resume_waiting_saga(store: OrderStore, resumer: SagaResumer, record: OrderRecord) -> bool:
+    """Hand a waiting saga the status it waits for, once; False if none was waiting."""
+    from opayo_fba.saga.steps import decisive_status
+
+    status = decisive_status(record)
+    token = record.saga_task_token
+    if status is None or token is None:
+        return False
+
+    def forget(r: OrderRecord) -> None:
+        if r.saga_task_token == token:
+            r.saga_task_token = None
+
+    store.update(record.order_id, forget)
+    return resumer.resume(token, {"status": status})
+
+
+def handle_amazon_notification(
+    message: dict[str, Any], store: OrderStore, resumer: SagaResumer | None = None
+) -> NotificationResult:
+    """Apply one notification; a decisive fulfillment status resumes the waiting saga."""
     kind = str(message.get("NotificationType") or message.get("notificationType") or "")
     if kind == "FULFILLMENT_ORDER_STATUS":
-        return _fulfillment_status(message, store)
+        return _fulfillment_status(message, store, resumer)
     if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"):
         # Orders polling and the report pipeline act on these; recording them is enough here.
         return NotificationResult(notification_id(message), kind, "ignored")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from opayo_fba.errors import ConflictError
 from opayo_fba.model import FbaFulfillmentOrderStatus
+from opayo_fba.saga.ports import SagaResumer
 from opayo_fba.store.orders import OrderRecord, OrderStore
 
 # Amazon cancels only while Received or Planning (sp-api reference); later is too late.
@@ -24,8 +25,13 @@ TOO_LATE = frozenset(
 
 
 def request_cancellation(
-    store: OrderStore, order_id: str, reason: str | None = None
+    store: OrderStore,
+    order_id: str,
+    reason: str | None = None,
+    resumer: SagaResumer | None = None,
 ) -> OrderRecord:
+    """Record the cancellation; a saga waiting on Amazon is resumed to act on it at once."""
+
     def change(record: OrderRecord) -> None:
         if record.cancel_requested:
             return
@@ -39,4 +45,9 @@ def request_cancellation(
         record.cancel_requested = True
         record.note("cancel_requested", reason)
 
-    return store.update(order_id, change)
+    record = store.update(order_id, change)
+    if resumer is not None:
+        from opayo_fba.intake.amazon_events import resume_waiting_saga
+
+        resume_waiting_saga(store, resumer, record)
+    return record

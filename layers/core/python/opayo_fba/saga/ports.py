@@ -63,3 +63,9 @@ class PaymentPort(Protocol):
 
 class EventPort(Protocol):
     def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None: ...
+
+
+class SagaResumer(Protocol):
+    """Completes the saga's waiting task (Step Functions SendTaskSuccess)."""
+
+    def resume(self, task_token: str, output: Mapping[str, Any]) -> bool: ...

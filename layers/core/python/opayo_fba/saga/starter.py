@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 MAX_EXECUTION_NAME = 80
@@ -45,4 +46,24 @@ class SagaStarter:
             )
         except self._client.exceptions.ExecutionAlreadyExists:
             return False
+        return True
+
+
+class SagaResumer:
+    """Sends the status a waiting saga is waiting for; a stale token is not an error."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("stepfunctions")
+        self._client = client
+
+    def resume(self, task_token: str, output: Mapping[str, Any]) -> bool:
+        """True if the saga was waiting on this token and now goes on."""
+        errors = self._client.exceptions
+        try:
+            self._client.send_task_success(taskToken=task_token, output=json.dumps(dict(output)))
+        except (errors.TaskTimedOut, errors.InvalidToken, errors.TaskDoesNotExist):
+            return False  # it timed out and polled, or already went on: nothing lost
         return True

@@ -38,7 +38,7 @@ from opayo_fba.saga.errors import (
     RefundFailed,
     step_errors,
 )
-from opayo_fba.saga.ports import EventPort, FulfillmentPort, PaymentPort
+from opayo_fba.saga.ports import EventPort, FulfillmentPort, PaymentPort, SagaResumer
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
 
@@ -55,6 +55,7 @@ class SagaDependencies:
     events: EventPort
     # The createFulfillmentOrder body for an order, the merchant's templates applied.
     map_order: Callable[[OrderRecord], MappedOrder]
+    resumer: SagaResumer
 
 
 @dataclass(frozen=True)
@@ -275,6 +276,49 @@ def check_fulfillment_status(state: State, deps: SagaDependencies) -> dict[str, 
 
         _save(deps, order_id, keep)
     return {"status": fulfillment.status.value, "trackingNumbers": fulfillment.tracking_numbers()}
+
+
+DECISIVE = frozenset(
+    {
+        FbaFulfillmentOrderStatus.COMPLETE.value,
+        FbaFulfillmentOrderStatus.COMPLETE_PARTIALLED.value,
+        FbaFulfillmentOrderStatus.CANCELLED.value,
+        FbaFulfillmentOrderStatus.UNFULFILLABLE.value,
+        FbaFulfillmentOrderStatus.INVALID.value,
+    }
+)
+
+
+def decisive_status(record: OrderRecord) -> str | None:
+    """The status the saga must act on now, if there is one."""
+    if record.cancel_requested:
+        return MERCHANT_CANCELLED_STATUS
+    if record.fulfillment_status in DECISIVE:
+        return record.fulfillment_status
+    return None
+
+
+def await_fulfillment_update(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Leave the task token where the notification consumer and cancellation find it.
+
+    The saga's task ends when one of them resumes it with a status, or when its timeout
+    sends it to poll Amazon instead. Anything decisive that is already known resumes it at
+    once, so a notification that raced ahead of this step is not lost.
+    """
+    order_id = _order_id(state)
+    token = state.get("taskToken")
+    if not isinstance(token, str) or not token:
+        raise ValueError("await_fulfillment_update needs the task token ($$.Task.Token)")
+
+    def keep(r: OrderRecord) -> None:
+        # Left only while there is something to wait for; otherwise resumed below.
+        r.saga_task_token = token if decisive_status(r) is None else None
+
+    record = deps.store.update(order_id, keep)
+    status = decisive_status(record)
+    if status is not None:
+        deps.resumer.resume(token, {"status": status})
+    return {"waiting": status is None}
 
 
 def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:

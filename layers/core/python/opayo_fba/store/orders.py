@@ -73,6 +73,9 @@ class OrderRecord(BaseModel):
     outcome: str | None = None
     status: OrderStatus = OrderStatus.RECEIVED
     saga_execution: str | None = None
+    # The task token of the saga's wait for Amazon: whoever learns the fulfillment status
+    # first (an SP-API notification, the merchant's cancellation) resumes the saga with it.
+    saga_task_token: str | None = Field(default=None, repr=False)
     history: list[HistoryEntry] = Field(default_factory=list)
     version: int = 0
 
@@ -105,7 +108,7 @@ class OrderRecord(BaseModel):
         """What `GET /orders/{id}` shows: no security key, no internal request bodies."""
         return self.model_dump(
             mode="json",
-            exclude={"server_security_key", "fulfillment_request"},
+            exclude={"server_security_key", "fulfillment_request", "saga_task_token"},
         )
 
 
