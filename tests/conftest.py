@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.amazon_sandbox",
     "tests.fixtures.opayo_sandbox",
     "tests.fixtures.saga_world",
+    "tests.fixtures.cloud_assembly",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -46,7 +46,6 @@ from opayo_fba.opayo.notifications import check_notification, parse_notification
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 README = EVENTS / "README.md"
-TEMPLATE = ROOT / "cdk.out" / "OpayoFba-dev.template.json"
 # The test SecurityKey the sample Server order registers and the sample notification is
 # signed with (documented in events/README.md); not a secret of any real transaction.
 DOCUMENTED_SECURITY_KEY = "NOTASECRET"
@@ -163,10 +162,8 @@ def template_routes(template: dict[str, Any]) -> set[tuple[str, str]]:
     return routes
 
 
-def test_api_events_use_routes_the_template_has() -> None:
-    if not TEMPLATE.is_file():
-        pytest.skip(f"{TEMPLATE.relative_to(ROOT)} not found: run `make synth` to check routes")
-    routes = template_routes(json.loads(TEMPLATE.read_text(encoding="utf-8")))
+def test_api_events_use_routes_the_template_has(template_path: Path) -> None:
+    routes = template_routes(json.loads(template_path.read_text(encoding="utf-8")))
     assert set(API_EVENTS.values()) <= routes, f"the template's routes are {sorted(routes)}"
 
 
@@ -360,10 +357,8 @@ def test_scheduled_events_are_the_schedules_input(
     assert event in [{"sellerAccountId": s} for s in sellers] + [{"vendor": v} for v in vendors]
 
 
-def test_scheduled_events_are_inputs_of_the_template_schedules() -> None:
-    if not TEMPLATE.is_file():
-        pytest.skip(f"{TEMPLATE.relative_to(ROOT)} not found: run `make synth` to check inputs")
-    resources = json.loads(TEMPLATE.read_text(encoding="utf-8"))["Resources"]
+def test_scheduled_events_are_inputs_of_the_template_schedules(template_path: Path) -> None:
+    resources = json.loads(template_path.read_text(encoding="utf-8"))["Resources"]
     inputs: dict[str, list[Any]] = {}
     for resource in resources.values():
         if resource["Type"] == "AWS::Scheduler::Schedule":
@@ -391,10 +386,8 @@ def _with_body(event: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_the_api_and_queue_events_run_through_the_local_runtime() -> None:
+def test_the_api_and_queue_events_run_through_the_local_runtime(template_path: Path) -> None:
     """What events/README.md promises `opayo-fba local invoke` does with them."""
-    if not TEMPLATE.is_file():
-        pytest.skip(f"{TEMPLATE.relative_to(ROOT)} not found: run `make synth` first")
     import httpx
 
     from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
@@ -406,7 +399,7 @@ def test_the_api_and_queue_events_run_through_the_local_runtime() -> None:
         assert invocation.error_type is None, f"{name}: {invocation.error_message}"
         return invocation.payload
 
-    options = EnvironmentOptions(template=TEMPLATE, run_schedules=False)
+    options = EnvironmentOptions(template=template_path, run_schedules=False)
     with LocalEnvironment(options) as environment:
         runtime = environment.runtime
         assert runtime is not None

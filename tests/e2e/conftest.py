@@ -10,14 +10,11 @@ import pytest
 from sandbox.demo.scenarios import DemoContext
 from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
 
-# The infra tests' session-wide synthesis (one per run, shared by xdist workers).
-from tests.infra.conftest import cloud_assembly, config, template_path  # noqa: F401
-
 TIME_FACTOR = 600.0
 
 
 @pytest.fixture(scope="module")
-def environment(template_path: Path) -> Iterator[LocalEnvironment]:  # noqa: F811
+def environment(template_path: Path) -> Iterator[LocalEnvironment]:
     options = EnvironmentOptions(
         template=template_path, time_factor=TIME_FACTOR, run_schedules=False
     )

@@ -1,81 +1,17 @@
-"""Synthesize the CDK app once per test session and share the cloud assembly.
-
-Synthesis is slow on two cores, so it happens once: the first pytest-xdist worker to get the
-lock synthesizes into a directory all workers share, the others wait for it and read the
-same files. The cdk-nag packs run during that synthesis, exactly as in `make synth`.
-"""
+"""Fixtures over the session's synthesized template (tests/fixtures/cloud_assembly.py)."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-# jsii reads these when its Node.js process starts, i.e. at the first aws_cdk import.
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
-
 import pytest
 
-from infra.config import EnvironmentConfig, load_config
+from infra.config import EnvironmentConfig
+from tests.fixtures.cloud_assembly import PROJECT_ROOT, cdk_context
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-ENVIRONMENT = "dev"
-
-
-def cdk_context() -> dict[str, Any]:
-    """The context `cdk synth` would pass: cdk.json's, the environment, path and asset metadata."""
-    context: dict[str, Any] = json.loads((PROJECT_ROOT / "cdk.json").read_text())["context"]
-    return {
-        **context,
-        "opayo-fba:environment": ENVIRONMENT,
-        # The CLI turns these on; tests find resources by construct path and asset directory.
-        "aws:cdk:enable-path-metadata": True,
-        "aws:cdk:enable-asset-metadata": True,
-    }
-
-
-def _synthesize(outdir: Path) -> None:
-    import aws_cdk as cdk
-
-    from infra.app import build_app
-
-    app = cdk.App(context=cdk_context(), outdir=str(outdir))
-    build_app(app)
-    app.synth()
-
-
-@pytest.fixture(scope="session")
-def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # Under xdist each worker's base temp dir sits in one directory per run, shared by all
-    # workers of that run; without xdist the base temp dir is already per run.
-    base = tmp_path_factory.getbasetemp()
-    run_dir = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    shared = run_dir / "infra-cdk-out"
-    shared.mkdir(parents=True, exist_ok=True)
-    done = shared / "synthesized"
-    with (shared / "lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not done.exists():
-                _synthesize(shared / "cdk.out")
-                done.write_text("ok")
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return shared / "cdk.out"
-
-
-@pytest.fixture(scope="session")
-def config() -> EnvironmentConfig:
-    return load_config(cdk_context())
-
-
-@pytest.fixture(scope="session")
-def template_path(cloud_assembly: Path, config: EnvironmentConfig) -> Path:
-    return cloud_assembly / f"OpayoFba-{config.name}.template.json"
+__all__ = ["PROJECT_ROOT", "cdk_context"]
 
 
 @pytest.fixture(scope="session")
