@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.intake.amazon_events import handle_amazon_notification, notification_id
 from opayo_fba.lambda_support import wiring
 from opayo_fba.observability import logger, metrics, tracer
+from opayo_fba.store.amazon_orders import AmazonOrderStore
 from opayo_fba.wiring import settings
 
 config = settings().require("orders_table", "idempotency_table")
@@ -40,7 +41,9 @@ persistence = DynamoDBPersistenceLayer(table_name=str(config.idempotency_table))
 )
 def apply_notification(notification: dict[str, Any]) -> dict[str, Any]:
     w = wiring()
-    result = handle_amazon_notification(notification["message"], w.store, w.resumer)
+    result = handle_amazon_notification(
+        notification["message"], w.store, w.resumer, AmazonOrderStore(w.store.table)
+    )
     return {"outcome": result.outcome, "type": result.notification_type, "orderId": result.order_id}
 
 

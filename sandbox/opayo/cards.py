@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from opayo_fba.intake.orders import luhn_valid
+
 # AVS/CV2 checks match when the security code is this and the billing address line and postcode
 # contain these (Opayo's sandbox convention).
 MATCHING_SECURITY_CODE = "123"
@@ -45,18 +47,6 @@ class CardRejected(ValueError):
         super().__init__(description)
         self.property = property_name
         self.description = description
-
-
-def luhn_valid(number: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
 
 
 def identify_test_card(number: object, *, property_name: str = "cardNumber") -> TestCard:

@@ -308,3 +308,46 @@ def test_card_numbers_of_every_brand_are_refused(text: str) -> None:
 )
 def test_ids_timestamps_and_phones_are_not_card_numbers(text: str) -> None:
     refuse_card_numbers(json.dumps({"note": text}))
+
+
+def test_order_change_moves_the_stored_amazon_order_forward_only(world: World) -> None:
+    from datetime import UTC, datetime
+
+    from opayo_fba.store.amazon_orders import AmazonOrderRecord, AmazonOrderStore
+
+    amazon_orders = AmazonOrderStore(world.store.table)
+    amazon_orders.put_if_newer(
+        AmazonOrderRecord(
+            amazon_order_id="206-0000001-0000001",
+            seller_account="uk-main",
+            last_update=datetime(2026, 11, 28, 10, tzinfo=UTC),
+            source_status="Unshipped",
+        )
+    )
+
+    def change(status: str, at: str, nid: str, order_id: str = "206-0000001-0000001") -> Any:
+        return {
+            "NotificationType": "ORDER_CHANGE",
+            "EventTime": at,
+            "Payload": {
+                "OrderChangeNotification": {
+                    "AmazonOrderId": order_id,
+                    "Summary": {"OrderStatus": status},
+                }
+            },
+            "NotificationMetadata": {"NotificationId": nid},
+        }
+
+    shipped = change("Shipped", "2026-11-28T12:00:00Z", "c1")
+    assert handle_amazon_notification(shipped, world.store, None, amazon_orders).outcome == (
+        "applied"
+    )
+    late = change("Unshipped", "2026-11-28T11:00:00Z", "c0")
+    assert handle_amazon_notification(late, world.store, None, amazon_orders).outcome == "stale"
+    stored = amazon_orders.find("206-0000001-0000001")
+    assert stored is not None
+    assert (stored.source_status, stored.status) == ("Shipped", OrderStatus.SHIPPED)
+    unknown = change("Shipped", "2026-11-28T12:00:00Z", "c2", order_id="206-9999999-9999999")
+    assert handle_amazon_notification(unknown, world.store, None, amazon_orders).outcome == (
+        "unknown_order"
+    )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model import FbaFulfillmentOrderStatus
 from opayo_fba.saga.ports import SagaResumer
+from opayo_fba.store.amazon_orders import AmazonOrderStore
 from opayo_fba.store.orders import OrderRecord, OrderStore
 
 _FBA_PROGRESS = {
@@ -119,14 +120,53 @@ def resume_waiting_saga(store: OrderStore, resumer: SagaResumer, record: OrderRe
     return resumer.resume(token, {"status": status})
 
 
+def _order_change(message: dict[str, Any], amazon_orders: AmazonOrderStore) -> NotificationResult:
+    """An Amazon order's new status, applied to the copy the orders poller keeps.
+
+    Only forward in time (EventTime against the stored LastUpdateDate); an order the poller
+    has not stored yet is left to it, since the notification carries no order details.
+    """
+    from opayo_fba.model import OrdersV0Status
+    from opayo_fba.transform.harmonise import order_status
+
+    nid = notification_id(message)
+    change = message["Payload"]["OrderChangeNotification"]
+    amazon_order_id = str(change["AmazonOrderId"])
+    summary = change.get("Summary") or {}
+    raw_status = summary.get("OrderStatus")
+    stored = amazon_orders.find(amazon_order_id)
+    if stored is None or not raw_status:
+        return NotificationResult(nid, "ORDER_CHANGE", "unknown_order")
+    try:
+        canonical = order_status(fulfillment=OrdersV0Status(str(raw_status)))
+    except ValueError:
+        raise InvalidInputError(f"unknown Orders v0 OrderStatus {raw_status!r}") from None
+    updated = stored.model_copy(
+        update={
+            "source_status": str(raw_status),
+            "status": canonical,
+            "last_update": _parse_time(str(message["EventTime"])),
+        }
+    )
+    written = amazon_orders.put_if_newer(updated)
+    return NotificationResult(
+        nid, "ORDER_CHANGE", "applied" if written else "stale", amazon_order_id
+    )
+
+
 def handle_amazon_notification(
-    message: dict[str, Any], store: OrderStore, resumer: SagaResumer | None = None
+    message: dict[str, Any],
+    store: OrderStore,
+    resumer: SagaResumer | None = None,
+    amazon_orders: AmazonOrderStore | None = None,
 ) -> NotificationResult:
     """Apply one notification; a decisive fulfillment status resumes the waiting saga."""
     kind = str(message.get("NotificationType") or message.get("notificationType") or "")
     if kind == "FULFILLMENT_ORDER_STATUS":
         return _fulfillment_status(message, store, resumer)
+    if kind == "ORDER_CHANGE" and amazon_orders is not None:
+        return _order_change(message, amazon_orders)
     if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"):
-        # Orders polling and the report pipeline act on these; recording them is enough here.
+        # The report pipeline acts on report notifications; recording them is enough here.
         return NotificationResult(notification_id(message), kind, "ignored")
     raise InvalidInputError(f"unexpected SP-API notification type {kind!r}")

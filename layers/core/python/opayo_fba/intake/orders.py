@@ -115,7 +115,7 @@ def looks_like_card_number(digits: str) -> bool:
         for low, high in ranges:
             width = len(str(low))
             if low <= int(digits[:width]) <= high:
-                return _luhn_valid(digits)
+                return luhn_valid(digits)
     return False
 
 
@@ -132,7 +132,8 @@ def refuse_card_numbers(raw: str) -> None:
             )
 
 
-def _luhn_valid(digits: str) -> bool:
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check every card number passes."""
     total = 0
     for index, char in enumerate(reversed(digits)):
         value = int(char)

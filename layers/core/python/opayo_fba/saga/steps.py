@@ -22,6 +22,7 @@ from typing import Any
 from opayo_fba.amazon.errors import SpApiRequestRejected
 from opayo_fba.model import (
     FbaFulfillmentOrderStatus,
+    FulfillmentOrder,
     Money,
     Order,
     OrderStatus,
@@ -154,19 +155,26 @@ def create_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
             amazon.create_fulfillment_order_on_hold(request)
         except SpApiRequestRejected as error:
             raise FulfillmentRejected(f"Amazon refused the fulfillment order: {error}") from None
-        fulfillment = fulfillment_order_from_fba(
-            amazon.get_fulfillment_order(sfo_id), order_id=order_id
-        )
-
-    def keep(r: OrderRecord) -> None:
-        r.fulfillment = fulfillment
-        r.fulfillment_status = fulfillment.status.value
-        r.note("fulfillment_order_created", fulfillment.status.value)
-
-    _save(deps, order_id, keep)
+        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+    _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_created")
     if fulfillment.status in REJECTED_STATUSES:
         raise FulfillmentRejected(f"fulfillment order {sfo_id} is {fulfillment.status.value}")
     return {**state, "fulfillmentStatus": fulfillment.status.value}
+
+
+def _read_fulfillment(amazon: FulfillmentPort, sfo_id: str, order_id: str) -> FulfillmentOrder:
+    return fulfillment_order_from_fba(amazon.get_fulfillment_order(sfo_id), order_id=order_id)
+
+
+def _record_fulfillment(
+    deps: SagaDependencies, order_id: str, fulfillment: FulfillmentOrder, event: str
+) -> None:
+    def keep(r: OrderRecord) -> None:
+        r.fulfillment = fulfillment
+        r.fulfillment_status = fulfillment.status.value
+        r.note(event, fulfillment.status.value)
+
+    _save(deps, order_id, keep)
 
 
 def preview_request(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -263,18 +271,9 @@ def check_fulfillment_status(state: State, deps: SagaDependencies) -> dict[str, 
         return {"status": MERCHANT_CANCELLED_STATUS}
     sfo_id = _sfo_id(record)
     with step_errors():
-        fulfillment = fulfillment_order_from_fba(
-            deps.fulfillment(record.seller_account).get_fulfillment_order(sfo_id),
-            order_id=order_id,
-        )
+        fulfillment = _read_fulfillment(deps.fulfillment(record.seller_account), sfo_id, order_id)
     if fulfillment.status.value != record.fulfillment_status:
-
-        def keep(r: OrderRecord) -> None:
-            r.fulfillment = fulfillment
-            r.fulfillment_status = fulfillment.status.value
-            r.note("fulfillment_status", fulfillment.status.value)
-
-        _save(deps, order_id, keep)
+        _record_fulfillment(deps, order_id, fulfillment, "fulfillment_status")
     return {"status": fulfillment.status.value, "trackingNumbers": fulfillment.tracking_numbers()}
 
 
@@ -362,16 +361,8 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
     amazon = deps.fulfillment(record.seller_account)
     with step_errors():
         amazon.cancel_fulfillment_order(sfo_id)
-        fulfillment = fulfillment_order_from_fba(
-            amazon.get_fulfillment_order(sfo_id), order_id=order_id
-        )
-
-    def keep(r: OrderRecord) -> None:
-        r.fulfillment = fulfillment
-        r.fulfillment_status = fulfillment.status.value
-        r.note("fulfillment_order_cancelled", fulfillment.status.value)
-
-    _save(deps, order_id, keep)
+        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+    _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_cancelled")
     return {"cancelled": True}
 
 

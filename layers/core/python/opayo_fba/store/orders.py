@@ -117,6 +117,11 @@ class OrderStore:
         """`table` is a boto3 DynamoDB Table resource."""
         self._table = table
 
+    @property
+    def table(self) -> Any:
+        """The boto3 Table, for the other stores that share the orders table."""
+        return self._table
+
     @classmethod
     def from_table_name(cls, name: str) -> OrderStore:
         import boto3
