@@ -101,6 +101,11 @@ class EnvironmentConfig(_Model):
             str, Field(pattern=r"^(starter:[a-z0-9_-]+|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+)$")
         ]
     ] = Field(default_factory=list)
+    # The merchant's chart of accounts for journal entries (reconcile/config.py's YAML), as
+    # `s3://<bucket>/<key>`. Without it reports are archived but not journaled.
+    chart_of_accounts: (
+        Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$")] | None
+    ) = None
 
     @field_validator("alert_email")
     @classmethod

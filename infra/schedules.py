@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constants import (
+    ENV_RECONCILE_CONFIG,
     ENV_STATE_MACHINE_ARN,
     OPAYO_BATCH_FETCH,
     ORDERS_POLLER,
@@ -114,6 +115,9 @@ class Schedules(Construct):
         """
         amazon: dict[str, Any] = {"seller_secrets": True, "connector_state": True}
         journal: dict[str, Any] = {"orders": "read", "reports_bucket": True, "events_bus": True}
+        chart = platform.config.chart_of_accounts
+        if chart:
+            journal["extra_environment"] = {ENV_RECONCILE_CONFIG: chart}
         built: dict[str, lambda_.IFunction] = {
             ORDERS_POLLER.module: platform.function(
                 self, ORDERS_POLLER, orders="write", events_bus=True, **amazon
@@ -124,6 +128,15 @@ class Schedules(Construct):
                 self, OPAYO_BATCH_FETCH, vendor_secrets=True, connector_state=True, **journal
             ),
         }
+        if chart:
+            # Each journaling function reads exactly the chart of accounts object.
+            for module in (REPORT_POLLER.module, OPAYO_BATCH_FETCH.module):
+                built[module].add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["s3:GetObject"],
+                        resources=[f"arn:{Stack.of(self).partition}:s3:::{chart[len('s3://') :]}"],
+                    )
+                )
         # A decided payment goes through intake.payments.apply_payment_update, the same entry
         # point as Opayo's notifications: it updates the order and may start the saga.
         pi_poller = platform.function(

@@ -70,9 +70,9 @@ def _journal(w: Wiring, archive: Any, ledger: Any) -> dict[str, Any]:
     from opayo_fba.reconcile.config import load_config
     from opayo_fba.store.order_export import OrderExportStore
 
-    path = w.config.reconcile_config
+    path = w.chart_of_accounts()
     if path is None or not path.is_file():
-        return {"journal": "skipped: no chart of accounts (set RECONCILE_CONFIG)"}
+        return {"journal": "skipped: no chart of accounts (set chartOfAccounts in cdk.json)"}
     c = w.config.require("orders_table", "event_bus_name")
     run = journal_ready_reports(
         ledger,

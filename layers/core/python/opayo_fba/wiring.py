@@ -13,6 +13,7 @@ point the very same code at the sandboxes.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from functools import cache, cached_property
 from pathlib import Path
@@ -71,8 +72,9 @@ class Settings(BaseSettings):
     # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
     mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
     product_master_csv: str | None = _env("PRODUCT_MASTER_CSV")
-    # The chart of accounts the journal step posts with (reconcile/config.py's format).
-    reconcile_config: Path | None = _env("RECONCILE_CONFIG")
+    # The chart of accounts the journal step posts with (reconcile/config.py's format):
+    # `s3://bucket/key` in AWS, a file path locally.
+    reconcile_config: str | None = _env("RECONCILE_CONFIG")
 
     @field_validator("seller_secret_arns", "vendor_secret_arns", mode="before")
     @classmethod
@@ -171,6 +173,7 @@ class Wiring:
         self.time_budget = time_budget
         self._amazon: dict[str, SpApiConnector] = {}
         self._pi: dict[str, PiClient] = {}
+        self._chart: Path | None = None
 
     @cached_property
     def secrets(self) -> SecretJsonReader:
@@ -255,6 +258,25 @@ class Wiring:
     def payment_queue(self) -> SqsPaymentEventQueue:
         self.config.require("payment_events_queue_url")
         return SqsPaymentEventQueue(str(self.config.payment_events_queue_url))
+
+    def chart_of_accounts(self) -> Path | None:
+        """The configured chart of accounts as a local file (fetched once from S3)."""
+        reference = self.config.reconcile_config
+        if not reference:
+            return None
+        if not reference.startswith("s3://"):
+            return Path(reference)
+        if self._chart is None:
+            import tempfile
+
+            import boto3
+
+            bucket, _, key = reference.removeprefix("s3://").partition("/")
+            handle, name = tempfile.mkstemp(suffix=".yaml")
+            os.close(handle)
+            boto3.client("s3").download_file(bucket, key, name)
+            self._chart = Path(name)
+        return self._chart
 
     @cached_property
     def templates(self) -> list[Any]:
