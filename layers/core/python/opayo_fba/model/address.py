@@ -16,7 +16,7 @@ Either way every change is returned as an `AddressAdjustment`, so nothing is los
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
 
@@ -189,20 +189,25 @@ OPAYO_POSTCODE_OPTIONAL = frozenset({"IE"})
 """Opayo requires a billing postcode except where the country has none in common use."""
 
 
-class _Fitter:
+class FieldFitter:
+    """Fits text into field limits: truncates only when allowed, and reports every cut."""
+
     def __init__(self, allow_truncation: bool) -> None:
         self.allow_truncation = allow_truncation
         self.adjustments: list[AddressAdjustment] = []
+
+    def refuse(self, field: str, value: str, limit: int) -> NoReturn:
+        raise AddressLimitError(
+            field,
+            f"{len(value)} characters exceed the limit of {limit}; shorten it or "
+            "render with allow_truncation=True",
+        )
 
     def fit(self, field: str, value: str, limit: int) -> str:
         if len(value) <= limit:
             return value
         if not self.allow_truncation:
-            raise AddressLimitError(
-                field,
-                f"{len(value)} characters exceed the limit of {limit}; shorten it or "
-                "render with allow_truncation=True",
-            )
+            self.refuse(field, value, limit)
         kept = value[:limit].rstrip()
         self.adjustments.append(
             AddressAdjustment(
@@ -263,7 +268,7 @@ def render_fba_address(address: Address, *, allow_truncation: bool = False) -> R
     The company, when present, becomes the first address line, as the Royal Mail and USPS
     conventions put the organisation between the name and the street.
     """
-    fitter = _Fitter(allow_truncation)
+    fitter = FieldFitter(allow_truncation)
     limits = FBA_ADDRESS_LIMITS
     _require("addressLine1", address.line1)
     fields: dict[str, str] = {
@@ -299,7 +304,7 @@ def render_opayo_address(address: Address, *, allow_truncation: bool = False) ->
     and postalCode with the card issuer's record, and a company name in address1 breaks it.
     `state` is sent only for US addresses, as the two-letter USPS code Opayo requires.
     """
-    fitter = _Fitter(allow_truncation)
+    fitter = FieldFitter(allow_truncation)
     limits = OPAYO_ADDRESS_LIMITS
     _require("address1", address.line1)
     fields = fitter.fit_lines(["address1", "address2"], address.lines(), limits["address1"])

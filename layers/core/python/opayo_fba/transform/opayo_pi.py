@@ -13,7 +13,7 @@ Card data never passes through here: a Payment or Deferred names the card by the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
@@ -22,6 +22,7 @@ from opayo_fba.model.address import (
     Address,
     AddressAdjustment,
     AddressLimitError,
+    FieldFitter,
     render_opayo_address,
 )
 from opayo_fba.model.money import Money
@@ -163,30 +164,12 @@ class PiRequest(BaseModel):
     adjustments: tuple[AddressAdjustment, ...] = ()
 
 
-class _Limits:
-    def __init__(self, allow_truncation: bool) -> None:
-        self.allow_truncation = allow_truncation
-        self.adjustments: list[AddressAdjustment] = []
-
-    def fit(self, field: str, value: str, limit: int) -> str:
-        if len(value) <= limit:
-            return value
-        if not self.allow_truncation:
-            raise PiConversionError(
-                f"{field}: {len(value)} characters exceed Opayo's limit of {limit}; shorten "
-                "it or build the request with allow_truncation=True"
-            )
-        kept = value[:limit].rstrip()
-        self.adjustments.append(
-            AddressAdjustment(
-                field=field,
-                kind="truncated",
-                limit=limit,
-                original_length=len(value),
-                dropped=value[len(kept) :].strip(),
-            )
+class _Limits(FieldFitter):
+    def refuse(self, field: str, value: str, limit: int) -> NoReturn:
+        raise PiConversionError(
+            f"{field}: {len(value)} characters exceed Opayo's limit of {limit}; shorten "
+            "it or build the request with allow_truncation=True"
         )
-        return kept
 
 
 def _vendor_tx_code(value: str) -> str:
