@@ -206,3 +206,15 @@ def test_the_waiting_saga_is_resumed_by_a_notification_or_a_cancellation(world: 
     steps.await_fulfillment_update({**state_b, "taskToken": "T3"}, world.deps)
     assert world.resumer.resumed[-1] == ("T3", {"status": "MerchantCancelled"})
     assert "T3" not in json.dumps(world.store.get("B").public_view())
+
+
+def test_a_recorded_compensation_is_counted_for_the_dashboard(world: World) -> None:
+    from opayo_fba.observability import metrics
+
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    metrics.clear_metrics()
+    steps.record_outcome(
+        {"orderId": "W-1001", "compensationReason": {"outcome": "capture_failed"}}, world.deps
+    )
+    assert metrics.metric_set["SagaCompensated"]["Value"] == [1.0]
+    metrics.clear_metrics()

@@ -285,11 +285,11 @@ class SpApiConnector:
                 headers = error.headers or {}
                 self._limiter.observe(operation, headers.get(RATE_LIMIT_HEADER))
                 if error.code == 429:
-                    self._limiter.throttled(operation)
+                    self._throttled(operation)
                 raise
             except _UnparsedHttpError as error:
                 if error.status == 429:
-                    self._limiter.throttled(operation)
+                    self._throttled(operation)
                 raise
             self._limiter.observe(operation, (response.headers or {}).get(RATE_LIMIT_HEADER))
             return response
@@ -317,6 +317,15 @@ class SpApiConnector:
             if translated is error:
                 raise
             raise translated from error
+
+    def _throttled(self, operation: str) -> None:
+        """Amazon said 429: empty our bucket and count it (the SP-API throttles alarm)."""
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        from opayo_fba.observability import metrics
+
+        self._limiter.throttled(operation)
+        metrics.add_metric(name="SpApiThrottled", unit=MetricUnit.Count, value=1)
 
     def _forget_access_token(self) -> None:
         from sp_api.auth import access_token_client

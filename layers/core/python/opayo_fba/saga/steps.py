@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from opayo_fba.amazon.errors import SpApiRequestRejected
 from opayo_fba.model import (
     FbaFulfillmentOrderStatus,
@@ -29,6 +31,7 @@ from opayo_fba.model import (
     PaymentState,
     Refund,
 )
+from opayo_fba.observability import metrics
 from opayo_fba.opayo.errors import OpayoInstructionRefused
 from opayo_fba.opayo.pi import refund_vendor_tx_code
 from opayo_fba.saga.errors import (
@@ -441,6 +444,8 @@ def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
         r.note("outcome", outcome)
 
     record = _save(deps, order_id, keep)
+    # The dashboard's "compensated" line and its alarm read this (infra/monitoring.py).
+    metrics.add_metric(name="SagaCompensated", unit=MetricUnit.Count, value=1)
     return {"outcome": outcome, "status": record.status.value}
 
 
