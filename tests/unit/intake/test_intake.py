@@ -351,3 +351,22 @@ def test_order_change_moves_the_stored_amazon_order_forward_only(world: World) -
     assert handle_amazon_notification(unknown, world.store, None, amazon_orders).outcome == (
         "unknown_order"
     )
+
+
+def test_templates_fill_the_opayo_description_of_the_payment_we_create(world: World) -> None:
+    from pathlib import Path
+
+    from opayo_fba.wiring import Settings, Wiring
+
+    shop = Path(__file__).resolve().parents[3] / "events" / "shop" / "shopify-order.json"
+    source = json.loads(shop.read_text())
+    wiring = Wiring(Settings(MAPPING_TEMPLATES="starter:shopify"))
+    expected = wiring.opayo_fields(source)["description"]
+    pi, starter = FakePi(), FakeStarter()
+    deps = _intake(world, pi, starter)
+    deps.opayo_fields = wiring.opayo_fields
+    submission = _submission().model_copy(update={"source": source})
+    submit_order(submission, deps)
+    [created] = pi.created
+    assert created.description == expected
+    assert created.description != "Order W-1001"  # not the default

@@ -294,6 +294,14 @@ class Wiring:
 
         return CsvProductMaster(self.config.product_master_csv)
 
+    def opayo_fields(self, source: dict[str, Any]) -> dict[str, Any]:
+        """The Opayo transaction fields the merchant's templates produce for an order."""
+        if not self.templates:
+            return {}
+        from opayo_fba.mapping import apply_templates
+
+        return dict(apply_templates(self.templates, source).opayo)
+
     def map_order(self, record: OrderRecord) -> MappedOrder:
         """Our converter's createFulfillmentOrder body, then the merchant's templates over it.
 
@@ -333,5 +341,9 @@ class Wiring:
         from opayo_fba.opayo.pi import CardPayment
 
         return IntakeDependencies(
-            store=self.store, payments=self.pi, starter=self.starter, card_payment=CardPayment
+            store=self.store,
+            payments=self.pi,
+            starter=self.starter,
+            card_payment=CardPayment,
+            opayo_fields=self.opayo_fields,
         )

@@ -87,6 +87,8 @@ class IntakeDependencies:
     payments: Callable[[str], PaymentReader]  # by vendor
     starter: Starter
     card_payment: Callable[..., Any]  # opayo_fba.opayo.pi.CardPayment
+    # The merchant's templates' Opayo fields (description, vendorData) for an order.
+    opayo_fields: Callable[[dict[str, Any]], dict[str, Any]] = lambda source: {}
 
 
 # Card brands' number prefixes and lengths (ISO/IEC 7812 issuer ranges as the schemes publish
@@ -170,12 +172,14 @@ def _pi_payment(
         return payment, None
     assert isinstance(reference, PiCardReference)
     vendor_tx_code = payment_vendor_tx_code(str(order.order_id))
+    mapped = deps.opayo_fields(submission.source or order.model_dump(mode="json"))
     body = pi_transaction_request(
         order,
         vendor_tx_code=vendor_tx_code,
         transaction_type="Deferred",
         merchant_session_key=reference.merchant_session_key.get_secret_value(),
         card_identifier=reference.card_identifier.get_secret_value(),
+        description=mapped.get("description"),
     ).body
     extra = {k: body[k] for k in ("shippingDetails", "customerPhone") if k in body}
     card_payment = deps.card_payment(
