@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,8 @@ class LocalRuntime:
         self._saved_region: str | None = None
 
     def start(self) -> LocalRuntime:
+        # Powertools warns when a handler publishes no metric; locally that is just noise.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._saved_region = os.environ.get("AWS_DEFAULT_REGION")
         os.environ["AWS_DEFAULT_REGION"] = self.options.region
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):

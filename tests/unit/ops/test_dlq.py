@@ -77,3 +77,34 @@ def test_redrive_moves_every_message_back_once_keeping_the_group(sqs: Any) -> No
 def test_unknown_queue_names_the_real_ones(sqs: Any) -> None:
     with pytest.raises(LookupError, match=r"'unrelated' is not a dead-letter queue.*events-dlq"):
         dlq.find_dead_letter_queue(sqs, "unrelated")
+
+
+def test_redrive_on_aws_is_a_server_side_message_move_task() -> None:
+    """moto has no message-move tasks, so the AWS call itself is checked with botocore's
+    Stubber: the right API, with the dead-letter queue as the source."""
+    from botocore.stub import Stubber
+
+    client = boto3.client("sqs", "eu-west-2")
+    queue = dlq.DeadLetterQueue(
+        name="events-dlq.fifo",
+        url="https://sqs.eu-west-2.amazonaws.com/123456789012/events-dlq.fifo",
+        arn="arn:aws:sqs:eu-west-2:123456789012:events-dlq.fifo",
+        messages=3,
+        source_queues=("https://sqs.eu-west-2.amazonaws.com/123456789012/events.fifo",),
+        max_receive_count=5,
+    )
+    with Stubber(client) as stub:
+        stub.add_response(
+            "start_message_move_task",
+            {"TaskHandle": "task-1"},
+            {"SourceArn": queue.arn},
+        )
+        result = dlq.redrive(client, queue, server_side=True)
+        stub.assert_no_pending_responses()
+    assert result == dlq.RedriveResult(moved=3, task_handle="task-1")
+
+
+def test_redrive_refuses_a_dlq_fed_by_several_queues() -> None:
+    queue = dlq.DeadLetterQueue("shared", "u", "a", 1, ("q1", "q2"), 5)
+    with pytest.raises(ValueError, match="receives from 2 queues"):
+        dlq.redrive(None, queue, server_side=False)

@@ -32,7 +32,18 @@ RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region."
 def _sqs(endpoint_url: str | None, region: str | None) -> Any:
     import boto3
 
-    return boto3.client("sqs", region_name=region, endpoint_url=endpoint_url)
+    if endpoint_url is None:
+        return boto3.client("sqs", region_name=region)
+    # The local runtime accepts any credentials; none need to be configured for it.
+    session = boto3.session.Session()
+    local = session.get_credentials() is None
+    return session.client(
+        "sqs",
+        region_name=region,
+        endpoint_url=endpoint_url,
+        aws_access_key_id="local" if local else None,
+        aws_secret_access_key="local" if local else None,
+    )
 
 
 def _find(sqs: Any, queue: str) -> dlq.DeadLetterQueue:
