@@ -33,7 +33,6 @@ from opayo_fba.model import (
 )
 from opayo_fba.observability import metrics
 from opayo_fba.opayo.errors import OpayoInstructionRefused
-from opayo_fba.opayo.pi import refund_vendor_tx_code
 from opayo_fba.saga.errors import (
     CaptureFailed,
     FulfillmentRejected,
@@ -375,6 +374,9 @@ def _refund_id(order_id: str, index: int) -> str:
 
 
 def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    # Imported here: the Pi client (and httpx) stays off the other steps' cold start.
+    from opayo_fba.opayo.pi import refund_vendor_tx_code
+
     order_id = _order_id(state)
     record = deps.store.get(order_id)
     captured = record.captured
