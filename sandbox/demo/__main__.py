@@ -9,6 +9,7 @@ the state its scenario expects, judged on the sandboxes' own records.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
 from sandbox.local.runtime import find_template
 
 console = Console()
+QUIET_FUNCTIONS = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -87,8 +89,14 @@ def run(argv: list[str] | None = None) -> int:
         console.print(f"[red]{error}[/red]")
         return 2
     options = EnvironmentOptions(
-        template=template, time_factor=args.time_factor, run_schedules=False
+        template=template,
+        time_factor=args.time_factor,
+        run_schedules=False,
+        # The handlers' JSON logs and EMF metrics would bury the progress display; the
+        # table at the end says what happened. `opayo-fba local up` keeps them.
+        function_environment=QUIET_FUNCTIONS,
     )
+    logging.getLogger("stamina").setLevel(logging.ERROR)
     started = time.monotonic()
     with console.status("Starting the sandboxes and the local runtime..."):
         environment = LocalEnvironment(options).start()

@@ -37,6 +37,8 @@ class EnvironmentOptions:
     amazon: AmazonSandboxOptions | None = None
     opayo: dict[str, OpayoSandboxOptions] = field(default_factory=dict)
     run_schedules: bool = True
+    # Extra environment for every function (the demo quietens logs and metrics with it).
+    function_environment: dict[str, str] = field(default_factory=dict)
 
 
 def amazon_notifications_queue(template: Template) -> str | None:
@@ -92,6 +94,7 @@ class LocalEnvironment:
                 api_port=o.api_port,
                 moto_port=o.moto_port,
                 run_schedules=o.run_schedules,
+                environment_overrides=dict(o.function_environment),
             )
         ).start()
         queue = amazon_notifications_queue(self.runtime.template)
