@@ -21,6 +21,10 @@ from sandbox.opayo.app import create_app as create_opayo_app
 from sandbox.opayo.options import OpayoSandboxOptions
 
 AMAZON_NOTIFICATIONS_HANDLER = "amazon_notifications.handler"
+# Locally the journal step uses the example chart of accounts unless told otherwise.
+EXAMPLE_CHART_OF_ACCOUNTS = (
+    Path(__file__).resolve().parents[2] / "config" / "chart-of-accounts.yaml"
+)
 OPAYO_MAX_TIME_FACTOR = 10.0
 
 
@@ -55,6 +59,13 @@ def amazon_notifications_queue(template: Template) -> str | None:
             logical_id = source["Fn::GetAtt"][0]
             return str(template.ref(logical_id))
     return None
+
+
+def _function_environment(options: EnvironmentOptions) -> dict[str, str]:
+    environment = dict(options.function_environment)
+    if EXAMPLE_CHART_OF_ACCOUNTS.is_file():
+        environment.setdefault("RECONCILE_CONFIG", str(EXAMPLE_CHART_OF_ACCOUNTS))
+    return environment
 
 
 class LocalEnvironment:
@@ -94,7 +105,7 @@ class LocalEnvironment:
                 api_port=o.api_port,
                 moto_port=o.moto_port,
                 run_schedules=o.run_schedules,
-                environment_overrides=dict(o.function_environment),
+                environment_overrides=_function_environment(o),
             )
         ).start()
         queue = amazon_notifications_queue(self.runtime.template)
