@@ -30,6 +30,7 @@ FAKE_ENVIRONMENT = {
     "SELLER_SECRET_ARNS": '{"uk-main": "arn:aws:secretsmanager:eu-west-2:1:secret:s"}',
     "VENDOR_SECRET_ARNS": '{"sandboxvendor": "arn:aws:secretsmanager:eu-west-2:1:secret:v"}',
     "OPAYO_VENDORS": "sandboxvendor",
+    "SECURITY_KEYS_KEY_ARN": "arn:aws:kms:eu-west-2:123456789012:key/bench",
     "AWS_DEFAULT_REGION": "eu-west-2",
     "POWERTOOLS_SERVICE_NAME": "bench",
     "POWERTOOLS_TRACE_DISABLED": "true",

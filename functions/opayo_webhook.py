@@ -19,7 +19,7 @@ from opayo_fba.lambda_support import wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
-settings().require("orders_table", "payment_events_queue_url")
+settings().require("orders_table", "payment_events_queue_url", "security_keys_key_arn")
 # Vendors this deployment serves (the CDK app sets OPAYO_VENDORS from its configuration).
 VENDORS = frozenset(v for v in os.environ.get("OPAYO_VENDORS", "").split(",") if v)
 
@@ -39,6 +39,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         store=w.store,
         queue=w.payment_queue,
         redirect_url=w.config.opayo_redirect_url,
+        unseal=w.sealer.unseal,
     )
     if reply.status != "OK":
         logger.warning(

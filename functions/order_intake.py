@@ -18,7 +18,7 @@ from opayo_fba.lambda_support import error_response, json_response, remember_con
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
-settings().require("orders_table", "state_machine_arn")
+settings().require("orders_table", "state_machine_arn", "security_keys_key_arn")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -13,12 +13,17 @@ from constructs import Construct
 
 
 class EncryptionKeys(Construct):
-    """`data`: tables, bucket, internal queues, topics. `logs`: every CloudWatch log group."""
+    """`data`: tables, bucket, internal queues, topics. `logs`: every CloudWatch log group.
+    `server_security_keys`: field-level encryption of Opayo Server SecurityKeys, which the
+    order intake may only encrypt and the webhook may only decrypt."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.data = _build_key(self, "DataKey", "opayo-fba data at rest (tables, bucket, queues)")
         self.logs = _build_key(self, "LogsKey", "opayo-fba CloudWatch Logs")
+        self.server_security_keys = _build_key(
+            self, "ServerSecurityKeysKey", "opayo-fba Opayo Server SecurityKeys (field level)"
+        )
         _allow_cloudwatch_logs(self.logs)
 
 

@@ -27,6 +27,7 @@ from infra.constants import (
     ENV_OPAYO_REDIRECT_URL,
     ENV_OPAYO_VENDORS,
     ENV_PAYMENT_EVENTS_QUEUE_URL,
+    ENV_SECURITY_KEYS_KEY_ARN,
     ENV_STATE_MACHINE_ARN,
     OPAYO_WEBHOOK,
     ORDER_CANCEL,
@@ -99,6 +100,7 @@ class WebhookApi(Construct):
         self, platform: Platform, payment_events: sqs.IQueue, state_machine: sfn.IStateMachine
     ) -> tuple[lambda_.Function, lambda_.Function, lambda_.Function, lambda_.Function]:
         vendors = ",".join(vendor.name for vendor in platform.config.opayo_vendors)
+        security_keys = platform.keys.server_security_keys
         webhook = platform.function(
             self,
             OPAYO_WEBHOOK,
@@ -109,9 +111,12 @@ class WebhookApi(Construct):
                 ENV_PAYMENT_EVENTS_QUEUE_URL: payment_events.queue_url,
                 ENV_OPAYO_VENDORS: vendors,
                 ENV_OPAYO_REDIRECT_URL: platform.config.opayo_redirect_url,
+                ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn,
             },
         )
         payment_events.grant_send_messages(webhook)
+        # The SecurityKey is sealed per order: the webhook may open it, nothing else may.
+        security_keys.grant_decrypt(webhook)
         intake = platform.function(
             self,
             ORDER_INTAKE,
@@ -119,9 +124,13 @@ class WebhookApi(Construct):
             idempotency=True,
             # Reads Pi transactions and creates Deferred ones from card identifiers.
             vendor_secrets=True,
-            extra_environment={ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
+            extra_environment={
+                ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
+                ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn,
+            },
         )
         state_machine.grant_start_execution(intake)
+        security_keys.grant_encrypt(intake)
         status = platform.function(self, ORDER_STATUS, orders="read")
         cancel = platform.function(self, ORDER_CANCEL, orders="write")
         # A cancellation resumes a saga waiting on Amazon, so it acts at once.

@@ -68,9 +68,24 @@ class FakePi:
         return self._tx(payment.vendor_tx_code, payment.amount.amount)
 
 
+def seal(plaintext: str, order_id: str) -> str:
+    """Stands in for KMS: reversible, bound to the order id, never the plaintext."""
+    return f"sealed|{order_id}|{plaintext[::-1]}"
+
+
+def unseal(sealed: str, order_id: str) -> str:
+    marker, bound_to, text = sealed.split("|", 2)
+    assert (marker, bound_to) == ("sealed", order_id)
+    return text[::-1]
+
+
 def _intake(world: World, pi: FakePi, starter: FakeStarter) -> IntakeDependencies:
     return IntakeDependencies(
-        store=world.store, payments=lambda vendor: pi, starter=starter, card_payment=CardPayment
+        store=world.store,
+        payments=lambda vendor: pi,
+        starter=starter,
+        card_payment=CardPayment,
+        seal=seal,
     )
 
 
@@ -164,9 +179,15 @@ def test_server_notification_verified_queued_and_applied_once(world: World) -> N
     assert record.payment.state is PaymentState.PENDING
     assert starter.started == []
     assert "ABCDEFGHIJ" not in json.dumps(record.public_view())
+    assert "ABCDEFGHIJ" not in record.model_dump_json()  # sealed, not kept in clear
 
     reply = handle_server_notification(
-        "sandbox", _notification(), store=world.store, queue=queue, redirect_url="https://shop"
+        "sandbox",
+        _notification(),
+        store=world.store,
+        queue=queue,
+        redirect_url="https://shop",
+        unseal=unseal,
     )
     assert reply.body.startswith("Status=OK\r\nRedirectURL=https://shop")
     [(body, group, _)] = queue.sent
@@ -196,11 +217,17 @@ def test_forged_altered_or_unknown_notifications_change_nothing(world: World) ->
         store=world.store,
         queue=queue,
         redirect_url="https://shop",
+        unseal=unseal,
     )
     assert altered.status == "INVALID"
     assert "signature mismatch" in (altered.reason or "")
     wrong_vendor = handle_server_notification(
-        "intruder", _notification(), store=world.store, queue=queue, redirect_url="https://shop"
+        "intruder",
+        _notification(),
+        store=world.store,
+        queue=queue,
+        redirect_url="https://shop",
+        unseal=unseal,
     )
     assert wrong_vendor.status == "INVALID"
     unknown = handle_server_notification(
@@ -209,10 +236,11 @@ def test_forged_altered_or_unknown_notifications_change_nothing(world: World) ->
         store=world.store,
         queue=queue,
         redirect_url="https://shop",
+        unseal=unseal,
     )
     assert unknown.status == "ERROR"  # Opayo will retry; nothing is lost
     garbage = handle_server_notification(
-        "sandbox", b"", store=world.store, queue=queue, redirect_url="https://shop"
+        "sandbox", b"", store=world.store, queue=queue, redirect_url="https://shop", unseal=unseal
     )
     assert garbage.status == "INVALID"
     assert queue.sent == []

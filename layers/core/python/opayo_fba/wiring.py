@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
     from opayo_fba.saga.steps import MappedOrder, SagaDependencies
     from opayo_fba.store.orders import OrderRecord, OrderStore
+    from opayo_fba.store.sealed import KmsSealer
     from opayo_fba.store.secrets import SecretJsonReader
 
 OPAYO_LIVE = "https://live.opayo.eu.elavon.com"
@@ -72,6 +73,8 @@ class Settings(BaseSettings):
     # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
     mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
     product_master_csv: str | None = _env("PRODUCT_MASTER_CSV")
+    # The KMS key that seals Opayo Server SecurityKeys (store/sealed.py).
+    security_keys_key_arn: str | None = _env("SECURITY_KEYS_KEY_ARN")
     # The chart of accounts the journal step posts with (reconcile/config.py's format):
     # `s3://bucket/key` in AWS, a file path locally.
     reconcile_config: str | None = _env("RECONCILE_CONFIG")
@@ -249,6 +252,13 @@ class Wiring:
         return SagaStarter(str(self.config.state_machine_arn))
 
     @cached_property
+    def sealer(self) -> KmsSealer:
+        from opayo_fba.store.sealed import KmsSealer
+
+        self.config.require("security_keys_key_arn")
+        return KmsSealer(str(self.config.security_keys_key_arn))
+
+    @cached_property
     def resumer(self) -> SagaResumer:
         from opayo_fba.saga.starter import SagaResumer
 
@@ -345,5 +355,6 @@ class Wiring:
             payments=self.pi,
             starter=self.starter,
             card_payment=CardPayment,
+            seal=self.sealer.seal,
             opayo_fields=self.opayo_fields,
         )

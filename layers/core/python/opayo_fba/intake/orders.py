@@ -87,6 +87,8 @@ class IntakeDependencies:
     payments: Callable[[str], PaymentReader]  # by vendor
     starter: Starter
     card_payment: Callable[..., Any]  # opayo_fba.opayo.pi.CardPayment
+    # Seals a Server SecurityKey for an order id (store/sealed.py's KmsSealer.seal).
+    seal: Callable[[str, str], str]
     # The merchant's templates' Opayo fields (description, vendorData) for an order.
     opayo_fields: Callable[[dict[str, Any]], dict[str, Any]] = lambda source: {}
 
@@ -254,7 +256,9 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
         vendor=submission.vendor,
         seller_account=submission.seller_account,
         payment=payment,
-        server_security_key=security_key,
+        server_security_key_sealed=(
+            deps.seal(security_key, order_id) if security_key is not None else None
+        ),
         source=submission.source,
     )
     record.note("received", f"payment {payment.state.value}")

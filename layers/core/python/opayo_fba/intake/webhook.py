@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -64,6 +65,7 @@ def handle_server_notification(
     store: OrderStore,
     queue: PaymentEventQueue,
     redirect_url: str,
+    unseal: Callable[[str, str], str],
 ) -> NotificationReply:
     try:
         fields = parse_notification(body)
@@ -75,9 +77,10 @@ def handle_server_notification(
     record = store.find_by_vendor_tx_code(vendor_tx_code)
     if record is None or record.payment is None:
         return _reply("ERROR", redirect_url, "transaction not known yet; please retry")
-    if record.vendor != vendor or not record.server_security_key:
+    if record.vendor != vendor or not record.server_security_key_sealed:
         return _reply("INVALID", redirect_url, "transaction does not belong to this vendor")
-    check = check_notification(fields, vendor_name=vendor, security_key=record.server_security_key)
+    security_key = unseal(record.server_security_key_sealed, record.order_id)
+    check = check_notification(fields, vendor_name=vendor, security_key=security_key)
     if not check:
         return _reply("INVALID", redirect_url, check.reason)
     try:

@@ -62,8 +62,9 @@ class OrderRecord(BaseModel):
     seller_account: str
     payment: PaymentTransaction | None = None
     # For the Server integration: the SecurityKey Opayo returned at registration, needed to
-    # verify its notifications. It is a per-transaction secret: never logged, never returned.
-    server_security_key: str | None = Field(default=None, repr=False)
+    # verify its notifications, sealed with KMS (store/sealed.py): never kept in clear,
+    # never logged, never returned.
+    server_security_key_sealed: str | None = Field(default=None, repr=False)
     fulfillment_request: dict[str, Any] | None = None
     fulfillment: FulfillmentOrder | None = None
     fulfillment_status: str | None = None
@@ -108,7 +109,7 @@ class OrderRecord(BaseModel):
         """What `GET /orders/{id}` shows: no security key, no internal request bodies."""
         return self.model_dump(
             mode="json",
-            exclude={"server_security_key", "fulfillment_request", "saga_task_token"},
+            exclude={"server_security_key_sealed", "fulfillment_request", "saga_task_token"},
         )
 
 
