@@ -3,7 +3,6 @@ a moto DynamoDB buckets table and a connector aimed at a sandbox."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,27 +13,9 @@ from opayo_fba.amazon.credentials import SellerCredentials
 from opayo_fba.amazon.rate_limit import USAGE_PLANS, SellerRateLimiter, UsagePlan
 from opayo_fba.amazon.retry import RetryPolicy
 from opayo_fba.store.rate_limits import TokenBucketTable
+from tests.fixtures.atomic_dynamodb import AtomicDynamoDB
 
 BUCKETS_TABLE = "opayo-fba-rate-limits"
-
-
-class AtomicDynamoDB:
-    """moto's in-memory DynamoDB checks a condition and writes without a lock, while real
-    DynamoDB is atomic per item. Serialising calls restores that guarantee for threads."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-        self.exceptions = client.exceptions
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def call(**kwargs: Any) -> Any:
-            with self._lock:
-                return method(**kwargs)
-
-        return call
 
 
 def create_buckets_table() -> AtomicDynamoDB:

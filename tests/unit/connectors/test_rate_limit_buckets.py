@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from opayo_fba.store.rate_limits import RateBudgetExceeded, TokenBucketTable
+from tests.fixtures.atomic_dynamodb import AtomicDynamoDB
 
 TABLE = "rate-limits"
 
@@ -23,29 +24,10 @@ class FakeClock:
         return self.now
 
 
-class AtomicClient:
-    """moto's in-memory DynamoDB checks a condition and writes without a lock; real DynamoDB
-    is atomic per item. Serialising the calls restores that guarantee for threaded tests."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-        self.exceptions = client.exceptions
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def call(**kwargs: Any) -> Any:
-            with self._lock:
-                return method(**kwargs)
-
-        return call
-
-
 @pytest.fixture
 def dynamodb() -> Iterator[Any]:
     with mock_aws():
-        client = AtomicClient(boto3.client("dynamodb"))
+        client = AtomicDynamoDB(boto3.client("dynamodb"))
         client.create_table(
             TableName=TABLE,
             KeySchema=[
