@@ -8,30 +8,12 @@ from typing import Any
 
 import boto3
 
-REGION = "eu-west-2"
-ORDERS_TABLE = "orders"
+from tests.fixtures.tables import ORDERS_TABLE as ORDERS_TABLE
+from tests.fixtures.tables import REGION as REGION
+from tests.fixtures.tables import create_orders_table as create_orders_table
+
 STATE_TABLE = "connector-state"
 REPORTS_BUCKET = "reports"
-
-
-def create_orders_table() -> Any:
-    """Inside an active `mock_aws()`: the orders table (pk, by-vendor-tx-code index)."""
-    return boto3.resource("dynamodb", REGION).create_table(
-        TableName=ORDERS_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "vendorTxCode", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-vendor-tx-code",
-                "KeySchema": [{"AttributeName": "vendorTxCode", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def create_state_table() -> Any:
