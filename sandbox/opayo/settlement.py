@@ -65,6 +65,7 @@ def settle(context: SandboxContext) -> list[Record]:
                 "settledAt": iso(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)),
                 "items": items,
                 "totals": _totals(items),
+                "groups": transaction_groups(items),
             }
             store.put(BATCH, str(batch_id), batch)
             for record in records:
@@ -101,6 +102,24 @@ def _totals(items: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
         total["fees"] += item["fee"]
         total["net"] += item["net"]
     return totals
+
+
+def transaction_groups(items: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per currency, what getBatchList's <transactiongroup> reports: payments and refunds,
+    counted and summed (refunds as a positive value)."""
+    groups: dict[str, dict[str, int]] = {}
+    for item in items:
+        group = groups.setdefault(
+            item["currency"],
+            {"paymentNumber": 0, "paymentValue": 0, "refundNumber": 0, "refundValue": 0},
+        )
+        if item["amount"] < 0:
+            group["refundNumber"] += 1
+            group["refundValue"] -= item["amount"]
+        else:
+            group["paymentNumber"] += 1
+            group["paymentValue"] += item["amount"]
+    return groups
 
 
 def batches(context: SandboxContext) -> list[Record]:
