@@ -106,7 +106,9 @@ def _detail(transaction_type: str, state: str | None, batch_id: str = "") -> Tra
         ("Deferred", None, "", "release", None),
         # ...unless it was batched: only captured money settles.
         ("Deferred", "31", "77", "release", True),
-        ("Payment", "16", "", "release", None),  # a Payment is never "released"
+        ("Payment", "16", "", "release", False),  # a Payment is never "released"
+        ("Payment", "16", "", "abort", False),
+        ("Deferred", "14", "", "void", False),
         ("Deferred", "19", "", "abort", True),
         ("Deferred", "14", "", "abort", False),
         ("Deferred", "16", "", "abort", False),

@@ -122,10 +122,10 @@ class TransactionDetail:
         reading and answers None, so the caller never sends a capture on a guess.
         """
         state = (self.tx_state_id or "").strip()
+        if self.is_deferred == (instruction_type == "void"):
+            return False  # only a Deferred is released or aborted; a Deferred is never voided
         if instruction_type == "release":
-            if self.is_deferred and self.batch_id:
-                return True
-            if self.is_deferred and state == TX_STATE_AUTHORISED:
+            if self.batch_id or state == TX_STATE_AUTHORISED:
                 return True
         elif state == _APPLIED_STATE.get(instruction_type):
             return True
