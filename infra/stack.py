@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constants import SERVICE_NAME, STACK_ID_PREFIX
+from infra.egress import FixedEgress
 from infra.events_bus import EventsBus
 from infra.functions import FunctionFactory, SharedLayers
 from infra.keys import EncryptionKeys
@@ -52,11 +53,15 @@ class OpayoFbaStack(Stack):
         Tags.of(self).add("environment", config.name)
 
         keys = EncryptionKeys(self, "Keys")
+        self.egress = FixedEgress(self, "Egress", config=config, logs_key=keys.logs)
         platform = Platform(
             config=config,
             keys=keys,
             factory=FunctionFactory(
-                config=config, layers=SharedLayers(self, "Layers"), logs_key=keys.logs
+                config=config,
+                layers=SharedLayers(self, "Layers"),
+                logs_key=keys.logs,
+                egress=self.egress,
             ),
             storage=Storage(self, "Storage", data_key=keys.data),
             secrets=Secrets(self, "Secrets", config=config),
