@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from cdk_fck_nat import FckNatInstanceProvider
@@ -109,6 +110,7 @@ class FixedEgress(Construct):
                 ec2.Peer.ipv4(VPC_CIDR), HTTPS, "HTTPS from the functions"
             )
             self._harden_nat_instance()
+            self._scope_nat_address_permission()
         CfnOutput(
             Stack.of(self),
             OUTPUT_EGRESS_IP,
@@ -147,6 +149,28 @@ class FixedEgress(Construct):
                 child.add_property_override(
                     "LaunchTemplateData.BlockDeviceMappings",
                     [{"DeviceName": "/dev/xvda", "Ebs": {"Encrypted": True, "VolumeType": "gp3"}}],
+                )
+
+    def _scope_nat_address_permission(self) -> None:
+        """cdk-fck-nat's instance role may attach any interface and (dis)associate any address
+        (Resource '*'); narrow it to this account's instances and interfaces in the region and
+        to this Elastic IP."""
+        stack = Stack.of(self)
+        prefix = f"arn:{stack.partition}:ec2:{stack.region}:{stack.account}"
+        for child in self.vpc.node.find_all():
+            if isinstance(child, iam.CfnRole) and "NatRole" in child.node.path:
+                child.add_property_override(
+                    "Policies.0.PolicyDocument.Statement.0.Resource",
+                    [f"{prefix}:instance/*", f"{prefix}:network-interface/*"],
+                )
+            if isinstance(child, iam.CfnPolicy) and "NatRole" in child.node.path:
+                child.add_property_override(
+                    "PolicyDocument.Statement.0.Resource",
+                    [
+                        f"{prefix}:elastic-ip/{self.elastic_ip.attr_allocation_id}",
+                        f"{prefix}:instance/*",
+                        f"{prefix}:network-interface/*",
+                    ],
                 )
 
     @property

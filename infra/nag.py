@@ -110,10 +110,11 @@ FINDINGS: tuple[Finding, ...] = (
         "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
         "the fck-nat instance's role",
         "cdk-fck-nat's instance role: at boot the NAT instance attaches its pre-created "
-        "network interface (ec2:AttachNetworkInterface, ec2:ModifyNetworkInterfaceAttribute) "
-        "and moves the Elastic IP onto itself (ec2:AssociateAddress, DisassociateAddress). "
-        "The instance id is only known once the Auto Scaling group launches it; only EC2 can "
-        "assume the role and it holds no other permission.",
+        "network interface (ec2:AttachNetworkInterface, ModifyNetworkInterfaceAttribute) and "
+        "moves the Elastic IP onto itself (ec2:AssociateAddress, DisassociateAddress). The "
+        "construct writes Resource '*'; infra/egress.py overrides it to this Elastic IP and "
+        "this account's instances and interfaces in the region (the instance id is known only "
+        "at launch). Only EC2 can assume the role; it holds no other permission.",
         lambda s: [s.egress.nat_role] if s.egress.nat_role is not None else [],
     ),
     Finding(

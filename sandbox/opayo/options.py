@@ -103,5 +103,6 @@ class OpayoSandboxOptions(BaseModel):
     def fee_rule(self, card_type: str) -> FeeRule:
         return self.fees.get(card_type) or self.fees.get("*") or FeeRule()
 
+    # rule: OPAYO-STL-04
     def acquirer(self, card_type: str) -> str:
         return self.acquirers.get(card_type) or self.acquirers.get("*") or "Elavon"

@@ -108,6 +108,7 @@ class Params:
         return start, min(end, start + page_rows - 1)
 
 
+# rule: OPAYO-RPT-10
 def _timestamp(text: str) -> str:
     """`dd/mm/yyyy hh:mm:ss.fff`, as getBatchList's `completed` is written (and read by
     fhdalikhan/opayo-reporting-api src/GetBatchList.php with `d/m/Y H:i:s.u`)."""
@@ -185,6 +186,7 @@ def _page(name: str, total: int | None, start: int, end: int) -> ET.Element:
     return element
 
 
+# rule: OPAYO-RPT-09
 def get_transaction_list(context: SandboxContext, params: Params) -> list[ET.Element]:
     start_date, end_date = params.date("startdate"), params.date("enddate")
     start, end = params.rows(context.options.reporting_page_rows)
@@ -321,6 +323,7 @@ def _handle(context: SandboxContext, document: Any) -> list[ET.Element]:
     return command(context, Params(parameters))
 
 
+# rule: OPAYO-RPT-01
 async def access(request: Request) -> Response:
     context: SandboxContext = request.app.state.opayo
     try:

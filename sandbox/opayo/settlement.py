@@ -19,6 +19,7 @@ from sandbox.opayo.options import OpayoSandboxOptions
 from sandbox.opayo.state import BATCH, Record, iso, parse_iso
 
 
+# rule: OPAYO-STL-02
 def settled_amount(record: Record) -> int:
     """Signed minor units this transaction moves at settlement (0 when nothing settles)."""
     if record["status"] != "Ok" or record["voided"] or not record["settleableAt"]:
@@ -31,6 +32,7 @@ def settled_amount(record: Record) -> int:
     return int(record["amount"])
 
 
+# rule: OPAYO-STL-03
 def fee_for(options: OpayoSandboxOptions, card_type: str, amount: int) -> int:
     """Fixed part + percentage of the absolute amount, rounded half up to minor units."""
     rule = options.fee_rule(card_type)
@@ -40,6 +42,7 @@ def fee_for(options: OpayoSandboxOptions, card_type: str, amount: int) -> int:
     return rule.fixed_minor + int(percentage)
 
 
+# rule: OPAYO-STL-01
 def settle(context: SandboxContext) -> list[Record]:
     """Form every batch due by now; returns the batches formed by this call."""
     today = context.clock.now().date()
