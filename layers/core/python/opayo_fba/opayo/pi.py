@@ -7,8 +7,9 @@ again blindly. The connector first finds out what happened and continues from th
   Reporting API's getTransactionDetail; found -> that transaction is the answer; not found ->
   sending again is safe, because Opayo refuses a second use of a vendorTxCode (and that
   refusal is itself answered by looking the code up);
-- an instruction (release, abort, void): the transaction's state is read back; already
-  applied -> done; not applied -> send again.
+- an instruction (release, abort, void): the transaction's state is read back (Reporting
+  `txstateid`, `TransactionDetail.instruction_applied`); already applied -> done; not applied
+  -> send again; cannot tell -> the outcome is unknown and nothing is sent.
 
 Only a request known not to have been processed (connection refused, 429) is retried as is.
 Every call has a timeout. Card data never passes through here: only the merchant session key
