@@ -61,13 +61,12 @@ class FixedEgress(Construct):
         self.elastic_ip.apply_removal_policy(RemovalPolicy.RETAIN)
         self.nat_instance: FckNatInstanceProvider | None = None
         nat = self._build_nat_provider(config)
-        region = Stack.of(self).region
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
-            # Named, not looked up, so synthesis needs no AWS account.
-            availability_zones=[f"{region}a", f"{region}b"],
+            # The stack names its AZs (infra/stack.py), so synthesis needs no AWS account.
+            max_azs=2,
             nat_gateways=1,
             nat_gateway_provider=nat,
             subnet_configuration=[

@@ -34,6 +34,12 @@ SP_API_CALLERS = (
 )
 
 
+def availability_zones(region: str) -> list[str]:
+    """The two AZs the egress VPC uses, named from the region: every region has an `a` and a
+    `b` zone, and naming them keeps synthesis offline (no availability-zones lookup)."""
+    return [f"{region}a", f"{region}b"]
+
+
 def stack_id(config: EnvironmentConfig) -> str:
     return f"{STACK_ID_PREFIX}-{config.name}"
 
@@ -49,6 +55,7 @@ class OpayoFbaStack(Stack):
             description=f"{SERVICE_NAME} ({config.name}): Opayo payments and Amazon FBA MCF",
             **kwargs,
         )
+        self._availability_zones = availability_zones(config.region)
         Tags.of(self).add("service", SERVICE_NAME)
         Tags.of(self).add("environment", config.name)
 
@@ -99,3 +106,8 @@ class OpayoFbaStack(Stack):
                 sp_api_callers=SP_API_CALLERS,
             ),
         )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Named, not looked up (see `availability_zones`): `cdk synth` needs no AWS account."""
+        return self._availability_zones

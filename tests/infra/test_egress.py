@@ -210,3 +210,10 @@ def test_the_nat_instance_role_names_its_resources(resources: dict[str, Any]) ->
             assert "111111111111" in json.dumps(resource)  # this account only
     assert eip_id in json.dumps(document)
     assert role["Properties"].get("ManagedPolicyArns") is None  # no SSM agent policy
+
+
+def test_synthesis_looks_nothing_up(cloud_assembly: Path, gateway_assembly: Path) -> None:
+    """No context lookup (AZs, AMIs) is left for `cdk synth` to make: it stays offline."""
+    for assembly in (cloud_assembly, gateway_assembly):
+        manifest = json.loads((assembly / "manifest.json").read_text())
+        assert manifest.get("missing") is None, manifest.get("missing")
