@@ -40,8 +40,6 @@ MCF_FEES = (
     ("other-transaction", "MCF Fulfillment Fee"),
 )
 CARD_TYPES = ("VISA", "MC", "DELTA", "AMEX", "MAESTRO")
-# Basis points and fixed minor units, as in config/chart-of-accounts.yaml.
-FEES = {"VISA": (120, 2), "MC": (120, 2), "DELTA": (40, 2), "AMEX": (250, 0), "MAESTRO": (150, 2)}
 
 
 def _fmt(minor: int) -> str:
@@ -56,7 +54,7 @@ def generate(rows: int, folder: Path, seed: int = 7) -> dict[str, int]:
     amazon_rows: list[str] = []
     written = 0
     batch_lines: list[str] = []
-    captured = refunded = fees = captures_count = refunds_count = row_number = 0
+    captured = refunded = captures_count = refunds_count = row_number = 0
     order = 0
     with (
         (folder / "settlement.body").open("w", encoding="utf-8") as body,
@@ -110,37 +108,32 @@ def generate(rows: int, folder: Path, seed: int = 7) -> dict[str, int]:
                 amazon_rows.clear()
             if not amazon_only:
                 card = CARD_TYPES[order % len(CARD_TYPES)]
-                rate, fixed = FEES[card]
                 for copy in range(2 if duplicate else 1):
-                    fee = (price * rate + 5000) // 10000 + fixed
                     row_number += 1
                     batch_lines.append(
                         f"<transaction><rownumber>{row_number}</rownumber>"
                         f"<vpstxid>{{{order:08X}-{copy:04X}}}</vpstxid>"
                         f"<vendortxcode>{key}</vendortxcode>"
-                        f"<transactiontype>Payment</transactiontype><cardtype>{card}</cardtype>"
+                        f"<transactiontype>Payment</transactiontype>"
+                        f"<paymentsystem>{card}</paymentsystem>"
                         f"<currency>GBP</currency><amount>{_fmt(price)}</amount>"
-                        f"<fee>{_fmt(fee)}</fee><net>{_fmt(price - fee)}</net>"
-                        f"<transactiondate>15/11/2026 10:00:00</transactiondate></transaction>"
+                        f"<started>15/11/2026 10:00:00.000</started></transaction>"
                     )
                     captured += price
-                    fees += fee
                     captures_count += 1
                 if returned or refunded_no_return:
-                    fee = (price * rate + 5000) // 10000 + fixed
                     row_number += 1
                     batch_lines.append(
                         f"<transaction><rownumber>{row_number}</rownumber>"
                         f"<vpstxid>{{{order:08X}-FFFF}}</vpstxid>"
                         f"<vendortxcode>RFND-{key}</vendortxcode>"
                         f"<relatedvendortxcode>{key}</relatedvendortxcode>"
-                        f"<transactiontype>Refund</transactiontype><cardtype>{card}</cardtype>"
+                        f"<transactiontype>Refund</transactiontype>"
+                        f"<paymentsystem>{card}</paymentsystem>"
                         f"<currency>GBP</currency><amount>{_fmt(-price)}</amount>"
-                        f"<fee>{_fmt(fee)}</fee><net>{_fmt(-price - fee)}</net>"
-                        f"<transactiondate>15/11/2026 11:00:00</transactiondate></transaction>"
+                        f"<started>15/11/2026 11:00:00.000</started></transaction>"
                     )
                     refunded += price
-                    fees += fee
                     refunds_count += 1
                 batch.write("\n".join(batch_lines))
                 batch.write("\n")
@@ -160,14 +153,15 @@ def generate(rows: int, folder: Path, seed: int = 7) -> dict[str, int]:
         out.write(
             '<?xml version="1.0" encoding="UTF-8"?>\n<vspaccess><errorcode>0000</errorcode>'
             "<timestamp>17/11/2026 01:00:00</timestamp>\n<batch><batchid>900001</batchid>"
-            "<authprocessor>Elavon</authprocessor><businessdate>2026-11-15</businessdate>"
-            f"<settledate>16/11/2026 00:00:00</settledate>"
-            f"<transactioncount>{transactions}</transactioncount>\n"
-            f"<totals><total><currency>GBP</currency><count>{transactions}</count>"
-            f"<gross>{_fmt(captured - refunded)}</gross><fees>{_fmt(fees)}</fees>"
-            f"<net>{_fmt(captured - refunded - fees)}</net></total></totals>\n"
-            f"<transactions><totalrows>{transactions}</totalrows><startrow>1</startrow>"
-            f"<endrow>{transactions}</endrow>\n"
+            "<authprocessor>Elavon</authprocessor>"
+            "<completed>16/11/2026 00:05:00.000</completed>\n"
+            "<transactiongroups><transactiongroup><currency>GBP</currency>"
+            f"<paymentnumber>{captures_count}</paymentnumber>"
+            f"<paymentvalue>{_fmt(captured)}</paymentvalue>"
+            f"<refundnumber>{refunds_count}</refundnumber>"
+            f"<refundvalue>{_fmt(refunded)}</refundvalue></transactiongroup>"
+            "</transactiongroups>\n"
+            f"<transactions><totalrows>{transactions}</totalrows>\n"
         )
         with (folder / "batch.body").open(encoding="utf-8") as body_in:
             for chunk in iter(lambda: body_in.read(1 << 20), ""):
@@ -245,7 +239,7 @@ def run_pandas(folder: Path) -> dict[str, float]:
     percent = {card: float(fee["percent"]) for card, fee in schedule["card_types"].items()}
     fixed = {card: fee["fixed_minor"]["GBP"] for card, fee in schedule["card_types"].items()}
     is_capture = batch["transactiontype"].str.upper() == "PAYMENT"
-    card = batch["cardtype"].str.upper()
+    card = batch["paymentsystem"].str.upper()
     batch["fee"] = (
         batch["amount_minor"].abs()
         * card.map(percent).fillna(float(schedule["default"]["percent"]))

@@ -76,6 +76,23 @@ class Schedules(_Model):
         return _check_schedule(value)
 
 
+class Egress(_Model):
+    """The fixed public address Opayo sees from the functions that post Shared Protocol
+    requests (Opayo accepts those only from the merchant's registered "Valid IPs").
+
+    `nat`: `instance` (default) is one fck-nat EC2 instance (cdk-fck-nat) holding the Elastic
+    IP; `gateway` is a managed NAT Gateway with the same Elastic IP. docs/deploy.md compares
+    their monthly cost. The instance boots from the fck-nat AMI whose id the operator stores,
+    once, in the SSM parameter `natAmiParameter` (synthesis stays offline: the id is read at
+    deploy time, never looked up).
+    """
+
+    nat: Literal["instance", "gateway"] = "instance"
+    # The fck-nat AMI is arm64, so the instance is a Graviton burstable type.
+    nat_instance_type: Literal["t4g.nano", "t4g.micro", "t4g.small"] = "t4g.nano"
+    nat_ami_parameter: Annotated[str, Field(pattern=r"^/[A-Za-z0-9_.\-/]{1,1010}$")] | None = None
+
+
 class EnvironmentConfig(_Model):
     """Everything that differs between deployments of the same code."""
 
@@ -106,6 +123,7 @@ class EnvironmentConfig(_Model):
     chart_of_accounts: (
         Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$")] | None
     ) = None
+    egress: Egress = Field(default_factory=Egress)
 
     @field_validator("alert_email")
     @classmethod

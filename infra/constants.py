@@ -146,6 +146,13 @@ SCHEDULED_FUNCTIONS: Final = (
     OPAYO_BATCH_FETCH,
     PI_STATUS_POLLER,
 )
+# Functions that post to Opayo's Shared Protocol, which accepts only registered IPs: they run
+# in the VPC behind NAT with the Elastic IP (infra/egress.py). Every other function stays out.
+FIXED_EGRESS_FUNCTIONS: Final = (
+    SAGA_CAPTURE_PAYMENT,
+    SAGA_ABORT_PAYMENT,
+    SAGA_REFUND_PAYMENT,
+)
 ALL_FUNCTIONS: Final = (
     OPAYO_WEBHOOK,
     ORDER_INTAKE,

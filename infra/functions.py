@@ -8,6 +8,7 @@ ever holds its own permissions.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -19,6 +20,7 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constants import (
     ENV_ENVIRONMENT_NAME,
+    FIXED_EGRESS_FUNCTIONS,
     METRICS_NAMESPACE,
     SERVICE_NAME,
     FunctionSpec,
@@ -30,6 +32,9 @@ from infra.packaging import (
     FUNCTIONS_DIR,
     build_dependency_layer,
 )
+
+if TYPE_CHECKING:
+    from infra.egress import FixedEgress
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -67,10 +72,12 @@ class FunctionFactory:
         config: EnvironmentConfig,
         layers: SharedLayers,
         logs_key: kms.IKey,
+        egress: FixedEgress,
     ) -> None:
         self._config = config
         self._layers = layers
         self._logs_key = logs_key
+        self._egress = egress
         # One asset for every handler module: the functions/ folder, uploaded once.
         self._code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=COMMON_EXCLUDES)
         self.functions: dict[str, lambda_.Function] = {}
@@ -95,6 +102,7 @@ class FunctionFactory:
             removal_policy=RemovalPolicy.RETAIN,
         )
         log_group.grant_write(role)
+        fixed_egress = spec in FIXED_EGRESS_FUNCTIONS
         function = lambda_.Function(
             scope,
             spec.construct_id,
@@ -116,6 +124,9 @@ class FunctionFactory:
                 ENV_ENVIRONMENT_NAME: self._config.name,
                 **(environment or {}),
             },
+            vpc=self._egress.vpc if fixed_egress else None,
+            vpc_subnets=self._egress.subnets if fixed_egress else None,
+            security_groups=[self._egress.security_group] if fixed_egress else None,
         )
         self.functions[spec.module] = function
         return function

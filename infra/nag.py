@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from aws_cdk import Acknowledgment, CfnElement, Stack, Validations
 from constructs import IConstruct
 
-from infra.constants import SAGA_FUNCTIONS, SCHEDULED_FUNCTIONS
+from infra.constants import FIXED_EGRESS_FUNCTIONS, SAGA_FUNCTIONS, SCHEDULED_FUNCTIONS
 
 if TYPE_CHECKING:
     from infra.stack import OpayoFbaStack
@@ -39,6 +39,12 @@ def _functions(stack: OpayoFbaStack) -> Iterable[IConstruct]:
     return list(stack.platform.factory.functions.values())
 
 
+def _functions_outside_the_vpc(stack: OpayoFbaStack) -> Iterable[IConstruct]:
+    inside = {spec.module for spec in FIXED_EGRESS_FUNCTIONS}
+    functions = stack.platform.factory.functions
+    return [function for module, function in functions.items() if module not in inside]
+
+
 def _xray_roles(stack: OpayoFbaStack) -> Iterable[IConstruct]:
     """The roles of traced functions and of the traced, logging state machine."""
     roles = [fn.role for fn in stack.platform.factory.functions.values() if fn.role is not None]
@@ -56,12 +62,60 @@ def _dead_letter_queues(stack: OpayoFbaStack) -> Iterable[IConstruct]:
 FINDINGS: tuple[Finding, ...] = (
     Finding(
         "PCI.DSS.321::PCI.DSS.321-LambdaInsideVPC",
-        "every function",
-        "The functions call only public HTTPS APIs (Amazon SP-API, Opayo) and AWS service "
-        "endpoints over TLS and reach no private resource. They handle no cardholder data: "
-        "card details go from the shopper's browser straight to Opayo and only tokens reach "
-        "us (SAQ A scope). A VPC would add NAT gateways without isolating anything.",
-        _functions,
+        "every function but the Shared Protocol callers",
+        "These functions call only public HTTPS APIs (Amazon SP-API, Opayo Pi and Reporting) "
+        "and AWS service endpoints over TLS and reach no private resource. They handle no "
+        "cardholder data: card details go from the shopper's browser straight to Opayo and "
+        "only tokens reach us (SAQ A scope). Only the functions that must post from Opayo's "
+        "registered IP run in the VPC (infra/egress.py); a VPC for the rest would add ENI "
+        "cold starts and NAT traffic without isolating anything.",
+        _functions_outside_the_vpc,
+    ),
+    Finding(
+        "PCI.DSS.321::PCI.DSS.321-VPCNoUnrestrictedRouteToIGW",
+        "the egress VPC's NAT subnets",
+        "The public subnets hold only the NAT (fck-nat instance or NAT Gateway) that gives "
+        "the Shared Protocol callers their fixed Elastic IP; a NAT needs the default route to "
+        "the internet gateway. The functions sit in private subnets whose only route out is "
+        "that NAT, and the NAT accepts only HTTPS from the VPC.",
+        lambda s: list(s.egress.vpc.public_subnets),
+    ),
+    Finding(
+        "PCI.DSS.321::PCI.DSS.321-VPCDefaultSecurityGroupClosed",
+        "the egress VPC",
+        "Nothing is attached to the VPC's default security group: the Shared Protocol callers "
+        "and the NAT instance each have their own group (HTTPS only). Emptying the default "
+        "group takes a CDK custom-resource Lambda (Node.js), which would be the only function "
+        "outside our build, least-privilege roles and tests.",
+        lambda s: [s.egress.vpc],
+    ),
+    Finding(
+        "AwsSolutions::AwsSolutions-AS3",
+        "the fck-nat instance's Auto Scaling group",
+        "The group only keeps the one NAT instance alive (min = max = 1) and replaces it when "
+        "it fails; its group metrics are on, and a NAT outage shows as failing payment steps, "
+        "which the saga's retries and failure alarms already report to the alert topic.",
+        lambda s: s.egress.nat_instance_constructs,
+    ),
+    Finding(
+        "AwsSolutions::AwsSolutions-EC26",
+        "the fck-nat instance's Auto Scaling group",
+        "The root volume is encrypted: infra/egress.py sets BlockDeviceMappings (/dev/xvda, "
+        "Encrypted true) on cdk-fck-nat's launch template as a property override, which "
+        "cdk-nag does not read (tests/infra check the synthesized template). The volume holds "
+        "only the fck-nat operating system; no data is written to it.",
+        lambda s: s.egress.nat_instance_constructs,
+    ),
+    Finding(
+        "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+        "the fck-nat instance's role",
+        "cdk-fck-nat's instance role: at boot the NAT instance attaches its pre-created "
+        "network interface (ec2:AttachNetworkInterface, ModifyNetworkInterfaceAttribute) and "
+        "moves the Elastic IP onto itself (ec2:AssociateAddress, DisassociateAddress). The "
+        "construct writes Resource '*'; infra/egress.py overrides it to this Elastic IP and "
+        "this account's instances and interfaces in the region (the instance id is known only "
+        "at launch). Only EC2 can assume the role; it holds no other permission.",
+        lambda s: [s.egress.nat_role] if s.egress.nat_role is not None else [],
     ),
     Finding(
         "Serverless::Serverless-LambdaDLQ",

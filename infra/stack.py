@@ -9,6 +9,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constants import SERVICE_NAME, STACK_ID_PREFIX
+from infra.egress import FixedEgress
 from infra.events_bus import EventsBus
 from infra.functions import FunctionFactory, SharedLayers
 from infra.keys import EncryptionKeys
@@ -33,6 +34,12 @@ SP_API_CALLERS = (
 )
 
 
+def availability_zones(region: str) -> list[str]:
+    """The two AZs the egress VPC uses, named from the region: every region has an `a` and a
+    `b` zone, and naming them keeps synthesis offline (no availability-zones lookup)."""
+    return [f"{region}a", f"{region}b"]
+
+
 def stack_id(config: EnvironmentConfig) -> str:
     return f"{STACK_ID_PREFIX}-{config.name}"
 
@@ -48,15 +55,20 @@ class OpayoFbaStack(Stack):
             description=f"{SERVICE_NAME} ({config.name}): Opayo payments and Amazon FBA MCF",
             **kwargs,
         )
+        self._availability_zones = availability_zones(config.region)
         Tags.of(self).add("service", SERVICE_NAME)
         Tags.of(self).add("environment", config.name)
 
         keys = EncryptionKeys(self, "Keys")
+        self.egress = FixedEgress(self, "Egress", config=config, logs_key=keys.logs)
         platform = Platform(
             config=config,
             keys=keys,
             factory=FunctionFactory(
-                config=config, layers=SharedLayers(self, "Layers"), logs_key=keys.logs
+                config=config,
+                layers=SharedLayers(self, "Layers"),
+                logs_key=keys.logs,
+                egress=self.egress,
             ),
             storage=Storage(self, "Storage", data_key=keys.data),
             secrets=Secrets(self, "Secrets", config=config),
@@ -94,3 +106,8 @@ class OpayoFbaStack(Stack):
                 sp_api_callers=SP_API_CALLERS,
             ),
         )
+
+    @property
+    def availability_zones(self) -> list[str]:
+        """Named, not looked up (see `availability_zones`): `cdk synth` needs no AWS account."""
+        return self._availability_zones

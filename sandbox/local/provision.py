@@ -49,6 +49,34 @@ NOT_NEEDED_LOCALLY: dict[str, str] = {
     "AWS::Events::EventBusPolicy": "no resource policies locally",
     "AWS::SNS::TopicPolicy": "no resource policies locally",
 }
+# The fixed egress address for Opayo (infra/egress.py): locally every function reaches the
+# sandboxes on loopback, and the Opayo sandbox plays the Valid IPs check itself.
+_FIXED_EGRESS = "the fixed egress address for Opayo: no VPC or NAT, the sandboxes are on loopback"
+NOT_NEEDED_LOCALLY.update(
+    dict.fromkeys(
+        (
+            "AWS::EC2::VPC",
+            "AWS::EC2::Subnet",
+            "AWS::EC2::RouteTable",
+            "AWS::EC2::SubnetRouteTableAssociation",
+            "AWS::EC2::Route",
+            "AWS::EC2::InternetGateway",
+            "AWS::EC2::VPCGatewayAttachment",
+            "AWS::EC2::VPCEndpoint",
+            "AWS::EC2::SecurityGroup",
+            "AWS::EC2::SecurityGroupIngress",
+            "AWS::EC2::SecurityGroupEgress",
+            "AWS::EC2::EIP",
+            "AWS::EC2::NatGateway",
+            "AWS::EC2::NetworkInterface",
+            "AWS::EC2::LaunchTemplate",
+            "AWS::EC2::FlowLog",
+            "AWS::IAM::InstanceProfile",
+            "AWS::AutoScaling::AutoScalingGroup",
+        ),
+        _FIXED_EGRESS,
+    )
+)
 
 # Types the local runtime itself plays the part of.
 RUN_LOCALLY: dict[str, str] = {

@@ -24,6 +24,7 @@ from sandbox.opayo.options import (
 )
 
 ENV_PREFIX = "OPAYO_SANDBOX_"
+# rule: OPAYO-SBX-02
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 

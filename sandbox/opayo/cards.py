@@ -49,6 +49,7 @@ class CardRejected(ValueError):
         self.description = description
 
 
+# rule: OPAYO-CARD-01
 def identify_test_card(number: object, *, property_name: str = "cardNumber") -> TestCard:
     if not isinstance(number, str) or not number:
         raise CardRejected(property_name, "The card number is required")
@@ -66,6 +67,7 @@ def identify_test_card(number: object, *, property_name: str = "cardNumber") -> 
     return card
 
 
+# rule: OPAYO-CARD-02
 def check_expiry(expiry: object, now: datetime, *, property_name: str = "expiryDate") -> str:
     """`MMYY`, not in the past on the sandbox clock."""
     if not isinstance(expiry, str) or len(expiry) != 4 or not expiry.isdigit():
@@ -78,6 +80,7 @@ def check_expiry(expiry: object, now: datetime, *, property_name: str = "expiryD
     return expiry
 
 
+# rule: OPAYO-CARD-03
 def check_security_code(code: object, *, property_name: str = "securityCode") -> bool:
     """Validates the format; returns whether it matches. The code itself is never kept."""
     if code is None:

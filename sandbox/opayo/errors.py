@@ -12,6 +12,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 # Sandbox error codes, modelled on Opayo's (docs/sandbox-opayo.md lists them).
+# rule: OPAYO-PI-17
 MALFORMED = 1000
 AUTH_MISSING = 1001
 AUTH_FAILED = 1002
@@ -66,6 +67,7 @@ class PiError(Exception):
         return cls(status, {"code": code, "description": description})
 
 
+# rule: OPAYO-PI-16
 def pi_error_response(error: PiError) -> Response:
     return JSONResponse(error.body, error.status)
 

@@ -83,6 +83,7 @@ async def get_notification_faults(request: Request) -> JSONResponse:
     return JSONResponse(faults.model_dump(mode="json"))
 
 
+# rule: OPAYO-SBX-04
 async def set_notification_faults(request: Request) -> JSONResponse:
     try:
         faults = NotificationFaults.model_validate_json(await request.body())
@@ -101,6 +102,7 @@ async def list_batches(request: Request) -> JSONResponse:
     return JSONResponse({"batches": batches(_context(request))})
 
 
+# rule: OPAYO-SBX-01
 def introspection_routes() -> list[Route]:
     return [
         Route("/_sandbox/transactions", list_transactions, methods=["GET"]),

@@ -28,11 +28,13 @@ from sandbox.opayo.state import (
     parse_iso,
 )
 
+# rule: OPAYO-NTF-02
 # Opayo's schedule for unanswered notifications: 5 x 5 min, 15 x 15 min, 13 x 1 h, then daily
 # for 29 days. Entry k is the wait after the (k+1)-th failed attempt.
 RETRY_SCHEDULE_SECONDS: tuple[int, ...] = (300,) * 5 + (900,) * 15 + (3600,) * 13 + (86400,) * 29
 
 
+# rule: OPAYO-NTF-04
 def parse_reply(text: str) -> dict[str, str]:
     """`Status=OK\\r\\nRedirectURL=...` -> {"Status": "OK", "RedirectURL": "..."}."""
     reply: dict[str, str] = {}
@@ -103,6 +105,7 @@ class NotificationDispatcher:
             self._deliver(notification)
         return len(due)
 
+    # rule: OPAYO-SRV-05
     def _abort_stale_registrations(self) -> None:
         context = self._context
         limit = timedelta(seconds=context.options.server_abort_after)
@@ -142,6 +145,7 @@ class NotificationDispatcher:
         )
         return attempt
 
+    # rule: OPAYO-NTF-03
     def _deliver(self, notification: Record) -> None:
         attempt = self._post(notification)
         attempts = [attempt]

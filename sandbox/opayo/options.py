@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -75,8 +76,15 @@ class OpayoSandboxOptions(BaseModel):
     notification_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     lost_response_hang_seconds: float = Field(default=30.0, ge=0, le=120)
     fees: dict[str, FeeRule] = Field(default_factory=_default_fees)
-    # Acquiring bank (Reporting API "authprocessor") per card type; "*" is the fallback.
+    # Acquiring bank (Reporting API "authprocessorname") per card type; "*" is the fallback.
     acquirers: dict[str, str] = Field(default_factory=_default_acquirers)
+    # Rows a getBatchDetail / getTransactionList page holds at most (Opayo's limit is not
+    # published; a small value makes batches span several pages).
+    reporting_page_rows: int = Field(default=1000, ge=1, le=1000)
+    # Two readings of getBatchDetail that no public source settles (docs/sandbox-opayo.md):
+    # whether the page carries <totalrows>, and what a row's card-scheme element is called.
+    batch_detail_totalrows: bool = False
+    batch_detail_card_element: Literal["paymentsystem", "cardtype"] = "paymentsystem"
 
     @field_validator("clock_start")
     @classmethod
@@ -95,5 +103,6 @@ class OpayoSandboxOptions(BaseModel):
     def fee_rule(self, card_type: str) -> FeeRule:
         return self.fees.get(card_type) or self.fees.get("*") or FeeRule()
 
+    # rule: OPAYO-STL-04
     def acquirer(self, card_type: str) -> str:
         return self.acquirers.get(card_type) or self.acquirers.get("*") or "Elavon"

@@ -20,6 +20,7 @@ class Outcome:
     server_status: str
 
 
+# rule: OPAYO-OUT-01
 OK = Outcome("Ok", "0000", "The Authorisation was Successful.", 201, "OK")
 NOT_AUTHED = Outcome(
     "NotAuthed", "2000", "The Authorisation was Declined by the bank.", 403, "NOTAUTHED"
@@ -48,12 +49,14 @@ ABORTED = Outcome(
 
 # Magic amounts in minor units: 403.00 declines, 403.01 is rejected, 202.02 asks for a 3-D
 # Secure challenge, 500.00 errors. Any other amount is authorised.
+# rule: OPAYO-OUT-02
 MAGIC_AMOUNTS: dict[int, Outcome] = {
     40300: NOT_AUTHED,
     40301: REJECTED_BY_RULES,
     20202: CHALLENGE,
     50000: ERROR,
 }
+# rule: OPAYO-OUT-03
 CHALLENGE_CARDHOLDER_NAME = "CHALLENGE"
 
 SERVER_OUTCOMES: dict[str, Outcome] = {
@@ -87,6 +90,7 @@ def decide_authorisation(
     return OK
 
 
+# rule: OPAYO-OUT-04
 def avs_cvc_check(
     *, address1: str, postal_code: str, security_code_matched: bool
 ) -> dict[str, str]:

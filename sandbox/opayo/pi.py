@@ -75,6 +75,7 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+# rule: OPAYO-PI-01
 def _require_basic_auth(request: Request, context: SandboxContext) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, encoded = header.partition(" ")
@@ -103,6 +104,7 @@ async def _json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+# rule: OPAYO-PI-15
 def pi_view(record: Record) -> dict[str, Any]:
     """A transaction as Pi's `GET /transactions/{id}` shows it."""
     body: dict[str, Any] = {
@@ -139,6 +141,7 @@ def pi_view(record: Record) -> dict[str, Any]:
     return body
 
 
+# rule: OPAYO-PI-02
 async def create_merchant_session_key(request: Request, context: SandboxContext) -> Response:
     _require_basic_auth(request, context)
     checker = BodyChecker(await _json_object(request))
@@ -161,6 +164,7 @@ def _valid_session_key(context: SandboxContext, key: str) -> Record | None:
     return record
 
 
+# rule: OPAYO-PI-03
 async def create_card_identifier(request: Request, context: SandboxContext) -> Response:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
@@ -192,6 +196,7 @@ async def create_card_identifier(request: Request, context: SandboxContext) -> R
         raise PiError.field(rejected.property, rejected.description) from rejected
     identifier = new_transaction_id()
     expires = now + timedelta(seconds=context.options.card_identifier_ttl)
+    # rule: OPAYO-PI-04
     # Only what a transaction needs later: never the number or the security code.
     context.state.store.put(
         CARD_IDENTIFIER,
@@ -241,6 +246,7 @@ def _check_card(context: SandboxContext, session_key: str, identifier: str) -> R
     return card
 
 
+# rule: OPAYO-PI-05
 async def create_transaction(request: Request, context: SandboxContext) -> Response:
     _require_basic_auth(request, context)
     body = await _json_object(request)
@@ -274,6 +280,7 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
 
     store = context.state.store
     with store.transaction():
+        # rule: OPAYO-PI-06
         if context.state.transaction_by_vendor_tx_code(vendor_tx_code) is not None:
             raise PiError.field(
                 "vendorTxCode",
@@ -355,6 +362,7 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
     return JSONResponse(pi_view(record), outcome.http_status)
 
 
+# rule: OPAYO-PI-09
 def _find(context: SandboxContext, transaction_id: str) -> Record:
     record = context.state.transaction(transaction_id)
     if record is None or record["status"] == "Registered":
@@ -383,6 +391,7 @@ async def create_instruction(request: Request, context: SandboxContext) -> Respo
     return JSONResponse(instruction, 201)
 
 
+# rule: OPAYO-PI-14
 async def complete_challenge(request: Request, context: SandboxContext) -> Response:
     _require_basic_auth(request, context)
     checker = BodyChecker(await _json_object(request))

@@ -24,12 +24,12 @@ from sandbox.common.faults import with_faults
 from sandbox.opayo.context import SandboxContext
 from sandbox.opayo.forms import FormError, read_form
 from sandbox.opayo.money import to_decimal_string
-from sandbox.opayo.settlement import batches, settle
+from sandbox.opayo.settlement import batches, settle, transaction_groups
 from sandbox.opayo.state import Record, parse_iso
-from sandbox.opayo.transactions import captured_amount, refunded_amount
+from sandbox.opayo.transactions import refunded_amount
+from sandbox.opayo.tx_states import STATE_TEXT, tx_state_id
 
 DATE_FORMAT = "%d/%m/%Y %H:%M:%S"
-MAX_ROWS = 1000
 
 # Error codes. 0010-0012 and 0043/0048 follow the codes the connector expects from Opayo;
 # the others are the sandbox's own (docs/sandbox-opayo.md lists them all).
@@ -77,10 +77,6 @@ def _element(parent: ET.Element, name: str, value: object) -> ET.Element:
     return child
 
 
-def _date(text: str) -> str:
-    return parse_iso(text).strftime(DATE_FORMAT)
-
-
 class Params:
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self._values = dict(pairs)
@@ -100,55 +96,66 @@ class Params:
                 BAD_PARAMETER, f"The {name} parameter must be dd/mm/yyyy hh:mm:ss, not {value!r}"
             ) from error
 
-    def rows(self) -> tuple[int, int]:
+    def rows(self, page_rows: int) -> tuple[int, int]:
+        """startrow..endrow, cut to `page_rows` rows; a page never holds more."""
         try:
             start = int(self.text("startrow", required=False) or 1)
-            end = int(self.text("endrow", required=False) or start + MAX_ROWS - 1)
+            end = int(self.text("endrow", required=False) or start + page_rows - 1)
         except ValueError as error:
             raise ReportingError(BAD_PARAMETER, "startrow and endrow must be integers") from error
         if start < 1 or end < start:
             raise ReportingError(BAD_PARAMETER, "startrow must be >= 1 and endrow >= startrow")
-        return start, min(end, start + MAX_ROWS - 1)
+        return start, min(end, start + page_rows - 1)
+
+
+# rule: OPAYO-RPT-10
+def _timestamp(text: str) -> str:
+    """`dd/mm/yyyy hh:mm:ss.fff`, as getBatchList's `completed` is written (and read by
+    fhdalikhan/opayo-reporting-api src/GetBatchList.php with `d/m/Y H:i:s.u`)."""
+    return parse_iso(text).strftime(DATE_FORMAT + ".%f")[:-3]
 
 
 def _transaction_element(context: SandboxContext, record: Record, row: int | None) -> ET.Element:
+    """A transaction with only elements public clients read from getTransactionDetail
+    (joeratzer/opayo-admin-and-reporting-api-client Models/Responses/TransactionDetail.cs):
+    no released/aborted/voided/cardtype. The state is `txstateid` (tx_states.py)."""
+    # rule: OPAYO-RPT-02
     element = ET.Element("transaction")
     if row is not None:
         _element(element, "rownumber", row)
     card = record.get("card") or {}
     currency = record["currency"]
     server = record.get("server") or {}
+    state = tx_state_id(context, record)
+    authorised = record["status"] == "Ok"
+    reference = record["referenceTransactionId"]
+    related = context.state.transaction(reference) if reference else None
     values: list[tuple[str, object]] = [
         ("vpstxid", record["vpsTxId"]),
         ("vendortxcode", record["vendorTxCode"]),
         ("transactiontype", record["transactionType"]),
-        ("integration", record["integration"]),
-        ("status", server.get("status") or record["status"].upper()),
-        ("statuscode", record["statusCode"]),
-        ("statusdetail", record["statusDetail"]),
+        ("txstateid", state),
+        ("status", STATE_TEXT.get(state, "")),
+        ("description", record["description"]),
         ("amount", to_decimal_string(record["amount"], currency)),
         ("currency", currency),
-        ("started", _date(record["createdAt"])),
-        ("cardtype", card.get("serverCardType", "")),
+        ("started", _timestamp(record["createdAt"])),
+        ("completed", _timestamp(server.get("completedAt") or record["createdAt"])),
+        ("securitykey", server.get("securityKey", "")),
+        ("paymentsystem", card.get("serverCardType", "")),
         ("last4digits", card.get("lastFourDigits", "")),
         ("authprocessor", context.options.acquirer(card.get("serverCardType", ""))),
-        ("released", "YES" if record["released"] else "NO"),
-        (
-            "releasedamount",
-            to_decimal_string(record["releasedAmount"], currency) if record["released"] else "",
-        ),
-        ("aborted", "YES" if record["aborted"] else "NO"),
-        ("voided", "YES" if record["voided"] else "NO"),
-        ("capturedamount", to_decimal_string(captured_amount(record), currency)),
-        ("refundedamount", to_decimal_string(refunded_amount(context, record), currency)),
-        (
-            "relatedvpstxid",
-            "{" + record["referenceTransactionId"] + "}"
-            if record["referenceTransactionId"]
-            else "",
-        ),
+        ("vpsauthcode", record["retrievalReference"] if authorised else ""),
+        ("bankauthcode", record["bankAuthorisationCode"] or ""),
         ("batchid", record["batchId"] or ""),
+        ("refunded", "YES" if refunded_amount(context, record) > 0 else "NO"),
     ]
+    if related is not None:
+        # rule: OPAYO-RPT-04
+        values += [
+            ("relatedtransactionid", related["vpsTxId"]),
+            ("relatedvendortxcode", related["vendorTxCode"]),
+        ]
     for name, value in values:
         _element(element, name, value)
     return element
@@ -170,43 +177,47 @@ def get_transaction_detail(context: SandboxContext, params: Params) -> list[ET.E
     return [_transaction_element(context, record, None)]
 
 
-def _page(name: str, total: int, start: int, end: int) -> ET.Element:
+def _page(name: str, total: int | None, start: int, end: int) -> ET.Element:
     element = ET.Element(name)
-    _element(element, "totalrows", total)
+    if total is not None:
+        _element(element, "totalrows", total)
     _element(element, "startrow", start)
-    _element(element, "endrow", min(end, total))
+    _element(element, "endrow", end)
     return element
 
 
+# rule: OPAYO-RPT-09
 def get_transaction_list(context: SandboxContext, params: Params) -> list[ET.Element]:
     start_date, end_date = params.date("startdate"), params.date("enddate")
-    start, end = params.rows()
+    start, end = params.rows(context.options.reporting_page_rows)
     settle(context)
     matching = [
         record
         for record in context.state.transactions()
         if start_date <= parse_iso(record["createdAt"]) <= end_date
     ]
-    page = _page("transactions", len(matching), start, end)
+    page = _page("transactions", len(matching), start, min(end, len(matching)))
     for row, record in enumerate(matching[start - 1 : end], start=start):
         page.append(_transaction_element(context, record, row))
     return [page]
 
 
 def _batch_summary(batch: Record) -> ET.Element:
+    """One <batch> of getBatchList, in the element names fhdalikhan/opayo-reporting-api
+    src/GetBatchList.php reads: authprocessorname, completed, transactiongroups."""
+    # rule: OPAYO-RPT-05
     element = ET.Element("batch")
     _element(element, "batchid", batch["batchId"])
-    _element(element, "authprocessor", batch["authProcessor"])
-    _element(element, "businessdate", batch["businessDate"])
-    _element(element, "settledate", _date(batch["settledAt"]))
-    _element(element, "transactioncount", len(batch["items"]))
-    totals = ET.SubElement(element, "totals")
-    for currency, total in sorted(batch["totals"].items()):
-        entry = ET.SubElement(totals, "total")
-        _element(entry, "currency", currency)
-        _element(entry, "count", total["count"])
-        for name in ("gross", "fees", "net"):
-            _element(entry, name, to_decimal_string(total[name], currency))
+    _element(element, "authprocessorname", batch["authProcessor"])
+    _element(element, "completed", _timestamp(batch["settledAt"]))
+    groups = ET.SubElement(element, "transactiongroups")
+    for currency, total in sorted(transaction_groups(batch["items"]).items()):
+        group = ET.SubElement(groups, "transactiongroup")
+        _element(group, "currency", currency)
+        _element(group, "paymentnumber", total["paymentNumber"])
+        _element(group, "paymentvalue", to_decimal_string(total["paymentValue"], currency))
+        _element(group, "refundnumber", total["refundNumber"])
+        _element(group, "refundvalue", to_decimal_string(total["refundValue"], currency))
     return element
 
 
@@ -214,36 +225,38 @@ def get_batch_list(context: SandboxContext, params: Params) -> list[ET.Element]:
     start_date, end_date = params.date("startdate"), params.date("enddate")
     listed = [b for b in batches(context) if start_date <= parse_iso(b["settledAt"]) <= end_date]
     element = ET.Element("batches")
-    _element(element, "totalrows", len(listed))
     for batch in listed:
         element.append(_batch_summary(batch))
     return [element]
 
 
 def get_batch_detail(context: SandboxContext, params: Params) -> list[ET.Element]:
+    """One page of a batch's rows: `startrow`..`endrow`, at most `reporting_page_rows`."""
     batch_id = params.text("batchid")
-    processor = params.text("authprocessor", required=False)
-    start, end = params.rows()
+    # rule: OPAYO-RPT-06
+    processor = params.text("authprocessor")
+    options = context.options
+    start, end = params.rows(options.reporting_page_rows)
     found = [b for b in batches(context) if str(b["batchId"]) == batch_id]
-    if not found or (processor and found[0]["authProcessor"].lower() != processor.lower()):
+    if not found or found[0]["authProcessor"].lower() != processor.lower():
         raise ReportingError(BATCH_NOT_FOUND, f"No batch {batch_id} for that authprocessor")
-    batch = found[0]
-    element = _batch_summary(batch)
-    page = _page("transactions", len(batch["items"]), start, end)
-    for row, item in enumerate(batch["items"][start - 1 : end], start=start):
+    items = found[0]["items"]
+    # rule: OPAYO-RPT-07
+    total = len(items) if options.batch_detail_totalrows else None
+    page = _page("transactions", total, start, min(end, len(items)))
+    for row, item in enumerate(items[start - 1 : end], start=start):
         entry = ET.SubElement(page, "transaction")
         currency = item["currency"]
         _element(entry, "rownumber", row)
         _element(entry, "vpstxid", item["vpsTxId"])
         _element(entry, "vendortxcode", item["vendorTxCode"])
         _element(entry, "transactiontype", item["transactionType"])
-        _element(entry, "cardtype", item["cardType"])
+        # rule: OPAYO-RPT-08
+        _element(entry, options.batch_detail_card_element, item["cardType"])
         _element(entry, "currency", currency)
-        for name in ("amount", "fee", "net"):
-            _element(entry, name, to_decimal_string(item[name], currency))
-        _element(entry, "transactiondate", _date(item["settleableAt"]))
-    element.append(page)
-    return [element]
+        _element(entry, "amount", to_decimal_string(item["amount"], currency))
+        _element(entry, "started", _timestamp(item["settleableAt"]))
+    return [page]
 
 
 COMMANDS: dict[str, Callable[[SandboxContext, Params], list[ET.Element]]] = {
@@ -310,6 +323,7 @@ def _handle(context: SandboxContext, document: Any) -> list[ET.Element]:
     return command(context, Params(parameters))
 
 
+# rule: OPAYO-RPT-01
 async def access(request: Request) -> Response:
     context: SandboxContext = request.app.state.opayo
     try:

@@ -64,6 +64,7 @@ def _matched(flag: bool) -> str:
     return "MATCHED" if flag else "NOTMATCHED"
 
 
+# rule: OPAYO-NTF-01
 def complete_registration(
     context: SandboxContext,
     record: Record,

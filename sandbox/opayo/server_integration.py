@@ -71,6 +71,7 @@ def server_reply(lines: dict[str, str]) -> PlainTextResponse:
     return PlainTextResponse("".join(f"{name}={value}\r\n" for name, value in lines.items()))
 
 
+# rule: OPAYO-SRV-02
 def _refusal(status: str, code: int, detail: str) -> PlainTextResponse:
     return server_reply(
         {"VPSProtocol": PROTOCOL, "Status": status, "StatusDetail": f"{code} : {detail}"}
@@ -89,6 +90,7 @@ def _valid_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+# rule: OPAYO-SRV-01
 async def register(request: Request) -> Response:
     context: SandboxContext = request.app.state.opayo
     try:
@@ -191,6 +193,7 @@ def _bad(property_name: str, description: str, status: int = 422) -> JSONRespons
     return JSONResponse({"error": description, "property": property_name}, status)
 
 
+# rule: OPAYO-SBX-03
 async def complete(request: Request) -> Response:
     context: SandboxContext = request.app.state.opayo
     try:

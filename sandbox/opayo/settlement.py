@@ -19,6 +19,7 @@ from sandbox.opayo.options import OpayoSandboxOptions
 from sandbox.opayo.state import BATCH, Record, iso, parse_iso
 
 
+# rule: OPAYO-STL-02
 def settled_amount(record: Record) -> int:
     """Signed minor units this transaction moves at settlement (0 when nothing settles)."""
     if record["status"] != "Ok" or record["voided"] or not record["settleableAt"]:
@@ -31,6 +32,7 @@ def settled_amount(record: Record) -> int:
     return int(record["amount"])
 
 
+# rule: OPAYO-STL-03
 def fee_for(options: OpayoSandboxOptions, card_type: str, amount: int) -> int:
     """Fixed part + percentage of the absolute amount, rounded half up to minor units."""
     rule = options.fee_rule(card_type)
@@ -40,6 +42,7 @@ def fee_for(options: OpayoSandboxOptions, card_type: str, amount: int) -> int:
     return rule.fixed_minor + int(percentage)
 
 
+# rule: OPAYO-STL-01
 def settle(context: SandboxContext) -> list[Record]:
     """Form every batch due by now; returns the batches formed by this call."""
     today = context.clock.now().date()
@@ -65,6 +68,7 @@ def settle(context: SandboxContext) -> list[Record]:
                 "settledAt": iso(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)),
                 "items": items,
                 "totals": _totals(items),
+                "groups": transaction_groups(items),
             }
             store.put(BATCH, str(batch_id), batch)
             for record in records:
@@ -101,6 +105,24 @@ def _totals(items: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
         total["fees"] += item["fee"]
         total["net"] += item["net"]
     return totals
+
+
+def transaction_groups(items: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per currency, what getBatchList's <transactiongroup> reports: payments and refunds,
+    counted and summed (refunds as a positive value)."""
+    groups: dict[str, dict[str, int]] = {}
+    for item in items:
+        group = groups.setdefault(
+            item["currency"],
+            {"paymentNumber": 0, "paymentValue": 0, "refundNumber": 0, "refundValue": 0},
+        )
+        if item["amount"] < 0:
+            group["refundNumber"] += 1
+            group["refundValue"] -= item["amount"]
+        else:
+            group["paymentNumber"] += 1
+            group["paymentValue"] += item["amount"]
+    return groups
 
 
 def batches(context: SandboxContext) -> list[Record]:

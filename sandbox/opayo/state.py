@@ -35,6 +35,7 @@ def new_transaction_id() -> str:
     return str(uuid.uuid4()).upper()
 
 
+# rule: OPAYO-SRV-03
 def vps_tx_id(transaction_id: str) -> str:
     return "{" + transaction_id + "}"
 
@@ -43,6 +44,7 @@ def transaction_id_from_vps(value: str) -> str:
     return value.strip().strip("{}").upper()
 
 
+# rule: OPAYO-SRV-04
 def new_security_key() -> str:
     alphabet = string.ascii_uppercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(10))

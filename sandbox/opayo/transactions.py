@@ -106,6 +106,7 @@ def refunded_amount(context: SandboxContext, record: Record) -> int:
     return total
 
 
+# rule: OPAYO-PI-07
 def check_reference_for_refund(
     context: SandboxContext, reference: Record, amount: int, currency: str
 ) -> None:
@@ -136,6 +137,7 @@ def check_reference_for_refund(
         )
 
 
+# rule: OPAYO-PI-08
 def check_reference_for_repeat(reference: Record, currency: str) -> None:
     if reference["transactionType"] not in ("Payment", "Repeat", "Deferred"):
         raise PiError.field(
@@ -158,6 +160,7 @@ def _refuse(description: str) -> PiError:
     return PiError.single(403, errors.INSTRUCTION_REFUSED, description)
 
 
+# rule: OPAYO-PI-13
 def apply_instruction(
     context: SandboxContext, record: Record, instruction_type: str, amount: int | None
 ) -> dict[str, Any]:
@@ -166,6 +169,7 @@ def apply_instruction(
     kind = record["transactionType"]
     if record["status"] != "Ok":
         raise _refuse(f"Instructions apply only to successful transactions, not {record['status']}")
+    # rule: OPAYO-PI-10
     if instruction_type == "release":
         if kind != "Deferred":
             raise _refuse(f"Only a Deferred transaction can be released, not a {kind}")
@@ -185,6 +189,7 @@ def apply_instruction(
         record.update(
             released=True, releasedAmount=release, releasedAt=iso(now), settleableAt=iso(now)
         )
+    # rule: OPAYO-PI-11
     elif instruction_type == "abort":
         if kind != "Deferred":
             raise _refuse(f"Only a Deferred transaction can be aborted, not a {kind}")
@@ -203,6 +208,7 @@ def apply_instruction(
     return instruction
 
 
+# rule: OPAYO-PI-12
 def _check_void(context: SandboxContext, record: Record, now: datetime) -> None:
     kind = record["transactionType"]
     if kind not in ("Payment", "Repeat", "Refund"):

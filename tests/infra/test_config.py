@@ -39,6 +39,14 @@ def test_every_environment_in_cdk_json_is_valid(environment: str) -> None:
     assert config.opayo_vendors
 
 
+def test_the_egress_nat_defaults_to_one_small_instance() -> None:
+    config = load_config(_with({"egress": None}))
+    assert (config.egress.nat, config.egress.nat_instance_type) == ("instance", "t4g.nano")
+    assert config.egress.nat_ami_parameter is None
+    gateway = load_config(_with({"egress": {"nat": "gateway"}}))
+    assert gateway.egress.nat == "gateway"
+
+
 def test_mapping_templates_accept_starters_and_s3_objects() -> None:
     refs = [
         "starter:shopify",
@@ -80,6 +88,10 @@ def test_values_are_read_from_camel_case_context() -> None:
         ({"mappingTemplates": ["ftp://x/y.yaml"]}, "dev.mappingTemplates[0]"),
         ({"mappingTemplates": ["s3://bucket-only"]}, "dev.mappingTemplates[0]"),
         ({"dlqMaxRecieveCount": 5}, "dev.dlqMaxRecieveCount: Extra inputs are not permitted"),
+        ({"egress": {"nat": "natgw"}}, "dev.egress.nat"),
+        ({"egress": {"natInstanceType": "t3.micro"}}, "dev.egress.natInstanceType"),
+        ({"egress": {"natAmiParameter": "fck-nat-ami"}}, "dev.egress.natAmiParameter"),
+        ({"egress": {"nat": "gateway", "eip": "1.2.3.4"}}, "dev.egress.eip: Extra inputs"),
     ],
 )
 def test_a_wrong_value_names_its_field(change: dict[str, Any], named_field: str) -> None:

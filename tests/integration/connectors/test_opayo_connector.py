@@ -248,11 +248,18 @@ def test_reporting_lists_batches_after_settlement(
     items = [
         item
         for batch in batches
-        for item in reporting.get_batch_detail(batch.batch_id, batch.auth_processor)
+        for item in reporting.get_batch_detail(
+            batch.batch_id, batch.auth_processor, expected_rows=batch.expected_rows
+        )
     ]
+    assert all(batch.completed is not None and batch.groups for batch in batches)
     assert created.vendor_tx_code in {item.vendor_tx_code for item in items}
     ours = next(item for item in items if item.vendor_tx_code == created.vendor_tx_code)
     assert ours.amount == Money(amount=1234, currency="GBP")
+    assert ours.card_scheme == "VISA"
+    detail = reporting.get_transaction_detail(vendor_tx_code=created.vendor_tx_code or "")
+    assert (detail.tx_state_id, detail.payment_system) == ("16", "VISA")
+    assert detail.batch_id  # settled
 
 
 def register_server_transaction(

@@ -26,6 +26,7 @@ from opayo_fba.store.orders import OrderRecord
 from opayo_fba.store.pending_payments import PendingPaymentsStore
 from opayo_fba.transform.opayo_pi import payment_from_pi
 from opayo_fba.wiring import SqsPaymentEventQueue
+from sandbox.opayo import OpayoSandboxOptions
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
 from tests.fixtures.saga_world import make_order
 from tests.integration.pipeline.conftest import FAST, Aws, opayo_credentials
@@ -57,8 +58,9 @@ def test_deferred_payments_released_before_midnight_are_fetched_as_a_batch_and_j
     for code in codes:
         assert code.encode() in documents
     assert unreleased.encode() not in documents
-    business_day = start.strftime("%Y/%m/%d")
-    assert all(f"opayo/batches/{vendor}/{business_day}/" in key for key in result.archived)
+    # Filed under the day Opayo closed the batch (getBatchList's `completed`).
+    settled_day = (start + timedelta(days=1)).strftime("%Y/%m/%d")
+    assert all(f"opayo/batches/{vendor}/{settled_day}/" in key for key in result.archived)
     assert aws.watermarks.get(vendor, BATCH_WATERMARK) == now
 
     again = fetch_opayo_batches(
@@ -74,6 +76,42 @@ def test_deferred_payments_released_before_midnight_are_fetched_as_a_batch_and_j
     [detail] = events.of(EVENT_DETAIL_TYPE)
     assert detail["balanced"] is True
     assert detail["batchIds"]
+
+
+class TestABatchLargerThanOnePage:
+    """The sandbox answers two rows a page and no <totalrows> (OPAYO-RPT-06/07): the pipeline
+    pages until getBatchList's count and the journal still ties out to the groups."""
+
+    @pytest.fixture
+    def opayo_sandbox_options(
+        self, opayo_sandbox_options: OpayoSandboxOptions
+    ) -> OpayoSandboxOptions:
+        return opayo_sandbox_options.model_copy(
+            update={"reporting_page_rows": 2, "batch_detail_totalrows": False}
+        )
+
+    def test_every_page_is_fetched(
+        self, opayo_sandbox: OpayoSandboxHandle, reporting: ReportingClient, aws: Aws
+    ) -> None:
+        vendor = opayo_sandbox.options.vendor
+        codes = [f"W-{uuid.uuid4().hex[:8]}-P1" for _ in range(5)]
+        for index, code in enumerate(codes):
+            opayo_sandbox.pay("Payment", 1000 + index, vendor_tx_code=code)
+        opayo_sandbox.advance(86400)
+        result = fetch_opayo_batches(
+            reporting, aws.ledger, aws.watermarks, aws.archive, vendor, opayo_sandbox.now()
+        )
+        assert result.failed == ()
+        (key,) = result.archived
+        document = aws.archived(key)
+        assert [code.encode() in document for code in codes] == [True] * 5
+        assert document.count(b"<transaction>") == 5
+        events = RecordingEvents()
+        config = load_config(default_config_path())
+        assert journal_ready_reports(aws.ledger, aws.archive, config, events) is not None
+        [detail] = events.of(EVENT_DETAIL_TYPE)
+        assert detail["balanced"] is True
+        assert "batch_total_mismatch" not in json.dumps(detail)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 
 from opayo_fba.model import Refund
-from opayo_fba.opayo.reporting import Batch
+from opayo_fba.opayo.reporting import Batch, TransactionGroup
 from opayo_fba.pipeline.archive import ReportArchive, amazon_report_key, opayo_batch_key
 from opayo_fba.pipeline.journals import journal_ready_reports
 from opayo_fba.pipeline.opayo_batches import BATCH_WATERMARK, fetch_opayo_batches
@@ -34,6 +34,7 @@ from tests.unit.reconcile.builders import (
 )
 
 NOW = datetime(2026, 11, 17, 2, 0, tzinfo=UTC)
+COMPLETED = datetime(2026, 11, 16, 0, 5, tzinfo=UTC)
 VENDOR = "shop-a"
 
 
@@ -47,19 +48,31 @@ class FakeReporting:
     detail_calls: int = 0
 
     def get_batch_list(self, start: datetime, end: datetime) -> list[Batch]:
+        """As getBatchList answers: batchid, authprocessorname, completed, and per currency
+        how many payments the batch holds (which is where paging stops)."""
         self.windows.append((start, end))
         return [
-            Batch(batch_id, "Elavon", {"businessdate": "2026-11-15"}) for batch_id in self.batches
+            Batch(
+                batch_id,
+                "Elavon",
+                {"completed": "16/11/2026 00:05:00.000"},
+                completed=COMPLETED,
+                groups=(TransactionGroup("GBP", len(rows), None, 0, None),),
+            )
+            for batch_id, rows in self.batches.items()
         ]
 
     def command(self, command: str, parameters: Sequence[tuple[str, str]] = ()) -> Element:
+        """getBatchDetail: at most `page_size` rows, no <totalrows> (not confirmed to exist)."""
         assert command == "getBatchDetail"
         self.detail_calls += 1
         values = dict(parameters)
         start = int(values["startrow"])
         rows = self.batches[values["batchid"]]
-        page = rows[start - 1 : start - 1 + self.page_size]
-        document = batch_xml(page, batch_id=values["batchid"], total_rows=len(rows))
+        page = "".join(rows[start - 1 : start - 1 + self.page_size])
+        document = (
+            f"<vspaccess><errorcode>0000</errorcode><transactions>{page}</transactions></vspaccess>"
+        )
         root: Element = fromstring(document.encode("utf-8"))
         return root
 
@@ -95,7 +108,7 @@ def test_a_batch_is_fetched_page_by_page_archived_whole_and_made_ready(
     s3: Any,
 ) -> None:
     result = fetch(reporting, ledger, watermarks, archive)
-    key = opayo_batch_key(VENDOR, "501", "Elavon", NOW.date() - timedelta(days=2))
+    key = opayo_batch_key(VENDOR, "501", "Elavon", COMPLETED.date())
     assert result.archived == (key,)
     assert reporting.detail_calls == 2
     document = s3.get_object(Bucket=REPORTS_BUCKET, Key=key)["Body"].read().decode()

@@ -318,29 +318,30 @@ def test_an_unreadable_batch_date_names_the_field(chart: ReconcileConfig) -> Non
     assert (raised.value.source, raised.value.field) == ("b.xml", "batchdate")
 
 
-# A getBatchDetail answer as the Opayo sandbox gives it (captured over HTTP from
-# sandbox/opayo/reporting.py): a payment, a released Deferred and a refund, with its fees.
+# A batch as the pipeline archives it from the Opayo sandbox (opayo_fba.pipeline.opayo_batches
+# over sandbox/opayo/reporting.py): getBatchList's header and transactiongroups, then the
+# getBatchDetail rows (a payment, a released Deferred and a refund; no fees: Opayo reports none).
 SANDBOX_BATCH = (
-    "<vspaccess><errorcode>0000</errorcode><timestamp>03/03/2026 00:00:00</timestamp><batch>"
+    "<vspaccess><errorcode>0000</errorcode><batch>"
     "<batchid>2</batchid><authprocessor>Elavon</authprocessor>"
-    "<businessdate>2026-03-02</businessdate><settledate>03/03/2026 00:00:00</settledate>"
-    "<transactioncount>3</transactioncount><totals><total><currency>GBP</currency>"
-    "<count>3</count><gross>130.00</gross><fees>2.34</fees><net>127.66</net></total></totals>"
-    "<transactions><totalrows>3</totalrows><startrow>1</startrow><endrow>3</endrow>"
+    "<completed>03/03/2026 00:00:00.000</completed><transactiongroups><transactiongroup>"
+    "<currency>GBP</currency><paymentnumber>2</paymentnumber><paymentvalue>160.00</paymentvalue>"
+    "<refundnumber>1</refundnumber><refundvalue>30.00</refundvalue></transactiongroup>"
+    "</transactiongroups><transactions>"
     "<transaction><rownumber>1</rownumber><vpstxid>{738F07EE-029F-4634-9E76-87D0F80E28C3}"
     "</vpstxid><vendortxcode>s-visa</vendortxcode><transactiontype>Payment</transactiontype>"
-    "<cardtype>VISA</cardtype><currency>GBP</currency><amount>100.00</amount><fee>1.22</fee>"
-    "<net>98.78</net><transactiondate>02/03/2026 09:00:00</transactiondate></transaction>"
+    "<paymentsystem>VISA</paymentsystem><currency>GBP</currency><amount>100.00</amount>"
+    "<started>02/03/2026 09:00:00.000</started></transaction>"
     "<transaction><rownumber>2</rownumber><vpstxid>{A1F6D86D-367F-4123-AC3A-0DA886258C64}"
     "</vpstxid><vendortxcode>s-deferred</vendortxcode><transactiontype>Deferred"
-    "</transactiontype><cardtype>VISA</cardtype><currency>GBP</currency><amount>60.00</amount>"
-    "<fee>0.74</fee><net>59.26</net><transactiondate>02/03/2026 09:00:00</transactiondate>"
+    "</transactiontype><paymentsystem>VISA</paymentsystem><currency>GBP</currency>"
+    "<amount>60.00</amount><started>02/03/2026 09:00:00.000</started>"
     "</transaction><transaction><rownumber>3</rownumber>"
     "<vpstxid>{3A1A96DD-CD44-41AB-B5C3-EA7326257AEF}</vpstxid><vendortxcode>s-refund"
-    "</vendortxcode><transactiontype>Refund</transactiontype><cardtype>VISA</cardtype>"
-    "<currency>GBP</currency><amount>-30.00</amount><fee>0.38</fee><net>-30.38</net>"
-    "<transactiondate>02/03/2026 09:00:00</transactiondate></transaction></transactions>"
-    "</batch></vspaccess>"
+    "</vendortxcode><transactiontype>Refund</transactiontype><paymentsystem>VISA</paymentsystem>"
+    "<currency>GBP</currency><amount>-30.00</amount>"
+    "<started>02/03/2026 09:00:00.000</started></transaction><totalrows>3</totalrows>"
+    "</transactions></batch></vspaccess>"
 )
 
 
@@ -349,13 +350,38 @@ def test_a_sandbox_batch_ties_out_with_the_example_fee_schedule(chart: Reconcile
     reconciler = Reconciler(chart, on_exception=found.append)
     reconciler.add_batch(BatchParser(io.BytesIO(SANDBOX_BATCH.encode()), "b.xml"))
     (entry,) = reconciler.finish().entries
-    # fees as the schedule says, totals and count agree (no settlement: orders unfulfilled)
+    # fees as the schedule says; the transactiongroups' gross and count agree (no settlement:
+    # orders unfulfilled), so the only exceptions are about orders
     assert {e.reason for e in found} == {"captured_not_fulfilled", "unknown_order"}
     assert (entry.entry_id, entry.clearing_minor, entry.control_total_minor) == (
         "OPY-2-GBP", 12766, 12766,
     )  # fmt: skip
     assert entry.is_balanced()
-    assert entry.date == datetime(2026, 3, 2, tzinfo=UTC)
+    assert entry.date == datetime(2026, 3, 3, tzinfo=UTC)  # completed, UK time (GMT in March)
+
+
+def test_transaction_groups_that_disagree_with_the_rows_are_reported(
+    chart: ReconcileConfig,
+) -> None:
+    found: list[ReconcileException] = []
+    reconciler = Reconciler(chart, on_exception=found.append)
+    short = SANDBOX_BATCH.replace("<paymentvalue>160.00", "<paymentvalue>150.00").replace(
+        "<paymentnumber>2", "<paymentnumber>3"
+    )
+    reconciler.add_batch(BatchParser(io.BytesIO(short.encode()), "b.xml"))
+    reconciler.finish()
+    mismatches = [e for e in found if e.reason == "batch_total_mismatch"]
+    assert sorted((e.amount_minor, e.expected_minor) for e in mismatches) == [
+        (3, 4),
+        (13000, 12000),
+    ]
+
+
+def test_a_card_scheme_is_read_from_paymentsystem_or_cardtype() -> None:
+    as_cardtype = SANDBOX_BATCH.replace("paymentsystem>", "cardtype>")
+    for document in (SANDBOX_BATCH, as_cardtype):
+        parser = BatchParser(io.BytesIO(document.encode()), "b.xml")
+        assert {t.card_type for t in parser.transactions()} == {"VISA"}
 
 
 def test_a_refund_that_names_no_payment_is_an_unknown_order(chart: ReconcileConfig) -> None:

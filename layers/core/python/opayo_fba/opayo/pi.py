@@ -7,8 +7,9 @@ again blindly. The connector first finds out what happened and continues from th
   Reporting API's getTransactionDetail; found -> that transaction is the answer; not found ->
   sending again is safe, because Opayo refuses a second use of a vendorTxCode (and that
   refusal is itself answered by looking the code up);
-- an instruction (release, abort, void): the transaction's state is read back; already
-  applied -> done; not applied -> send again.
+- an instruction (release, abort, void): the transaction's state is read back (Reporting
+  `txstateid`, `TransactionDetail.instruction_applied`); already applied -> done; not applied
+  -> send again; cannot tell -> the outcome is unknown and nothing is sent.
 
 Only a request known not to have been processed (connection refused, 429) is retried as is.
 Every call has a timeout. Card data never passes through here: only the merchant session key
@@ -399,24 +400,20 @@ class PiClient:
 def _applied_instruction(
     state: TransactionDetail, instruction_type: str, amount: int | None, detail: str
 ) -> PiInstruction | None:
-    """The instruction as Opayo recorded it, None if it was not applied."""
-    flag = {"release": state.released, "abort": state.aborted, "void": state.voided}[
-        instruction_type
-    ]
-    if flag is None:
+    """The instruction as Opayo recorded it, None if it was not applied.
+
+    Read from txstateid (`TransactionDetail.instruction_applied`); when the record cannot
+    tell, nothing is sent again. getTransactionDetail carries no released amount, so a
+    release found applied is reported for the amount asked.
+    """
+    applied = state.instruction_applied(instruction_type)
+    if applied is None:
         raise _Unresolved(
-            f"{detail}; Opayo's record does not say whether it was {instruction_type}d"
+            f"{detail}; Opayo's record (txstateid {state.tx_state_id or 'missing'}) does not "
+            f"say whether it was {instruction_type}d"
         )
-    if not flag:
+    if not applied:
         return None
-    released = state.released_amount
-    if instruction_type == "release" and released is not None and released.amount != amount:
-        raise OpayoInstructionRefused(
-            "releaseTransaction",
-            403,
-            "AlreadyReleased",
-            f"released earlier for {released.amount}, not {amount}",
-        )
     return PiInstruction(instruction_type=instruction_type, amount=amount, date=None)
 
 

@@ -8,10 +8,10 @@ are simply retried.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
@@ -59,15 +59,36 @@ def _money(values: dict[str, str], amount_key: str = "amount") -> Money | None:
         return None
 
 
-def _flag(value: str | None) -> bool | None:
-    if value is None or value == "":
-        return None
-    return value.strip().upper() in ("YES", "TRUE", "1", "Y")
+# txstateid values (Stack Overflow 40176413, "SagePay Reporting API getTransactionDetail
+# txstateid values"; the reference page repeats 14, 16 and 19).
+TX_STATE_DEFERRED_AWAITING_RELEASE = "14"
+TX_STATE_AUTHORISED = "16"
+TX_STATE_VOIDED = "18"
+TX_STATE_DEFERRED_ABORTED = "19"
+TX_STATE_DEFERRED_EXPIRED = "27"
+# What each instruction leaves, and the states that say for certain it was not applied.
+_APPLIED_STATE = {
+    "abort": TX_STATE_DEFERRED_ABORTED,
+    "void": TX_STATE_VOIDED,
+}
+_NOT_APPLIED_STATES = {
+    "release": frozenset(
+        {TX_STATE_DEFERRED_AWAITING_RELEASE, TX_STATE_DEFERRED_ABORTED, TX_STATE_DEFERRED_EXPIRED}
+    ),
+    "abort": frozenset(
+        {TX_STATE_DEFERRED_AWAITING_RELEASE, TX_STATE_AUTHORISED, TX_STATE_DEFERRED_EXPIRED}
+    ),
+    "void": frozenset({TX_STATE_AUTHORISED}),
+}
 
 
 @dataclass(frozen=True)
 class TransactionDetail:
-    """getTransactionDetail's answer; `raw` keeps every field Opayo sent."""
+    """getTransactionDetail's answer; `raw` keeps every field Opayo sent.
+
+    Opayo's answer has no released/aborted/voided elements: where a transaction stands is
+    `txstateid` (see `instruction_applied`).
+    """
 
     vps_tx_id: str
     vendor_tx_code: str
@@ -76,16 +97,41 @@ class TransactionDetail:
     tx_state_id: str | None
     amount: Money | None
     started: datetime | None
-    released: bool | None = None
-    released_amount: Money | None = None
-    aborted: bool | None = None
-    voided: bool | None = None
+    batch_id: str = ""
+    payment_system: str = ""
+    """The card scheme (`paymentsystem`; getTransactionDetail has no `cardtype`)."""
     raw: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def transaction_id(self) -> str:
         """The Pi transactionId: the VPSTxId without its braces."""
         return self.vps_tx_id.strip().strip("{}").upper()
+
+    @property
+    def is_deferred(self) -> bool:
+        return self.transaction_type.strip().upper() == "DEFERRED"
+
+    def instruction_applied(self, instruction_type: str) -> bool | None:
+        """Whether Opayo's record shows `instruction_type` (release, abort, void) applied;
+        None when it cannot tell.
+
+        A release is read from txstateid 16 on a Deferred, which is OUR ASSUMPTION (no public
+        source says which txstateid a released Deferred shows), or from a `batchid` (only
+        captured money is batched, so that holds whatever the value). States 14, 19 and 27
+        say for certain it was not released; any other value is the other, unconfirmed
+        reading and answers None, so the caller never sends a capture on a guess.
+        """
+        state = (self.tx_state_id or "").strip()
+        if self.is_deferred == (instruction_type == "void"):
+            return False  # only a Deferred is released or aborted; a Deferred is never voided
+        if instruction_type == "release":
+            if self.batch_id or state == TX_STATE_AUTHORISED:
+                return True
+        elif state == _APPLIED_STATE.get(instruction_type):
+            return True
+        if state in _NOT_APPLIED_STATES.get(instruction_type, frozenset()):
+            return False
+        return None
 
     @classmethod
     def from_values(cls, values: dict[str, str]) -> TransactionDetail:
@@ -97,12 +143,21 @@ class TransactionDetail:
             tx_state_id=values.get("txstateid") or None,
             amount=_money(values),
             started=parse_opayo_time(values.get("started")),
-            released=_flag(values.get("released")),
-            released_amount=_money(values, "releasedamount"),
-            aborted=_flag(values.get("aborted")),
-            voided=_flag(values.get("voided")),
+            batch_id=values.get("batchid", ""),
+            payment_system=values.get("paymentsystem", ""),
             raw=values,
         )
+
+
+@dataclass(frozen=True)
+class TransactionGroup:
+    """One currency of a getBatchList batch: payments and refunds, counted and summed."""
+
+    currency: str
+    payment_number: int
+    payment_value: Money | None
+    refund_number: int
+    refund_value: Money | None
 
 
 @dataclass(frozen=True)
@@ -110,6 +165,45 @@ class Batch:
     batch_id: str
     auth_processor: str
     raw: dict[str, str] = field(default_factory=dict, repr=False)
+    completed: datetime | None = None
+    """When Opayo closed the batch (`completed`, dd/mm/yyyy hh:mm:ss.fff)."""
+    groups: tuple[TransactionGroup, ...] = ()
+
+    @property
+    def expected_rows(self) -> int | None:
+        """The rows getBatchDetail should give: every payment and refund the groups count;
+        None when getBatchList gave no groups."""
+        if not self.groups:
+            return None
+        return sum(group.payment_number + group.refund_number for group in self.groups)
+
+    @classmethod
+    def from_element(cls, element: Element) -> Batch:
+        values = _leaves(element)
+        groups = tuple(
+            _group(_leaves(child))
+            for child in element.iter()
+            if child.tag.lower() == "transactiongroup"
+        )
+        return cls(
+            batch_id=values.get("batchid", ""),
+            # authprocessorname is what getBatchList says and getBatchDetail takes.
+            auth_processor=values.get("authprocessorname") or values.get("authprocessor", ""),
+            raw=values,
+            completed=parse_opayo_time(values.get("completed")),
+            groups=groups,
+        )
+
+
+def _group(values: dict[str, str]) -> TransactionGroup:
+    currency = values.get("currency", "").upper()
+    return TransactionGroup(
+        currency=currency,
+        payment_number=_int(values.get("paymentnumber")) or 0,
+        payment_value=_money({"amount": values.get("paymentvalue", ""), "currency": currency}),
+        refund_number=_int(values.get("refundnumber")) or 0,
+        refund_value=_money({"amount": values.get("refundvalue", ""), "currency": currency}),
+    )
 
 
 @dataclass(frozen=True)
@@ -119,6 +213,11 @@ class BatchTransaction:
     transaction_type: str
     amount: Money | None
     raw: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def card_scheme(self) -> str:
+        """`paymentsystem` or `cardtype`: which one a batch row carries is not confirmed."""
+        return self.raw.get("paymentsystem") or self.raw.get("cardtype", "")
 
 
 class ReportingClient:
@@ -214,39 +313,19 @@ class ReportingClient:
             "getBatchList",
             [("startdate", start.strftime(_DATE_LAYOUT)), ("enddate", end.strftime(_DATE_LAYOUT))],
         )
-        batches: list[Batch] = []
-        for element in root.iter():
-            if element.tag.lower() != "batch":
-                continue
-            values = _leaves(element)
-            batches.append(
-                Batch(
-                    batch_id=values.get("batchid", ""),
-                    auth_processor=values.get("authprocessor", ""),
-                    raw=values,
-                )
-            )
-        return batches
+        return [Batch.from_element(e) for e in root.iter() if e.tag.lower() == "batch"]
 
     def get_batch_detail(
-        self, batch_id: str, auth_processor: str, *, page_size: int = 500
+        self,
+        batch_id: str,
+        auth_processor: str,
+        *,
+        expected_rows: int | None = None,
+        page_size: int = 500,
     ) -> list[BatchTransaction]:
-        """Every transaction in a settlement batch, fetched `page_size` rows at a time."""
+        """Every transaction in a settlement batch, page by page (see `page_batch_detail`)."""
         transactions: list[BatchTransaction] = []
-        start_row = 1
-        while True:
-            root = self.command(
-                "getBatchDetail",
-                [
-                    ("batchid", batch_id),
-                    ("authprocessor", auth_processor),
-                    ("startrow", str(start_row)),
-                    ("endrow", str(start_row + page_size - 1)),
-                ],
-            )
-            page = [
-                _leaves(element) for element in root.iter() if element.tag.lower() == "transaction"
-            ]
+        for page in page_batch_detail(self, batch_id, auth_processor, expected_rows, page_size):
             transactions.extend(
                 BatchTransaction(
                     vps_tx_id=values.get("vpstxid", ""),
@@ -255,12 +334,60 @@ class ReportingClient:
                     amount=_money(values),
                     raw=values,
                 )
-                for values in page
+                for values in (_leaves(row) for row in page)
             )
-            total = _int(_leaves(root).get("totalrows"))
-            start_row += page_size
-            if len(page) < page_size or (total is not None and start_row > total):
-                return transactions
+        return transactions
+
+
+class _Commands(Protocol):
+    def command(self, command: str, parameters: Sequence[tuple[str, str]] = ()) -> Element: ...
+
+
+def page_batch_detail(
+    source: _Commands,
+    batch_id: str,
+    auth_processor: str,
+    expected_rows: int | None,
+    page_size: int = 500,
+) -> Iterator[list[Element]]:
+    """The <transaction> rows of a batch, one list per getBatchDetail page.
+
+    Whether a page carries `totalrows` is not confirmed, so the count to reach is the one
+    getBatchList gave (`expected_rows`, payments + refunds of its transactiongroups), else
+    `totalrows`, else the rows run out (a short page). Each page asks from the row after the
+    last one received, so a page smaller than asked for (Opayo's own limit) loses nothing.
+    A page that brings nothing before the count is met raises ReportingApiError.
+    """
+    received = 0
+    while True:
+        root = source.command(
+            "getBatchDetail",
+            [
+                ("batchid", batch_id),
+                ("authprocessor", auth_processor),
+                ("startrow", str(received + 1)),
+                ("endrow", str(received + page_size)),
+            ],
+        )
+        rows = [element for element in root.iter() if element.tag.lower() == "transaction"]
+        target = (
+            expected_rows if expected_rows is not None else _int(_leaves(root).get("totalrows"))
+        )
+        if rows:
+            received += len(rows)
+            yield rows
+        if target is None:
+            if len(rows) < page_size:
+                return
+        elif received >= target:
+            return
+        elif not rows:
+            raise ReportingApiError(
+                "getBatchDetail",
+                200,
+                "ShortBatch",
+                f"batch {batch_id} stopped at row {received} of {target}",
+            )
 
 
 def _int(value: str | None) -> int | None:

@@ -16,8 +16,9 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from opayo_fba.errors import InvalidInputError
-from opayo_fba.opayo.reporting import Batch
-from opayo_fba.opayo.results import parse_opayo_time
+from opayo_fba.model.money import Money
+from opayo_fba.opayo.errors import ReportingApiError
+from opayo_fba.opayo.reporting import Batch, page_batch_detail
 from opayo_fba.pipeline.archive import ReportArchive, opayo_batch_key
 from opayo_fba.reconcile.opayo import BatchParser
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
@@ -54,63 +55,64 @@ class BatchFetchResult:
     """Batch ids whose detail could not be read (recorded in the ledger with the reason)."""
 
 
-def _child(element: Element, name: str) -> Element | None:
-    for child in element.iter():
-        if child.tag.lower() == name:
-            return child
-    return None
+def _leaf(parent: Element, name: str, text: str) -> None:
+    from xml.etree.ElementTree import SubElement
 
-
-def _int_text(element: Element | None) -> int | None:
-    text = (element.text or "").strip() if element is not None else ""
-    return int(text) if text.isdigit() else None
+    SubElement(parent, name).text = text
 
 
 def batch_detail_document(
     source: BatchSource, batch: Batch, *, page_size: int = PAGE_SIZE
 ) -> bytes:
-    """The whole getBatchDetail answer of one batch, every page's transactions in one tree."""
-    from xml.etree.ElementTree import tostring
+    """One batch as one `<vspaccess>` document: the header getBatchList gave (batchid,
+    authprocessor, completed, its transactiongroups) and every getBatchDetail page's rows.
 
-    def page(start: int) -> Element:
-        return source.command(
-            "getBatchDetail",
-            [
-                ("batchid", batch.batch_id),
-                ("authprocessor", batch.auth_processor),
-                ("startrow", str(start)),
-                ("endrow", str(start + page_size - 1)),
-            ],
-        )
+    getBatchDetail's own header is not relied on (no public source shows one). Paging stops
+    at the count getBatchList gave (`opayo_fba.opayo.reporting.page_batch_detail`); that
+    count is written as `<totalrows>`, so the reconciliation reports any row that went
+    missing.
+    """
+    from xml.etree.ElementTree import Element, SubElement, tostring
 
-    root = page(1)
-    transactions = _child(root, "transactions")
-    if transactions is not None:
-        total = _int_text(_child(transactions, "totalrows"))
-        received = sum(1 for child in transactions if child.tag.lower() == "transaction")
-        while total is not None and received < total:
-            more = _child(page(received + 1), "transactions")
-            rows = [c for c in more if c.tag.lower() == "transaction"] if more is not None else []
-            if not rows:
-                raise InvalidInputError(
-                    f"getBatchDetail of batch {batch.batch_id} stopped at row {received} of {total}"
-                )
+    root = Element("vspaccess")
+    _leaf(root, "errorcode", "0000")
+    header = SubElement(root, "batch")
+    _leaf(header, "batchid", batch.batch_id)
+    _leaf(header, "authprocessor", batch.auth_processor)
+    if batch.completed is not None:
+        _leaf(header, "completed", batch.raw.get("completed", ""))
+    if batch.groups:
+        groups = SubElement(header, "transactiongroups")
+        for group in batch.groups:
+            element = SubElement(groups, "transactiongroup")
+            _leaf(element, "currency", group.currency)
+            _leaf(element, "paymentnumber", str(group.payment_number))
+            _leaf(element, "paymentvalue", _decimal(group.payment_value))
+            _leaf(element, "refundnumber", str(group.refund_number))
+            _leaf(element, "refundvalue", _decimal(group.refund_value))
+    transactions = SubElement(header, "transactions")
+    received = 0
+    try:
+        for rows in page_batch_detail(
+            source, batch.batch_id, batch.auth_processor, batch.expected_rows, page_size
+        ):
             transactions.extend(rows)
             received += len(rows)
-        for name in ("startrow", "endrow"):
-            element = _child(transactions, name)
-            if element is not None:
-                element.text = "1" if name == "startrow" else str(received)
+    except ReportingApiError as error:
+        raise InvalidInputError(f"getBatchDetail of batch {batch.batch_id}: {error}") from None
+    expected = batch.expected_rows
+    _leaf(transactions, "totalrows", str(expected if expected is not None else received))
     document: bytes = tostring(root, encoding="utf-8")
     return document
 
 
+def _decimal(money: Money | None) -> str:
+    return "" if money is None else money.format()
+
+
 def _business_date(batch: Batch, fallback: datetime) -> date:
-    for name in ("businessdate", "settledate"):
-        parsed = parse_opayo_time(batch.raw.get(name))
-        if parsed is not None:
-            return parsed.date()
-    return fallback.date()
+    """The day the batch was closed (`completed`), which names its archive folder."""
+    return (batch.completed or fallback).date()
 
 
 def fetch_opayo_batches(

@@ -410,6 +410,7 @@ class Reconciler:
         if not text:
             return self._now()
         for layout, zone in (
+            ("%d/%m/%Y %H:%M:%S.%f", _OPAYO_ZONE),
             ("%d/%m/%Y %H:%M:%S", _OPAYO_ZONE),
             ("%d/%m/%Y", UTC),
             ("%Y-%m-%d", UTC),

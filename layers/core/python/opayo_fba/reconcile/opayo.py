@@ -5,8 +5,10 @@ The response is parsed with defusedxml (no DTDs, entities or external references
 memory does not grow with the batch. Element names are matched case-insensitively; the
 shape accepted is documented in docs/reconciliation.md and is what the Opayo sandbox and
 connector use: header fields directly under <vspaccess> or under a <batch> element,
-<totals><total> per currency, and <transactions> (with a totalrows attribute or element)
-holding one <transaction> per settled item.
+control totals per currency as getBatchList's <transactiongroups><transactiongroup> (which
+the pipeline copies into the batch) or an older <totals><total>, and <transactions> (with a
+totalrows attribute or element) holding one <transaction> per settled item. A row's card
+scheme is read from <paymentsystem> or <cardtype> (which one Opayo writes is not confirmed).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ _PAGE_FIELDS = {"totalrows": "total_rows", "startrow": "start_row", "endrow": "e
 # The leaves of a <transaction> that are read; others (rownumber, net, dates) are skipped.
 TRANSACTION_FIELDS = frozenset(
     {"vpstxid", "vendortxcode", "relatedvendortxcode", "transactiontype", "txtype",
-     "amount", "currency", "cardtype", "fee"}
+     "amount", "currency", "cardtype", "paymentsystem", "fee"}
 )  # fmt: skip
 
 
@@ -180,7 +182,7 @@ class _BatchEvents:
         parent = open_tags[-1] if open_tags else None
         open_tags.append(lowered)
         self._parts = None
-        if parent == "transaction" or parent == "total":
+        if parent == "transaction" or parent == "total" or parent == "transactiongroup":
             self._parts = []
         elif parent == "transactions":
             if lowered == "transaction":
@@ -189,7 +191,7 @@ class _BatchEvents:
                 self.leaf_depth = len(open_tags)
             else:
                 self._parts = []  # <totalrows>, <startrow>, <endrow>
-        elif parent == "totals":
+        elif parent == "totals" or parent == "transactiongroups":
             self._total = {}
             self._total_line = self._expat.CurrentLineNumber
         elif parent is None:
@@ -203,7 +205,7 @@ class _BatchEvents:
                     if name in named:
                         line = self._expat.CurrentLineNumber
                         self._append(("page", (line, name, named[name])))
-            elif lowered not in ("totals", "batch"):
+            elif lowered not in ("totals", "transactiongroups", "batch"):
                 self._parts = []
                 self._line = self._expat.CurrentLineNumber
 
@@ -221,10 +223,12 @@ class _BatchEvents:
             elif lowered in _PAGE_FIELDS:
                 text = "".join(parts).strip() if parts else ""
                 self._append(("page", (self._expat.CurrentLineNumber, lowered, text)))
-        elif parent == "total":
+        elif parent == "total" or parent == "transactiongroup":
             self._total[lowered] = "".join(parts).strip() if parts else ""
         elif parent == "totals":
             self._append(("total", (self._total_line, self._total)))
+        elif parent == "transactiongroups":
+            self._append(("group", (self._total_line, self._total)))
         elif parts is not None and parent in _HEADER_PARENTS:
             self._append(("header", (self._line, lowered, "".join(parts).strip())))
 
@@ -301,6 +305,8 @@ class BatchParser:
                     self._header_field(*payload)
                 elif event == "total":
                     self._total(*payload)
+                elif event == "group":
+                    self._group(*payload)
                 elif event == "page":
                     line, name, value = payload
                     if not (value.isascii() and value.isdigit()):
@@ -337,7 +343,7 @@ class BatchParser:
             header.batch_id = text
         elif tag == "authprocessor":
             header.auth_processor = text
-        elif tag in ("batchdate", "businessdate"):
+        elif tag in ("batchdate", "businessdate", "completed"):
             header.batch_date = header.batch_date or text
 
     def _raise_api_error(self, line: int | None) -> None:
@@ -369,6 +375,33 @@ class BatchParser:
             fees_minor=amount("fees"),
             net_minor=amount("net"),
             count=int(count) if count else None,
+        )
+
+    def _group(self, line: int, values: dict[str, str]) -> None:
+        """getBatchList's <transactiongroup> (the pipeline copies it into the batch):
+        payments and refunds of one currency, counted and summed."""
+        currency = values.get("currency", "").upper()
+        exponent = self._exponent(currency, line)
+        counts: list[int] = []
+        for name in ("paymentnumber", "refundnumber"):
+            text = values.get(name, "")
+            if text and not (text.isascii() and text.isdigit()):
+                raise self._error(line, name, f"{text!r} is not a count")
+            counts += [int(text)] if text else []
+        sums = [
+            abs(self._signed(values[name], exponent, currency, line, name))
+            for name in ("paymentvalue", "refundvalue")
+            if values.get(name)
+        ]
+        gross = None
+        if values.get("paymentvalue"):
+            gross = sums[0] - (sums[1] if len(sums) > 1 else 0)
+        self.header.totals[currency] = BatchTotals(
+            currency=currency,
+            gross_minor=gross,
+            fees_minor=None,
+            net_minor=None,
+            count=sum(counts) if counts else None,
         )
 
     def _exponent(self, currency: str, line: int) -> int:
@@ -413,6 +446,6 @@ class BatchParser:
             kind,
             amount,
             currency,
-            values.get("cardtype", "").upper(),
+            (values.get("paymentsystem") or values.get("cardtype", "")).upper(),
             fee,
         )
