@@ -18,7 +18,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.countries import CountryCode
@@ -35,7 +42,42 @@ def clean_text(value: Any) -> Any:
     return cleaned or None
 
 
-CleanText = Annotated[str | None, BeforeValidator(clean_text)]
+# Every free-text field has a length limit (characters, after cleaning). Where a field is sent
+# as it is, the limit is the target's; where a renderer reflows or fits it (address lines,
+# names), the limit is the most the renderer can place. Sources: docs/canonical-model.md.
+TEXT_MAX = 255
+"""The default: Opayo's StatusDetail and other provider texts are at most 255 characters."""
+
+CleanText = Annotated[
+    Annotated[str, StringConstraints(max_length=TEXT_MAX)] | None, BeforeValidator(clean_text)
+]
+"""Cleaned text of at most TEXT_MAX characters; None when empty."""
+NameText = Annotated[
+    Annotated[str, StringConstraints(max_length=100)] | None, BeforeValidator(clean_text)
+]
+"""A person's or company's name: 100 (FBA's recipient name is 50, Opayo's 20; fitted on
+rendering)."""
+AddressLineText = Annotated[
+    Annotated[str, StringConstraints(max_length=180)] | None, BeforeValidator(clean_text)
+]
+"""One address line: 180, the three 60-character FBA lines a long line may be reflowed into."""
+CityText = Annotated[
+    Annotated[str, StringConstraints(max_length=50)] | None, BeforeValidator(clean_text)
+]
+"""A city: FBA's 50 (Opayo's 40 is fitted on rendering)."""
+RegionText = Annotated[
+    Annotated[str, StringConstraints(max_length=150)] | None, BeforeValidator(clean_text)
+]
+"""District, county, state or region: FBA's 150."""
+PostalCodeText = Annotated[
+    Annotated[str, StringConstraints(max_length=20)] | None, BeforeValidator(clean_text)
+]
+"""A postcode: FBA's 20 (Opayo's 10 is checked on rendering)."""
+PhoneText = Annotated[
+    Annotated[str, StringConstraints(max_length=40)] | None, BeforeValidator(clean_text)
+]
+"""A phone number: 40, room for a formatted international number with an extension (FBA's
+20 and Opayo's 19 are fitted on rendering)."""
 
 UK_POSTCODE_COUNTRIES = frozenset({"GB", "JE", "GG", "IM"})
 US_ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
@@ -90,16 +132,16 @@ class Address(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     country_code: CountryCode
-    name: CleanText = None
-    company: CleanText = None
-    line1: CleanText = None
-    line2: CleanText = None
-    line3: CleanText = None
-    city: CleanText = None
-    district_or_county: CleanText = None
-    state_or_region: CleanText = None
-    postal_code: CleanText = None
-    phone: CleanText = None
+    name: NameText = None
+    company: NameText = None
+    line1: AddressLineText = None
+    line2: AddressLineText = None
+    line3: AddressLineText = None
+    city: CityText = None
+    district_or_county: RegionText = None
+    state_or_region: RegionText = None
+    postal_code: PostalCodeText = None
+    phone: PhoneText = None
 
     @field_validator("postal_code")
     @classmethod
