@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from opayo_fba.intake.cancellation import request_cancellation
-from opayo_fba.lambda_support import error_response, json_response, wiring
+from opayo_fba.lambda_support import error_response, json_response, order_id_parameter, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
@@ -24,8 +23,8 @@ settings().require("orders_table")
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    order_id = (APIGatewayProxyEvent(event).path_parameters or {}).get("orderId", "")
     try:
+        order_id = order_id_parameter(event)
         w = wiring()
         record = request_cancellation(w.store, order_id, "merchant request", w.resumer)
     except Exception as error:

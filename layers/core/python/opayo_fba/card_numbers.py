@@ -41,10 +41,14 @@ _BRANDS: tuple[tuple[tuple[tuple[int, int], ...], frozenset[int]], ...] = (
 )  # fmt: skip
 
 # What may stand between two digits of a written card number: whitespace, any dash or
-# hyphen, and zero-width/format characters (Unicode category Cf).
-_SEPARATOR = r"[\s\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d\u200b-\u200f\u2060-\u2064\ufeff]"
-_GROUP = re.compile(r"[0-9]+")
+# hyphen, and zero-width/format characters.
+_JOINER = r"[\-\u00ad\u2010-\u2015\u2212\ufe58\ufe63\uff0d\u200b-\u200f\u2060-\u2064\ufeff]"
+_SEPARATOR = rf"(?:\s|{_JOINER})"
+# Digits joined by dashes or invisible characters only ("4929-0000-0000-6", "203-1234567-..."):
+# one word, which is a card number as a whole or not at all.
+_WORD = re.compile(rf"[0-9](?:{_JOINER}*[0-9])*")
 _RUN = re.compile(rf"[0-9](?:{_SEPARATOR}*[0-9])*")
+_NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -82,13 +86,16 @@ def _normalise(text: str) -> str:
 def _card_spans(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) in `text` of every written card number.
 
-    Within a run of digits and separators, every sequence of whole digit groups of 12-19
-    digits is a candidate: "order 1234 card 4929 0000 0000 6" finds the card, a 20-digit
-    reference with no separators is not a card number.
+    Within a run of digits and separators, every sequence of whole words (digits joined by
+    dashes, split by spaces) of 12-19 digits is a candidate: "ref 12 4929 0000 0000 6" finds
+    the card; a 20-digit reference, or an Amazon order id 403-1234567-1234567, is one word
+    and no card number.
     """
     for run in _RUN.finditer(text):
-        groups = [(m.start() + run.start(), m.end() + run.start(), m.group()) for m in
-                  _GROUP.finditer(run.group())]  # fmt: skip
+        groups = [
+            (m.start() + run.start(), m.end() + run.start(), _NOT_DIGIT.sub("", m.group()))
+            for m in _WORD.finditer(run.group())
+        ]
         for first in range(len(groups)):
             digits = ""
             for last in range(first, len(groups)):
