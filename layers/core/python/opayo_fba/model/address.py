@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
 )
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.countries import CountryCode
 
@@ -113,12 +114,14 @@ def format_postcode(postcode: str, country_code: str) -> str:
             return "GIR 0AA"
         match = _UK_POSTCODE.match(compact)
         if match is None:
-            raise ValueError(f"{postcode!r} is not a valid UK postcode (e.g. SW1A 1AA)")
+            raise ValueError(f"{quote_input(postcode)} is not a valid UK postcode (e.g. SW1A 1AA)")
         return f"{match.group(1)} {match.group(2)}"
     if country_code in US_ZIP_COUNTRIES:
         match = _US_ZIP.match(postcode.replace(" ", "-", 1).replace(" ", ""))
         if match is None:
-            raise ValueError(f"{postcode!r} is not a valid US ZIP code (12345 or 12345-6789)")
+            raise ValueError(
+                f"{quote_input(postcode)} is not a valid US ZIP code (12345 or 12345-6789)"
+            )
         return match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
     return postcode.upper()
 
@@ -359,6 +362,8 @@ def render_opayo_address(address: Address, *, allow_truncation: bool = False) ->
     if address.country_code == "US":
         state = _require("state", address.state_or_region)
         if state not in US_STATE_CODES:
-            raise AddressLimitError("state", f"{state!r} is not a US state code (e.g. NY)")
+            raise AddressLimitError(
+                "state", f"{quote_input(state)} is not a US state code (e.g. NY)"
+            )
         fields["state"] = state
     return RenderedAddress(fields=fields, adjustments=tuple(fitter.adjustments))

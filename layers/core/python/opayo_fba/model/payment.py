@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.model.address import CleanText
 from opayo_fba.model.common import OpenFields, OrderId, UtcDatetime
 from opayo_fba.model.money import Money
@@ -98,7 +99,8 @@ class PaymentTransaction(BaseModel):
         if self.status not in {member.value for member in vocabulary}:
             known = ", ".join(member.value for member in vocabulary)
             raise ValueError(
-                f"status {self.status!r} is not an Opayo {self.provider} status ({known})"
+                f"status {quote_input(self.status)} is not an Opayo {self.provider} "
+                f"status ({known})"
             )
         if self.instruction is not None and self.provider != "pi":
             raise ValueError("instruction applies to Pi transactions only")
