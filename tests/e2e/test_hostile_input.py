@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -95,7 +96,10 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 @pytest.fixture(scope="module")
 def logs(demo: DemoContext) -> Iterator[LogCollector]:
-    """Attached after one request per route, so every function's logger exists."""
+    """Every log line, with Powertools event logging switched on before the functions' cold
+    start, so each hostile request is itself logged and the masking works on every one.
+    Attached after one request per route, so every function's logger exists."""
+    os.environ["POWERTOOLS_LOGGER_LOG_EVENT"] = "true"
     demo.api.get("/orders/WARMUP-1")
     demo.api.post("/orders/WARMUP-1/cancel")
     demo.api.post("/orders", json={"order": {"order_id": "WARMUP-1"}})
@@ -116,6 +120,7 @@ def logs(demo: DemoContext) -> Iterator[LogCollector]:
     yield collector
     for logger in loggers:
         logger.removeHandler(collector)
+    del os.environ["POWERTOOLS_LOGGER_LOG_EVENT"]
 
 
 @pytest.fixture(scope="module")
