@@ -1,7 +1,8 @@
 """`POST /orders/{orderId}/cancel`: the merchant cancels; the saga undoes what was done.
 
 202 with the order once the request is recorded (the saga cancels and aborts or refunds),
-404 for an unknown order, 409 when Amazon is already picking it or the order already ended.
+404 for an unknown order, 409 when Amazon is already picking it or the order already ended,
+400 for an orderId that cannot be one or a card number in the path or query (never echoed).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""`GET /orders/{orderId}`: the order's canonical status, payment, fulfillment and history."""
+"""`GET /orders/{orderId}`: the order's canonical status, payment, fulfillment and history.
+
+404 for an unknown order (its id quoted masked), 400 for an orderId that cannot be one or a
+card number in the path or query (never echoed).
+"""
 
 from __future__ import annotations
 
