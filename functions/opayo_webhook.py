@@ -14,6 +14,8 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from opayo_fba.card_numbers import quote_input
+from opayo_fba.http_input import raw_body
 from opayo_fba.intake.webhook import handle_server_notification
 from opayo_fba.lambda_support import wiring
 from opayo_fba.observability import logger, metrics, tracer
@@ -31,11 +33,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayProxyEvent(event)
     vendor = (request.path_parameters or {}).get("vendor", "")
     if VENDORS and vendor not in VENDORS:
-        return {"statusCode": 404, "body": f"unknown vendor {vendor[:16]!r}"}
+        return {"statusCode": 404, "body": f"unknown vendor {quote_input(vendor, 16)}"}
     w = wiring()
     reply = handle_server_notification(
         vendor,
-        request.decoded_body or "",
+        raw_body(event),
         store=w.store,
         queue=w.payment_queue,
         redirect_url=w.config.opayo_redirect_url,

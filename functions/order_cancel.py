@@ -1,7 +1,8 @@
 """`POST /orders/{orderId}/cancel`: the merchant cancels; the saga undoes what was done.
 
 202 with the order once the request is recorded (the saga cancels and aborts or refunds),
-404 for an unknown order, 409 when Amazon is already picking it or the order already ended.
+404 for an unknown order, 409 when Amazon is already picking it or the order already ended,
+400 for an orderId that cannot be one or a card number in the path or query (never echoed).
 """
 
 from __future__ import annotations
@@ -9,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from opayo_fba.intake.cancellation import request_cancellation
-from opayo_fba.lambda_support import error_response, json_response, wiring
+from opayo_fba.lambda_support import error_response, json_response, order_id_parameter, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
@@ -24,8 +24,8 @@ settings().require("orders_table")
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    order_id = (APIGatewayProxyEvent(event).path_parameters or {}).get("orderId", "")
     try:
+        order_id = order_id_parameter(event)
         w = wiring()
         record = request_cancellation(w.store, order_id, "merchant request", w.resumer)
     except Exception as error:

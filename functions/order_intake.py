@@ -1,8 +1,9 @@
 """`POST /orders`: accept an order from the shop or ERP and start the saga once it is paid.
 
 API Gateway REST proxy integration. 201 with the order for a new order, 200 for a repeat of
-the same order, 400 naming the field for bad input (a card number is refused unread), 409
-for a different order under an existing id.
+the same order, 400 naming the field for bad input (a body that is not UTF-8, nesting deeper
+than accepted, a card number anywhere, an unknown vendor, seller account or marketplace),
+413 for a body over MAX_ORDER_REQUEST_BYTES, 409 for a different order under an existing id.
 """
 
 from __future__ import annotations
@@ -10,15 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from opayo_fba.intake.orders import OrderSubmission, refuse_card_numbers, submit_order
+from opayo_fba.http_input import body_text, screen_parameters
+from opayo_fba.intake.orders import MAX_ORDER_REQUEST_BYTES, parse_submission, submit_order
 from opayo_fba.lambda_support import error_response, json_response, remember_context, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
-settings().require("orders_table", "state_machine_arn", "security_keys_key_arn")
+settings().require(
+    "orders_table",
+    "state_machine_arn",
+    "security_keys_key_arn",
+    "vendor_secret_arns",
+    "seller_marketplaces",
+)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
@@ -26,10 +33,9 @@ settings().require("orders_table", "state_machine_arn", "security_keys_key_arn")
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     remember_context(context)
-    body = APIGatewayProxyEvent(event).decoded_body or ""
     try:
-        refuse_card_numbers(body)
-        submission = OrderSubmission.model_validate_json(body)
+        screen_parameters(event)
+        submission = parse_submission(body_text(event, max_bytes=MAX_ORDER_REQUEST_BYTES))
         before = wiring().store.find(str(submission.order.order_id))
         record = submit_order(submission, wiring().intake())
     except Exception as error:

@@ -1,15 +1,19 @@
-"""`GET /orders/{orderId}`: the order's canonical status, payment, fulfillment and history."""
+"""`GET /orders/{orderId}`: the order's canonical status, payment, fulfillment and history.
+
+404 for an unknown order (its id quoted masked), 400 for an orderId that cannot be one or a
+card number in the path or query (never echoed).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import NotFoundError
-from opayo_fba.lambda_support import error_response, json_response, wiring
+from opayo_fba.lambda_support import error_response, json_response, order_id_parameter, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
@@ -20,11 +24,11 @@ settings().require("orders_table")
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    order_id = (APIGatewayProxyEvent(event).path_parameters or {}).get("orderId", "")
     try:
+        order_id = order_id_parameter(event)
         record = wiring().store.find(order_id)
         if record is None:
-            raise NotFoundError(f"no order {order_id!r}")
+            raise NotFoundError(f"no order {quote_input(order_id)}")
     except Exception as error:
         return error_response(error)
     return json_response(200, record.public_view())

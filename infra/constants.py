@@ -53,6 +53,8 @@ ENV_SELLER_SECRET_ARNS: Final = "SELLER_SECRET_ARNS"  # noqa: S105 (a variable n
 ENV_VENDOR_SECRET_ARNS: Final = "VENDOR_SECRET_ARNS"  # noqa: S105 (a variable name, not a secret)
 ENV_ENVIRONMENT_NAME: Final = "OPAYO_FBA_ENVIRONMENT"
 ENV_OPAYO_VENDORS: Final = "OPAYO_VENDORS"
+# Marketplace ids by seller account (JSON): order intake refuses any other account or marketplace.
+ENV_SELLER_MARKETPLACES: Final = "SELLER_MARKETPLACES"
 ENV_SECURITY_KEYS_KEY_ARN: Final = "SECURITY_KEYS_KEY_ARN"
 ENV_OPAYO_REDIRECT_URL: Final = "OPAYO_REDIRECT_URL"
 ENV_MAPPING_TEMPLATES: Final = "MAPPING_TEMPLATES"

@@ -13,6 +13,8 @@ web ACL with AWS managed rule sets and a per-IP rate limit sits in front.
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
@@ -28,6 +30,7 @@ from infra.constants import (
     ENV_OPAYO_VENDORS,
     ENV_PAYMENT_EVENTS_QUEUE_URL,
     ENV_SECURITY_KEYS_KEY_ARN,
+    ENV_SELLER_MARKETPLACES,
     ENV_STATE_MACHINE_ARN,
     OPAYO_WEBHOOK,
     ORDER_CANCEL,
@@ -127,6 +130,14 @@ class WebhookApi(Construct):
             extra_environment={
                 ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
                 ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn,
+                # Names only: an order for any other seller account or marketplace is a 400.
+                ENV_SELLER_MARKETPLACES: json.dumps(
+                    {
+                        seller.id: list(seller.marketplace_ids)
+                        for seller in platform.config.seller_accounts
+                    },
+                    separators=(",", ":"),
+                ),
             },
         )
         state_machine.grant_start_execution(intake)

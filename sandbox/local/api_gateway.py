@@ -3,6 +3,11 @@
 Routes come from the template's `AWS::ApiGateway::Resource` tree and `AWS::ApiGateway::Method`
 integrations (AWS_PROXY to a function), so `curl` and the Opayo sandbox's notifications reach
 the real handler through the same event shape API Gateway sends.
+
+As API Gateway does, a body over the 10 MB payload quota is a 413 and, on a route with body
+validation, a body that is not JSON matching the model (or nested absurdly deep) is a 400
+`Invalid request body` before any function runs; other routes pass the body through as it
+came. Sources and assumptions: README.md, "The local runtime and API Gateway".
 """
 
 from __future__ import annotations
@@ -92,15 +97,46 @@ def _body_schema(template: Template, method: dict[str, Any]) -> dict[str, Any] |
     return schema
 
 
+# API Gateway's REST payload quota (docs.aws.amazon.com/apigateway/latest/developerguide/
+# api-gateway-execution-service-limits-table.html: "Payload size 10 MB").
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# How deep a JSON body the request validator will parse. AWS publishes no figure; our
+# assumption is that a body nested deeper than this is refused like any other invalid body.
+MAX_VALIDATED_JSON_DEPTH = 128
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of a JSON text, counted without parsing (strings skipped)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.finditer(_JSON_STRING.sub(b'""', body)):
+        if bracket.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def body_is_valid(schema: dict[str, Any], body: bytes) -> bool:
-    """API Gateway's request validation: the body parses as JSON and matches the model."""
+    """API Gateway's request validation: the body parses as JSON and matches the model.
+
+    A body that is not UTF-8 JSON, or is nested deeper than MAX_VALIDATED_JSON_DEPTH, is
+    invalid; the validator never gets to recurse into it.
+    """
     from jsonschema import Draft4Validator
 
+    if json_depth(body) > MAX_VALIDATED_JSON_DEPTH:
+        return False
     try:
         document = json.loads(body or b"null")
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
-    return bool(Draft4Validator(schema).is_valid(document))
+    try:
+        return bool(Draft4Validator(schema).is_valid(document))
+    except RecursionError:
+        return False
 
 
 def proxy_event(request: Request, route: ApiRoute, path_params: dict[str, str], body: bytes) -> Any:
@@ -153,6 +189,8 @@ def create_api_app(routes: list[ApiRoute], lambdas: InProcessLambdas) -> Starlet
         for route, found in matching:
             if route.method in (request.method, "ANY"):
                 body = await request.body()
+                if len(body) > MAX_PAYLOAD_BYTES:
+                    return JSONResponse({"message": "Request Too Long"}, 413)
                 if route.body_schema is not None and not body_is_valid(route.body_schema, body):
                     return JSONResponse({"message": "Invalid request body"}, 400)
                 event = proxy_event(request, route, found.groupdict(), body)

@@ -156,6 +156,7 @@ def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any
         "POWERTOOLS_METRICS_NAMESPACE",
         "OPAYO_FBA_ENVIRONMENT",
         "OPAYO_VENDORS",
+        "SELLER_MARKETPLACES",  # seller account ids -> marketplace ids: names, no secret
         "OPAYO_REDIRECT_URL",
         "MAPPING_TEMPLATES",
     }

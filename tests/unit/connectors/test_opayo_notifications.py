@@ -149,3 +149,31 @@ def test_cli_reports_a_missing_file_with_what_to_do(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "is not a file" in result.output
+
+
+def test_a_body_that_is_not_utf8_is_read_as_latin1_not_refused() -> None:
+    body = urlencode(signed_fields()).encode("ascii") + b"&CustomerName=Ren\xe9e%20M\xfcller"
+    fields = parse_notification(body)
+    assert fields["CustomerName"] == "Ren\u00e9e M\u00fcller"
+    assert check_notification(fields, vendor_name=VENDOR, security_key=KEY)
+
+
+def test_an_oversize_notification_is_refused_as_malformed() -> None:
+    with pytest.raises(NotificationFormatError, match="at most"):
+        parse_notification(b"Status=OK&Pad=" + b"x" * 20_000)
+
+
+@pytest.mark.parametrize("field", ["Status", "TxType"])
+def test_an_unknown_value_is_quoted_masked(field: str) -> None:
+    check = check_notification(
+        signed_fields(**{field: "4929 0000 0000 6"}), vendor_name=VENDOR, security_key=KEY
+    )
+    assert not check
+    assert check.reason is not None
+    assert "unknown value" in check.reason
+    assert "4929" not in check.reason
+
+
+def test_the_reply_never_carries_a_card_number() -> None:
+    reply = build_reply("INVALID", "https://shop.example.com/done", "field X is 4929000000006")
+    assert "4929" not in reply

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from opayo_fba.model import Order
 from opayo_fba.model.address import AddressLimitError
@@ -96,12 +97,17 @@ def test_without_mapping_the_line_seller_sku_or_sku_is_used() -> None:
     assert [item["sellerSku"] for item in body["items"]] == ["WIDGET-RED", "GADGET"]  # type: ignore[index, union-attr]
 
 
+def test_a_comment_longer_than_fba_takes_is_refused_by_the_model() -> None:
+    with pytest.raises(ValidationError, match="at most 750 characters"):
+        order(comment="x" * 751)
+    assert order(comment="x" * 750).comment == "x" * 750
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"shipping_address": None}, "shipping_address is required"),
         ({"lines": []}, "no line with a quantity"),
-        ({"comment": "x" * 751}, "comment: 751 characters"),
         ({"shipping_speed": "ScheduledDelivery"}, "cannot be created on Hold"),
         (
             {"lines": [{"sku": "A", "quantity": 251, "unit_price": None}]},

@@ -29,3 +29,7 @@ class UpstreamError(OpayoFbaError):
 
 class ConfigurationError(OpayoFbaError):
     """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """The request is larger than we accept; the message states the limit."""

@@ -26,7 +26,7 @@ from opayo_fba.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from opayo_fba.amazon.connector import SpApiConnector
-    from opayo_fba.intake.orders import IntakeDependencies
+    from opayo_fba.intake.orders import IntakeDependencies, KnownAccounts
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     vendor_secret_arns: dict[str, str] = Field(
         default_factory=dict, validation_alias=AliasChoices("VENDOR_SECRET_ARNS")
     )
+    # Marketplace ids by seller account, from the deployment's configuration (names, never
+    # secrets): order intake refuses any other seller account or marketplace.
+    seller_marketplaces: dict[str, list[str]] = Field(
+        default_factory=dict, validation_alias=AliasChoices("SELLER_MARKETPLACES")
+    )
     opayo_redirect_url: str = Field(
         default="https://example.com/checkout/complete",
         validation_alias=AliasChoices("OPAYO_REDIRECT_URL"),
@@ -87,6 +92,18 @@ class Settings(BaseSettings):
                 return json.loads(value) if value else {}
             except json.JSONDecodeError as error:
                 raise ValueError(f"must be a JSON object of name -> secret ARN: {error}") from None
+        return value
+
+    @field_validator("seller_marketplaces", mode="before")
+    @classmethod
+    def _json_lists(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"must be a JSON object of seller account -> marketplace ids: {error}"
+                ) from None
         return value
 
     def require(self, *fields: str) -> Settings:
@@ -346,6 +363,17 @@ class Wiring:
             resumer=self.resumer,
         )
 
+    def known_accounts(self) -> KnownAccounts:
+        """The vendors and seller accounts (with marketplaces) this deployment serves."""
+        from opayo_fba.intake.orders import KnownAccounts
+
+        return KnownAccounts(
+            vendors=frozenset(self.config.vendor_secret_arns),
+            marketplaces={
+                seller: frozenset(ids) for seller, ids in self.config.seller_marketplaces.items()
+            },
+        )
+
     def intake(self) -> IntakeDependencies:
         from opayo_fba.intake.orders import IntakeDependencies
         from opayo_fba.opayo.pi import CardPayment
@@ -357,4 +385,5 @@ class Wiring:
             card_payment=CardPayment,
             seal=self.sealer.seal,
             opayo_fields=self.opayo_fields,
+            accounts=self.known_accounts(),
         )

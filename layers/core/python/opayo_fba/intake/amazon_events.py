@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model import FbaFulfillmentOrderStatus
 from opayo_fba.saga.ports import SagaResumer
@@ -56,7 +57,7 @@ def fba_status(value: str) -> FbaFulfillmentOrderStatus:
     for status in FbaFulfillmentOrderStatus:
         if status.value.lower() == wanted:
             return status
-    raise InvalidInputError(f"unknown FulfillmentOrderStatus {value!r}")
+    raise InvalidInputError(f"unknown FulfillmentOrderStatus {quote_input(value)}")
 
 
 def _parse_time(value: str) -> datetime:
@@ -140,7 +141,9 @@ def _order_change(message: dict[str, Any], amazon_orders: AmazonOrderStore) -> N
     try:
         canonical = order_status(fulfillment=OrdersV0Status(str(raw_status)))
     except ValueError:
-        raise InvalidInputError(f"unknown Orders v0 OrderStatus {raw_status!r}") from None
+        raise InvalidInputError(
+            f"unknown Orders v0 OrderStatus {quote_input(raw_status)}"
+        ) from None
     updated = stored.model_copy(
         update={
             "source_status": str(raw_status),
@@ -169,4 +172,4 @@ def handle_amazon_notification(
     if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"):
         # The report pipeline acts on report notifications; recording them is enough here.
         return NotificationResult(notification_id(message), kind, "ignored")
-    raise InvalidInputError(f"unexpected SP-API notification type {kind!r}")
+    raise InvalidInputError(f"unexpected SP-API notification type {quote_input(kind)}")

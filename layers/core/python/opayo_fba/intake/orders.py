@@ -10,25 +10,43 @@ Three ways to say how the order is paid:
 The order is stored, joined with a payment update that arrived first, and the saga starts as
 soon as the payment is decided. Submitting the same order again returns it unchanged; another
 order under the same id is refused.
+
+Before any of that the request is bounded (MAX_ORDER_REQUEST_BYTES, MAX_ORDER_REQUEST_DEPTH),
+screened for card numbers in every decoded value, validated, and its vendor, seller account
+and marketplace checked against the deployment's configuration (`KnownAccounts`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from opayo_fba.errors import ConflictError, InvalidInputError
+from opayo_fba.card_numbers import (
+    contains_card_number,
+    find_card_number,
+    looks_like_card_number,
+    luhn_valid,
+    quote_input,
+)
+from opayo_fba.errors import ConflictError, InvalidInputError, PayloadTooLargeError
+from opayo_fba.http_input import CARD_NUMBER_REFUSED, refuse_deep_json
 from opayo_fba.intake.payments import Starter, start_if_decided, supersedes
 from opayo_fba.model import Order, PaymentState, PaymentTransaction, TransactionType
+from opayo_fba.model.common import SourceDocument
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.opayo_pi import payment_from_pi, pi_transaction_request
 
-_DIGIT_RUN = re.compile(r"(?<![\d-])(?:\d[ -]?){11,18}\d(?![\d-])")
+MAX_ORDER_REQUEST_BYTES = 100 * 1024
+"""An order request is at most 100 KiB: its record (order, source, payment, history) stays far
+below DynamoDB's 400 KB item limit."""
+MAX_ORDER_REQUEST_DEPTH = 32
+"""The deepest JSON nesting accepted (the model itself nests about 13 levels with `source`)."""
 
 
 class PiTransactionReference(BaseModel):
@@ -70,7 +88,7 @@ class OrderSubmission(BaseModel):
     payment: PaymentReference
     # The order exactly as the shop or ERP has it (Shopify, WooCommerce, ...): the merchant's
     # mapping templates read their custom fields from here.
-    source: dict[str, JsonValue] | None = None
+    source: SourceDocument | None = None
 
 
 class PaymentReader(Protocol):
@@ -79,6 +97,35 @@ class PaymentReader(Protocol):
     def get_transaction(self, transaction_id: str) -> Any: ...
 
     def create_payment(self, payment: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class KnownAccounts:
+    """The Opayo vendors and Amazon seller accounts (with their marketplaces) this deployment
+    is configured for: an order naming any other is refused before anything is stored or
+    Opayo is called."""
+
+    vendors: frozenset[str]
+    marketplaces: Mapping[str, frozenset[str]]  # by seller account
+
+    def check(self, submission: OrderSubmission) -> None:
+        if submission.vendor not in self.vendors:
+            raise InvalidInputError(
+                f"vendor: {quote_input(submission.vendor)} is not an Opayo vendor of this "
+                f"deployment (configured: {', '.join(sorted(self.vendors)) or 'none'})"
+            )
+        marketplaces = self.marketplaces.get(submission.seller_account)
+        if marketplaces is None:
+            raise InvalidInputError(
+                f"sellerAccount: {quote_input(submission.seller_account)} is not a seller "
+                f"account of this deployment (configured: {', '.join(sorted(self.marketplaces))})"
+            )
+        marketplace = submission.order.marketplace_id
+        if marketplace is not None and marketplace not in marketplaces:
+            raise InvalidInputError(
+                f"order.marketplace_id: {quote_input(marketplace)} is not a marketplace of seller "
+                f"account {submission.seller_account} ({', '.join(sorted(marketplaces))})"
+            )
 
 
 @dataclass
@@ -91,62 +138,37 @@ class IntakeDependencies:
     seal: Callable[[str, str], str]
     # The merchant's templates' Opayo fields (description, vendorData) for an order.
     opayo_fields: Callable[[dict[str, Any]], dict[str, Any]] = lambda source: {}
-
-
-# Card brands' number prefixes and lengths (ISO/IEC 7812 issuer ranges as the schemes publish
-# them). Requiring a brand as well as Luhn keeps order ids and timestamps, one in ten of which
-# pass Luhn by chance, from being mistaken for card numbers.
-_BRANDS: tuple[tuple[tuple[tuple[int, int], ...], frozenset[int]], ...] = (
-    (((4, 4),), frozenset({13, 16, 19})),  # Visa
-    (((51, 55), (2221, 2720)), frozenset({16})),  # Mastercard
-    (((34, 34), (37, 37)), frozenset({15})),  # American Express
-    (((300, 305), (36, 36), (38, 39)), frozenset(range(14, 20))),  # Diners Club
-    (((6011, 6011), (644, 649), (65, 65), (622126, 622925)), frozenset(range(16, 20))),
-    (((3528, 3589),), frozenset(range(16, 20))),  # JCB
-    (((62, 62),), frozenset(range(16, 20))),  # UnionPay
-    (((5018, 5018), (5020, 5020), (5038, 5038), (5893, 5893), (6304, 6304), (6759, 6759),
-      (6761, 6763)), frozenset(range(12, 20))),  # Maestro
-)  # fmt: skip
-
-
-def looks_like_card_number(digits: str) -> bool:
-    """A brand's prefix, one of its lengths, and a valid Luhn check digit."""
-    if not digits.isdigit():
-        return False
-    for ranges, lengths in _BRANDS:
-        if len(digits) not in lengths:
-            continue
-        for low, high in ranges:
-            width = len(str(low))
-            if low <= int(digits[:width]) <= high:
-                return luhn_valid(digits)
-    return False
+    # None only where a test builds the dependencies by hand; the wiring always sets it.
+    accounts: KnownAccounts | None = None
 
 
 def refuse_card_numbers(raw: str) -> None:
-    """A card number never enters the system: refuse anything that looks like one.
+    """A card number never enters the system: refuse anything that looks like one, in the raw
+    text and in every decoded value and key of the JSON (so `\\u0034`-escaped digits, numbers
+    and nested `source` fields are screened too).
 
     The error never repeats the number, and the caller must not log the body.
     """
-    for match in _DIGIT_RUN.finditer(raw):
-        if looks_like_card_number(re.sub(r"\D", "", match.group())):
-            raise InvalidInputError(
-                "the request contains what looks like a card number; send only the "
-                "cardIdentifier from Opayo's drop-in checkout, never card details"
-            )
+    if contains_card_number(raw):
+        raise InvalidInputError(CARD_NUMBER_REFUSED)
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        return  # not JSON: the raw text was all there is, and validation refuses it
+    if find_card_number(document):
+        raise InvalidInputError(CARD_NUMBER_REFUSED)
 
 
-def luhn_valid(digits: str) -> bool:
-    """The Luhn (mod 10) check every card number passes."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+def parse_submission(body: str) -> OrderSubmission:
+    """`POST /orders`'s body: bounded in size and depth, screened for card numbers, validated."""
+    size = len(body.encode("utf-8", "surrogatepass"))
+    if size > MAX_ORDER_REQUEST_BYTES:
+        raise PayloadTooLargeError(
+            f"the order request is {size} bytes; at most {MAX_ORDER_REQUEST_BYTES} are accepted"
+        )
+    refuse_deep_json(body, MAX_ORDER_REQUEST_DEPTH)
+    refuse_card_numbers(body)
+    return OrderSubmission.model_validate_json(body)
 
 
 def payment_vendor_tx_code(order_id: str) -> str:
@@ -234,6 +256,8 @@ def _same_submission(record: OrderRecord, submission: OrderSubmission) -> bool:
 
 
 def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> OrderRecord:
+    if deps.accounts is not None:
+        deps.accounts.check(submission)
     order_id = str(submission.order.order_id)
     if submission.order.amount_due().amount <= 0:
         raise InvalidInputError("order.totals.grand_total must be positive")
@@ -270,3 +294,18 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
         return submit_order(submission, deps)
     start_if_decided(stored, deps.starter)
     return stored
+
+
+__all__ = [
+    "MAX_ORDER_REQUEST_BYTES",
+    "MAX_ORDER_REQUEST_DEPTH",
+    "IntakeDependencies",
+    "KnownAccounts",
+    "OrderSubmission",
+    "looks_like_card_number",
+    "luhn_valid",
+    "parse_submission",
+    "payment_vendor_tx_code",
+    "refuse_card_numbers",
+    "submit_order",
+]

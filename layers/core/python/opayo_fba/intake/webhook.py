@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from opayo_fba.card_numbers import contains_card_number
 from opayo_fba.opayo.notifications import (
     NotificationFormatError,
     ReplyStatus,
@@ -27,6 +29,9 @@ from opayo_fba.transform.opayo_server import (
     ServerNotificationError,
     payment_from_server_notification,
 )
+
+CARD_NUMBER_IN_NOTIFICATION = "the notification contains what looks like a card number"
+_VENDOR_TX_CODE = re.compile(r"[A-Za-z0-9{}._-]{1,40}")
 
 
 class PaymentEventQueue(Protocol):
@@ -71,9 +76,16 @@ def handle_server_notification(
         fields = parse_notification(body)
     except NotificationFormatError as error:
         return _reply("INVALID", redirect_url, str(error))
+    if any(
+        contains_card_number(name) or contains_card_number(value) for name, value in fields.items()
+    ):
+        return _reply("INVALID", redirect_url, CARD_NUMBER_IN_NOTIFICATION)
     vendor_tx_code = fields.get("VendorTxCode", "")
     if not vendor_tx_code:
         return _reply("INVALID", redirect_url, "missing field VendorTxCode")
+    if not _VENDOR_TX_CODE.fullmatch(vendor_tx_code):
+        # Looked up only if it can be one: a key DynamoDB refuses would be a 5xx.
+        return _reply("INVALID", redirect_url, "field VendorTxCode is not a vendorTxCode")
     record = store.find_by_vendor_tx_code(vendor_tx_code)
     if record is None or record.payment is None:
         return _reply("ERROR", redirect_url, "transaction not known yet; please retry")

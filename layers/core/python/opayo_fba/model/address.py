@@ -18,8 +18,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.countries import CountryCode
 
@@ -35,7 +43,42 @@ def clean_text(value: Any) -> Any:
     return cleaned or None
 
 
-CleanText = Annotated[str | None, BeforeValidator(clean_text)]
+# Every free-text field has a length limit (characters, after cleaning). Where a field is sent
+# as it is, the limit is the target's; where a renderer reflows or fits it (address lines,
+# names), the limit is the most the renderer can place. Sources: docs/canonical-model.md.
+TEXT_MAX = 255
+"""The default: Opayo's StatusDetail and other provider texts are at most 255 characters."""
+
+CleanText = Annotated[
+    Annotated[str, StringConstraints(max_length=TEXT_MAX)] | None, BeforeValidator(clean_text)
+]
+"""Cleaned text of at most TEXT_MAX characters; None when empty."""
+NameText = Annotated[
+    Annotated[str, StringConstraints(max_length=100)] | None, BeforeValidator(clean_text)
+]
+"""A person's or company's name: 100 (FBA's recipient name is 50, Opayo's 20; fitted on
+rendering)."""
+AddressLineText = Annotated[
+    Annotated[str, StringConstraints(max_length=180)] | None, BeforeValidator(clean_text)
+]
+"""One address line: 180, the three 60-character FBA lines a long line may be reflowed into."""
+CityText = Annotated[
+    Annotated[str, StringConstraints(max_length=50)] | None, BeforeValidator(clean_text)
+]
+"""A city: FBA's 50 (Opayo's 40 is fitted on rendering)."""
+RegionText = Annotated[
+    Annotated[str, StringConstraints(max_length=150)] | None, BeforeValidator(clean_text)
+]
+"""District, county, state or region: FBA's 150."""
+PostalCodeText = Annotated[
+    Annotated[str, StringConstraints(max_length=20)] | None, BeforeValidator(clean_text)
+]
+"""A postcode: FBA's 20 (Opayo's 10 is checked on rendering)."""
+PhoneText = Annotated[
+    Annotated[str, StringConstraints(max_length=40)] | None, BeforeValidator(clean_text)
+]
+"""A phone number: 40, room for a formatted international number with an extension (FBA's
+20 and Opayo's 19 are fitted on rendering)."""
 
 UK_POSTCODE_COUNTRIES = frozenset({"GB", "JE", "GG", "IM"})
 US_ZIP_COUNTRIES = frozenset({"US", "PR", "VI", "GU", "AS", "MP"})
@@ -71,12 +114,14 @@ def format_postcode(postcode: str, country_code: str) -> str:
             return "GIR 0AA"
         match = _UK_POSTCODE.match(compact)
         if match is None:
-            raise ValueError(f"{postcode!r} is not a valid UK postcode (e.g. SW1A 1AA)")
+            raise ValueError(f"{quote_input(postcode)} is not a valid UK postcode (e.g. SW1A 1AA)")
         return f"{match.group(1)} {match.group(2)}"
     if country_code in US_ZIP_COUNTRIES:
         match = _US_ZIP.match(postcode.replace(" ", "-", 1).replace(" ", ""))
         if match is None:
-            raise ValueError(f"{postcode!r} is not a valid US ZIP code (12345 or 12345-6789)")
+            raise ValueError(
+                f"{quote_input(postcode)} is not a valid US ZIP code (12345 or 12345-6789)"
+            )
         return match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
     return postcode.upper()
 
@@ -90,16 +135,16 @@ class Address(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     country_code: CountryCode
-    name: CleanText = None
-    company: CleanText = None
-    line1: CleanText = None
-    line2: CleanText = None
-    line3: CleanText = None
-    city: CleanText = None
-    district_or_county: CleanText = None
-    state_or_region: CleanText = None
-    postal_code: CleanText = None
-    phone: CleanText = None
+    name: NameText = None
+    company: NameText = None
+    line1: AddressLineText = None
+    line2: AddressLineText = None
+    line3: AddressLineText = None
+    city: CityText = None
+    district_or_county: RegionText = None
+    state_or_region: RegionText = None
+    postal_code: PostalCodeText = None
+    phone: PhoneText = None
 
     @field_validator("postal_code")
     @classmethod
@@ -317,6 +362,8 @@ def render_opayo_address(address: Address, *, allow_truncation: bool = False) ->
     if address.country_code == "US":
         state = _require("state", address.state_or_region)
         if state not in US_STATE_CODES:
-            raise AddressLimitError("state", f"{state!r} is not a US state code (e.g. NY)")
+            raise AddressLimitError(
+                "state", f"{quote_input(state)} is not a US state code (e.g. NY)"
+            )
         fields["state"] = state
     return RenderedAddress(fields=fields, adjustments=tuple(fitter.adjustments))

@@ -1,11 +1,11 @@
-"""Small annotated types every model uses: UTC datetimes and validated identifiers."""
+"""Small annotated types every model uses: UTC datetimes, validated identifiers, bounded JSON."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, JsonValue, StringConstraints
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -39,3 +39,54 @@ Email = Annotated[
     StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
 ]
 """An e-mail address, checked for shape only (local@domain.tld); delivery proves the rest."""
+
+
+def json_size_and_depth(value: Any) -> tuple[int, int]:
+    """(UTF-8 bytes of its compact JSON, nesting depth) of a JSON-like value, without
+    recursion, so a document nested thousands deep is measured, not a RecursionError."""
+    size, deepest = 0, 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            size += 2 + 2 * len(item)
+            for key, child in item.items():
+                size += len(str(key).encode("utf-8", "surrogatepass")) + 2
+                pending.append((child, depth + 1))
+        elif isinstance(item, list | tuple):
+            deepest = max(deepest, depth)
+            size += 2 + len(item)
+            pending.extend((child, depth + 1) for child in item)
+        elif isinstance(item, str):
+            size += len(item.encode("utf-8", "surrogatepass")) + 2
+        else:
+            size += len(str(item))
+    return size, deepest
+
+
+def bounded_json(max_bytes: int, max_depth: int) -> BeforeValidator:
+    """A validator that refuses a JSON value larger or deeper than the given bounds."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        size, depth = json_size_and_depth(value)
+        if depth > max_depth:
+            raise ValueError(f"is nested {depth} deep; at most {max_depth} levels are accepted")
+        if size > max_bytes:
+            raise ValueError(f"is about {size} bytes as JSON; at most {max_bytes} are accepted")
+        return value
+
+    return BeforeValidator(check)
+
+
+OpenFields = Annotated[dict[str, JsonValue], bounded_json(16 * 1024, 8)]
+"""Open data passed through (custom fields, line attributes, payment metadata): at most
+16 KiB as JSON and 8 levels deep."""
+
+SOURCE_MAX_BYTES = 64 * 1024
+SOURCE_MAX_DEPTH = 16
+SourceDocument = Annotated[dict[str, JsonValue], bounded_json(SOURCE_MAX_BYTES, SOURCE_MAX_DEPTH)]
+"""The order as the shop or ERP has it: at most 64 KiB as JSON and 16 levels deep (a Shopify
+order is about 7)."""

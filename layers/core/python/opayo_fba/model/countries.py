@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
 
 _TABLE = """
@@ -319,7 +320,7 @@ def country_code(value: str) -> str:
     found = _BY_NAME.get(_key(text))
     if found is None:
         raise UnknownCountryError(
-            f"unknown country {value!r}: use an ISO 3166-1 code such as GB or GBR, "
+            f"unknown country {quote_input(value)}: use an ISO 3166-1 code such as GB or GBR, "
             "or an English name such as United Kingdom"
         )
     return found

@@ -19,13 +19,15 @@ SellerFulfillmentOrderId = Annotated[
 `opayo_fba.transform.fba_outbound.seller_fulfillment_order_id`."""
 
 FulfillmentAction = Literal["Ship", "Hold"]
+AmazonId = Annotated[str, StringConstraints(max_length=100)]
+"""Amazon's own identifiers and codes (shipment, fulfillment center, carrier): at most 100."""
 
 
 class ShipmentPackage(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     package_number: int
-    carrier_code: str
+    carrier_code: AmazonId
     tracking_number: CleanText = None
     amazon_fulfillment_tracking_number: CleanText = None
     estimated_arrival_at: UtcDatetime | None = None
@@ -35,7 +37,7 @@ class ShipmentItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seller_sku: Sku
-    seller_fulfillment_order_item_id: str
+    seller_fulfillment_order_item_id: Annotated[str, StringConstraints(max_length=50)]
     quantity: NonNegativeInt
     package_number: int | None = None
 
@@ -43,8 +45,8 @@ class ShipmentItem(BaseModel):
 class FulfillmentShipment(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    amazon_shipment_id: str
-    fulfillment_center_id: str
+    amazon_shipment_id: AmazonId
+    fulfillment_center_id: AmazonId
     status: FbaShipmentStatus
     shipped_at: UtcDatetime | None = None
     """When SHIPPED: when it left; when PENDING: Amazon's estimate."""
@@ -61,7 +63,7 @@ class FulfillmentOrder(BaseModel):
     seller_fulfillment_order_id: SellerFulfillmentOrderId
     order_id: OrderId | None = None
     """Our order id; None for a fulfillment order created outside this system."""
-    marketplace_id: str | None = None
+    marketplace_id: AmazonId | None = None
     status: FbaFulfillmentOrderStatus
     action: FulfillmentAction | None = None
     shipping_speed: ShippingSpeed

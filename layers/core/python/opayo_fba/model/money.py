@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StrictInt
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
 
 
@@ -73,7 +74,8 @@ def currency_exponent(currency: str) -> int:
         return CURRENCY_EXPONENTS[currency]
     except KeyError:
         raise UnknownCurrencyError(
-            f"unknown currency {currency!r}: expected an active ISO 4217 code such as GBP"
+            f"unknown currency {quote_input(currency)}: "
+            "expected an active ISO 4217 code such as GBP"
         ) from None
 
 
@@ -114,7 +116,7 @@ def _infer_decimal_separator(text: str, exponent: int) -> DecimalSeparator | Non
         if exponent < 3:
             return None  # "1,234" for GBP cannot mean 1.234 pounds
         raise MoneyError(
-            f"amount {text!r} is ambiguous for a currency with {exponent} decimals: "
+            f"amount {quote_input(text)} is ambiguous for a currency with {exponent} decimals: "
             "pass decimal_separator='.' or ','"
         )
     return separator
@@ -127,17 +129,17 @@ def _plain_decimal(text: str, decimal_separator: DecimalSeparator | None, expone
     whole, fraction = text, ""
     if decimal_separator is not None:
         if text.count(decimal_separator) > 1:
-            raise MoneyError(f"amount {text!r} has more than one decimal separator")
+            raise MoneyError(f"amount {quote_input(text)} has more than one decimal separator")
         whole, _, fraction = text.partition(decimal_separator)
         if not fraction.isdigit() and fraction:
-            raise MoneyError(f"amount {text!r} has a separator after the decimal point")
+            raise MoneyError(f"amount {quote_input(text)} has a separator after the decimal point")
     sign = whole[:1] if whole[:1] in ("+", "-") else ""
     digits = whole[len(sign) :]
     groupers = {ch for ch in digits if not ch.isdigit()}
     if groupers:
         if len(groupers) > 1 or not re.fullmatch(r"[0-9]{1,3}(?:\D[0-9]{3})+", digits):
             raise MoneyError(
-                f"amount {text!r} groups its digits irregularly: use groups of three "
+                f"amount {quote_input(text)} groups its digits irregularly: use groups of three "
                 "separated by one character, e.g. 1,234,567.89 or 1.234.567,89"
             )
         digits = re.sub(r"\D", "", digits)
@@ -205,12 +207,12 @@ class Money(BaseModel):
         exponent = currency_exponent(code)
         stripped = text.strip()
         if not _NUMBER.match(stripped):
-            raise MoneyError(f"amount {text!r} is not a decimal number")
+            raise MoneyError(f"amount {quote_input(text)} is not a decimal number")
         plain = _plain_decimal(stripped, decimal_separator, exponent)
         try:
             value = Decimal(plain)
         except InvalidOperation:
-            raise MoneyError(f"amount {text!r} is not a decimal number") from None
+            raise MoneyError(f"amount {quote_input(text)} is not a decimal number") from None
         return cls.from_decimal(value, code)
 
     # -- views ------------------------------------------------------------------------

@@ -7,18 +7,30 @@ from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    JsonValue,
     NonNegativeInt,
     StringConstraints,
     model_validator,
 )
 
-from opayo_fba.model.address import Address, CleanText
-from opayo_fba.model.common import Asin, Email, OrderId, Sku, UtcDatetime
+from opayo_fba.model.address import Address, NameText, PhoneText, clean_text
+from opayo_fba.model.common import Asin, Email, OpenFields, OrderId, Sku, UtcDatetime
 from opayo_fba.model.money import CurrencyCode, Money, sum_money
 from opayo_fba.model.status import OrderStatus
+
+TitleText = Annotated[
+    Annotated[str, StringConstraints(max_length=500)] | None, BeforeValidator(clean_text)
+]
+"""A line's title: 500 (Amazon listing titles are at most 200; an ERP's may be longer)."""
+COMMENT_MAX = 750
+CommentText = Annotated[
+    Annotated[str, StringConstraints(max_length=COMMENT_MAX)] | None, BeforeValidator(clean_text)
+]
+"""The packing-slip comment: FBA's displayableOrderComment takes 750 characters."""
+MarketplaceId = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{10,14}$")]
+"""An Amazon marketplace id (A1F83G8C2ARO7P is the UK)."""
 
 
 class Channel(StrEnum):
@@ -36,10 +48,10 @@ ShippingSpeed = Literal["Standard", "Expedited", "Priority", "ScheduledDelivery"
 class Customer(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    first_name: CleanText = None
-    last_name: CleanText = None
+    first_name: NameText = None
+    last_name: NameText = None
     email: Email | None = None
-    phone: CleanText = None
+    phone: PhoneText = None
 
     @property
     def full_name(self) -> str | None:
@@ -58,7 +70,7 @@ class OrderLine(BaseModel):
     seller_sku: Sku | None = None
     """Amazon's sellerSku, when it differs from `sku` or is already known."""
     asin: Asin | None = None
-    title: CleanText = None
+    title: TitleText = None
     quantity: NonNegativeInt
     unit_price: Money | None
     """None only while a channel has not priced the line (Amazon omits ItemPrice on Pending
@@ -69,7 +81,7 @@ class OrderLine(BaseModel):
     tax: Money | None = None
     discount: Money | None = None
     """A positive amount taken off this line."""
-    attributes: dict[str, JsonValue] = Field(default_factory=dict)
+    attributes: OpenFields = Field(default_factory=dict)
     """Open internal product data (weight, HS code, gift message...), passed through."""
 
     @model_validator(mode="after")
@@ -124,7 +136,7 @@ class Order(BaseModel):
     channel: Channel
     placed_at: UtcDatetime
     status: OrderStatus = OrderStatus.RECEIVED
-    source_status: str | None = None
+    source_status: Annotated[str, StringConstraints(max_length=64)] | None = None
     """The channel's own status word, kept for support (e.g. Amazon's "Unshipped")."""
     currency: CurrencyCode | None = None
     """Set whenever the order has a price; None only for an Amazon order header without totals."""
@@ -134,13 +146,13 @@ class Order(BaseModel):
     lines: tuple[OrderLine, ...] = ()
     totals: OrderTotals | None = None
     shipping_speed: ShippingSpeed = "Standard"
-    marketplace_id: str | None = None
+    marketplace_id: MarketplaceId | None = None
     fulfillment_channel: Literal["AFN", "MFN"] | None = None
     """Amazon orders only: AFN is fulfilled by Amazon, MFN by the merchant."""
-    payment_reference: str | None = None
+    payment_reference: Annotated[str, StringConstraints(max_length=40)] | None = None
     """Our vendorTxCode for the Opayo payment of this order, once there is one."""
-    custom_fields: dict[str, JsonValue] = Field(default_factory=dict)
-    comment: CleanText = None
+    custom_fields: OpenFields = Field(default_factory=dict)
+    comment: CommentText = None
     """Shown to the recipient (packing slip); FBA allows 750 characters."""
     updated_at: UtcDatetime | None = None
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.model.address import CleanText
-from opayo_fba.model.common import OrderId, UtcDatetime
+from opayo_fba.model.common import OpenFields, OrderId, UtcDatetime
 from opayo_fba.model.money import Money
 from opayo_fba.model.status import (
     OpayoPiStatus,
@@ -66,7 +67,7 @@ class PaymentTransaction(BaseModel):
     transaction_id: CleanText = None
     """Pi `transactionId`, or Server `VPSTxId` (with its braces)."""
     transaction_type: TransactionType
-    status: str
+    status: Annotated[str, StringConstraints(max_length=32)]
     state: PaymentState
     status_code: CleanText = None
     status_detail: CleanText = None
@@ -86,7 +87,7 @@ class PaymentTransaction(BaseModel):
     order_id: OrderId | None = None
     created_at: UtcDatetime | None = None
     updated_at: UtcDatetime | None = None
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    metadata: OpenFields = Field(default_factory=dict)
     """The merchant's own data kept with the payment for analytics (mapping templates'
     `payment.metadata.*`, e.g. a marketing campaign id); never sent to Opayo."""
 
@@ -98,7 +99,8 @@ class PaymentTransaction(BaseModel):
         if self.status not in {member.value for member in vocabulary}:
             known = ", ".join(member.value for member in vocabulary)
             raise ValueError(
-                f"status {self.status!r} is not an Opayo {self.provider} status ({known})"
+                f"status {quote_input(self.status)} is not an Opayo {self.provider} "
+                f"status ({known})"
             )
         if self.instruction is not None and self.provider != "pi":
             raise ValueError("instruction applies to Pi transactions only")
@@ -117,7 +119,7 @@ class Refund(BaseModel):
 
     order_id: OrderId
     vendor_tx_code: VendorTxCode
-    reference_transaction_id: Annotated[str, StringConstraints(min_length=1)]
+    reference_transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     """The Pi transactionId of the payment being refunded."""
     amount: Money
     status: RefundStatus = "pending"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from opayo_fba.card_numbers import quote_input
+
 
 class OpayoPiStatus(StrEnum):
     """`status` of an Opayo Pi transaction response."""
@@ -60,7 +62,7 @@ class TransactionType(StrEnum):
             if member.value.casefold() == value.strip().casefold():
                 return member
         known = ", ".join(member.value for member in cls)
-        raise ValueError(f"unknown transaction type {value!r}; expected one of {known}")
+        raise ValueError(f"unknown transaction type {quote_input(value)}; expected one of {known}")
 
 
 class FbaFulfillmentOrderStatus(StrEnum):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl
 
+from opayo_fba.card_numbers import mask_card_numbers, quote_input
 from opayo_fba.opayo.signatures import compute_vps_signature, signatures_match
 
 REQUIRED_FIELDS: tuple[str, ...] = ("VPSProtocol", "TxType", "VendorTxCode", "VPSTxId", "Status")
@@ -25,6 +26,9 @@ _MD5_HEX = re.compile(r"^[0-9A-Fa-f]{32}$")
 _VPS_TX_ID = re.compile(r"^\{[0-9A-Fa-f-]{36}\}$")
 
 ReplyStatus = Literal["OK", "INVALID", "ERROR"]
+MAX_NOTIFICATION_BYTES = 16 * 1024
+"""A notification is a few hundred bytes of form fields; anything over 16 KiB is not one (our
+assumption: Opayo publishes no maximum)."""
 
 
 class NotificationFormatError(ValueError):
@@ -40,9 +44,22 @@ class NotificationCheck:
         return self.valid
 
 
+def decode_notification(body: bytes) -> str:
+    """UTF-8, or else ISO-8859-1: Opayo's gateway is Latin-1 underneath, and the signed
+    fields are ASCII either way (/work/shared/reference/opayo.md, "Smaller points")."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body.decode("latin-1")
+
+
 def parse_notification(body: bytes | str) -> dict[str, str]:
     """Form-urlencoded body -> fields. A field sent twice is refused (which one is signed?)."""
-    text = body.decode("utf-8") if isinstance(body, bytes) else body
+    if len(body) > MAX_NOTIFICATION_BYTES:
+        raise NotificationFormatError(
+            f"the notification is {len(body)} long; at most {MAX_NOTIFICATION_BYTES} are accepted"
+        )
+    text = decode_notification(body) if isinstance(body, bytes) else body
     text = text.strip()
     if not text:
         raise NotificationFormatError("the notification body is empty")
@@ -70,9 +87,13 @@ def check_notification(
         if not fields.get(name):
             return NotificationCheck(False, f"missing field {name}")
     if fields["Status"] not in STATUSES:
-        return NotificationCheck(False, f"field Status has an unknown value {fields['Status']!r}")
+        return NotificationCheck(
+            False, f"field Status has an unknown value {quote_input(fields['Status'], 20)}"
+        )
     if fields["TxType"] not in TX_TYPES:
-        return NotificationCheck(False, f"field TxType has an unknown value {fields['TxType']!r}")
+        return NotificationCheck(
+            False, f"field TxType has an unknown value {quote_input(fields['TxType'], 20)}"
+        )
     if not _VPS_TX_ID.match(fields["VPSTxId"]):
         return NotificationCheck(False, "field VPSTxId is not a {GUID} in braces")
     if not _MD5_HEX.match(fields["VPSSignature"].strip()):
@@ -95,7 +116,7 @@ def build_reply(status: ReplyStatus, redirect_url: str, detail: str | None = Non
         raise ValueError("redirect_url is required in a notification reply")
     lines = [f"Status={status}", f"RedirectURL={_one_line(redirect_url)}"]
     if detail:
-        lines.append(f"StatusDetail={_one_line(detail)[:255]}")
+        lines.append(f"StatusDetail={mask_card_numbers(_one_line(detail))[:255]}")
     return "\r\n".join(lines) + "\r\n"
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import ConflictError, NotFoundError
 from opayo_fba.model import (
     FbaFulfillmentOrderStatus,
@@ -170,7 +171,7 @@ class OrderStore:
     def get(self, order_id: str) -> OrderRecord:
         record = self.find(order_id)
         if record is None:
-            raise NotFoundError(f"no order {order_id!r}")
+            raise NotFoundError(f"no order {quote_input(order_id)}")
         return record
 
     def find_by_vendor_tx_code(self, vendor_tx_code: str) -> OrderRecord | None:

@@ -17,6 +17,7 @@ from typing import Any, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
+from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.address import (
     Address,
@@ -177,7 +178,7 @@ def _vendor_tx_code(value: str) -> str:
         return _VENDOR_TX_CODE.validate_python(value)
     except ValidationError:
         raise PiConversionError(
-            f"vendorTxCode {value!r} must be 1-40 of A-Z a-z 0-9 {{ }} . _ -"
+            f"vendorTxCode {quote_input(value)} must be 1-40 of A-Z a-z 0-9 {{ }} . _ -"
         ) from None
 
 
