@@ -10,7 +10,7 @@ NAT is one fck-nat instance (cdk-fck-nat) by default, or a managed NAT Gateway
 (`egress.nat: gateway` in cdk.json); both hold the same Elastic IP, which is a stack output
 the merchant registers. Private subnets in two AZs route through the one NAT, so there is
 exactly one address to register. DynamoDB is reached through a gateway endpoint (free) rather
-than through NAT. Synthesis stays offline: the AZs are named from the region, and the fck-nat
+than through NAT. Synthesis stays offline: the AZs are `Fn::GetAZs` tokens, and the fck-nat
 AMI id is read from an SSM parameter at deploy time (no lookup).
 """
 
@@ -65,7 +65,7 @@ class FixedEgress(Construct):
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(VPC_CIDR),
-            # The stack names its AZs (infra/stack.py), so synthesis needs no AWS account.
+            # The stack's AZs are Fn::GetAZs tokens (infra/stack.py): no lookup at synthesis.
             max_azs=2,
             nat_gateways=1,
             nat_gateway_provider=nat,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Environment, Stack, Tags
+from aws_cdk import Environment, Fn, Stack, Tags
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
@@ -34,10 +34,11 @@ SP_API_CALLERS = (
 )
 
 
-def availability_zones(region: str) -> list[str]:
-    """The two AZs the egress VPC uses, named from the region: every region has an `a` and a
-    `b` zone, and naming them keeps synthesis offline (no availability-zones lookup)."""
-    return [f"{region}a", f"{region}b"]
+def availability_zones() -> list[str]:
+    """The region's first two AZs, resolved by CloudFormation (`Fn::GetAZs`) at deploy time:
+    no availability-zones lookup at synthesis (which needs an AWS account) and no hard-coded
+    zone names."""
+    return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
 
 
 def stack_id(config: EnvironmentConfig) -> str:
@@ -55,7 +56,7 @@ class OpayoFbaStack(Stack):
             description=f"{SERVICE_NAME} ({config.name}): Opayo payments and Amazon FBA MCF",
             **kwargs,
         )
-        self._availability_zones = availability_zones(config.region)
+        self._availability_zones = availability_zones()
         Tags.of(self).add("service", SERVICE_NAME)
         Tags.of(self).add("environment", config.name)
 
@@ -109,5 +110,5 @@ class OpayoFbaStack(Stack):
 
     @property
     def availability_zones(self) -> list[str]:
-        """Named, not looked up (see `availability_zones`): `cdk synth` needs no AWS account."""
+        """Resolved at deploy, not looked up (see `availability_zones`): offline synthesis."""
         return self._availability_zones

@@ -248,7 +248,8 @@ class Provisioner:
 
     def _function(self, resource: Resource, role_arn: str) -> LocalFunction:
         t = self.template
-        p = t.resolve(resource.properties)
+        # A function's VPC (the fixed egress address for Opayo) is not needed locally.
+        p = t.resolve({k: v for k, v in resource.properties.items() if k != "VpcConfig"})
         name = t.physical_name(resource.logical_id)
         code_dir = t.asset_dir(resource)
         if code_dir is None:
