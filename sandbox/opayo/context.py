@@ -19,3 +19,5 @@ class SandboxContext:
     clock: SandboxClock
     state: OpayoState
     dispatcher: NotificationDispatcher | None = field(default=None)
+    # The vendor's "Valid IPs" (sandbox/opayo/valid_ips.py); set from the options at start.
+    valid_ips: list[str] = field(default_factory=list)

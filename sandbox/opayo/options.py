@@ -77,6 +77,10 @@ class OpayoSandboxOptions(BaseModel):
     fees: dict[str, FeeRule] = Field(default_factory=_default_fees)
     # Acquiring bank (Reporting API "authprocessor") per card type; "*" is the fallback.
     acquirers: dict[str, str] = Field(default_factory=_default_acquirers)
+    # The vendor's "Valid IPs": Server registrations and Shared Protocol posts from any other
+    # address are refused with 4020 (sandbox/opayo/valid_ips.py). Loopback by default, where
+    # the sandbox listens; `POST /_sandbox/valid-ips` changes it while running.
+    valid_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     @field_validator("clock_start")
     @classmethod

@@ -27,6 +27,7 @@ from sandbox.opayo.money import to_decimal_string
 from sandbox.opayo.settlement import batches, settle
 from sandbox.opayo.state import Record, parse_iso
 from sandbox.opayo.transactions import captured_amount, refunded_amount
+from sandbox.opayo.tx_states import tx_state_id
 
 DATE_FORMAT = "%d/%m/%Y %H:%M:%S"
 MAX_ROWS = 1000
@@ -122,6 +123,7 @@ def _transaction_element(context: SandboxContext, record: Record, row: int | Non
         ("vpstxid", record["vpsTxId"]),
         ("vendortxcode", record["vendorTxCode"]),
         ("transactiontype", record["transactionType"]),
+        ("txstateid", tx_state_id(record)),
         ("integration", record["integration"]),
         ("status", server.get("status") or record["status"].upper()),
         ("statuscode", record["statusCode"]),
