@@ -1,8 +1,10 @@
 """`POST /webhooks/opayo/{vendor}`: an Opayo Server notification, signed with VPSSignature.
 
-Always HTTP 200 with Opayo's plain-text reply: `Status=OK` once the verified event is queued,
-`Status=INVALID` (with the reason) for a forged, altered or malformed notification, which
-changes nothing, and `Status=ERROR` for a transaction not known yet, so Opayo sends it again.
+HTTP 200 with Opayo's plain-text reply: `Status=OK` once the verified event is queued (whatever
+its Status), `Status=INVALID` (with the reason) for a forged, altered or malformed
+notification, which changes nothing. A notification whose order has not reached us yet is
+answered 503 with no `Status=` line (lambda_support's mapping of NotificationNotYetVerifiable):
+Opayo sends it again, whereas INVALID or ERROR would cancel the payment.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from opayo_fba.errors import UpstreamError
 from opayo_fba.intake.webhook import handle_server_notification
-from opayo_fba.lambda_support import wiring
+from opayo_fba.lambda_support import error_response, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
@@ -33,14 +36,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if VENDORS and vendor not in VENDORS:
         return {"statusCode": 404, "body": f"unknown vendor {vendor[:16]!r}"}
     w = wiring()
-    reply = handle_server_notification(
-        vendor,
-        request.decoded_body or "",
-        store=w.store,
-        queue=w.payment_queue,
-        redirect_url=w.config.opayo_redirect_url,
-        unseal=w.sealer.unseal,
-    )
+    try:
+        reply = handle_server_notification(
+            vendor,
+            request.decoded_body or "",
+            store=w.store,
+            queue=w.payment_queue,
+            redirect_url=w.config.opayo_redirect_url,
+            unseal=w.sealer.unseal,
+        )
+    except UpstreamError as error:
+        logger.warning("notification not verifiable yet", extra={"reason": str(error)})
+        metrics.add_metric(name="OpayoNotificationRetry", unit="Count", value=1)
+        return error_response(error)
     if reply.status != "OK":
         logger.warning(
             "notification not accepted", extra={"reply": reply.status, "reason": reply.reason}

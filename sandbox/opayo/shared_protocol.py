@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from sandbox.common.faults import with_faults
@@ -248,21 +249,57 @@ Handler = Callable[[Request, SandboxContext], Awaitable[Response]]
 
 def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        refused = refuse_unregistered(request, PROTOCOL)
-        if refused is not None:
-            return refused
-        try:
-            return await handler(request, request.app.state.opayo)
-        except SharedRefusal as refusal:
-            return reply(
-                {
-                    "VPSProtocol": PROTOCOL,
-                    "Status": refusal.status,
-                    "StatusDetail": f"{refusal.code} : {refusal.detail}",
-                }
-            )
+        context: SandboxContext = request.app.state.opayo
+        response: Response | None = refuse_unregistered(request, PROTOCOL)
+        if response is None:
+            try:
+                response = await handler(request, context)
+            except SharedRefusal as refusal:
+                response = reply(
+                    {
+                        "VPSProtocol": PROTOCOL,
+                        "Status": refusal.status,
+                        "StatusDetail": f"{refusal.code} : {refusal.detail}",
+                    }
+                )
+        assert response is not None
+        _log_post(context, request, await request.body(), response)
+        return response
 
     return endpoint
+
+
+def _log_post(context: SandboxContext, request: Request, body: bytes, response: Response) -> None:
+    fields = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+    answer = dict(
+        line.split("=", 1) for line in bytes(response.body).decode().splitlines() if "=" in line
+    )
+    context.shared_posts.append(
+        {
+            "at": context.clock.now().isoformat(),
+            "service": request.url.path.rsplit("/", 1)[-1],
+            "txType": fields.get("TxType", ""),
+            "vendorTxCode": fields.get("VendorTxCode", ""),
+            "vpsTxId": fields.get("VPSTxId") or fields.get("RelatedVPSTxId", ""),
+            "relatedVendorTxCode": fields.get("RelatedVendorTxCode", ""),
+            "amount": fields.get("ReleaseAmount") or fields.get("Amount", ""),
+            "from": request.client.host if request.client else "",
+            "status": answer.get("Status", ""),
+            "statusDetail": answer.get("StatusDetail", ""),
+        }
+    )
+
+
+async def list_posts(request: Request) -> JSONResponse:
+    """`GET /_sandbox/shared-protocol[?vendorTxCode=]`: the posts naming that transaction."""
+    context: SandboxContext = request.app.state.opayo
+    wanted = request.query_params.get("vendorTxCode")
+    posts = [
+        post
+        for post in context.shared_posts
+        if wanted is None or wanted in (post["vendorTxCode"], post["relatedVendorTxCode"])
+    ]
+    return JSONResponse({"posts": posts})
 
 
 def shared_protocol_routes(lost_response_hang_seconds: float) -> list[Route]:
@@ -273,15 +310,18 @@ def shared_protocol_routes(lost_response_hang_seconds: float) -> list[Route]:
         "void": void,
     }
     return [
-        Route(
-            f"/gateway/service/{name}.vsp",
-            with_faults(
-                f"shared-{name}",
-                _endpoint(handler),
-                server_fault_response,
-                lost_response_hang_seconds=lost_response_hang_seconds,
-            ),
-            methods=["POST"],
-        )
-        for name, handler in handlers.items()
+        Route("/_sandbox/shared-protocol", list_posts, methods=["GET"]),
+        *(
+            Route(
+                f"/gateway/service/{name}.vsp",
+                with_faults(
+                    f"shared-{name}",
+                    _endpoint(handler),
+                    server_fault_response,
+                    lost_response_hang_seconds=lost_response_hang_seconds,
+                ),
+                methods=["POST"],
+            )
+            for name, handler in handlers.items()
+        ),
     ]
