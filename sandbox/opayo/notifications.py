@@ -173,18 +173,21 @@ class NotificationDispatcher:
     def _deliver(self, notification: Record) -> None:
         attempt = self._post(notification)
         attempts = [attempt]
+        store = self._context.state.store
+        if attempt["answered"]:
+            # Opayo acts on the answer at once (the transaction completes or is cancelled),
+            # before any duplicate goes out.
+            with store.transaction():
+                self._record_reply(notification, attempt)
         with self._lock:
             duplicate = attempt["ok"] and self._rng.random() < self._faults.duplicate_probability
         if duplicate:
             again = self._post(notification)
             again["duplicate"] = True
             attempts.append(again)
-        store = self._context.state.store
         with store.transaction():
             current = store.get(NOTIFICATION, notification["id"]) or notification
             current["attempts"].extend(attempts)
-            if attempt["answered"]:
-                self._record_reply(current, attempt)
             if attempt["ok"]:
                 current.update(
                     delivered=True, deliveredAt=attempt["at"], redirectUrl=attempt["redirectUrl"]

@@ -15,7 +15,8 @@ the refund's own VPSTxId and TxAuthNo. A post from an address not on the vendor'
 is refused with 4020 (sandbox/opayo/valid_ips.py). The business rules (release once, never
 above the authorised amount, abort only before release, refunds never above what was taken,
 void the same day) are the Pi rules of sandbox/opayo/transactions.py. A Server transaction
-whose notification was not answered `Status=OK` is not complete and takes no instruction.
+whose notification was answered INVALID or ERROR was cancelled and takes no instruction; one
+still waiting for the answer (txstateid 7) takes them (our assumption: nothing public says).
 
 Status codes other than 4020 and the wording of refusals are the sandbox's own (our
 assumption); connectors should key on Status and the field named in StatusDetail.
@@ -113,10 +114,10 @@ def _referenced(context: SandboxContext, fields: dict[str, str], prefix: str = "
     expected = str(server.get("txAuthNo") or "").encode()
     if not expected or not hmac.compare_digest(auth, expected):
         raise _invalid(4007, f"The {prefix}TxAuthNo does not match the transaction.")
-    if server.get("vendorReply") != "OK":
+    if server.get("vendorCancelled"):
         raise _invalid(
             4008,
-            "The transaction is not complete: its notification was not answered Status=OK.",
+            "The transaction was cancelled: its notification was answered INVALID or ERROR.",
         )
     return record
 

@@ -42,19 +42,23 @@ def tx_state_id(record: Record) -> int:
         return TIMED_OUT_AFTER_15_MINUTES if server.get("timedOut") else ABORTED_BY_CUSTOMER
     if record["status"] != "Ok":
         return _FAILED.get(record["status"], ERROR_AT_OPAYO)
-    if server:
-        reply = server.get("vendorReply")
-        if reply in ("INVALID", "ERROR"):
-            return CANCELLED_BY_NOTIFICATION_REPLY
-        if reply != "OK" and server.get("txType") in ("PAYMENT", "DEFERRED", "TOKEN"):
-            return AWAITING_NOTIFICATION_REPLY
+    if server.get("vendorCancelled"):
+        return CANCELLED_BY_NOTIFICATION_REPLY
+    # An instruction the vendor gave shows through, answered notification or not.
     if record["voided"]:
         return VOIDED_BY_VENDOR
+    if record["transactionType"] == "Deferred" and record["aborted"]:
+        return DEFERRED_ABORTED_BY_VENDOR
+    if record["transactionType"] == "Deferred" and record["released"]:
+        return SUCCESSFULLY_AUTHORISED
+    if server.get("vendorReply") is None and server.get("txType") in (
+        "PAYMENT",
+        "DEFERRED",
+        "TOKEN",
+    ):
+        return AWAITING_NOTIFICATION_REPLY
     if record["transactionType"] == "Token":
         return TOKEN_REGISTERED
     if record["transactionType"] == "Deferred":
-        if record["aborted"]:
-            return DEFERRED_ABORTED_BY_VENDOR
-        if not record["released"]:
-            return DEFERRED_AWAITING_RELEASE
+        return DEFERRED_AWAITING_RELEASE
     return SUCCESSFULLY_AUTHORISED

@@ -244,7 +244,7 @@ def test_only_an_unanswered_notification_is_retried(
     opayo_merchant.http_status = 200
     opayo_merchant.raw_body = "OK"
     opayo_sandbox.advance(3)
-    wait_until(lambda: len(opayo_merchant.snapshot()) == 2)
+    wait_until(lambda: len(opayo_sandbox.notifications("srv-1")[0]["attempts"]) == 2)
     opayo_merchant.raw_body = None
     opayo_sandbox.advance(3)
     wait_until(lambda: opayo_sandbox.notifications("srv-1")[0]["delivered"])

@@ -14,7 +14,9 @@ before anything else happens:
 - 16 (successfully authorised): a Deferred in this state was released (our assumption:
   Opayo does not publish which value a released Deferred shows);
 - 19 (DEFERRED aborted by the vendor), 18 (VOIDed by the vendor);
-- 7 (waiting for our answer to its notification): not complete yet, try again later;
+- 7 (Opayo is waiting for our answer to its notification: our OK was lost or is late, and
+  Opayo will send the notification again): sent, Opayo decides; after a lost answer, 7 says
+  nothing about the post, so it is PaymentOutcomeUnknown, never sent again blind;
 - anything else: refused, naming the state.
 A refund has its own VendorTxCode, derived from the refund's id: found by Reporting, it was
 made; not found, sending is safe (and Opayo refuses a second use of the code anyway).
@@ -277,10 +279,6 @@ class SharedProtocolClient:
                 return None
             if verdict == "applied":
                 return done(f"already {tx_type}D (txstateid {state})")
-            if verdict == "wait":
-                raise OpayoUnavailable(
-                    operation, 200, state, "Opayo is still waiting for our notification reply"
-                )
             raise OpayoInstructionRefused(
                 operation, 200, f"txstateid {state or 'missing'}", f"cannot {tx_type} now"
             )
@@ -302,7 +300,7 @@ class SharedProtocolClient:
                     raise PaymentOutcomeUnknown(
                         operation, transaction.vps_tx_id, f"{doubt.detail}; lookup failed: {error}"
                     ) from None
-                verdict = _verdict(tx_type, after)
+                verdict = _verdict(tx_type, after, after_doubt=True)
                 if verdict == "applied":
                     return done(f"{doubt.detail}; {tx_type} applied (txstateid {after})")
                 if verdict == "send":
@@ -361,10 +359,13 @@ class SharedProtocolClient:
             raise OpayoUnavailable(operation, 0, "Unavailable", str(not_processed)) from None
 
 
-def _verdict(tx_type: str, state: str) -> str:
-    """send | applied | wait | refused, for an instruction against a transaction in `state`."""
+def _verdict(tx_type: str, state: str, *, after_doubt: bool = False) -> str:
+    """send | applied | unknown | refused, for an instruction against a transaction in `state`.
+
+    After a post whose answer was lost, only a state that the post would change decides.
+    """
     if state == AWAITING_NOTIFICATION_REPLY:
-        return "wait"
+        return "unknown" if after_doubt else "send"
     table = {
         "RELEASE": {DEFERRED_AWAITING_RELEASE: "send", SUCCESSFULLY_AUTHORISED: "applied"},
         "ABORT": {DEFERRED_AWAITING_RELEASE: "send", DEFERRED_ABORTED: "applied"},
