@@ -285,6 +285,7 @@ def test_token_registration_is_signed_the_token_way(
         + reply["SecurityKey"]
     )
     assert fields["VPSSignature"] == hashlib.md5(base.encode()).hexdigest().upper()
+    wait_until(lambda: opayo_sandbox.notifications("tok-1")[0]["delivered"])
     assert _detail(opayo_sandbox, "tok-1")["txstateid"] == "25"
 
 
