@@ -1,8 +1,10 @@
 """`POST /webhooks/opayo/{vendor}`: an Opayo Server notification, signed with VPSSignature.
 
-Always HTTP 200 with Opayo's plain-text reply: `Status=OK` once the verified event is queued,
-`Status=INVALID` (with the reason) for a forged, altered or malformed notification, which
-changes nothing, and `Status=ERROR` for a transaction not known yet, so Opayo sends it again.
+HTTP 200 with Opayo's plain-text reply: `Status=OK` once the verified event is queued (whatever
+its Status), `Status=INVALID` (with the reason) for a forged, altered or malformed
+notification, which changes nothing. A notification whose order has not reached us yet is
+answered 503 with no `Status=` line (lambda_support's mapping of NotificationNotYetVerifiable):
+Opayo sends it again, whereas INVALID or ERROR would cancel the payment.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from opayo_fba.card_numbers import quote_input
+from opayo_fba.errors import UpstreamError
 from opayo_fba.http_input import raw_body
 from opayo_fba.intake.webhook import handle_server_notification
-from opayo_fba.lambda_support import wiring
+from opayo_fba.lambda_support import error_response, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
@@ -35,14 +38,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if VENDORS and vendor not in VENDORS:
         return {"statusCode": 404, "body": f"unknown vendor {quote_input(vendor, 16)}"}
     w = wiring()
-    reply = handle_server_notification(
-        vendor,
-        raw_body(event),
-        store=w.store,
-        queue=w.payment_queue,
-        redirect_url=w.config.opayo_redirect_url,
-        unseal=w.sealer.unseal,
-    )
+    try:
+        reply = handle_server_notification(
+            vendor,
+            raw_body(event),
+            store=w.store,
+            queue=w.payment_queue,
+            redirect_url=w.config.opayo_redirect_url,
+            unseal=w.sealer.unseal,
+        )
+    except UpstreamError as error:
+        logger.warning("notification not verifiable yet", extra={"reason": str(error)})
+        metrics.add_metric(name="OpayoNotificationRetry", unit="Count", value=1)
+        return error_response(error)
     if reply.status != "OK":
         logger.warning(
             "notification not accepted", extra={"reply": reply.status, "reason": reply.reason}

@@ -15,7 +15,8 @@ from constructs import Construct
 class EncryptionKeys(Construct):
     """`data`: tables, bucket, internal queues, topics. `logs`: every CloudWatch log group.
     `server_security_keys`: field-level encryption of Opayo Server SecurityKeys, which the
-    order intake may only encrypt and the webhook may only decrypt."""
+    order intake may only encrypt, and only the webhook and the saga's capture, abort and
+    refund steps (the Shared Protocol quotes the key) may decrypt."""
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)

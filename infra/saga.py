@@ -33,6 +33,7 @@ from constructs import Construct
 
 from infra.constants import (
     ENV_MAPPING_TEMPLATES,
+    ENV_SECURITY_KEYS_KEY_ARN,
     ERROR_CAPTURE_FAILED,
     ERROR_FULFILLMENT_REJECTED,
     ERROR_MERCHANT_CANCELLED,
@@ -138,18 +139,25 @@ class Saga(Construct):
         common: dict[str, Any] = {"orders": "write", "events_bus": True}
         amazon: dict[str, Any] = {**common, "seller_secrets": True, "connector_state": True}
         opayo: dict[str, Any] = {**common, "vendor_secrets": True}
+        # A Server payment is released, aborted or refunded through the Shared Protocol,
+        # which quotes its SecurityKey: these three steps may open it (and no other step).
+        security_keys = platform.keys.server_security_keys
+        server_payment: dict[str, Any] = {
+            **opayo,
+            "extra_environment": {ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn},
+        }
         built: dict[FunctionSpec, dict[str, Any]] = {
             SAGA_VALIDATE_AND_MAP: opayo,
             SAGA_CREATE_FULFILLMENT_ORDER: amazon,
-            SAGA_CAPTURE_PAYMENT: opayo,
+            SAGA_CAPTURE_PAYMENT: server_payment,
             SAGA_RELEASE_FULFILLMENT_ORDER: amazon,
             SAGA_CHECK_FULFILLMENT_STATUS: amazon,
             # Keeps the task token; resumes its own task when the status is already known.
             SAGA_AWAIT_FULFILLMENT: common,
             SAGA_MARK_SHIPPED: common,
-            SAGA_ABORT_PAYMENT: opayo,
+            SAGA_ABORT_PAYMENT: server_payment,
             SAGA_CANCEL_FULFILLMENT_ORDER: amazon,
-            SAGA_REFUND_PAYMENT: opayo,
+            SAGA_REFUND_PAYMENT: server_payment,
             SAGA_RECORD_OUTCOME: common,
         }
         templates = platform.config.mapping_templates
@@ -162,6 +170,8 @@ class Saga(Construct):
             spec.module: platform.function(self, spec, **access) for spec, access in built.items()
         }
         _grant_template_reads(functions[SAGA_VALIDATE_AND_MAP.module], templates)
+        for spec in (SAGA_CAPTURE_PAYMENT, SAGA_ABORT_PAYMENT, SAGA_REFUND_PAYMENT):
+            security_keys.grant_decrypt(functions[spec.module])
         return functions
 
     # ---- the definition -------------------------------------------------------------------

@@ -384,6 +384,13 @@ def judge(ctx: DemoContext, scenario: Scenario) -> ScenarioResult:
     if e.payment_state is not None:
         checks.append(("payment state", result.payment_state, e.payment_state))
     opayo = ctx.opayo_transaction(scenario.vendor_tx_code)
+    if opayo.get("integration") == "server":
+        # A Server payment is captured through the Shared Protocol, never through Pi.
+        releases = ctx.opayo.get(
+            "/_sandbox/shared-protocol", params={"vendorTxCode": scenario.vendor_tx_code}
+        ).json()["posts"]
+        accepted = [p for p in releases if p["txType"] == "RELEASE" and p["status"] == "OK"]
+        checks.append(("Shared Protocol releases", len(accepted), e.captures))
     checks += [
         ("Opayo captures", opayo.get("captureCount", 0), e.captures),
         ("Opayo refunds", opayo.get("refundCount", 0), e.refunds),

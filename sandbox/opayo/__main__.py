@@ -97,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         help="multiply Opayo's notification retry schedule (e.g. 0.01)",
     )
     parser.add_argument("--sqlite", metavar="PATH", help="keep state in this SQLite file")
+    parser.add_argument(
+        "--valid-ip",
+        action="append",
+        metavar="ADDRESS",
+        help="the vendor's Valid IPs (repeatable; default 127.0.0.1 and ::1): Server and "
+        "Shared Protocol posts from other addresses are refused with 4020",
+    )
     return parser
 
 
@@ -126,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             notification_retry_scale=args.retry_scale,
             sqlite_path=args.sqlite,
+            **({"valid_ips": args.valid_ip} if args.valid_ip else {}),
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -15,7 +15,9 @@ from sandbox.opayo.options import OpayoSandboxOptions
 from sandbox.opayo.pi import pi_routes
 from sandbox.opayo.reporting import reporting_routes
 from sandbox.opayo.server_integration import server_routes
+from sandbox.opayo.shared_protocol import shared_protocol_routes
 from sandbox.opayo.state import PENDING_NOTIFICATION, PENDING_REGISTRATION, OpayoState
+from sandbox.opayo.valid_ips import ValidIps, valid_ip_routes
 
 
 def create_app(options: OpayoSandboxOptions | None = None) -> Starlette:
@@ -25,14 +27,19 @@ def create_app(options: OpayoSandboxOptions | None = None) -> Starlette:
         routes=[
             *pi_routes(hang),
             *server_routes(hang),
+            *shared_protocol_routes(hang),
             *reporting_routes(hang),
             *introspection_routes(),
+            *valid_ip_routes(),
             *control_routes(),
         ]
     )
     clock = SandboxClock(factor=options.clock_factor, start=options.clock_start)
     context = SandboxContext(
-        options=options, clock=clock, state=OpayoState(StateStore(options.sqlite_path))
+        options=options,
+        clock=clock,
+        state=OpayoState(StateStore(options.sqlite_path)),
+        valid_ips=ValidIps(ips=options.valid_ips).ips,
     )
     context.dispatcher = NotificationDispatcher(context, options.notification_faults)
     store = context.state.store

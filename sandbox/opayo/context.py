@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sandbox.common.clock import SandboxClock
 from sandbox.opayo.options import OpayoSandboxOptions
@@ -19,3 +19,7 @@ class SandboxContext:
     clock: SandboxClock
     state: OpayoState
     dispatcher: NotificationDispatcher | None = field(default=None)
+    # The vendor's "Valid IPs" (sandbox/opayo/valid_ips.py); set from the options at start.
+    valid_ips: list[str] = field(default_factory=list)
+    # Every Shared Protocol post that reached the sandbox, for tests to count (no keys kept).
+    shared_posts: list[dict[str, Any]] = field(default_factory=list)

@@ -1,6 +1,19 @@
 """Delivering Server-integration notifications, as Opayo does: POST form-urlencoded to the
-NotificationURL, retry on the sandbox clock until the reply is `Status=OK`, abort
-transactions left unfinished, and (on request) duplicate or reorder deliveries.
+NotificationURL, abort transactions left unfinished, and (on request) duplicate or reorder
+deliveries.
+
+What the merchant's reply means (/work/shared/reference/opayo.md, "Corrections and
+additions"; Sage Pay's txstateid list, Stack Overflow 40176413: "9 Transaction completed but
+Vendor systems returned INVALID or ERROR in response to notification POST. Transaction
+CANCELLED by the Vendor"):
+- HTTP 200 and `Status=OK`: delivered; the transaction completes and may settle;
+- HTTP 200 and `Status=INVALID` or `Status=ERROR`: a valid answer. The transaction is
+  cancelled (never settles, takes no instruction), the shopper is sent to the reply's
+  RedirectURL (the merchant's failure page) and the notification is never sent again;
+- no answer, a non-200, or a body that does not start with `Status=` (or names no status
+  Opayo knows: our assumption): retried on Opayo's schedule.
+The body is form-urlencoded in ISO-8859-1, the gateway's character set (reference, "Smaller
+points"), so an accented StatusDetail arrives as `%E9`, not as UTF-8.
 
 Runs in one background thread that looks at the sandbox clock every `dispatcher_poll_seconds`
 of real time, so advancing the clock makes due retries happen without anyone sleeping.
@@ -12,6 +25,7 @@ import random
 import threading
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -32,6 +46,7 @@ from sandbox.opayo.state import (
 # Opayo's schedule for unanswered notifications: 5 x 5 min, 15 x 15 min, 13 x 1 h, then daily
 # for 29 days. Entry k is the wait after the (k+1)-th failed attempt.
 RETRY_SCHEDULE_SECONDS: tuple[int, ...] = (300,) * 5 + (900,) * 15 + (3600,) * 13 + (86400,) * 29
+VALID_REPLIES = ("OK", "INVALID", "ERROR")
 
 
 # rule: OPAYO-NTF-04
@@ -120,6 +135,7 @@ class NotificationDispatcher:
                 if record is None or record["server"]["status"] != "REGISTERED":
                     store.delete(PENDING_REGISTRATION, transaction_id)
                     continue
+                record["server"]["timedOut"] = True
                 complete_registration(
                     context,
                     record,
@@ -131,16 +147,28 @@ class NotificationDispatcher:
 
     def _post(self, notification: Record) -> dict[str, Any]:
         attempt: dict[str, Any] = {"at": iso(self._context.clock.now())}
+        body = urlencode(notification["fields"], encoding="latin-1", errors="replace")
         try:
-            response = self._client.post(notification["url"], data=notification["fields"])
+            response = self._client.post(
+                notification["url"],
+                content=body.encode("ascii"),
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
         except httpx.HTTPError as error:
-            attempt.update(ok=False, error=f"{type(error).__name__}: {error}")
+            attempt.update(ok=False, answered=False, error=f"{type(error).__name__}: {error}")
             return attempt
-        reply = parse_reply(response.text)
+        text = response.text
+        reply = parse_reply(text)
+        answered = (
+            response.status_code == 200
+            and text.startswith("Status=")
+            and reply.get("Status") in VALID_REPLIES
+        )
         attempt.update(
             httpStatus=response.status_code,
             replyStatus=reply.get("Status"),
-            ok=response.status_code == 200 and reply.get("Status") == "OK",
+            answered=answered,
+            ok=answered and reply.get("Status") == "OK",
             redirectUrl=reply.get("RedirectURL"),
         )
         return attempt
@@ -149,19 +177,31 @@ class NotificationDispatcher:
     def _deliver(self, notification: Record) -> None:
         attempt = self._post(notification)
         attempts = [attempt]
+        store = self._context.state.store
+        if attempt["answered"]:
+            # Opayo acts on the answer at once (the transaction completes or is cancelled),
+            # before any duplicate goes out.
+            with store.transaction():
+                self._record_reply(notification, attempt)
         with self._lock:
             duplicate = attempt["ok"] and self._rng.random() < self._faults.duplicate_probability
         if duplicate:
             again = self._post(notification)
             again["duplicate"] = True
             attempts.append(again)
-        store = self._context.state.store
         with store.transaction():
             current = store.get(NOTIFICATION, notification["id"]) or notification
             current["attempts"].extend(attempts)
             if attempt["ok"]:
                 current.update(
                     delivered=True, deliveredAt=attempt["at"], redirectUrl=attempt["redirectUrl"]
+                )
+            elif attempt["answered"]:
+                # INVALID or ERROR: a valid answer that cancels the transaction; no retry.
+                current.update(
+                    cancelledByVendor=True,
+                    redirectUrl=attempt["redirectUrl"],
+                    shopperSentTo=attempt["redirectUrl"],
                 )
             else:
                 failures = sum(1 for a in current["attempts"] if not a.get("duplicate"))
@@ -174,7 +214,7 @@ class NotificationDispatcher:
                         self._context.clock.now() + timedelta(seconds=wait_scaled)
                     )
             store.put(NOTIFICATION, current["id"], current)
-            if current["delivered"] or current["gaveUp"]:
+            if current["delivered"] or current["gaveUp"] or current.get("cancelledByVendor"):
                 store.delete(PENDING_NOTIFICATION, current["id"])
             else:
                 store.put(
@@ -182,3 +222,14 @@ class NotificationDispatcher:
                     current["id"],
                     {"nextAttemptAt": current["nextAttemptAt"], "sequence": current["sequence"]},
                 )
+
+    def _record_reply(self, notification: Record, attempt: dict[str, Any]) -> None:
+        """The merchant's first valid answer decides the transaction (the caller holds the lock)."""
+        record = self._context.state.transaction(notification["transactionId"])
+        if record is None or record["server"].get("vendorReply") is not None:
+            return
+        record["server"]["vendorReply"] = attempt["replyStatus"]
+        if attempt["replyStatus"] != "OK":
+            record["server"]["vendorCancelled"] = True
+            record["settleableAt"] = None
+        self._context.state.save_transaction(record)

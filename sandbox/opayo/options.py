@@ -85,6 +85,10 @@ class OpayoSandboxOptions(BaseModel):
     # whether the page carries <totalrows>, and what a row's card-scheme element is called.
     batch_detail_totalrows: bool = False
     batch_detail_card_element: Literal["paymentsystem", "cardtype"] = "paymentsystem"
+    # The vendor's "Valid IPs": Server registrations and Shared Protocol posts from any other
+    # address are refused with 4020 (sandbox/opayo/valid_ips.py). Loopback by default, where
+    # the sandbox listens; `POST /_sandbox/valid-ips` changes it while running.
+    valid_ips: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     @field_validator("clock_start")
     @classmethod

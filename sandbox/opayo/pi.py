@@ -334,6 +334,8 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
                     "referenceTransactionId", "No transaction with this id", errors.NOT_FOUND
                 )
             if kind == "Refund":
+                if reference["integration"] == "server":
+                    raise PiError.field("referenceTransactionId", SERVER_ONLY)
                 check_reference_for_refund(context, reference, amount, currency)
                 outcome = OK
             else:
@@ -362,6 +364,21 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
     return JSONResponse(pi_view(record), outcome.http_status)
 
 
+# Nothing public says Pi accepts instructions or Refunds for a transaction registered through
+# Server (reference, "Corrections and additions"): the sandbox refuses them (our assumption on
+# the shape of the refusal), so only the Shared Protocol (sandbox/opayo/shared_protocol.py)
+# manages those transactions.
+SERVER_ONLY = (
+    "The transaction was registered through Server; release, abort, refund or void it with "
+    "the Shared Protocol (release.vsp, abort.vsp, refund.vsp, void.vsp)"
+)
+
+
+def _refuse_server_transaction(record: Record) -> None:
+    if record["integration"] == "server":
+        raise PiError.single(403, errors.INSTRUCTION_REFUSED, SERVER_ONLY)
+
+
 # rule: OPAYO-PI-09
 def _find(context: SandboxContext, transaction_id: str) -> Record:
     record = context.state.transaction(transaction_id)
@@ -386,6 +403,7 @@ async def create_instruction(request: Request, context: SandboxContext) -> Respo
     checker.raise_if_failed()
     with context.state.store.transaction():
         record = _find(context, request.path_params["transaction_id"])
+        _refuse_server_transaction(record)
         instruction = apply_instruction(context, record, instruction_type, amount)
         context.state.save_transaction(record)
     return JSONResponse(instruction, 201)

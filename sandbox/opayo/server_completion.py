@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from opayo_fba.opayo.signatures import compute_vps_signature
 from sandbox.opayo.cards import TestCard
 from sandbox.opayo.context import SandboxContext
 from sandbox.opayo.outcomes import ABORTED, OK, Outcome
+from sandbox.opayo.signing import sign_notification
 from sandbox.opayo.state import (
     NOTIFICATION,
     PENDING_NOTIFICATION,
     PENDING_REGISTRATION,
     Record,
     iso,
+    new_token,
 )
 from sandbox.opayo.transactions import apply_outcome
 
@@ -73,10 +74,13 @@ def complete_registration(
     card: TestCard | None,
     expiry_date: str,
     security_code_matched: bool,
+    status_detail: str | None = None,
 ) -> Record:
     """Apply the shopper's outcome to a Registered transaction and queue its notification.
 
     The caller holds the store lock and has checked the transaction is still Registered.
+    `status_detail` replaces the outcome's text (e.g. a bank's message with accents, which
+    the gateway sends as ISO-8859-1).
     """
     now = context.clock.now()
     server = record["server"]
@@ -89,9 +93,10 @@ def complete_registration(
         VendorTxCode=record["vendorTxCode"],
         VPSTxId=record["vpsTxId"],
         Status=outcome.server_status,
-        StatusDetail=f"{outcome.status_code} : {outcome.status_detail}",
+        StatusDetail=f"{outcome.status_code} : {status_detail or outcome.status_detail}",
         GiftAid="0",
     )
+    token = server["txType"] == "TOKEN"
     if card is not None and outcome is not ABORTED:
         record["card"] = {
             "cardType": card.pi_type,
@@ -100,7 +105,7 @@ def complete_registration(
             "expiryDate": expiry_date,
         }
         address, postcode = server["addressMatched"], server["postcodeMatched"]
-        authorised = outcome is OK
+        authorised = outcome is OK and not token
         fields.update(
             AVSCV2=_avscv2(address, postcode, security_code_matched),
             AddressResult=_matched(address),
@@ -111,7 +116,7 @@ def complete_registration(
             ExpiryDate=expiry_date,
             FraudResponse="ACCEPT",
             Surcharge="0.00",
-            DeclineCode="00" if authorised else "05",
+            DeclineCode="00" if outcome is OK else "05",
             TxAuthNo=str(record["retrievalReference"]) if authorised else "",
             BankAuthCode="999777" if authorised else "",
             **{"3DSecureStatus": "OK"},
@@ -120,8 +125,12 @@ def complete_registration(
             DSTransID=f"ds-{record['transactionId'].lower()}",
             SchemeTraceID=f"trace-{record['retrievalReference']}" if authorised else "",
         )
-    fields["VPSSignature"] = compute_vps_signature(
-        fields, vendor_name=context.options.vendor, security_key=server["securityKey"]
+        if token and outcome is OK:
+            fields["Token"] = new_token()
+    # What a Shared Protocol post must quote back (RELEASE, ABORT, REFUND, VOID).
+    server["txAuthNo"] = fields["TxAuthNo"]
+    fields["VPSSignature"] = sign_notification(
+        fields, vendor=context.options.vendor, security_key=server["securityKey"]
     )
     context.state.save_transaction(record)
     context.state.store.delete(PENDING_REGISTRATION, record["transactionId"])

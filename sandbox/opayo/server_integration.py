@@ -43,6 +43,7 @@ from sandbox.opayo.state import (
     transaction_id_from_vps,
 )
 from sandbox.opayo.transactions import new_record
+from sandbox.opayo.valid_ips import refuse_unregistered
 
 REQUIRED_FIELDS = (
     "VPSProtocol",
@@ -64,7 +65,17 @@ REQUIRED_FIELDS = (
     "DeliveryCity",
     "DeliveryCountry",
 )
-TX_TYPES = {"PAYMENT": "Payment", "DEFERRED": "Deferred"}
+TX_TYPES = {"PAYMENT": "Payment", "DEFERRED": "Deferred", "TOKEN": "Token"}
+# A TOKEN registration stores a card and takes no money: omnipay-sagepay's
+# ServerTokenRegistrationRequest sends only these (plus VPSProtocol, TxType, Vendor).
+TOKEN_REQUIRED_FIELDS = (
+    "VPSProtocol",
+    "TxType",
+    "Vendor",
+    "VendorTxCode",
+    "Currency",
+    "NotificationURL",
+)
 
 
 def server_reply(lines: dict[str, str]) -> PlainTextResponse:
@@ -93,18 +104,22 @@ def _valid_url(url: str) -> bool:
 # rule: OPAYO-SRV-01
 async def register(request: Request) -> Response:
     context: SandboxContext = request.app.state.opayo
+    refused = refuse_unregistered(request, PROTOCOL)
+    if refused is not None:
+        return refused
     try:
         fields = await read_form(request)
     except FormError as error:
         return _refusal("MALFORMED", 3000, f"The request is not a form: {error}.")
-    for name in REQUIRED_FIELDS:
+    tx_type = fields.get("TxType", "").strip().upper()
+    required = TOKEN_REQUIRED_FIELDS if tx_type == "TOKEN" else REQUIRED_FIELDS
+    for name in required:
         if not fields.get(name, "").strip():
             return _refusal("MALFORMED", 3000, f"The {name} field is missing.")
     if fields["VPSProtocol"] not in ("3.00", "4.00"):
         return _refusal("INVALID", 3001, "The VPSProtocol field must be 3.00 or 4.00.")
-    tx_type = fields["TxType"].upper()
     if tx_type not in TX_TYPES:
-        return _refusal("INVALID", 3002, "The TxType field must be PAYMENT or DEFERRED.")
+        return _refusal("INVALID", 3002, "The TxType field must be PAYMENT, DEFERRED or TOKEN.")
     if not hmac.compare_digest(fields["Vendor"].lower(), context.options.vendor.lower()):
         return _refusal("INVALID", 3003, "The Vendor field does not match a vendor account.")
     vendor_tx_code = fields["VendorTxCode"]
@@ -114,12 +129,12 @@ async def register(request: Request) -> Response:
     if not is_supported_currency(currency):
         return _refusal("INVALID", 3005, "The Currency field is not a supported ISO 4217 code.")
     try:
-        amount = parse_decimal_amount(fields["Amount"], currency)
+        amount = 0 if tx_type == "TOKEN" else parse_decimal_amount(fields["Amount"], currency)
     except ValueError as error:
         return _refusal("INVALID", 3006, f"The Amount field is invalid: {error}.")
-    if amount <= 0:
+    if amount <= 0 and tx_type != "TOKEN":
         return _refusal("INVALID", 3006, "The Amount field must be greater than zero.")
-    if len(fields["Description"]) > 100:
+    if len(fields.get("Description", "")) > 100:
         return _refusal("INVALID", 3007, "The Description field is longer than 100 characters.")
     if not _valid_url(fields["NotificationURL"]):
         return _refusal("INVALID", 3008, "The NotificationURL field must be an http(s) URL.")
@@ -135,7 +150,7 @@ async def register(request: Request) -> Response:
             vendor_tx_code=vendor_tx_code,
             amount=amount,
             currency=currency,
-            description=fields["Description"],
+            description=fields.get("Description", ""),
             outcome=REGISTERED,
             integration="server",
         )
@@ -147,7 +162,7 @@ async def register(request: Request) -> Response:
             "notificationUrl": fields["NotificationURL"],
             "completedAt": None,
             # Kept as match flags only, for the AVS result of the notification.
-            "addressMatched": "88" in fields["BillingAddress1"],
+            "addressMatched": "88" in fields.get("BillingAddress1", ""),
             "postcodeMatched": "412" in fields.get("BillingPostCode", ""),
         }
         context.state.claim_vendor_tx_code(vendor_tx_code, transaction_id)
@@ -187,6 +202,8 @@ class CompleteRequest(BaseModel):
     securityCode: str | None = "123"
     cardholderName: str = ""
     outcome: str | None = Field(default=None, description="OK, NOTAUTHED, REJECTED, ABORT, ERROR")
+    # The bank's words for the notification's StatusDetail (sent as ISO-8859-1, e.g. "é").
+    statusDetail: str | None = Field(default=None, max_length=200)
 
 
 def _bad(property_name: str, description: str, status: int = 422) -> JSONResponse:
@@ -243,6 +260,7 @@ async def complete(request: Request) -> Response:
             card=card,
             expiry_date=body.expiryDate,
             security_code_matched=code_matched,
+            status_detail=body.statusDetail,
         )
     result: dict[str, Any] = {
         "vpsTxId": record["vpsTxId"],
@@ -257,6 +275,17 @@ def server_routes(lost_response_hang_seconds: float) -> list[Route]:
     return [
         Route(
             "/gateway/service/vspserver-register.vsp",
+            with_faults(
+                "server-register",
+                register,
+                server_fault_response,
+                lost_response_hang_seconds=lost_response_hang_seconds,
+            ),
+            methods=["POST"],
+        ),
+        # omnipay-sagepay posts TOKEN registrations to token.vsp (ServerGateway, action TOKEN).
+        Route(
+            "/gateway/service/token.vsp",
             with_faults(
                 "server-register",
                 register,

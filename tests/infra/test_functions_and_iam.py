@@ -307,3 +307,43 @@ def test_s3_mapping_templates_are_readable_object_by_object() -> None:
             ["arn:", {"Ref": "AWS::Partition"}, ":s3:::merchant-config/mapping/orders.yaml"],
         ]
     }
+
+
+def test_only_the_webhook_and_the_server_payment_steps_open_security_keys(
+    resources: dict[str, Any],
+) -> None:
+    """The Shared Protocol quotes a Server transaction's SecurityKey: the saga's capture,
+    abort and refund steps may decrypt it, as the webhook may (to verify notifications);
+    the intake may only encrypt; no other function touches the key."""
+    (key,) = [
+        logical_id
+        for logical_id, resource in of_type(resources, "AWS::KMS::Key").items()
+        if "SecurityKeys" in resource["Properties"].get("Description", "")
+    ]
+    role_to_function = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0]: f["Metadata"]["aws:cdk:path"].split("/")[2]
+        for f in _functions(resources).values()
+    }
+    decrypting: set[str] = set()
+    encrypting: set[str] = set()
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if {"Fn::GetAtt": [key, "Arn"]} not in _as_list(statement["Resource"]):
+                continue
+            actions = set(_as_list(statement["Action"]))
+            names = {
+                role_to_function[role["Ref"]]
+                for role in policy["Properties"]["Roles"]
+                if role["Ref"] in role_to_function
+            }
+            if "kms:Decrypt" in actions:
+                decrypting |= names
+            if "kms:Encrypt" in actions:
+                encrypting |= names
+    assert decrypting == {
+        "OpayoWebhookFunction",
+        "SagaCapturePaymentFunction",
+        "SagaAbortPaymentFunction",
+        "SagaRefundPaymentFunction",
+    }
+    assert encrypting == {"OrderIntakeFunction"}

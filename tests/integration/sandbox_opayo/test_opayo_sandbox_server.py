@@ -148,17 +148,36 @@ def test_completion_sends_a_correctly_signed_notification(
     assert opayo_sandbox.notifications("srv-1")[0]["redirectUrl"] == "https://shop.example/done"
 
 
-def test_server_deferred_is_released_through_pi(
+def test_pi_refuses_instructions_and_refunds_for_a_server_transaction(
     opayo_sandbox: OpayoSandboxHandle, opayo_merchant: MerchantEndpoint
 ) -> None:
+    # Nothing public says Pi manages Server transactions (reference, "Corrections"): refused.
     reply = _register(opayo_sandbox, opayo_merchant.url)
     _complete(opayo_sandbox, reply["VPSTxId"], card=MASTERCARD)
+    wait_until(lambda: opayo_sandbox.notifications("srv-1")[0]["delivered"])
     transaction_id = reply["VPSTxId"].strip("{}")
     pi = opayo_sandbox.client.get(f"/api/v1/transactions/{transaction_id}")
     assert pi.status_code == 200
     assert (pi.json()["transactionType"], pi.json()["status"]) == ("Deferred", "Ok")
-    assert opayo_sandbox.instruct(transaction_id, "release", 4000).status_code == 201
-    assert opayo_sandbox.sandbox_transaction("srv-1")["capturedAmount"] == 4000
+    for instruction in ("release", "abort"):
+        refused = opayo_sandbox.instruct(transaction_id, instruction, None)
+        assert refused.status_code == 403
+        assert "Shared Protocol" in refused.json()["description"]
+    refund = opayo_sandbox.client.post(
+        "/api/v1/transactions",
+        json={
+            "transactionType": "Refund",
+            "referenceTransactionId": transaction_id,
+            "vendorTxCode": "srv-1-refund",
+            "amount": 100,
+            "currency": "GBP",
+            "description": "refund",
+        },
+    )
+    assert refund.status_code == 422
+    assert refund.json()["errors"][0]["property"] == "referenceTransactionId"
+    state = opayo_sandbox.sandbox_transaction("srv-1")
+    assert (state["capturedAmount"], state["aborted"], state["refundIds"]) == (0, False, [])
 
 
 def test_unfinished_registration_is_invisible_to_pi(opayo_sandbox: OpayoSandboxHandle) -> None:
@@ -207,28 +226,62 @@ def test_completion_errors(
     assert len(wait_until(opayo_merchant.snapshot)) == 1
 
 
-def test_notification_is_retried_until_status_ok(
+def test_only_an_unanswered_notification_is_retried(
     opayo_sandbox: OpayoSandboxHandle, opayo_merchant: MerchantEndpoint
 ) -> None:
-    opayo_merchant.replies = ["INVALID", "ERROR", "OK"]
+    # A 503 with no Status= body, then a 200 whose body does not start with Status=: both
+    # are "no valid answer" (reference) and retried; then Status=OK delivers it.
+    opayo_merchant.http_status = 503
+    opayo_merchant.raw_body = "try again later"
     reply = _register(opayo_sandbox, opayo_merchant.url)
     _complete(opayo_sandbox, reply["VPSTxId"], card=VISA, outcome="OK")
-    wait_until(lambda: len(opayo_merchant.snapshot()) == 1)
     first = wait_until(lambda: opayo_sandbox.notifications("srv-1")[0]["attempts"])
-    assert first[0]["replyStatus"] == "INVALID"
+    assert first[0]["httpStatus"] == 503
     # Retry schedule 5 min, scaled by 0.01 in the fixture: due 3 s later on the sandbox clock.
     record = opayo_sandbox.notifications("srv-1")[0]
     assert record["delivered"] is False
     assert record["nextAttemptAt"] > record["attempts"][0]["at"]
+    opayo_merchant.http_status = 200
+    opayo_merchant.raw_body = "OK"
     opayo_sandbox.advance(3)
-    wait_until(lambda: len(opayo_merchant.snapshot()) == 2)
+    wait_until(lambda: len(opayo_sandbox.notifications("srv-1")[0]["attempts"]) == 2)
+    opayo_merchant.raw_body = None
     opayo_sandbox.advance(3)
     wait_until(lambda: opayo_sandbox.notifications("srv-1")[0]["delivered"])
     received = opayo_merchant.snapshot()
     assert len(received) == 3
     assert received[0] == received[1] == received[2]
     attempts = opayo_sandbox.notifications("srv-1")[0]["attempts"]
-    assert [a["replyStatus"] for a in attempts] == ["INVALID", "ERROR", "OK"]
+    assert [a["answered"] for a in attempts] == [False, False, True]
+    assert opayo_sandbox.sandbox_transaction("srv-1")["server"]["vendorReply"] == "OK"
+
+
+@pytest.mark.parametrize("answer", ["INVALID", "ERROR"])
+def test_invalid_or_error_cancels_the_transaction_and_is_never_retried(
+    opayo_sandbox: OpayoSandboxHandle, opayo_merchant: MerchantEndpoint, answer: str
+) -> None:
+    opayo_merchant.replies = [answer]
+    reply = _register(opayo_sandbox, opayo_merchant.url, TxType="PAYMENT")
+    _complete(opayo_sandbox, reply["VPSTxId"], card=VISA, outcome="OK")
+    notification = wait_until(
+        lambda: (
+            (found := opayo_sandbox.notifications("srv-1")[0]).get("cancelledByVendor") and found
+        )
+    )
+    assert notification["delivered"] is False
+    assert notification["shopperSentTo"] == "https://shop.example/done"
+    opayo_sandbox.advance(86400 * 2)  # every retry would be due by now: none is sent
+    assert len(opayo_merchant.snapshot()) == 1
+    assert len(opayo_sandbox.notifications("srv-1")[0]["attempts"]) == 1
+    state = opayo_sandbox.sandbox_transaction("srv-1")
+    assert state["server"]["vendorReply"] == answer
+    assert state["server"]["vendorCancelled"] is True
+    # Not settled: no batch carries it, although a PAYMENT settles at midnight.
+    assert all(
+        item["vendorTxCode"] != "srv-1"
+        for batch in opayo_sandbox.batches()
+        for item in batch["items"]
+    )
 
 
 def test_http_errors_and_unreachable_urls_are_retried(
@@ -297,7 +350,7 @@ def test_unfinished_transactions_are_aborted_after_15_minutes(
 def test_retry_schedule_is_followed_then_given_up(
     opayo_sandbox: OpayoSandboxHandle, opayo_merchant: MerchantEndpoint
 ) -> None:
-    opayo_merchant.replies = ["INVALID"]
+    opayo_merchant.http_status = 500
     reply = _register(opayo_sandbox, opayo_merchant.url)
     _complete(opayo_sandbox, reply["VPSTxId"], card=VISA, outcome="OK")
     scale = opayo_sandbox.options.notification_retry_scale

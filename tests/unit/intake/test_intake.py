@@ -19,7 +19,7 @@ from opayo_fba.intake.orders import (
     submit_order,
 )
 from opayo_fba.intake.payments import apply_payment_update
-from opayo_fba.intake.webhook import handle_server_notification
+from opayo_fba.intake.webhook import NotificationNotYetVerifiable, handle_server_notification
 from opayo_fba.model import OrderStatus, PaymentState
 from opayo_fba.opayo.pi import CardPayment
 from opayo_fba.opayo.results import PiTransaction
@@ -230,15 +230,16 @@ def test_forged_altered_or_unknown_notifications_change_nothing(world: World) ->
         unseal=unseal,
     )
     assert wrong_vendor.status == "INVALID"
-    unknown = handle_server_notification(
-        "sandbox",
-        _notification(VendorTxCode="NOPE"),
-        store=world.store,
-        queue=queue,
-        redirect_url="https://shop",
-        unseal=unseal,
-    )
-    assert unknown.status == "ERROR"  # Opayo will retry; nothing is lost
+    # No order yet: neither INVALID nor ERROR (both cancel a genuine payment at Opayo).
+    with pytest.raises(NotificationNotYetVerifiable, match="NOPE"):
+        handle_server_notification(
+            "sandbox",
+            _notification(VendorTxCode="NOPE"),
+            store=world.store,
+            queue=queue,
+            redirect_url="https://shop",
+            unseal=unseal,
+        )
     garbage = handle_server_notification(
         "sandbox", b"", store=world.store, queue=queue, redirect_url="https://shop", unseal=unseal
     )
@@ -398,3 +399,23 @@ def test_templates_fill_the_opayo_description_of_the_payment_we_create(world: Wo
     [created] = pi.created
     assert created.description == expected
     assert created.description != "Order W-1001"  # not the default
+
+
+@pytest.mark.parametrize("status", ["NOTAUTHED", "REJECTED", "ABORT"])
+def test_a_verified_notification_is_answered_ok_whatever_its_status(
+    world: World, status: str
+) -> None:
+    # INVALID or ERROR to a genuine notification would cancel the transaction at Opayo.
+    queue = FakeQueue()
+    submit_order(_server_submission(), _intake(world, FakePi(), FakeStarter()))
+    reply = handle_server_notification(
+        "sandbox",
+        _notification(status),
+        store=world.store,
+        queue=queue,
+        redirect_url="https://shop",
+        unseal=unseal,
+    )
+    assert reply.status == "OK"
+    [(body, _, _)] = queue.sent
+    assert json.loads(body)["payment"]["status"] == status

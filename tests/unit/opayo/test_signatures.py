@@ -180,3 +180,32 @@ def test_reporting_request_rejects_bad_parameter_names(name: str) -> None:
         build_reporting_request(
             command="getBatchList", vendor="v", user="u", parameters=[(name, "x")], password="p"
         )
+
+
+def test_a_successful_token_registration_is_signed_the_token_way() -> None:
+    # omnipay-sagepay ServerNotifyTrait: VPSTxId without braces, nothing after SecurityKey.
+    import hashlib
+
+    from opayo_fba.opayo.signatures import compute_vps_signature, verify_vps_signature
+
+    fields = {
+        "TxType": "TOKEN",
+        "Status": "OK",
+        "VPSTxId": "{AB-CD}",
+        "VendorTxCode": "tok-1",
+        "AVSCV2": "ALL MATCH",
+        "Token": "TOK",
+        "CardType": "VISA",
+        "Last4Digits": "0006",
+    }
+    base = "AB-CD" + "tok-1" + "OK" + "" + "vendor" + "ALL MATCH" + "TOK" + "KEY"
+    expected = hashlib.md5(base.encode()).hexdigest().upper()
+    assert compute_vps_signature(fields, vendor_name="Vendor", security_key="KEY") == expected
+    aborted = {**fields, "Status": "ABORT"}
+    full = "{AB-CD}tok-1ABORTvendorALL MATCHTOKKEY" + "VISA0006"
+    assert compute_vps_signature(aborted, vendor_name="Vendor", security_key="KEY") == (
+        hashlib.md5(full.encode()).hexdigest().upper()
+    )
+    assert verify_vps_signature(
+        {**fields, "VPSSignature": expected.lower()}, vendor_name="vendor", security_key="KEY"
+    )

@@ -40,6 +40,7 @@ def test_deferred_ok_is_authorised() -> None:
     assert payment.state is PaymentState.AUTHORISED
     assert payment.transaction_id == "{8B5E2A41-1C7F-4A3B-9D0E-2F6A7B8C9D0E}"
     assert payment.auth_code == "9155"
+    assert payment.tx_auth_no == "9155"  # what the Shared Protocol posts quote back
     assert payment.surcharge is None
     assert payment.avs_cv2 is not None
     assert payment.avs_cv2.summary == "ALL MATCH"

@@ -50,3 +50,61 @@ def test_chart_of_accounts_is_read_from_s3_once() -> None:
         s3.delete_object(Bucket="merchant-config", Key="chart.yaml")
         assert wiring.chart_of_accounts() == first  # fetched once per execution environment
     assert Wiring(Settings()).chart_of_accounts() is None
+
+
+def test_the_saga_reaches_each_payment_through_its_own_integration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from opayo_fba.model import Money, PaymentState, PaymentTransaction, TransactionType
+    from opayo_fba.opayo.pi import PiClient
+    from opayo_fba.opayo.server_payment import ServerPayment
+    from opayo_fba.store.orders import OrderRecord
+    from opayo_fba.store.sealed import KmsSealer
+    from tests.fixtures.saga_world import make_order
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    with mock_aws():
+        secret = {
+            "vendor_name": "shop",
+            "integration_key": "k",
+            "integration_password": "p",
+            "reporting_user": "u",
+            "reporting_password": "r",
+        }
+        arn = boto3.client("secretsmanager").create_secret(
+            Name="opayo-fba/test/opayo/shop", SecretString=json.dumps(secret)
+        )["ARN"]
+        key = boto3.client("kms").create_key()["KeyMetadata"]["Arn"]
+        wiring = Wiring(
+            Settings(VENDOR_SECRET_ARNS=json.dumps({"shop": arn}), SECURITY_KEYS_KEY_ARN=key)
+        )
+
+        def record(provider: str, sealed: str | None) -> OrderRecord:
+            payment = PaymentTransaction(
+                provider=provider,  # type: ignore[arg-type]
+                vendor_tx_code="SRV-1",
+                transaction_id="{8B5E2A41-1C7F-4A3B-9D0E-2F6A7B8C9D0E}",
+                transaction_type=TransactionType.DEFERRED,
+                status="OK" if provider == "server" else "Ok",
+                state=PaymentState.AUTHORISED,
+                amount=Money(amount=2500, currency="GBP"),
+                tx_auth_no="9155" if provider == "server" else None,
+            )
+            return OrderRecord(
+                order=make_order(),
+                vendor="shop",
+                seller_account="uk-main",
+                payment=payment,
+                server_security_key_sealed=sealed,
+            )
+
+        assert isinstance(wiring.payments(record("pi", None)), PiClient)
+        sealed = KmsSealer(key).seal("ABCDEFGHIJ", "W-1001")
+        server = wiring.payments(record("server", sealed))
+        assert isinstance(server, ServerPayment)
+        opened = server._transaction("8B5E2A41-1C7F-4A3B-9D0E-2F6A7B8C9D0E")
+        assert (opened.security_key, opened.tx_auth_no) == ("ABCDEFGHIJ", "9155")
+        with pytest.raises(ConfigurationError, match="no SecurityKey"):
+            wiring.payments(record("server", None))

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from opayo_fba.intake.orders import IntakeDependencies, KnownAccounts
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
+    from opayo_fba.opayo.shared_protocol import SharedProtocolClient
+    from opayo_fba.saga.ports import PaymentPort
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
     from opayo_fba.saga.steps import MappedOrder, SagaDependencies
     from opayo_fba.store.orders import OrderRecord, OrderStore
@@ -193,6 +195,7 @@ class Wiring:
         self.time_budget = time_budget
         self._amazon: dict[str, SpApiConnector] = {}
         self._pi: dict[str, PiClient] = {}
+        self._shared: dict[str, SharedProtocolClient] = {}
         self._chart: Path | None = None
 
     @cached_property
@@ -255,6 +258,42 @@ class Wiring:
             reporting = ReportingClient(credentials, url=f"{base}/access/access.htm")
             self._pi[vendor] = PiClient(credentials, reporting=reporting, base_url=f"{base}/api/v1")
         return self._pi[vendor]
+
+    def shared_protocol(self, vendor: str) -> SharedProtocolClient:
+        """The vendor's Server & Direct Shared Protocol client (same secret and host as Pi)."""
+        if vendor not in self._shared:
+            from opayo_fba.opayo.credentials import VendorCredentials
+            from opayo_fba.opayo.shared_protocol import SharedProtocolClient
+
+            arn = self._secret_arn("Opayo vendor", self.config.vendor_secret_arns, vendor)
+            credentials = self.secrets.read(arn, VendorCredentials)
+            base = (self.secrets.read(arn, _VendorEndpoint).base_url or OPAYO_LIVE).rstrip("/")
+            self._shared[vendor] = SharedProtocolClient(
+                credentials, reporting=self.reporting(vendor), base_url=f"{base}/gateway/service"
+            )
+        return self._shared[vendor]
+
+    def payments(self, record: OrderRecord) -> PaymentPort:
+        """How the saga reaches this order's payment: Pi for a Pi payment; for a payment
+        registered through Opayo Server, the Shared Protocol with the order's SecurityKey,
+        opened (KMS, bound to the order id) only when a post needs it."""
+        if not record.vendor:
+            raise ConfigurationError(f"order {record.order_id} names no Opayo vendor")
+        payment = record.payment
+        if payment is None or payment.provider != "server":
+            return self.pi(record.vendor)
+        from opayo_fba.opayo.server_payment import ServerPayment
+
+        sealed, order_id = record.server_security_key_sealed, record.order_id
+        if not sealed:
+            raise ConfigurationError(f"Server order {order_id} has no SecurityKey stored")
+        return ServerPayment(
+            self.shared_protocol(record.vendor),
+            vendor_tx_code=payment.vendor_tx_code,
+            vps_tx_id=payment.transaction_id or "",
+            tx_auth_no=payment.tx_auth_no or "",
+            open_security_key=lambda: self.sealer.unseal(sealed, order_id),
+        )
 
     @cached_property
     def events(self) -> EventBridgePublisher:
@@ -357,7 +396,7 @@ class Wiring:
         return SagaDependencies(
             store=self.store,
             fulfillment=self.amazon,
-            payments=self.pi,
+            payments=self.payments,
             events=self.events,
             map_order=self.map_order,
             resumer=self.resumer,

@@ -1,10 +1,19 @@
 """Opayo Server notifications: verify, record, queue, reply.
 
-The signature is checked with the SecurityKey stored for the notification's VendorTxCode;
-nothing is queued or stored unless it matches. A notification for a transaction we do not
-know yet is answered `Status=ERROR`, so Opayo sends it again later (it retries for days)
-instead of us losing it. Verified notifications go to the payment-events FIFO queue, grouped
-by VendorTxCode (one transaction's events stay in order) and de-duplicated on VPSTxId+Status.
+What Opayo does with our answer (reference, "Corrections"; docs/connectors.md): `Status=OK`
+lets the transaction complete; `Status=INVALID` or `Status=ERROR` CANCELS it, for good; only
+no valid answer (a non-200, or a body that does not start with `Status=`) is tried again, on
+Opayo's schedule (5 x 5 min, then 15 x 15 min, ...). So:
+- verified (the signature matches the SecurityKey stored with the order): queued, then
+  answered `Status=OK`, whatever its Status says (a NOTAUTHED is genuine news too);
+- forged, altered, malformed, or for another vendor's transaction: `Status=INVALID`, which
+  changes nothing of ours (and cancels nothing real: Opayo did not send it);
+- the order has not reached us yet, so there is no SecurityKey to verify it with:
+  NotificationNotYetVerifiable, answered HTTP 503 with no `Status=` line, so Opayo sends it
+  again in five minutes. Nothing unverified is stored. The shop avoids the wait by
+  registering the order with us (POST /orders) before it sends the shopper to Opayo.
+Verified notifications go to the payment-events FIFO queue, grouped by VendorTxCode (one
+transaction's events stay in order) and de-duplicated on VPSTxId+Status.
 """
 
 from __future__ import annotations
@@ -16,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from opayo_fba.card_numbers import contains_card_number
+from opayo_fba.card_numbers import contains_card_number, quote_input
+from opayo_fba.errors import UpstreamError
 from opayo_fba.opayo.notifications import (
     NotificationFormatError,
     ReplyStatus,
@@ -32,6 +42,18 @@ from opayo_fba.transform.opayo_server import (
 
 CARD_NUMBER_IN_NOTIFICATION = "the notification contains what looks like a card number"
 _VENDOR_TX_CODE = re.compile(r"[A-Za-z0-9{}._-]{1,40}")
+
+
+class NotificationNotYetVerifiable(UpstreamError):
+    """No order holds this VendorTxCode yet: it cannot be verified, and must not be refused
+    (INVALID or ERROR would cancel a genuine payment). Answered 503, so Opayo retries."""
+
+    def __init__(self, vendor_tx_code: str) -> None:
+        super().__init__(
+            f"no order with vendorTxCode {quote_input(vendor_tx_code, 40)} yet; "
+            "Opayo will send it again"
+        )
+        self.vendor_tx_code = vendor_tx_code
 
 
 class PaymentEventQueue(Protocol):
@@ -88,7 +110,7 @@ def handle_server_notification(
         return _reply("INVALID", redirect_url, "field VendorTxCode is not a vendorTxCode")
     record = store.find_by_vendor_tx_code(vendor_tx_code)
     if record is None or record.payment is None:
-        return _reply("ERROR", redirect_url, "transaction not known yet; please retry")
+        raise NotificationNotYetVerifiable(vendor_tx_code)
     if record.vendor != vendor or not record.server_security_key_sealed:
         return _reply("INVALID", redirect_url, "transaction does not belong to this vendor")
     security_key = unseal(record.server_security_key_sealed, record.order_id)
@@ -100,7 +122,8 @@ def handle_server_notification(
             fields, amount=record.payment.amount, order_id=record.order_id
         )
     except ServerNotificationError as error:
-        return _reply("INVALID", redirect_url, str(error))
+        # Genuine (it is signed), but nothing we can apply to a payment: say OK, queue nothing.
+        return NotificationReply("OK", build_reply("OK", redirect_url), f"not applied: {error}")
     event_id = notification_event_id(fields)
     event = PaymentEvent(
         event_id=event_id,

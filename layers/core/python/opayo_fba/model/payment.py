@@ -77,6 +77,9 @@ class PaymentTransaction(BaseModel):
     surcharge: Money | None = None
     auth_code: CleanText = None
     """Bank authorisation code: Pi `bankAuthorisationCode`, Server `TxAuthNo`."""
+    tx_auth_no: CleanText = None
+    """Server only: the `TxAuthNo` of the verified notification, which every Shared Protocol
+    post (release, abort, refund, void) must quote back."""
     bank_response_code: CleanText = None
     retrieval_reference: CleanText = None
     reference_transaction_id: CleanText = None
@@ -104,6 +107,8 @@ class PaymentTransaction(BaseModel):
             )
         if self.instruction is not None and self.provider != "pi":
             raise ValueError("instruction applies to Pi transactions only")
+        if self.tx_auth_no is not None and self.provider != "server":
+            raise ValueError("tx_auth_no applies to Server transactions only")
         if self.surcharge is not None and self.surcharge.currency != self.amount.currency:
             raise ValueError("surcharge must be in the currency of amount")
         return self

@@ -55,14 +55,21 @@ def vps_signature_base(fields: Mapping[str, str], *, vendor_name: str, security_
     """The exact string Opayo hashes for a notification's VPSSignature.
 
     A missing field counts as the empty string; `Token` counts only when TxType is TOKEN;
-    the vendor name is lower-cased; VPSTxId keeps its braces.
+    the vendor name is lower-cased; VPSTxId keeps its braces. A successful TOKEN registration
+    (TxType TOKEN, Status OK) is signed differently (omnipay-sagepay's ServerNotifyTrait):
+    VPSTxId without its braces, and nothing after the SecurityKey.
     """
+    token_ok = fields.get("TxType") == "TOKEN" and fields.get("Status") == "OK"
     parts: list[str] = []
     for name in VPS_SIGNATURE_ORDER:
         if name == "VendorName":
             parts.append(vendor_name.lower())
         elif name == "SecurityKey":
             parts.append(security_key)
+            if token_ok:
+                break
+        elif name == "VPSTxId" and token_ok:
+            parts.append(fields.get("VPSTxId", "").replace("{", "").replace("}", ""))
         elif name == "Token":
             parts.append(fields.get("Token", "") if fields.get("TxType") == "TOKEN" else "")
         else:

@@ -54,7 +54,9 @@ CAPTURABLE = (PaymentState.AUTHORISED,)
 class SagaDependencies:
     store: OrderStore
     fulfillment: Callable[[str], FulfillmentPort]  # by seller account
-    payments: Callable[[str], PaymentPort]  # by Opayo vendor
+    # The payment's own integration, chosen per order by the composition root (wiring.py):
+    # Pi for a Pi payment, the Server & Direct Shared Protocol for a Server one.
+    payments: Callable[[OrderRecord], PaymentPort]
     events: EventPort
     # The createFulfillmentOrder body for an order, the merchant's templates applied.
     map_order: Callable[[OrderRecord], MappedOrder]
@@ -235,11 +237,11 @@ def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
     transaction_id = pi_transaction_id(record)
     with step_errors():
         try:
-            deps.payments(_require(record.vendor, "vendor", order_id)).release(
-                transaction_id, amount
-            )
+            deps.payments(record).release(transaction_id, amount)
         except OpayoInstructionRefused as error:
-            raise CaptureFailed(f"Opayo refused the release: {error}") from None
+            refusal = f"Opayo refused the release: {error}"
+            _save(deps, order_id, lambda r: r.note("capture_refused", refusal[:500]))
+            raise CaptureFailed(refusal) from None
 
     def keep(r: OrderRecord) -> None:
         r.captured = amount
@@ -339,7 +341,7 @@ def abort_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
         return {"aborted": False, "reason": "nothing authorised to abort"}
     transaction_id = pi_transaction_id(record)
     with step_errors():
-        deps.payments(_require(record.vendor, "vendor", order_id)).abort(transaction_id)
+        deps.payments(record).abort(transaction_id)
 
     def keep(r: OrderRecord) -> None:
         if r.payment is not None:
@@ -407,7 +409,7 @@ def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
     pending = record.refunds[index]
     refund_id = _refund_id(order_id, index)
     with step_errors():
-        result = deps.payments(_require(record.vendor, "vendor", order_id)).refund(
+        result = deps.payments(record).refund(
             pending.reference_transaction_id,
             pending.amount,
             refund_id=refund_id,

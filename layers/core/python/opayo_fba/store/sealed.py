@@ -2,8 +2,10 @@
 
 The orders table is encrypted at rest, but every function that reads orders could read a
 SecurityKey there, and a SecurityKey is all it takes to forge a notification. So it is sealed
-with its own KMS key: the order intake may only encrypt, the webhook may only decrypt. The
-order id is the encryption context, so a ciphertext copied onto another order does not open.
+with its own KMS key: the order intake may only encrypt; the webhook (to verify
+notifications) and the saga's capture, abort and refund steps (the Shared Protocol quotes the
+key) may decrypt, and no other function. The order id is the encryption context, so a
+ciphertext copied onto another order does not open.
 """
 
 from __future__ import annotations

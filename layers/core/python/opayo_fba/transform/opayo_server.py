@@ -75,6 +75,7 @@ def payment_from_server_notification(
         amount=amount,
         surcharge=surcharge,
         auth_code=optional("TxAuthNo") or optional("BankAuthCode"),
+        tx_auth_no=optional("TxAuthNo"),
         avs_cv2=AvsCv2Result(
             summary=avs_fields[0],
             address=avs_fields[1],

@@ -1,0 +1,86 @@
+"""The saga's PaymentPort for one transaction registered through Opayo Server.
+
+Pi does not manage Server transactions (reference, "Corrections"), so release, abort and
+refund go through the Server & Direct Shared Protocol, which must quote the transaction's
+VendorTxCode, VPSTxId, TxAuthNo (from the verified notification) and SecurityKey. The
+SecurityKey is opened only when a post is about to be made, through `open_security_key`
+(KMS decrypt bound to the order id; only the saga's payment steps and the webhook may).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from opayo_fba.errors import InvalidInputError
+from opayo_fba.model.money import Money
+from opayo_fba.opayo.shared_protocol import (
+    ServerTransaction,
+    SharedProtocolClient,
+    SharedProtocolResult,
+)
+
+
+class ServerPayment:
+    def __init__(
+        self,
+        client: SharedProtocolClient,
+        *,
+        vendor_tx_code: str,
+        vps_tx_id: str,
+        tx_auth_no: str,
+        open_security_key: Callable[[], str],
+    ) -> None:
+        self._client = client
+        self._vendor_tx_code = vendor_tx_code
+        self._vps_tx_id = vps_tx_id
+        self._tx_auth_no = tx_auth_no
+        self._open_security_key = open_security_key
+
+    def _transaction(self, transaction_id: str) -> ServerTransaction:
+        if _guid(transaction_id) != _guid(self._vps_tx_id):
+            raise InvalidInputError(
+                f"transaction {transaction_id} is not this order's Server transaction"
+            )
+        if not self._tx_auth_no:
+            raise InvalidInputError(
+                f"Server transaction {self._vps_tx_id} has no TxAuthNo: no verified "
+                "notification authorised it"
+            )
+        return ServerTransaction(
+            vendor_tx_code=self._vendor_tx_code,
+            vps_tx_id=self._vps_tx_id,
+            security_key=self._open_security_key(),
+            tx_auth_no=self._tx_auth_no,
+        )
+
+    def release(self, transaction_id: str, amount: Money) -> SharedProtocolResult:
+        return self._client.release(self._transaction(transaction_id), amount)
+
+    def abort(self, transaction_id: str) -> SharedProtocolResult:
+        return self._client.abort(self._transaction(transaction_id))
+
+    def void(self, transaction_id: str) -> SharedProtocolResult:
+        return self._client.void(self._transaction(transaction_id))
+
+    def refund(
+        self,
+        reference_transaction_id: str,
+        amount: Money,
+        *,
+        refund_id: str,
+        description: str,
+    ) -> SharedProtocolResult:
+        # The refund's VendorTxCode is derived from its id, as for Pi refunds, so a retry
+        # reuses it and Opayo's uniqueness check refuses a second refund.
+        from opayo_fba.opayo.pi import refund_vendor_tx_code
+
+        return self._client.refund(
+            self._transaction(reference_transaction_id),
+            amount,
+            refund_vendor_tx_code=refund_vendor_tx_code(refund_id),
+            description=description,
+        )
+
+
+def _guid(value: str) -> str:
+    return value.strip().strip("{}").upper()
