@@ -21,7 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from opayo_fba.amazon.errors import SpApiRequestRejected
+from opayo_fba.amazon.errors import SpApiNotFound, SpApiRequestRejected
 from opayo_fba.model import (
     FbaFulfillmentOrderStatus,
     FulfillmentOrder,
@@ -36,12 +36,19 @@ from opayo_fba.opayo.errors import OpayoInstructionRefused
 from opayo_fba.saga.errors import (
     CaptureFailed,
     FulfillmentRejected,
+    FulfillmentUnderway,
     MerchantCancelled,
     PaymentDeclined,
     RefundFailed,
     step_errors,
 )
-from opayo_fba.saga.ports import EventPort, FulfillmentPort, PaymentPort, SagaResumer
+from opayo_fba.saga.ports import (
+    EventPort,
+    FulfillmentPort,
+    ObservedPayment,
+    PaymentPort,
+    SagaResumer,
+)
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
 
@@ -329,43 +336,91 @@ def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
 
 
 # -- compensations ---------------------------------------------------------------------------
+#
+# A compensation never trusts the saga's belief: a step that timed out, or whose function was
+# stopped after its call landed, may have done what the order does not record. Each one first
+# asks the provider what is true now, records what it found on the order, and acts on that.
 
 
 def abort_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Give the customer's money back, whatever happened: abort if held, refund if taken."""
+    return settle_payment(state, deps)
+
+
+def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """The same decision as `abort_payment`: the state Opayo reports decides, not the branch."""
+    return settle_payment(state, deps)
+
+
+def settle_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Opayo says captured -> refund what is not refunded yet; authorised -> abort; else nothing.
+
+    Idempotent: a refund is written down (with its id) before Opayo is asked, so a repeat
+    reuses it; an abort that already happened reads back as ABORTED and is not sent again.
+    """
     order_id = _order_id(state)
     record = deps.store.get(order_id)
     payment = record.payment
-    if payment is None or payment.state is not PaymentState.AUTHORISED or record.captured:
-        return {"aborted": False, "reason": "nothing authorised to abort"}
-    transaction_id = pi_transaction_id(record)
+    if payment is None or not payment.transaction_id or payment.state in _NEVER_HELD:
+        return {"found": "nothing to settle", "action": "none"}
+    port = deps.payments(_require(record.vendor, "vendor", order_id))
     with step_errors():
-        deps.payments(_require(record.vendor, "vendor", order_id)).abort(transaction_id)
+        observed = port.observe(pi_transaction_id(record))
+    record = _record_observed_payment(deps, order_id, observed)
+    if observed.state is PaymentState.CAPTURED:
+        return {"found": observed.state.value, **_refund_captured(state, deps, record, observed)}
+    if observed.state is PaymentState.AUTHORISED:
+        with step_errors():
+            port.abort(pi_transaction_id(record))
+
+        def keep(r: OrderRecord) -> None:
+            if r.payment is not None:
+                r.payment = r.payment.model_copy(update={"state": PaymentState.ABORTED})
+            r.note("payment_aborted")
+
+        _save(deps, order_id, keep)
+        return {"found": observed.state.value, "action": "aborted"}
+    return {"found": observed.state.value, "action": "none"}
+
+
+# A payment that never held money: nothing at Opayo to release or give back.
+_NEVER_HELD = (PaymentState.DECLINED, PaymentState.NONE)
+
+
+def _record_observed_payment(
+    deps: SagaDependencies, order_id: str, observed: ObservedPayment
+) -> OrderRecord:
+    """Write down what Opayo said; a capture the saga missed becomes a recorded capture."""
 
     def keep(r: OrderRecord) -> None:
-        if r.payment is not None:
-            r.payment = r.payment.model_copy(update={"state": PaymentState.ABORTED})
-        r.note("payment_aborted")
+        detail = observed.state.value + (f" ({observed.detail})" if observed.detail else "")
+        r.note("payment_observed", detail[:200])
+        if r.payment is None:
+            return
+        if observed.state is PaymentState.CAPTURED and r.captured is None:
+            r.captured = observed.captured or _amount_released(r)
+            r.note("payment_capture_found", str(r.captured))
+        if observed.state in _OBSERVED_STATES and r.payment.state is not observed.state:
+            r.payment = r.payment.model_copy(update={"state": observed.state})
 
-    _save(deps, order_id, keep)
-    return {"aborted": True}
+    return _save(deps, order_id, keep)
 
 
-def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
-    order_id = _order_id(state)
-    record = deps.store.get(order_id)
-    if record.fulfillment is None or record.fulfillment_status in (
-        FbaFulfillmentOrderStatus.CANCELLED.value,
-        FbaFulfillmentOrderStatus.INVALID.value,
-        FbaFulfillmentOrderStatus.UNFULFILLABLE.value,
-    ):
-        return {"cancelled": False, "reason": "no live fulfillment order"}
-    sfo_id = _sfo_id(record)
-    amazon = deps.fulfillment(record.seller_account)
-    with step_errors():
-        amazon.cancel_fulfillment_order(sfo_id)
-        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
-    _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_cancelled")
-    return {"cancelled": True}
+_OBSERVED_STATES = (
+    PaymentState.CAPTURED,
+    PaymentState.AUTHORISED,
+    PaymentState.ABORTED,
+    PaymentState.VOIDED,
+)
+
+
+def _amount_released(record: OrderRecord) -> Money:
+    """What our capture step releases (the order total); the authorised amount if it exceeds."""
+    try:
+        return capture_amount(record)
+    except CaptureFailed:
+        assert record.payment is not None  # the caller checked
+        return record.payment.amount
 
 
 def _refund_id(order_id: str, index: int) -> str:
@@ -373,22 +428,24 @@ def _refund_id(order_id: str, index: int) -> str:
     return f"{order_id}-R{index + 1}"
 
 
-def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+def _refund_captured(
+    state: State, deps: SagaDependencies, record: OrderRecord, observed: ObservedPayment
+) -> dict[str, Any]:
     # Imported here: the Pi client (and httpx) stays off the other steps' cold start.
     from opayo_fba.opayo.pi import refund_vendor_tx_code
 
-    order_id = _order_id(state)
-    record = deps.store.get(order_id)
+    order_id = record.order_id
     captured = record.captured
-    if captured is None or record.payment is None:
-        return {"refunded": False, "reason": "nothing captured"}
+    if captured is None:  # _record_observed_payment always sets it for a capture
+        raise ValueError(f"order {order_id}: Opayo reports a capture of unknown amount")
     transaction_id = pi_transaction_id(record)
     index = next((i for i, r in enumerate(record.refunds) if r.status == "pending"), None)
     if index is None:
-        already = record.refunded
-        remaining = captured.amount - (already.amount if already else 0)
+        ours = record.refunded.amount if record.refunded else 0
+        theirs = observed.refunded.amount if observed.refunded else 0
+        remaining = captured.amount - max(ours, theirs)
         if remaining <= 0:
-            return {"refunded": False, "reason": "already refunded in full"}
+            return {"action": "none", "reason": "already refunded in full"}
         index = len(record.refunds)
         refund = Refund(
             order_id=order_id,
@@ -433,7 +490,53 @@ def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
         "RefundIssued",
         {"orderId": order_id, "vendorTxCode": pending.vendor_tx_code, **_money(pending.amount)},
     )
-    return {"refunded": True, "vendorTxCode": pending.vendor_tx_code}
+    return {"action": "refunded", "vendorTxCode": pending.vendor_tx_code}
+
+
+# Amazon has the goods moving or gone: a cancel is no longer possible, and money is owed.
+UNDERWAY_STATUSES = (
+    FbaFulfillmentOrderStatus.PROCESSING.value,
+    FbaFulfillmentOrderStatus.COMPLETE.value,
+    FbaFulfillmentOrderStatus.COMPLETE_PARTIALLED.value,
+)
+ENDED_STATUSES = (
+    FbaFulfillmentOrderStatus.CANCELLED.value,
+    FbaFulfillmentOrderStatus.INVALID.value,
+    FbaFulfillmentOrderStatus.UNFULFILLABLE.value,
+)
+
+
+def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Amazon says live -> cancel; underway or shipped -> FulfillmentUnderway; else nothing.
+
+    The create step may have landed without the saga knowing (its state timed out, or its
+    function was stopped after the call), so Amazon is asked even when the order records no
+    fulfillment order.
+    """
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    if not (record.fulfillment_request or {}).get("sellerFulfillmentOrderId"):
+        return {"found": "never mapped", "action": "none"}
+    sfo_id = _sfo_id(record)
+    amazon = deps.fulfillment(record.seller_account)
+    with step_errors():
+        try:
+            found = _read_fulfillment(amazon, sfo_id, order_id)
+        except SpApiNotFound:
+            _save(deps, order_id, lambda r: r.note("fulfillment_observed", "none at Amazon"))
+            return {"found": "none", "action": "none"}
+    status = found.status.value
+    if status in ENDED_STATUSES:
+        _record_fulfillment(deps, order_id, found, "fulfillment_observed")
+        return {"found": status, "action": "none"}
+    if status in UNDERWAY_STATUSES:
+        _record_fulfillment(deps, order_id, found, "fulfillment_observed")
+        raise FulfillmentUnderway(f"fulfillment order {sfo_id} is {status}: it can't be cancelled")
+    with step_errors():
+        amazon.cancel_fulfillment_order(sfo_id)
+        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+    _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_cancelled")
+    return {"found": status, "action": "cancelled"}
 
 
 def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
