@@ -37,11 +37,10 @@ def test_a_capture_the_saga_missed_is_refunded_whichever_step_runs(world: World,
     assert world.opayo.aborts == []
     assert [(r[0], r[1]) for r in world.opayo.refunds] == [("TX-W-1001", 2500)]
     record = world.store.get("W-1001")
-    assert record.captured is not None and record.captured.amount == 2500
+    assert record.captured is not None
+    assert record.captured.amount == 2500
     assert record.status is OrderStatus.REFUNDED
-    assert {"payment_observed", "payment_capture_found", "refund_issued"} <= set(
-        _history(world)
-    )
+    assert {"payment_observed", "payment_capture_found", "refund_issued"} <= set(_history(world))
 
 
 def test_only_what_is_not_refunded_yet_is_refunded(world: World) -> None:
