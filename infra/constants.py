@@ -34,6 +34,7 @@ ERROR_PAYMENT_DECLINED: Final = "PaymentDeclined"
 ERROR_FULFILLMENT_REJECTED: Final = "FulfillmentRejected"
 ERROR_CAPTURE_FAILED: Final = "CaptureFailed"
 ERROR_MERCHANT_CANCELLED: Final = "MerchantCancelled"
+ERROR_FULFILLMENT_UNDERWAY: Final = "FulfillmentUnderway"
 ERROR_UPSTREAM: Final = "UpstreamError"
 ERROR_THROTTLED: Final = "ThrottledError"
 
@@ -64,6 +65,17 @@ EVENT_ORDER_SHIPPED: Final = "OrderShipped"
 EVENT_ORDER_COMPENSATED: Final = "OrderCompensated"
 
 
+# A Step Functions task must never time out while its function is still running: the state
+# would move on (to a compensation that sees nothing done) while the function goes on and
+# captures. A function's run is bounded by its timeout, and every wait inside it, rate-limit
+# waits included, is bounded by its remaining time (opayo_fba.lambda_support.time_budget,
+# which SpApiConnector passes to the limiter as max_wait). Lambda's init phase is not part of
+# that timeout and may take up to 10 s ("Lambda execution environment lifecycle", Init
+# phase); the state allows for it and for the invocation itself.
+LAMBDA_INIT_SECONDS: Final = 10
+STATE_TIMEOUT_MARGIN_SECONDS: Final = 5
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """One Lambda function: `functions/<module>.py` with a `handler` callable."""
@@ -72,6 +84,15 @@ class FunctionSpec:
     description: str
     timeout_seconds: int = 30
     memory_mb: int = 512
+
+    @property
+    def state_timeout_seconds(self) -> int:
+        """The Step Functions task timeout for this function: longer than it can ever run.
+
+        Its rate-limit waits are inside `timeout_seconds` (they are bounded by the time
+        budget), so the function's timeout plus its init phase bounds the whole invocation.
+        """
+        return self.timeout_seconds + LAMBDA_INIT_SECONDS + STATE_TIMEOUT_MARGIN_SECONDS
 
     @property
     def construct_id(self) -> str:
