@@ -41,6 +41,7 @@ ERROR_THROTTLED: Final = "ThrottledError"
 # Custom metrics the functions publish through Powertools (dashboard and alarms read them).
 METRIC_SAGA_COMPENSATED: Final = "SagaCompensated"
 METRIC_SP_API_THROTTLED: Final = "SpApiThrottled"
+METRIC_SAGA_RECOVERY_FAILED: Final = "SagaRecoveryFailed"
 
 # Environment variable names the functions read (opayo_fba.settings reads the same names).
 ENV_ORDERS_TABLE: Final = "ORDERS_TABLE_NAME"
@@ -140,6 +141,11 @@ SAGA_RECORD_OUTCOME = FunctionSpec(
     "saga_record_outcome", "Saga: record a declined or compensated outcome on the order"
 )
 
+# Recovery: the saga's executions that ended badly, made right from the providers' state.
+SAGA_RECOVERY = FunctionSpec(
+    "saga_recovery", "Make a failed, timed-out or aborted saga execution right", 120
+)
+
 # Scheduled pollers.
 ORDERS_POLLER = FunctionSpec("orders_poller", "Poll Amazon Orders since the watermark", 300)
 REPORT_SCHEDULER = FunctionSpec("report_scheduler", "Request Amazon reports on schedule", 120)
@@ -175,5 +181,6 @@ ALL_FUNCTIONS: Final = (
     PAYMENT_EVENTS,
     AMAZON_NOTIFICATIONS,
     *SAGA_FUNCTIONS,
+    SAGA_RECOVERY,
     *SCHEDULED_FUNCTIONS,
 )

@@ -24,9 +24,11 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.constants import (
     METRIC_SAGA_COMPENSATED,
+    METRIC_SAGA_RECOVERY_FAILED,
     METRIC_SP_API_THROTTLED,
     METRICS_NAMESPACE,
     SAGA_RECORD_OUTCOME,
+    SAGA_RECOVERY,
     SERVICE_NAME,
 )
 
@@ -147,6 +149,13 @@ class Monitoring(Construct):
             res.state_machine.metric_timed_out(period=PERIOD, statistic="Sum"),
             1,
             "A saga execution timed out before the order shipped",
+        )
+        self._alarm(
+            "SagaRecoveryFailed",
+            powertools_metric(METRIC_SAGA_RECOVERY_FAILED, SAGA_RECOVERY.module),
+            1,
+            "An ended saga execution could not be made right (abort, refund or cancel failed):"
+            " see docs/deploy.md, runbook 'SagaRecoveryFailed'",
         )
         self._alarm(
             "Api5xx",

@@ -93,9 +93,10 @@ def _require(value: str | None, what: str, order_id: str) -> str:
     return value
 
 
-def _save(
+def save(
     deps: SagaDependencies, order_id: str, change: Callable[[OrderRecord], None]
 ) -> OrderRecord:
+    """Apply `change` to the order (version-checked) and announce a status it changes."""
     before: list[OrderStatus] = []
 
     def apply(record: OrderRecord) -> None:
@@ -135,7 +136,7 @@ def validate_and_map(state: State, deps: SagaDependencies) -> dict[str, Any]:
             )
         r.note("mapped", request["sellerFulfillmentOrderId"])
 
-    _save(deps, order_id, keep)
+    save(deps, order_id, keep)
     return {
         **state,
         "vendor": record.vendor,
@@ -183,7 +184,7 @@ def _record_fulfillment(
         r.fulfillment_status = fulfillment.status.value
         r.note(event, fulfillment.status.value)
 
-    _save(deps, order_id, keep)
+    save(deps, order_id, keep)
 
 
 def preview_request(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -254,7 +255,7 @@ def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
             r.payment = r.payment.model_copy(update={"state": PaymentState.CAPTURED})
         r.note("payment_captured", str(amount))
 
-    _save(deps, order_id, keep)
+    save(deps, order_id, keep)
     deps.events.publish(
         "PaymentCaptured",
         {"orderId": order_id, "vendorTxCode": payment.vendor_tx_code, **_money(amount)},
@@ -268,7 +269,7 @@ def release_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str,
     sfo_id = _sfo_id(record)
     with step_errors():
         deps.fulfillment(record.seller_account).release_fulfillment_order(sfo_id)
-    _save(deps, order_id, lambda r: r.note("fulfillment_order_released"))
+    save(deps, order_id, lambda r: r.note("fulfillment_order_released"))
     return dict(state)
 
 
@@ -331,7 +332,7 @@ def await_fulfillment_update(state: State, deps: SagaDependencies) -> dict[str, 
 
 def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
     order_id = _order_id(state)
-    record = _save(deps, order_id, lambda r: r.note("shipped"))
+    record = save(deps, order_id, lambda r: r.note("shipped"))
     return {**state, "status": record.status.value}
 
 
@@ -366,7 +367,7 @@ def settle_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
     port = deps.payments(_require(record.vendor, "vendor", order_id))
     with step_errors():
         observed = port.observe(pi_transaction_id(record))
-    record = _record_observed_payment(deps, order_id, observed)
+    record = record_observed_payment(deps, order_id, observed)
     if observed.state is PaymentState.CAPTURED:
         return {"found": observed.state.value, **_refund_captured(state, deps, record, observed)}
     if observed.state is PaymentState.AUTHORISED:
@@ -378,7 +379,7 @@ def settle_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
                 r.payment = r.payment.model_copy(update={"state": PaymentState.ABORTED})
             r.note("payment_aborted")
 
-        _save(deps, order_id, keep)
+        save(deps, order_id, keep)
         return {"found": observed.state.value, "action": "aborted"}
     return {"found": observed.state.value, "action": "none"}
 
@@ -387,7 +388,7 @@ def settle_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
 _NEVER_HELD = (PaymentState.DECLINED, PaymentState.NONE)
 
 
-def _record_observed_payment(
+def record_observed_payment(
     deps: SagaDependencies, order_id: str, observed: ObservedPayment
 ) -> OrderRecord:
     """Write down what Opayo said; a capture the saga missed becomes a recorded capture."""
@@ -403,7 +404,7 @@ def _record_observed_payment(
         if observed.state in _OBSERVED_STATES and r.payment.state is not observed.state:
             r.payment = r.payment.model_copy(update={"state": observed.state})
 
-    return _save(deps, order_id, keep)
+    return save(deps, order_id, keep)
 
 
 _OBSERVED_STATES = (
@@ -436,7 +437,7 @@ def _refund_captured(
 
     order_id = record.order_id
     captured = record.captured
-    if captured is None:  # _record_observed_payment always sets it for a capture
+    if captured is None:  # record_observed_payment always sets it for a capture
         raise ValueError(f"order {order_id}: Opayo reports a capture of unknown amount")
     transaction_id = pi_transaction_id(record)
     index = next((i for i, r in enumerate(record.refunds) if r.status == "pending"), None)
@@ -460,7 +461,7 @@ def _refund_captured(
             r.refunds.append(refund)
             r.note("refund_requested", refund.vendor_tx_code)
 
-        record = _save(deps, order_id, write_down)
+        record = save(deps, order_id, write_down)
     pending = record.refunds[index]
     refund_id = _refund_id(order_id, index)
     with step_errors():
@@ -483,7 +484,7 @@ def _refund_captured(
         )
         r.note("refund_" + ("issued" if succeeded else "refused"), pending.vendor_tx_code)
 
-    _save(deps, order_id, settle)
+    save(deps, order_id, settle)
     if not succeeded:
         raise RefundFailed(f"Opayo refused refund {refund_id}: {result.status_detail}")
     deps.events.publish(
@@ -523,7 +524,7 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
         try:
             found = _read_fulfillment(amazon, sfo_id, order_id)
         except SpApiNotFound:
-            _save(deps, order_id, lambda r: r.note("fulfillment_observed", "none at Amazon"))
+            save(deps, order_id, lambda r: r.note("fulfillment_observed", "none at Amazon"))
             return {"found": "none", "action": "none"}
     status = found.status.value
     if status in ENDED_STATUSES:
@@ -548,7 +549,7 @@ def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
         r.outcome = outcome
         r.note("outcome", outcome)
 
-    record = _save(deps, order_id, keep)
+    record = save(deps, order_id, keep)
     # The dashboard's "compensated" line and its alarm read this (infra/monitoring.py).
     metrics.add_metric(name="SagaCompensated", unit=MetricUnit.Count, value=1)
     return {"outcome": outcome, "status": record.status.value}
