@@ -42,6 +42,7 @@ ERROR_THROTTLED: Final = "ThrottledError"
 METRIC_SAGA_COMPENSATED: Final = "SagaCompensated"
 METRIC_SP_API_THROTTLED: Final = "SpApiThrottled"
 METRIC_SAGA_RECOVERY_FAILED: Final = "SagaRecoveryFailed"
+METRIC_HELD_AUTHORISATIONS: Final = "HeldAuthorisations"
 
 # Environment variable names the functions read (opayo_fba.settings reads the same names).
 ENV_ORDERS_TABLE: Final = "ORDERS_TABLE_NAME"
@@ -152,6 +153,9 @@ REPORT_SCHEDULER = FunctionSpec("report_scheduler", "Request Amazon reports on s
 REPORT_POLLER = FunctionSpec("report_poller", "Poll requested reports, archive documents", 300)
 OPAYO_BATCH_FETCH = FunctionSpec("opayo_batch_fetch", "Fetch Opayo settlement batches", 300)
 PI_STATUS_POLLER = FunctionSpec("pi_status_poller", "Poll Opayo Pi for pending transactions", 300)
+HELD_AUTHORISATIONS_CHECK = FunctionSpec(
+    "held_authorisations_check", "Alarm on, and abort per policy, Deferreds held too long", 300
+)
 
 SAGA_FUNCTIONS: Final = (
     SAGA_VALIDATE_AND_MAP,
@@ -172,6 +176,7 @@ SCHEDULED_FUNCTIONS: Final = (
     REPORT_POLLER,
     OPAYO_BATCH_FETCH,
     PI_STATUS_POLLER,
+    HELD_AUTHORISATIONS_CHECK,
 )
 ALL_FUNCTIONS: Final = (
     OPAYO_WEBHOOK,

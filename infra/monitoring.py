@@ -23,6 +23,8 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constants import (
+    HELD_AUTHORISATIONS_CHECK,
+    METRIC_HELD_AUTHORISATIONS,
     METRIC_SAGA_COMPENSATED,
     METRIC_SAGA_RECOVERY_FAILED,
     METRIC_SP_API_THROTTLED,
@@ -156,6 +158,13 @@ class Monitoring(Construct):
             1,
             "An ended saga execution could not be made right (abort, refund or cancel failed):"
             " see docs/deploy.md, runbook 'SagaRecoveryFailed'",
+        )
+        self._alarm(
+            "HeldAuthorisations",
+            powertools_metric(METRIC_HELD_AUTHORISATIONS, HELD_AUTHORISATIONS_CHECK.module),
+            1,
+            "A Deferred authorisation has been held past the alarm age without capture: an"
+            " order is stuck before capture (see docs/deploy.md, runbook 'HeldAuthorisations')",
         )
         self._alarm(
             "Api5xx",

@@ -74,6 +74,15 @@ def test_saga_api_throttle_and_age_alarms(resources: dict[str, Any]) -> None:
     assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 8
 
 
+def test_authorisations_held_too_long_alarm(resources: dict[str, Any]) -> None:
+    alarm = _alarms(resources)["HeldAuthorisations"]
+    assert alarm["MetricName"] == "HeldAuthorisations"
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": "opayo-fba-held-authorisations-check"}
+    ]
+    assert alarm["Threshold"] == 1
+
+
 def test_a_saga_execution_that_could_not_be_made_right_alarms(resources: dict[str, Any]) -> None:
     alarm = _alarms(resources)["SagaRecoveryFailed"]
     assert alarm["MetricName"] == "SagaRecoveryFailed"
