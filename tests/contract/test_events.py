@@ -72,6 +72,8 @@ SAGA_OUTCOMES = {
     "capture_failed",
     "release_failed",
     "fulfillment_lost",
+    "validation_failed",
+    "fulfillment_failed",
 }
 
 

@@ -115,8 +115,8 @@ def _recover(ended: EndedExecution, deps: SagaDependencies) -> dict[str, Any]:
         payment = _keep_payment_for_shipped_goods(order_id, deps)
         _mark(deps, order_id, ended, outcome=None, detail=f"goods underway; {payment}")
         return {"orderId": order_id, "fulfillment": "underway", "payment": payment}
-    payment = steps.settle_payment(state, deps)
-    detail = f"fulfillment {fulfillment['action']}; payment {payment['action']}"
+    settled = steps.settle_payment(state, deps)
+    detail = f"fulfillment {fulfillment['action']}; payment {settled['action']}"
     if _mark(deps, order_id, ended, outcome=outcome, detail=detail):
         deps.events.publish(
             "OrderCompensated",
@@ -126,7 +126,7 @@ def _recover(ended: EndedExecution, deps: SagaDependencies) -> dict[str, Any]:
         "orderId": order_id,
         "outcome": outcome,
         "fulfillment": fulfillment["action"],
-        "payment": payment["action"],
+        "payment": settled["action"],
     }
 
 
