@@ -98,7 +98,7 @@ def test_a_wrong_value_names_its_field(change: dict[str, Any], named_field: str)
 
 
 def test_held_authorisations_default_to_alarming_after_six_days_and_no_abort() -> None:
-    config = load_config(_with({}))
+    config = load_config(_with({"opayoVendors": [{"name": "v1", "environment": "live"}]}))
     assert config.held_authorisation_alarm_days == 6
     assert [v.abort_deferred_after_days for v in config.opayo_vendors] == [None]
     policy = {"opayoVendors": [{"name": "v1", "environment": "live", "abortDeferredAfterDays": 25}]}
