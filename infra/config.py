@@ -50,6 +50,9 @@ class OpayoVendor(_Model):
     # Opayo vendor names are lower-case letters and digits; they appear in the webhook path.
     name: Annotated[str, Field(pattern=r"^[a-z0-9]{1,40}$")]
     environment: Literal["sandbox", "live"]
+    # The merchant's policy for Deferred authorisations nobody captured: abort them once
+    # this many days old (None: only alarm). Opayo releases no Deferred after 30 days.
+    abort_deferred_after_days: int | None = Field(default=None, ge=1, le=29)
 
 
 def _check_schedule(value: str) -> str:
@@ -69,6 +72,8 @@ class Schedules(_Model):
     report_polling: str
     opayo_settlement_batch_fetch: str
     opayo_pi_status_polling: str
+    # The check for Deferred authorisations held too long (alarm, and abort where set).
+    held_authorisations_check: str = "rate(6 hours)"
 
     @field_validator("*")
     @classmethod
@@ -106,6 +111,9 @@ class EnvironmentConfig(_Model):
     schedules: Schedules
     # How long the saga waits between two reads of the fulfillment order status.
     fulfillment_status_poll_seconds: int = Field(default=900, ge=60, le=86_400)
+    # A Deferred authorisation held (authorised, not captured) this many days alarms: an
+    # order is stuck before capture, and Opayo lets a Deferred be released for 30 days.
+    held_authorisation_alarm_days: int = Field(default=6, ge=1, le=29)
     log_retention_days: Literal[30, 90, 180, 365, 400, 545, 731, 1827, 3653] = 365
     api_throttle_rate_limit: int = Field(default=50, ge=1, le=10_000)
     api_throttle_burst_limit: int = Field(default=100, ge=1, le=5_000)

@@ -34,12 +34,15 @@ ERROR_PAYMENT_DECLINED: Final = "PaymentDeclined"
 ERROR_FULFILLMENT_REJECTED: Final = "FulfillmentRejected"
 ERROR_CAPTURE_FAILED: Final = "CaptureFailed"
 ERROR_MERCHANT_CANCELLED: Final = "MerchantCancelled"
+ERROR_FULFILLMENT_UNDERWAY: Final = "FulfillmentUnderway"
 ERROR_UPSTREAM: Final = "UpstreamError"
 ERROR_THROTTLED: Final = "ThrottledError"
 
 # Custom metrics the functions publish through Powertools (dashboard and alarms read them).
 METRIC_SAGA_COMPENSATED: Final = "SagaCompensated"
 METRIC_SP_API_THROTTLED: Final = "SpApiThrottled"
+METRIC_SAGA_RECOVERY_FAILED: Final = "SagaRecoveryFailed"
+METRIC_HELD_AUTHORISATIONS: Final = "HeldAuthorisations"
 
 # Environment variable names the functions read (opayo_fba.settings reads the same names).
 ENV_ORDERS_TABLE: Final = "ORDERS_TABLE_NAME"
@@ -66,6 +69,17 @@ EVENT_ORDER_SHIPPED: Final = "OrderShipped"
 EVENT_ORDER_COMPENSATED: Final = "OrderCompensated"
 
 
+# A Step Functions task must never time out while its function is still running: the state
+# would move on (to a compensation that sees nothing done) while the function goes on and
+# captures. A function's run is bounded by its timeout, and every wait inside it, rate-limit
+# waits included, is bounded by its remaining time (opayo_fba.lambda_support.time_budget,
+# which SpApiConnector passes to the limiter as max_wait). Lambda's init phase is not part of
+# that timeout and may take up to 10 s ("Lambda execution environment lifecycle", Init
+# phase); the state allows for it and for the invocation itself.
+LAMBDA_INIT_SECONDS: Final = 10
+STATE_TIMEOUT_MARGIN_SECONDS: Final = 5
+
+
 @dataclass(frozen=True)
 class FunctionSpec:
     """One Lambda function: `functions/<module>.py` with a `handler` callable."""
@@ -74,6 +88,15 @@ class FunctionSpec:
     description: str
     timeout_seconds: int = 30
     memory_mb: int = 512
+
+    @property
+    def state_timeout_seconds(self) -> int:
+        """The Step Functions task timeout for this function: longer than it can ever run.
+
+        Its rate-limit waits are inside `timeout_seconds` (they are bounded by the time
+        budget), so the function's timeout plus its init phase bounds the whole invocation.
+        """
+        return self.timeout_seconds + LAMBDA_INIT_SECONDS + STATE_TIMEOUT_MARGIN_SECONDS
 
     @property
     def construct_id(self) -> str:
@@ -121,12 +144,20 @@ SAGA_RECORD_OUTCOME = FunctionSpec(
     "saga_record_outcome", "Saga: record a declined or compensated outcome on the order"
 )
 
+# Recovery: the saga's executions that ended badly, made right from the providers' state.
+SAGA_RECOVERY = FunctionSpec(
+    "saga_recovery", "Make a failed, timed-out or aborted saga execution right", 120
+)
+
 # Scheduled pollers.
 ORDERS_POLLER = FunctionSpec("orders_poller", "Poll Amazon Orders since the watermark", 300)
 REPORT_SCHEDULER = FunctionSpec("report_scheduler", "Request Amazon reports on schedule", 120)
 REPORT_POLLER = FunctionSpec("report_poller", "Poll requested reports, archive documents", 300)
 OPAYO_BATCH_FETCH = FunctionSpec("opayo_batch_fetch", "Fetch Opayo settlement batches", 300)
 PI_STATUS_POLLER = FunctionSpec("pi_status_poller", "Poll Opayo Pi for pending transactions", 300)
+HELD_AUTHORISATIONS_CHECK = FunctionSpec(
+    "held_authorisations_check", "Alarm on, and abort per policy, Deferreds held too long", 300
+)
 
 SAGA_FUNCTIONS: Final = (
     SAGA_VALIDATE_AND_MAP,
@@ -147,6 +178,7 @@ SCHEDULED_FUNCTIONS: Final = (
     REPORT_POLLER,
     OPAYO_BATCH_FETCH,
     PI_STATUS_POLLER,
+    HELD_AUTHORISATIONS_CHECK,
 )
 # Functions that post to Opayo's Shared Protocol, which accepts only registered IPs: they run
 # in the VPC behind NAT with the Elastic IP (infra/egress.py). Every other function stays out.
@@ -163,5 +195,6 @@ ALL_FUNCTIONS: Final = (
     PAYMENT_EVENTS,
     AMAZON_NOTIFICATIONS,
     *SAGA_FUNCTIONS,
+    SAGA_RECOVERY,
     *SCHEDULED_FUNCTIONS,
 )

@@ -23,10 +23,14 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constants import (
+    HELD_AUTHORISATIONS_CHECK,
+    METRIC_HELD_AUTHORISATIONS,
     METRIC_SAGA_COMPENSATED,
+    METRIC_SAGA_RECOVERY_FAILED,
     METRIC_SP_API_THROTTLED,
     METRICS_NAMESPACE,
     SAGA_RECORD_OUTCOME,
+    SAGA_RECOVERY,
     SERVICE_NAME,
 )
 
@@ -147,6 +151,20 @@ class Monitoring(Construct):
             res.state_machine.metric_timed_out(period=PERIOD, statistic="Sum"),
             1,
             "A saga execution timed out before the order shipped",
+        )
+        self._alarm(
+            "SagaRecoveryFailed",
+            powertools_metric(METRIC_SAGA_RECOVERY_FAILED, SAGA_RECOVERY.module),
+            1,
+            "An ended saga execution could not be made right (abort, refund or cancel failed):"
+            " see docs/deploy.md, runbook 'SagaRecoveryFailed'",
+        )
+        self._alarm(
+            "HeldAuthorisations",
+            powertools_metric(METRIC_HELD_AUTHORISATIONS, HELD_AUTHORISATIONS_CHECK.module),
+            1,
+            "A Deferred authorisation has been held past the alarm age without capture: an"
+            " order is stuck before capture (see docs/deploy.md, runbook 'HeldAuthorisations')",
         )
         self._alarm(
             "Api5xx",

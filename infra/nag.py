@@ -56,6 +56,7 @@ def _dead_letter_queues(stack: OpayoFbaStack) -> Iterable[IConstruct]:
         stack.queues.payment_events_dlq,
         stack.queues.amazon_notifications_dlq,
         stack.schedules.dlq,
+        stack.recovery.dlq,
     ]
 
 
@@ -233,10 +234,11 @@ FINDINGS: tuple[Finding, ...] = (
     ),
     Finding(
         "AwsSolutions::AwsSolutions-SQS3",
-        "the schedules' dead-letter queue",
-        "It is the dead-letter queue of the EventBridge Scheduler targets (SQS does not see it "
-        "as a DLQ because no queue redrives to it).",
-        lambda s: [s.schedules.dlq],
+        "the schedules' and the saga recovery rule's dead-letter queues",
+        "They are the dead-letter queues of the EventBridge Scheduler targets and of the "
+        "recovery rule's target (SQS does not see them as DLQs because no queue redrives to "
+        "them).",
+        lambda s: [s.schedules.dlq, s.recovery.dlq],
     ),
     Finding(
         "Serverless::Serverless-SNSRedrivePolicy",

@@ -5,14 +5,22 @@ the Deferred Opayo payment -> update the fulfillment order to Ship -> poll its s
 ships -> mark the order shipped and emit OrderShipped on the canonical bus.
 
 Compensations (each ends by recording the outcome on the order and emitting
-OrderCompensated; a compensation that itself keeps failing fails the execution, which alarms):
+OrderCompensated; a compensation that itself keeps failing fails the execution, which alarms
+and is then made right by the execution-failure handler, infra/recovery.py):
 - payment declined               -> no fulfillment order is created
-- fulfillment order rejected      -> abort the Deferred payment
-  (Invalid / Unfulfillable at creation)
-- capture failed (or kept failing) -> cancel the fulfillment order, abort the authorisation
-- merchant cancelled before capture -> cancel the fulfillment order, abort the payment
-- release to Ship failed, unfulfillable or cancelled after capture -> refund
-- merchant cancelled after capture -> cancel the fulfillment order, refund the payment
+- validation failed otherwise     -> give the money back
+- fulfillment order rejected      -> give the money back (Invalid / Unfulfillable at creation)
+- creating it kept failing        -> cancel whatever Amazon holds, give the money back
+- capture failed (or kept failing) -> cancel the fulfillment order, give the money back
+- merchant cancelled before capture -> cancel the fulfillment order, give the money back
+- release to Ship failed, unfulfillable or cancelled after capture -> cancel, give it back
+- merchant cancelled after capture -> cancel the fulfillment order, give the money back
+
+"Give the money back" and "cancel" are decided by what Opayo and Amazon say now, not by what
+the saga believes: Opayo captured -> refund, authorised -> abort, nothing -> nothing; Amazon
+holds a live fulfillment order -> cancel; Amazon already shipping -> the order goes on.
+Every task retries timeouts (all steps are idempotent), and each task's timeout is longer than
+its function can run, so a state never moves on while its function is still at work.
 
 The execution state carries identifiers and statuses only (order id, vendorTxCode,
 transaction id, seller fulfillment order id): no address and no card data, so logging the
@@ -36,6 +44,7 @@ from infra.constants import (
     ENV_SECURITY_KEYS_KEY_ARN,
     ERROR_CAPTURE_FAILED,
     ERROR_FULFILLMENT_REJECTED,
+    ERROR_FULFILLMENT_UNDERWAY,
     ERROR_MERCHANT_CANCELLED,
     ERROR_PAYMENT_DECLINED,
     ERROR_THROTTLED,
@@ -69,6 +78,12 @@ TRANSIENT_ERRORS = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
+# "The task did not answer in time": the state's own timeout, or its function stopped at its
+# Lambda timeout, which Step Functions reports as Lambda.Unknown (or Sandbox.Timedout) ("Handle
+# Lambda service exceptions", AWS Step Functions Developer Guide). Every step is idempotent
+# (opayo_fba.saga.steps: each looks at what is done, at Opayo and Amazon, before acting), so
+# each retries these like a transient error; what still fails is caught.
+TIMEOUT_ERRORS = ["States.Timeout", "Sandbox.Timedout", "Lambda.Unknown"]
 STEP_MAX_ATTEMPTS = 6
 # A compensation must eventually happen: it retries longer than a forward step.
 COMPENSATION_MAX_ATTEMPTS = 10
@@ -183,10 +198,20 @@ class Saga(Construct):
         release_to_ship = self._step(
             "ReleaseFulfillmentOrderToShip", SAGA_RELEASE_FULFILLMENT_ORDER
         )
+        wait_for_shipment = self._build_wait_for_shipment()
 
         validate.add_catch(
             self._compensate("PaymentDeclined", [], "payment_declined"),
             errors=[ERROR_PAYMENT_DECLINED],
+            result_path=ERROR_RESULT_PATH,
+        )
+        # Anything else that stops validation (after its retries): nothing went to Amazon,
+        # and the customer's money is given back.
+        validate.add_catch(
+            self._compensate(
+                "ValidationFailed", [("AbortPayment", SAGA_ABORT_PAYMENT)], "validation_failed"
+            ),
+            errors=["States.ALL"],
             result_path=ERROR_RESULT_PATH,
         )
         create_on_hold.add_catch(
@@ -196,6 +221,20 @@ class Saga(Construct):
                 "fulfillment_rejected",
             ),
             errors=[ERROR_FULFILLMENT_REJECTED],
+            result_path=ERROR_RESULT_PATH,
+        )
+        # The create kept failing or timing out, and may still have landed: whatever Amazon
+        # holds is cancelled, then the money is given back.
+        create_on_hold.add_catch(
+            self._compensate(
+                "FulfillmentOrderFailed",
+                [
+                    ("CancelFulfillmentOrder", SAGA_CANCEL_FULFILLMENT_ORDER),
+                    ("AbortPayment", SAGA_ABORT_PAYMENT),
+                ],
+                "fulfillment_failed",
+            ),
+            errors=["States.ALL"],
             result_path=ERROR_RESULT_PATH,
         )
         capture.add_catch(
@@ -210,9 +249,9 @@ class Saga(Construct):
             errors=[ERROR_MERCHANT_CANCELLED],
             result_path=ERROR_RESULT_PATH,
         )
-        # Opayo refused the release, or it kept failing after every retry: nothing may ship,
-        # and the authorisation is released (aborting is refused if money was taken after
-        # all, which stops the compensation for an operator instead of guessing).
+        # Opayo refused the release, or it kept failing or timing out: nothing may ship, and
+        # the payment compensation asks Opayo what happened (a release that landed after all
+        # is refunded, an authorisation still held is aborted).
         capture_failed = self._compensate(
             "CaptureFailed",
             [
@@ -225,6 +264,8 @@ class Saga(Construct):
             capture_failed, errors=[ERROR_CAPTURE_FAILED], result_path=ERROR_RESULT_PATH
         )
         capture.add_catch(capture_failed, errors=["States.ALL"], result_path=ERROR_RESULT_PATH)
+        # The release to Ship may have landed: if Amazon is already shipping, the order goes
+        # on (back to waiting for it) instead of being refunded.
         release_to_ship.add_catch(
             self._compensate(
                 "ReleaseFailed",
@@ -233,6 +274,7 @@ class Saga(Construct):
                     ("RefundPayment", SAGA_REFUND_PAYMENT),
                 ],
                 "release_failed",
+                goods_underway=self._await_update,
             ),
             errors=["States.ALL"],
             result_path=ERROR_RESULT_PATH,
@@ -242,7 +284,7 @@ class Saga(Construct):
             validate.next(create_on_hold)
             .next(capture)
             .next(release_to_ship)
-            .next(self._build_wait_for_shipment())
+            .next(wait_for_shipment)
         )
 
     def _build_wait_for_shipment(self) -> sfn.IChainable:
@@ -267,6 +309,7 @@ class Saga(Construct):
             result_path="$.fulfillment",
             task_timeout=sfn.Timeout.duration(self._poll_interval),
         )
+        self._await_update = await_update
         await_update.add_retry(
             errors=TRANSIENT_ERRORS,
             interval=Duration.seconds(2),
@@ -296,6 +339,7 @@ class Saga(Construct):
                         ("RefundPayment", SAGA_REFUND_PAYMENT),
                     ],
                     "merchant_cancelled",
+                    goods_underway=await_update,
                 ),
             )
             .when(
@@ -308,8 +352,11 @@ class Saga(Construct):
             )
             .otherwise(await_update)
         )
-        # No word within the poll interval: read the status from Amazon instead.
+        # No word within the poll interval (or the wait itself failed): ask Amazon instead.
         await_update.add_catch(check, errors=["States.Timeout"], result_path=sfn.JsonPath.DISCARD)
+        await_update.add_catch(check, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
+        # Amazon kept failing to answer: nothing is decided by a failed read; wait again.
+        check.add_catch(await_update, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
         check.next(decide)
         return await_update.next(decide)
 
@@ -331,10 +378,11 @@ class Saga(Construct):
             # Our own Retry below replaces the default one, to add jitter and a cap.
             retry_on_service_exceptions=False,
             result_path=result_path,
-            task_timeout=sfn.Timeout.duration(Duration.seconds(spec.timeout_seconds + 5)),
+            # Longer than the function can run, so the state never moves on while it works.
+            task_timeout=sfn.Timeout.duration(Duration.seconds(spec.state_timeout_seconds)),
         )
         task.add_retry(
-            errors=TRANSIENT_ERRORS,
+            errors=[*TRANSIENT_ERRORS, *TIMEOUT_ERRORS],
             interval=Duration.seconds(2),
             backoff_rate=2.0,
             max_attempts=max_attempts,
@@ -348,8 +396,16 @@ class Saga(Construct):
         branch: str,
         steps: list[tuple[str, FunctionSpec]],
         outcome: str,
+        *,
+        goods_underway: sfn.IChainable | None = None,
     ) -> sfn.IChainable:
-        """Compensation steps, then record the outcome and tell the ERP; failure is terminal."""
+        """Compensation steps, then record the outcome and tell the ERP; failure is terminal.
+
+        Each step is retried, timeouts included (a compensation is idempotent: it reads the
+        provider's state before acting), before the branch gives up into CompensationFailed.
+        With `goods_underway`, a fulfillment order Amazon is already shipping sends the saga
+        there (the order goes on) instead of to the failure.
+        """
         failed = sfn.Fail(
             self,
             f"{branch}CompensationFailed",
@@ -371,6 +427,13 @@ class Saga(Construct):
             )
             for name, spec in steps
         ]
+        for (_, spec), task in zip(steps, tasks_in_order, strict=True):
+            if goods_underway is not None and spec == SAGA_CANCEL_FULFILLMENT_ORDER:
+                task.add_catch(
+                    goods_underway,
+                    errors=[ERROR_FULFILLMENT_UNDERWAY],
+                    result_path=ERROR_RESULT_PATH,
+                )
         for task in [*tasks_in_order, record]:
             task.add_catch(failed, errors=["States.ALL"], result_path=ERROR_RESULT_PATH)
         start = sfn.Pass(

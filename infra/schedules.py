@@ -22,6 +22,7 @@ from constructs import Construct
 from infra.constants import (
     ENV_RECONCILE_CONFIG,
     ENV_STATE_MACHINE_ARN,
+    HELD_AUTHORISATIONS_CHECK,
     OPAYO_BATCH_FETCH,
     ORDERS_POLLER,
     PI_STATUS_POLLER,
@@ -103,6 +104,16 @@ class Schedules(Construct):
                 PI_STATUS_POLLER.module,
                 subject,
             )
+            policy: dict[str, Any] = {"alarmAfterDays": config.held_authorisation_alarm_days}
+            if vendor.abort_deferred_after_days is not None:
+                policy["abortAfterDays"] = vendor.abort_deferred_after_days
+            self._build_schedule(
+                f"HeldAuthorisations-{vendor.name}",
+                every.held_authorisations_check,
+                functions,
+                HELD_AUTHORISATIONS_CHECK.module,
+                {**subject, **policy},
+            )
 
     def _build_functions(
         self, platform: Platform, state_machine: sfn.IStateMachine
@@ -150,6 +161,15 @@ class Schedules(Construct):
         )
         state_machine.grant_start_execution(pi_poller)
         built[PI_STATUS_POLLER.module] = pi_poller
+        # Reads the held-authorisation index, aborts at Opayo, records it on the order.
+        built[HELD_AUTHORISATIONS_CHECK.module] = platform.function(
+            self,
+            HELD_AUTHORISATIONS_CHECK,
+            orders="write",
+            vendor_secrets=True,
+            connector_state=True,
+            events_bus=True,
+        )
         self.functions = built
         return built
 
@@ -178,7 +198,7 @@ class Schedules(Construct):
         expression: str,
         functions: dict[str, lambda_.IFunction],
         module: str,
-        subject: dict[str, str],
+        subject: dict[str, Any],
     ) -> None:
         target = targets.LambdaInvoke(
             functions[module],

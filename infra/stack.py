@@ -16,6 +16,7 @@ from infra.keys import EncryptionKeys
 from infra.monitoring import MonitoredResources, Monitoring
 from infra.platform import Platform
 from infra.queues import Queues
+from infra.recovery import SagaRecovery
 from infra.saga import Saga
 from infra.schedules import Schedules
 from infra.secrets import Secrets
@@ -28,6 +29,7 @@ SP_API_CALLERS = (
     "saga_release_fulfillment_order",
     "saga_check_fulfillment_status",
     "saga_cancel_fulfillment_order",
+    "saga_recovery",
     "orders_poller",
     "report_scheduler",
     "report_poller",
@@ -87,6 +89,7 @@ class OpayoFbaStack(Stack):
             state_machine=machine,
         )
         self.schedules = Schedules(self, "Schedules", platform=platform, state_machine=machine)
+        self.recovery = SagaRecovery(self, "Recovery", platform=platform, state_machine=machine)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -101,6 +104,7 @@ class OpayoFbaStack(Stack):
                     "PaymentEvents": self.queues.payment_events_dlq,
                     "AmazonNotifications": self.queues.amazon_notifications_dlq,
                     "Schedules": self.schedules.dlq,
+                    "Recovery": self.recovery.dlq,
                 },
                 state_machine=machine,
                 functions=platform.factory.functions,

@@ -30,6 +30,14 @@ class Storage(Construct):
                 name="vendorTxCode", type=dynamodb.AttributeType.STRING
             ),
         )
+        # Sparse: only orders whose Deferred authorisation is still held carry these keys
+        # (opayo_fba.store.orders), so the aged-authorisations check queries just those.
+        self.orders_table.add_global_secondary_index(
+            index_name="by-held-authorisation",
+            partition_key=dynamodb.Attribute(name="heldVendor", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="heldSince", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         self.idempotency_table = _build_table(
             self,
             "IdempotencyTable",

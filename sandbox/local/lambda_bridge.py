@@ -7,6 +7,12 @@ handler, with the function's own environment from the template and a Lambda cont
 reports an unhandled exception the way Lambda does (`X-Amz-Function-Error: Unhandled` and an
 `errorType`/`errorMessage` payload) so the state machine's Retry and Catch see real error names.
 
+`crash_after` stops a function right after one of its outbound calls got its answer, before
+it can write anything down: the provider did it, our records do not know. The invocation then
+reports what Step Functions would see (by default `Sandbox.Timedout`, a function stopped at
+its timeout), which is how the tests make each money step perform its side effect and then
+time out, without waiting for real timeouts.
+
 One invocation runs at a time: the process has one `os.environ`, and each function's settings
 are read from it at cold start, as in Lambda. That also makes local runs deterministic.
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -33,6 +40,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 #: The moto method `install` replaces; a moto upgrade that renames it must fail loudly.
@@ -75,6 +83,50 @@ class LocalLambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+@dataclass
+class CrashRule:
+    """Stop `module`'s invocation right after a call `method path` (regex) was answered."""
+
+    module: str
+    method: str
+    path: str
+    times: int | None = 1  # None: every time
+    error_type: str = "Sandbox.Timedout"
+    fired: int = 0
+
+    def matches(self, module: str, request: httpx.Request, response: httpx.Response) -> bool:
+        if module != self.module or request.method != self.method or response.status_code >= 500:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        return re.search(self.path, request.url.path) is not None
+
+
+class FunctionStopped(BaseException):
+    """Raised inside a crashed invocation; a BaseException so no `except Exception` holds it."""
+
+    def __init__(self, rule: CrashRule, request: httpx.Request) -> None:
+        super().__init__(f"{rule.error_type} after {request.method} {request.url.path}")
+        self.rule = rule
+
+
+_current = threading.local()
+_original_send = httpx.Client.send
+
+
+def _send_then_maybe_stop(self: httpx.Client, request: httpx.Request, **kwargs: Any) -> Any:
+    response = _original_send(self, request, **kwargs)
+    lambdas: InProcessLambdas | None = getattr(_current, "lambdas", None)
+    module: str | None = getattr(_current, "module", None)
+    if lambdas is not None and module is not None:
+        for rule in lambdas.crash_rules:
+            if rule.matches(module, request, response):
+                rule.fired += 1
+                response.read()
+                raise FunctionStopped(rule, request)
+    return response
+
+
 @dataclass(frozen=True)
 class Invocation:
     function: str
@@ -99,6 +151,27 @@ class InProcessLambdas:
         self._lock = threading.RLock()
         self.invocations: list[Invocation] = []
         self.listeners: list[Callable[[Invocation], None]] = []
+        self.crash_rules: list[CrashRule] = []
+
+    def crash_after(
+        self,
+        module: str,
+        method: str,
+        path: str,
+        *,
+        times: int | None = 1,
+        error_type: str = "Sandbox.Timedout",
+    ) -> CrashRule:
+        """Stop the function `module` right after its `method path` call is answered."""
+        rule = CrashRule(module, method, path, times, error_type)
+        if httpx.Client.send is not _send_then_maybe_stop:
+            httpx.Client.send = _send_then_maybe_stop  # type: ignore[method-assign]
+        self.crash_rules.append(rule)
+        return rule
+
+    def clear_crashes(self) -> None:
+        self.crash_rules.clear()
+        httpx.Client.send = _original_send  # type: ignore[method-assign]
 
     @property
     def functions(self) -> list[LocalFunction]:
@@ -182,11 +255,22 @@ class InProcessLambdas:
                 deadline=started + function.timeout_seconds,
                 log_group_name=f"/aws/lambda/{function.name}",
             )
+            _current.lambdas, _current.module = self, function.handler.rpartition(".")[0]
             try:
                 handler = self._load(function)
                 payload = handler(event, context)
                 result = Invocation(
                     function.name, event, payload, None, None, time.monotonic() - started
+                )
+            except FunctionStopped as stopped:
+                message = f"Task timed out after {function.timeout_seconds:.2f} seconds"
+                result = Invocation(
+                    function.name,
+                    event,
+                    {"errorType": stopped.rule.error_type, "errorMessage": message},
+                    stopped.rule.error_type,
+                    message,
+                    time.monotonic() - started,
                 )
             except Exception as error:
                 result = Invocation(
@@ -201,6 +285,8 @@ class InProcessLambdas:
                     str(error),
                     time.monotonic() - started,
                 )
+            finally:
+                _current.lambdas, _current.module = None, None
         self.invocations.append(result)
         for listener in self.listeners:
             listener(result)

@@ -87,7 +87,7 @@ RUN_LOCALLY: dict[str, str] = {
     "AWS::ApiGateway::Method": "served over HTTP as proxy events",
     "AWS::ApiGateway::Model": "request bodies validated",
     "AWS::ApiGateway::RequestValidator": "request bodies validated",
-    "AWS::Events::Rule": "fired from the local clock",
+    "AWS::Events::Rule": "fired from the local clock, or by Step Functions' status changes",
     "AWS::Scheduler::Schedule": "fired from the local clock",
 }
 

@@ -24,7 +24,7 @@ from moto.core.config import DefaultConfig, default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from sandbox.common.server import ThreadedServer
-from sandbox.local import lambda_bridge, sfn_time
+from sandbox.local import execution_events, lambda_bridge, sfn_time
 from sandbox.local.api_gateway import ApiRoute, create_api_app, routes_from_template
 from sandbox.local.lambda_bridge import InProcessLambdas, Invocation
 from sandbox.local.provision import NOT_NEEDED_LOCALLY, RUN_LOCALLY, Provisioned, Provisioner
@@ -98,6 +98,7 @@ class LocalRuntime:
         self.pollers: list[SqsPoller] = []
         self.routes: list[ApiRoute] = []
         self.schedules = ScheduleRunner([], self.lambdas, options.region)
+        self.default_bus = execution_events.DefaultBus([], self.lambdas, options.region)
         self.api: ThreadedServer | None = None
         self.api_url = ""
         self.poller_errors: list[tuple[EventSourceMapping, BaseException]] = []
@@ -148,6 +149,14 @@ class LocalRuntime:
             self.options.region,
             self.options.time_factor,
         )
+        # Step Functions' own status-change events, to the template's rules on the default bus.
+        self.default_bus = execution_events.DefaultBus(
+            execution_events.rule_targets_from_template(self.template),
+            self.lambdas,
+            self.options.region,
+            self.options.time_factor,
+        )
+        execution_events.install(self.default_bus, self.options.region, self.template.account)
         self.routes = routes_from_template(self.template)
         if self.options.run_pollers:
             for poller in self.pollers:
@@ -167,6 +176,8 @@ class LocalRuntime:
         self.schedules.stop()
         for poller in self.pollers:
             poller.stop()
+        execution_events.uninstall()
+        self.default_bus.stop()
         lambda_bridge.uninstall()
         sfn_time.uninstall()
         if self._moto_server is None:
@@ -210,6 +221,10 @@ class LocalRuntime:
         lines.append(f"functions run in-process: {len(p.functions)}")
         lines.append(f"SQS event source mappings polled: {len(p.mappings)}")
         lines.append(f"API routes served: {len(self.routes)}")
+        for target in self.default_bus.targets:
+            lines.append(
+                f"rule {target.rule}: AWS service events on the default bus -> {target.function}"
+            )
         for route in self.routes:
             lines.append(f"  {route.method:6} {route.resource}")
         for schedule in self.schedules.schedules.values():

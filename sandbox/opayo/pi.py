@@ -393,6 +393,15 @@ async def get_transaction(request: Request, context: SandboxContext) -> Response
     return JSONResponse(pi_view(record), 200)
 
 
+async def list_instructions(request: Request, context: SandboxContext) -> Response:
+    """The instructions applied to a transaction, with their dates; 404 when there are none."""
+    _require_basic_auth(request, context)
+    record = _find(context, request.path_params["transaction_id"])
+    if not record["instructions"]:
+        raise PiError.single(404, errors.NOT_FOUND, "No instructions for this transaction")
+    return JSONResponse({"instructions": list(record["instructions"])}, 200)
+
+
 async def create_instruction(request: Request, context: SandboxContext) -> Response:
     _require_basic_auth(request, context)
     checker = BodyChecker(await _json_object(request))
@@ -463,6 +472,13 @@ def pi_routes(lost_response_hang_seconds: float) -> list[Route]:
             "instructions",
             create_instruction,
             "POST",
+            hang,
+        ),
+        _route(
+            "/api/v1/transactions/{transaction_id}/instructions",
+            "get-instructions",
+            list_instructions,
+            "GET",
             hang,
         ),
         _route(

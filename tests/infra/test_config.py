@@ -92,6 +92,13 @@ def test_values_are_read_from_camel_case_context() -> None:
         ({"egress": {"natInstanceType": "t3.micro"}}, "dev.egress.natInstanceType"),
         ({"egress": {"natAmiParameter": "fck-nat-ami"}}, "dev.egress.natAmiParameter"),
         ({"egress": {"nat": "gateway", "eip": "1.2.3.4"}}, "dev.egress.eip: Extra inputs"),
+        ({"heldAuthorisationAlarmDays": 0}, "dev.heldAuthorisationAlarmDays"),
+        ({"heldAuthorisationAlarmDays": 30}, "dev.heldAuthorisationAlarmDays"),
+        (
+            # Opayo releases no Deferred after 30 days: the policy must act before that.
+            {"opayoVendors": [{"name": "v1", "environment": "live", "abortDeferredAfterDays": 30}]},
+            "opayoVendors[0].abortDeferredAfterDays",
+        ),
     ],
 )
 def test_a_wrong_value_names_its_field(change: dict[str, Any], named_field: str) -> None:
@@ -100,6 +107,14 @@ def test_a_wrong_value_names_its_field(change: dict[str, Any], named_field: str)
     message = str(caught.value)
     assert named_field in message
     assert "cdk.json" in message
+
+
+def test_held_authorisations_default_to_alarming_after_six_days_and_no_abort() -> None:
+    config = load_config(_with({"opayoVendors": [{"name": "v1", "environment": "live"}]}))
+    assert config.held_authorisation_alarm_days == 6
+    assert [v.abort_deferred_after_days for v in config.opayo_vendors] == [None]
+    policy = {"opayoVendors": [{"name": "v1", "environment": "live", "abortDeferredAfterDays": 25}]}
+    assert load_config(_with(policy)).opayo_vendors[0].abort_deferred_after_days == 25
 
 
 def test_a_bad_schedule_expression_says_what_a_good_one_looks_like() -> None:

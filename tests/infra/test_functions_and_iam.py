@@ -84,6 +84,7 @@ WIRING_NEEDS = {spec.module: "saga" for spec in SAGA_FUNCTIONS} | {
     "payment_events": "starter",
     "opayo_webhook": "sealer",
     "order_cancel": "resumer",
+    "saga_recovery": "saga",
 }
 
 

@@ -42,6 +42,7 @@ def test_any_message_in_any_dlq_alarms(resources: dict[str, Any]) -> None:
         "PaymentEventsDlqNotEmpty": "/Queues/PaymentEventsDlq/Resource",
         "AmazonNotificationsDlqNotEmpty": "/Queues/AmazonNotificationsDlq/Resource",
         "SchedulesDlqNotEmpty": "/Schedules/SchedulesDlq/Resource",
+        "RecoveryDlqNotEmpty": "/Recovery/RecoveryDlq/Resource",
     }
     for alarm_name, queue_path in dlqs.items():
         alarm = alarms[alarm_name]
@@ -70,7 +71,25 @@ def test_saga_api_throttle_and_age_alarms(resources: dict[str, Any]) -> None:
         m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m
     }
     assert metric_names == {"SpApiThrottled"}
-    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 7
+    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 8
+
+
+def test_authorisations_held_too_long_alarm(resources: dict[str, Any]) -> None:
+    alarm = _alarms(resources)["HeldAuthorisations"]
+    assert alarm["MetricName"] == "HeldAuthorisations"
+    assert alarm["Dimensions"] == [
+        {"Name": "service", "Value": "opayo-fba-held-authorisations-check"}
+    ]
+    assert alarm["Threshold"] == 1
+
+
+def test_a_saga_execution_that_could_not_be_made_right_alarms(resources: dict[str, Any]) -> None:
+    alarm = _alarms(resources)["SagaRecoveryFailed"]
+    assert alarm["MetricName"] == "SagaRecoveryFailed"
+    assert alarm["Namespace"] == "OpayoFba"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "opayo-fba-saga-recovery"}]
+    assert alarm["Threshold"] == 1
+    assert "docs/deploy.md" in alarm["AlarmDescription"]
 
 
 def test_dashboard_shows_every_signal(resources: dict[str, Any]) -> None:

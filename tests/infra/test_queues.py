@@ -41,7 +41,8 @@ def test_amazon_notifications_queue_is_standard_with_dlq(
 
 def test_every_queue_is_kms_encrypted_with_our_keys(resources: dict[str, Any]) -> None:
     queues = of_type(resources, "AWS::SQS::Queue")
-    assert len(queues) == 5  # two work queues, their DLQs, the schedules' DLQ
+    # Two work queues, their DLQs, the schedules' DLQ, the recovery rule's DLQ.
+    assert len(queues) == 6
     for logical_id, queue in queues.items():
         key = queue["Properties"]["KmsMasterKeyId"]
         assert "Fn::GetAtt" in key, logical_id

@@ -20,8 +20,9 @@ from infra.constants import (
     ERROR_FULFILLMENT_REJECTED,
     ERROR_MERCHANT_CANCELLED,
     ERROR_PAYMENT_DECLINED,
+    LAMBDA_INIT_SECONDS,
 )
-from infra.saga import STEP_MAX_ATTEMPTS
+from infra.saga import COMPENSATION_MAX_ATTEMPTS, STEP_MAX_ATTEMPTS, TIMEOUT_ERRORS
 from tests.infra.conftest import PROJECT_ROOT, of_type
 
 ASL_VALIDATOR = PROJECT_ROOT / "node_modules" / ".bin" / "asl-validator"
@@ -123,6 +124,9 @@ def test_every_lambda_task_retries_transient_errors_with_backoff_and_jitter(
             assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"], name
             assert retry["MaxDelaySeconds"] <= 300, name
             assert "TimeoutSeconds" in state, name
+            if name != "AwaitFulfillmentUpdate":  # its timeout is the poll interval
+                # Every step is idempotent: a timeout (the state's or the function's) retries.
+                assert set(TIMEOUT_ERRORS) <= set(retry["ErrorEquals"]), name
 
 
 def test_payment_declined_creates_no_fulfillment_order(saga_definition: dict[str, Any]) -> None:
@@ -237,7 +241,7 @@ def test_a_failing_compensation_fails_the_execution(saga_definition: dict[str, A
 def test_every_compensation_branch_tells_the_erp(saga_definition: dict[str, Any]) -> None:
     states = _states(saga_definition)
     ends = [n for n, s in states.items() if s["Type"] == "Succeed" and n.endswith("Compensated")]
-    assert len(ends) == 7
+    assert len(ends) == 9
     for end in ends:
         emitters = [
             n
@@ -281,3 +285,107 @@ def test_asl_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode != 0
+
+
+def _function_of(state: dict[str, Any]) -> str:
+    """The logical id of the function a Lambda task invokes (either integration form)."""
+    if _is_lambda(state):
+        return str(state["Resource"].rsplit(":", 1)[-1])
+    name = state["Parameters"]["FunctionName"]
+    return str(name.rsplit(":", 1)[-1])
+
+
+def test_no_task_times_out_while_its_function_can_still_run(
+    saga_definition: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    """The lost-capture bug: a state timed out, the catch-all compensated, the function went
+    on and captured. A task's timeout must exceed its function's timeout (which bounds every
+    rate-limit wait inside it, see opayo_fba.lambda_support.time_budget) plus Lambda's init."""
+    tasks = {
+        n: s
+        for n, s in _states(saga_definition).items()
+        if s["Type"] == "Task" and ":lambda:" in s["Resource"]
+    }
+    assert len(tasks) >= 15
+    for name, state in tasks.items():
+        if name == "AwaitFulfillmentUpdate":
+            continue  # waits for a task token; its function returns at once
+        function = resources[_function_of(state)]
+        lambda_timeout = function["Properties"]["Timeout"]
+        assert state["TimeoutSeconds"] > lambda_timeout + LAMBDA_INIT_SECONDS, name
+
+
+FORWARD_STEPS = (
+    "ValidateAndMap",
+    "CreateFulfillmentOrderOnHold",
+    "CapturePayment",
+    "ReleaseFulfillmentOrderToShip",
+    "AwaitFulfillmentUpdate",
+    "CheckFulfillmentStatus",
+)
+
+
+@pytest.mark.parametrize("name", FORWARD_STEPS)
+def test_a_timeout_that_outlasts_the_retries_is_caught(
+    saga_definition: dict[str, Any], name: str
+) -> None:
+    states = _states(saga_definition)
+    catches = states[name]["Catch"]
+    assert any(
+        "States.ALL" in c["ErrorEquals"] or "States.Timeout" in c["ErrorEquals"] for c in catches
+    ), name
+    assert catches[-1]["ErrorEquals"] == ["States.ALL"], name  # and everything else too
+
+
+@pytest.mark.parametrize(
+    ("step", "compensations"),
+    [
+        ("ValidateAndMap", {"AbortPayment"}),
+        ("CreateFulfillmentOrderOnHold", {"CancelFulfillmentOrder", "AbortPayment"}),
+        ("CapturePayment", {"CancelFulfillmentOrder", "AbortPayment"}),
+        ("ReleaseFulfillmentOrderToShip", {"CancelFulfillmentOrder", "RefundPayment"}),
+    ],
+)
+def test_a_step_that_keeps_timing_out_is_compensated_from_the_providers_state(
+    saga_definition: dict[str, Any], step: str, compensations: set[str]
+) -> None:
+    states = _states(saga_definition)
+    branch = _reachable(states, _catch_target(states[step], "States.ALL"))
+    for compensation in compensations:
+        assert _invokes(states, branch, compensation), (step, compensation)
+    assert not _invokes(states, branch, "CapturePayment")
+
+
+def test_a_status_check_that_keeps_failing_waits_again_instead_of_compensating(
+    saga_definition: dict[str, Any],
+) -> None:
+    states = _states(saga_definition)
+    assert _catch_target(states["CheckFulfillmentStatus"], "States.ALL") == (
+        "AwaitFulfillmentUpdate"
+    )
+
+
+def test_every_compensation_retries_its_timeouts_before_failing(
+    saga_definition: dict[str, Any],
+) -> None:
+    states = _states(saga_definition)
+    compensations = [
+        n
+        for n, s in states.items()
+        if s["Type"] == "Task" and "compensation" in (s.get("ResultPath") or "")
+    ]
+    assert len(compensations) >= 10
+    for name in compensations:
+        (retry,) = states[name]["Retry"]
+        assert set(TIMEOUT_ERRORS) <= set(retry["ErrorEquals"]), name
+        assert retry["MaxAttempts"] == COMPENSATION_MAX_ATTEMPTS, name
+
+
+@pytest.mark.parametrize("branch_start", ["ReleaseFailed", "MerchantCancelledAfterCapture"])
+def test_goods_already_underway_after_capture_go_on_instead_of_being_refunded(
+    saga_definition: dict[str, Any], branch_start: str
+) -> None:
+    states = _states(saga_definition)
+    cancel = states[f"{branch_start}CancelFulfillmentOrder"]
+    assert _catch_target(cancel, "FulfillmentUnderway") == "AwaitFulfillmentUpdate"
+    assert cancel["Catch"][-1]["ErrorEquals"] == ["States.ALL"]

@@ -33,6 +33,18 @@ def test_one_schedule_per_account_and_poller(
             (logical_id_by_path(resources, f"/Schedules/{name}Function/Resource"), subject)
             for name in ("OpayoBatchFetch", "PiStatusPoller")
         ]
+        # The held-authorisations check carries the vendor's policy with it.
+        policy = {"vendor": vendor.name, "alarmAfterDays": config.held_authorisation_alarm_days}
+        if vendor.abort_deferred_after_days is not None:
+            policy["abortAfterDays"] = vendor.abort_deferred_after_days
+        expected.append(
+            (
+                logical_id_by_path(
+                    resources, "/Schedules/HeldAuthorisationsCheckFunction/Resource"
+                ),
+                json.dumps(policy, separators=(",", ":")),
+            )
+        )
     assert targets == Counter(expected)
 
 
@@ -47,6 +59,7 @@ def test_expressions_come_from_config(resources: dict[str, Any], config: Environ
         "report_poller": every.report_polling,
         "opayo_batch_fetch": every.opayo_settlement_batch_fetch,
         "pi_status_poller": every.opayo_pi_status_polling,
+        "held_authorisations_check": every.held_authorisations_check,
     }
 
 
@@ -65,7 +78,7 @@ def test_scheduler_roles_can_dead_letter_to_the_encrypted_queue(resources: dict[
     data_key = logical_id_by_path(resources, "/Keys/DataKey/Resource")
     dlq = logical_id_by_path(resources, "/Schedules/SchedulesDlq/Resource")
     roles = {s["Target"]["RoleArn"]["Fn::GetAtt"][0] for s in _schedules(resources)}
-    assert len(roles) == 5  # one per invoked function
+    assert len(roles) == 6  # one per invoked function
     for role in roles:
         actions: dict[str, set[str]] = {}
         for policy in of_type(resources, "AWS::IAM::Policy").values():

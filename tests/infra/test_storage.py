@@ -32,8 +32,27 @@ def test_idempotency_table_has_powertools_key_and_ttl(resources: dict[str, Any])
 
 def test_orders_table_is_indexed_by_vendor_tx_code(resources: dict[str, Any]) -> None:
     props = resources[logical_id_by_path(resources, "/Storage/OrdersTable/")]["Properties"]
-    (index,) = props["GlobalSecondaryIndexes"]
-    assert index["KeySchema"] == [{"AttributeName": "vendorTxCode", "KeyType": "HASH"}]
+    by_name = {index["IndexName"]: index for index in props["GlobalSecondaryIndexes"]}
+    assert by_name["by-vendor-tx-code"]["KeySchema"] == [
+        {"AttributeName": "vendorTxCode", "KeyType": "HASH"}
+    ]
+
+
+def test_held_authorisations_are_a_sparse_index_queried_by_vendor_and_age(
+    resources: dict[str, Any],
+) -> None:
+    from opayo_fba.store.orders import (
+        HELD_AUTHORISATIONS_INDEX,
+        HELD_SINCE_ATTRIBUTE,
+        HELD_VENDOR_ATTRIBUTE,
+    )
+
+    props = resources[logical_id_by_path(resources, "/Storage/OrdersTable/")]["Properties"]
+    by_name = {index["IndexName"]: index for index in props["GlobalSecondaryIndexes"]}
+    assert by_name[HELD_AUTHORISATIONS_INDEX]["KeySchema"] == [
+        {"AttributeName": HELD_VENDOR_ATTRIBUTE, "KeyType": "HASH"},
+        {"AttributeName": HELD_SINCE_ATTRIBUTE, "KeyType": "RANGE"},
+    ]
 
 
 def test_connector_state_table_has_partition_and_sort_key(resources: dict[str, Any]) -> None:

@@ -364,3 +364,36 @@ def test_reporting_with_a_wrong_password_fails_as_authentication(
         credentials(opayo_sandbox), url=f"{opayo_sandbox.url}/access/access.htm"
     )
     assert right.find_transaction("never-used") is None
+
+
+def test_observe_reads_where_the_money_is_from_pi(
+    pi: PiClient, opayo_sandbox: OpayoSandboxHandle
+) -> None:
+    from opayo_fba.model import PaymentState
+
+    held = pi.create_payment(card_payment(opayo_sandbox, "Deferred", 2599))
+    assert pi.observe(held.transaction_id).state is PaymentState.AUTHORISED
+    pi.release(held.transaction_id, Money(amount=2000, currency="GBP"))
+    captured = pi.observe(held.transaction_id)
+    assert captured.state is PaymentState.CAPTURED
+    assert captured.captured == Money(amount=2000, currency="GBP")
+
+    aborted = pi.create_payment(card_payment(opayo_sandbox, "Deferred", 1500))
+    pi.abort(aborted.transaction_id)
+    assert pi.observe(aborted.transaction_id).state is PaymentState.ABORTED
+
+    paid = pi.create_payment(card_payment(opayo_sandbox, "Payment", 1200))
+    observed = pi.observe(paid.transaction_id)
+    assert (observed.state, observed.captured) == (
+        PaymentState.CAPTURED,
+        Money(amount=1200, currency="GBP"),
+    )
+    assert pi.observe("NO-SUCH-TRANSACTION").state is PaymentState.NONE
+
+
+def test_observe_survives_a_lost_read(pi: PiClient, opayo_sandbox: OpayoSandboxHandle) -> None:
+    from opayo_fba.model import PaymentState
+
+    held = pi.create_payment(card_payment(opayo_sandbox, "Deferred", 2599))
+    lose_response_of(opayo_sandbox, "get-instructions")
+    assert pi.observe(held.transaction_id).state is PaymentState.AUTHORISED

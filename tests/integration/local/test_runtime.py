@@ -125,3 +125,44 @@ def test_server_mode_shares_state_with_other_processes_over_http() -> None:
             "saga over HTTP",
         )
         assert json.loads(described["output"]) == {"order": "B", "vendor": "sandbox"}
+
+
+def test_an_execution_that_fails_is_announced_on_the_default_bus_as_aws_does(
+    runtime: LocalRuntime,
+) -> None:
+    sfn = boto3.client("stepfunctions", "eu-west-2")
+    arn = runtime.provisioned.state_machines["Saga"]
+    ok = sfn.start_execution(stateMachineArn=arn, input='{"order": "C"}', name="C")
+    failed = sfn.start_execution(stateMachineArn=arn, input="{}", name="D")  # no "order"
+    for started in (ok, failed):
+        _poll(
+            lambda s=started: (
+                sfn.describe_execution(executionArn=s["executionArn"])["status"] != "RUNNING"
+            ),
+            "execution end",
+        )
+    assert runtime.default_bus.wait_idle(10)
+    announced = [
+        i.event for i in runtime.lambdas.invocations if i.event.get("source") == "aws.states"
+    ]
+    # Only the failed one matches the rule (status FAILED, this state machine).
+    (event,) = announced
+    assert event["detail-type"] == "Step Functions Execution Status Change"
+    assert event["resources"] == [failed["executionArn"]]
+    detail = event["detail"]
+    assert detail["executionArn"] == failed["executionArn"]
+    assert detail["stateMachineArn"] == arn
+    assert (detail["name"], detail["status"]) == ("D", "FAILED")
+    assert json.loads(detail["input"]) == {}
+    assert detail["inputDetails"] == {"included": True}
+    assert detail["error"]
+    assert isinstance(detail["startDate"], int)
+    assert detail["stopDate"] >= detail["startDate"]
+
+
+def test_the_status_change_hook_is_where_moto_ends_an_execution() -> None:
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    from sandbox.local import execution_events
+
+    assert callable(getattr(BaseExecutionWorkerCommunication, execution_events.PATCHED_METHOD))

@@ -198,3 +198,20 @@ def test_refund_currency_and_reference_checks(opayo_sandbox: OpayoSandboxHandle)
     as_string = _refund(opayo_sandbox, payment["transactionId"], "100", "rc-5")
     assert as_string.status_code == 422
     assert as_string.json()["errors"][0]["property"] == "amount"
+
+
+def test_instructions_are_listed_with_their_dates_and_404_when_none(
+    opayo_sandbox: OpayoSandboxHandle,
+) -> None:
+    deferred = opayo_sandbox.pay("Deferred", 5000, vendor_tx_code="d-list")
+    path = f"/transactions/{deferred['transactionId']}/instructions"
+    none = opayo_sandbox.client.get(f"/api/v1{path}")
+    assert none.status_code == 404
+    assert opayo_sandbox.instruct(deferred["transactionId"], "release", 4000).status_code == 201
+    listed = opayo_sandbox.client.get(f"/api/v1{path}")
+    assert listed.status_code == 200
+    (only,) = listed.json()["instructions"]
+    assert (only["instructionType"], only["amount"]) == ("release", 4000)
+    assert only["date"].startswith(str(opayo_sandbox.now().year))
+    unknown = opayo_sandbox.client.get("/api/v1/transactions/NO-SUCH-TX/instructions")
+    assert unknown.status_code == 404

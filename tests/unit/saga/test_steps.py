@@ -76,8 +76,9 @@ def test_unfulfillable_order_is_rejected_and_payment_aborted(world: World) -> No
     state = steps.validate_and_map({"orderId": "W-1001"}, world.deps)
     with pytest.raises(FulfillmentRejected, match="Unfulfillable"):
         steps.create_fulfillment_order(state, world.deps)
-    assert steps.abort_payment(state, world.deps) == {"aborted": True}
-    assert steps.abort_payment(state, world.deps)["aborted"] is False  # once only
+    assert steps.abort_payment(state, world.deps) == {"found": "authorised", "action": "aborted"}
+    # Once only: Opayo now says aborted, so nothing more is sent.
+    assert steps.abort_payment(state, world.deps) == {"found": "aborted", "action": "none"}
     assert world.opayo.aborts == ["TX-W-1001"]
     assert world.opayo.releases == []
 
@@ -108,8 +109,11 @@ def test_capture_refused_then_fulfillment_cancelled(world: World) -> None:
     )
     with pytest.raises(CaptureFailed, match="refused"):
         steps.capture_payment(state, world.deps)
-    assert steps.cancel_fulfillment_order(state, world.deps) == {"cancelled": True}
-    assert steps.cancel_fulfillment_order(state, world.deps)["cancelled"] is False
+    assert steps.cancel_fulfillment_order(state, world.deps) == {
+        "found": "Received",
+        "action": "cancelled",
+    }
+    assert steps.cancel_fulfillment_order(state, world.deps)["action"] == "none"
     assert world.amazon.cancels == ["W-1001"]
 
 
@@ -137,7 +141,7 @@ def test_merchant_cancellation_before_and_after_capture(world: World) -> None:
     world.store.update("B", lambda r: setattr(r, "cancel_requested", True))
     assert steps.check_fulfillment_status(state_b, world.deps) == {"status": "MerchantCancelled"}
     steps.cancel_fulfillment_order(state_b, world.deps)
-    assert steps.refund_payment(state_b, world.deps)["refunded"] is True
+    assert steps.refund_payment(state_b, world.deps)["action"] == "refunded"
     record = world.store.get("B")
     assert record.status is OrderStatus.REFUNDED
     assert [r[1] for r in world.opayo.refunds] == [2500]
@@ -151,11 +155,12 @@ def test_refund_whose_response_was_lost_is_not_issued_twice(world: World) -> Non
         steps.refund_payment(state, world.deps)
     pending = world.store.get("W-1001").refunds
     assert [r.status for r in pending] == ["pending"]
-    assert steps.refund_payment(state, world.deps)["refunded"] is True
+    assert steps.refund_payment(state, world.deps)["action"] == "refunded"
     # The retry reused the same refund id, so Opayo saw one refund.
     assert len(world.opayo.refunds) == 1
     assert steps.refund_payment(state, world.deps) == {
-        "refunded": False,
+        "found": "captured",
+        "action": "none",
         "reason": "already refunded in full",
     }
 
@@ -167,7 +172,7 @@ def test_out_of_stock_is_rejected_before_anything_is_created_or_captured(world: 
     with pytest.raises(FulfillmentRejected, match="cannot fulfil W-1001"):
         steps.create_fulfillment_order(state, world.deps)
     assert world.amazon.creates == 0
-    assert steps.abort_payment(state, world.deps) == {"aborted": True}
+    assert steps.abort_payment(state, world.deps)["action"] == "aborted"
     assert world.opayo.releases == []
 
 

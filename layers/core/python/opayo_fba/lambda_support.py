@@ -141,6 +141,23 @@ def saga_step_handler(step: Step) -> Callable[[dict[str, Any], Any], dict[str, A
     return handler
 
 
+def saga_event_handler(
+    job: Step, *, correlation_id_path: str
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda handler for an EventBridge event about the saga (e.g. an execution ended)."""
+    settings().require("orders_table", "event_bus_name")
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_id_path)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        remember_context(context)
+        return job(event, wiring().saga())
+
+    handler.__name__ = f"{job.__name__}_handler"
+    return handler
+
+
 # -- scheduled jobs -----------------------------------------------------------------------------
 
 Job = Callable[[Mapping[str, Any], Wiring], dict[str, Any]]

@@ -145,3 +145,44 @@ def fetch_batches(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
         datetime.now(UTC),
     )
     return {**_summary(result), **_journal(w, archive, ledger)}
+
+
+def _days(event: Mapping[str, Any], key: str, *, required: bool) -> int | None:
+    value = event.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 29:
+        raise InvalidInputError(f"the schedule's {key!r} must be a whole number of days, 1-29")
+    return value
+
+
+def check_held_authorisations(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    """Deferred authorisations of one vendor held too long: counted, aborted per its policy.
+
+    The schedule's input carries the policy (infra/schedules.py, from cdk.json):
+    `{"vendor", "alarmAfterDays", "abortAfterDays"?}`.
+    """
+    from datetime import timedelta
+
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from opayo_fba.observability import metrics
+    from opayo_fba.saga.held_authorisations import check_held_authorisations as check
+
+    w.config.require("orders_table", "event_bus_name")
+    vendor = _account(event, "vendor")
+    alarm_days = _days(event, "alarmAfterDays", required=True)
+    abort_days = _days(event, "abortAfterDays", required=False)
+    result = check(
+        vendor,
+        w.saga(),
+        now=datetime.now(UTC),
+        alarm_after=timedelta(days=alarm_days or 0),
+        abort_after=None if abort_days is None else timedelta(days=abort_days),
+    )
+    # The HeldAuthorisations alarm reads this (infra/monitoring.py).
+    metrics.add_metric(name="HeldAuthorisations", unit=MetricUnit.Count, value=result.held_too_long)
+    metrics.add_metric(
+        name="HeldAuthorisationsAborted", unit=MetricUnit.Count, value=result.aborted
+    )
+    return _summary(result)

@@ -29,6 +29,7 @@ import httpx
 from opayo_fba.amazon.retry import RetryPolicy, call_with_retries
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.money import Money
+from opayo_fba.model.status import PaymentState
 from opayo_fba.opayo.credentials import VendorCredentials
 from opayo_fba.opayo.errors import (
     OpayoAuthenticationFailed,
@@ -41,6 +42,7 @@ from opayo_fba.opayo.errors import (
 )
 from opayo_fba.opayo.reporting import ReportingClient, TransactionDetail
 from opayo_fba.opayo.results import PiInstruction, PiTransaction, parse_opayo_time
+from opayo_fba.saga.ports import ObservedPayment
 
 T = TypeVar("T")
 
@@ -262,6 +264,50 @@ class PiClient:
 
         return self._with_retries("getTransaction", transaction_id, attempt)
 
+    def get_instructions(self, transaction_id: str) -> list[PiInstruction]:
+        """The instructions applied to a transaction, oldest first; [] when there are none.
+
+        Pi answers `{"instructions": [{"instructionType", "date"}, ...]}`, and 404 when no
+        instruction was ever applied (academe/opayo-pi FetchInstructions, InstructionCollection).
+        """
+        path = f"/transactions/{_check_transaction_id(transaction_id)}/instructions"
+
+        def attempt() -> list[PiInstruction]:
+            try:
+                response = self._send("GET", path)
+            except _MaybeProcessed as doubt:
+                raise _NotProcessed(doubt.detail) from None  # a GET changes nothing
+            body = _json(response)
+            if response.status_code == 404:
+                return []
+            if response.status_code != 200:
+                raise _error("getInstructions", response, body)
+            items = body.get("instructions")
+            return [
+                PiInstruction(
+                    instruction_type=str(item.get("instructionType", "")),
+                    amount=item.get("amount") if isinstance(item.get("amount"), int) else None,
+                    date=parse_opayo_time(item.get("date")),
+                )
+                for item in (items if isinstance(items, list) else [])
+                if isinstance(item, dict)
+            ]
+
+        return self._with_retries("getInstructions", transaction_id, attempt)
+
+    def observe(self, transaction_id: str) -> ObservedPayment:
+        """Where the money of `transaction_id` is, as Opayo says now (`PaymentPort.observe`).
+
+        Read from `GET /transactions/{id}` and `GET /transactions/{id}/instructions`. Pi does
+        not list a transaction's refunds, so `refunded` stays unknown (None) here; a release's
+        amount is read from its instruction when Opayo gives one.
+        """
+        try:
+            transaction = self.get_transaction(transaction_id)
+        except OpayoTransactionNotFound:
+            return ObservedPayment(PaymentState.NONE, detail="Opayo has no such transaction")
+        return observed_from_pi(transaction, self.get_instructions(transaction_id))
+
     # -- transactions -----------------------------------------------------------------------
 
     def create_payment(self, payment: CardPayment) -> PiTransaction:
@@ -395,6 +441,43 @@ class PiClient:
             raise error
 
         return self._with_retries(operation, transaction_id, attempt)
+
+
+_DECLINED = ("NotAuthed", "Rejected")
+
+
+def observed_from_pi(
+    transaction: PiTransaction, instructions: list[PiInstruction]
+) -> ObservedPayment:
+    """The decision table from a Pi transaction and its instructions to where the money is."""
+    kinds = {i.instruction_type for i in instructions}
+    detail = f"{transaction.transaction_type} {transaction.status}"
+    if instructions:
+        detail += "; " + ", ".join(i.instruction_type for i in instructions)
+    if transaction.status != "Ok":
+        if transaction.status in _DECLINED:
+            return ObservedPayment(PaymentState.DECLINED, detail=detail)
+        if transaction.status == "3DAuth":
+            return ObservedPayment(PaymentState.PENDING, detail=detail)
+        return ObservedPayment(PaymentState.FAILED, detail=detail)
+    amount = transaction.amount
+    if transaction.transaction_type == "Deferred":
+        if "abort" in kinds:
+            return ObservedPayment(PaymentState.ABORTED, detail=detail)
+        released = [i for i in instructions if i.instruction_type == "release"]
+        if not released:
+            return ObservedPayment(PaymentState.AUTHORISED, detail=detail)
+        captured = (
+            Money(amount=released[-1].amount, currency=amount.currency)
+            if released[-1].amount is not None and amount is not None
+            else None
+        )
+        return ObservedPayment(PaymentState.CAPTURED, captured=captured, detail=detail)
+    if transaction.transaction_type in ("Payment", "Repeat"):
+        if "void" in kinds:
+            return ObservedPayment(PaymentState.VOIDED, detail=detail)
+        return ObservedPayment(PaymentState.CAPTURED, captured=amount, detail=detail)
+    return ObservedPayment(PaymentState.NONE, detail=f"{detail}: not a payment")
 
 
 def _applied_instruction(

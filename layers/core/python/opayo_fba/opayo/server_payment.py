@@ -12,12 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from opayo_fba.errors import InvalidInputError
+from opayo_fba.model import PaymentState
 from opayo_fba.model.money import Money
+from opayo_fba.opayo.errors import OpayoTransactionNotFound, PaymentOutcomeUnknown
+from opayo_fba.opayo.reporting import TransactionDetail
 from opayo_fba.opayo.shared_protocol import (
     ServerTransaction,
     SharedProtocolClient,
     SharedProtocolResult,
 )
+from opayo_fba.saga.ports import ObservedPayment
+
+# Where the money is, from Reporting's txstateid (Sage Pay's list, Stack Overflow 40176413;
+# sandbox/opayo/tx_states.py). 16 on a Deferred is "released" only by our assumption
+# (docs/sandbox-opayo.md, OPAYO-RPT-03): a batchid confirms it whatever the value.
+_HELD = frozenset({"14"})
+_ENDED = {"19": PaymentState.ABORTED, "27": PaymentState.ABORTED, "18": PaymentState.VOIDED}
+_NEVER_AUTHORISED = frozenset({"8", "9", "10", "11", "12", "13"})
+_UNFINISHED = frozenset({"2", "3", "4", "5", "6"})
 
 
 class ServerPayment:
@@ -53,6 +65,18 @@ class ServerPayment:
             tx_auth_no=self._tx_auth_no,
         )
 
+    def observe(self, transaction_id: str) -> ObservedPayment:
+        """Where this Server transaction's money is, read from Opayo's Reporting record."""
+        if _guid(transaction_id) != _guid(self._vps_tx_id):
+            raise InvalidInputError(
+                f"transaction {transaction_id} is not this order's Server transaction"
+            )
+        try:
+            detail = self._client.transaction_detail(self._vps_tx_id)
+        except OpayoTransactionNotFound:
+            return ObservedPayment(PaymentState.NONE, detail="Opayo has no such transaction")
+        return observed_from_reporting(detail)
+
     def release(self, transaction_id: str, amount: Money) -> SharedProtocolResult:
         return self._client.release(self._transaction(transaction_id), amount)
 
@@ -84,3 +108,24 @@ class ServerPayment:
 
 def _guid(value: str) -> str:
     return value.strip().strip("{}").upper()
+
+
+def observed_from_reporting(detail: TransactionDetail) -> ObservedPayment:
+    """The decision table from getTransactionDetail to where a Server payment's money is."""
+    state = (detail.tx_state_id or "").strip()
+    text = f"{detail.transaction_type} txstateid {state or 'missing'}"
+    if detail.is_deferred and detail.instruction_applied("release"):
+        return ObservedPayment(PaymentState.CAPTURED, detail=text)
+    if state in _ENDED:
+        return ObservedPayment(_ENDED[state], detail=text)
+    if state in _HELD or (state == "7" and detail.is_deferred):
+        return ObservedPayment(PaymentState.AUTHORISED, detail=text)
+    if state in ("16", "7") and not detail.is_deferred:
+        return ObservedPayment(PaymentState.CAPTURED, captured=detail.amount, detail=text)
+    if state in _NEVER_AUTHORISED:
+        return ObservedPayment(PaymentState.DECLINED, detail=text)
+    if state in _UNFINISHED:
+        return ObservedPayment(PaymentState.PENDING, detail=text)
+    # A value no source explains: money may be held, so nothing is decided on a guess; the
+    # step retries and, if Opayo keeps saying it, the compensation stops for an operator.
+    raise PaymentOutcomeUnknown("read", detail.vps_tx_id, f"{text} not understood")

@@ -247,9 +247,12 @@ class SharedProtocolClient:
             "TxAuthNo": transaction.tx_auth_no,
         }
 
+    def transaction_detail(self, vps_tx_id: str) -> TransactionDetail:
+        """Opayo's Reporting record of a Server transaction (its txstateid says where it is)."""
+        return self._reporting.get_transaction_detail(vps_tx_id=vps_tx_id)
+
     def _state(self, transaction: ServerTransaction) -> str:
-        detail = self._reporting.get_transaction_detail(vps_tx_id=transaction.vps_tx_id)
-        return (detail.tx_state_id or "").strip()
+        return (self.transaction_detail(transaction.vps_tx_id).tx_state_id or "").strip()
 
     def _instruct(
         self,

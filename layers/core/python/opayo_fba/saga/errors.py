@@ -35,6 +35,10 @@ class MerchantCancelled(SagaError):
     """The merchant cancelled the order before it could be captured."""
 
 
+class FulfillmentUnderway(SagaError):
+    """Amazon is shipping (or has shipped) the goods: the order goes on, nothing is refunded."""
+
+
 class RefundFailed(SagaError):
     """Opayo refused a refund; the compensation cannot complete without an operator."""
 

@@ -7,9 +7,10 @@ provide these as they are; unit tests pass in-memory fakes.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from opayo_fba.model import Money
+from opayo_fba.model import Money, PaymentState
 
 
 class Preview(Protocol):
@@ -46,7 +47,26 @@ class PaymentResult(Protocol):
     def transaction_id(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class ObservedPayment:
+    """What the payment provider itself says about a transaction, read just now.
+
+    Compensations decide on this, never on what the saga believes happened: a capture whose
+    response was lost, or whose step timed out while its function went on, is still a capture.
+    `state` is AUTHORISED (a Deferred still held), CAPTURED (a Payment, or a released
+    Deferred), ABORTED, VOIDED, DECLINED, FAILED or NONE (the provider has no such
+    transaction). `captured` and `refunded` are set where the provider says them.
+    """
+
+    state: PaymentState
+    captured: Money | None = None
+    refunded: Money | None = None
+    detail: str = ""
+
+
 class PaymentPort(Protocol):
+    def observe(self, transaction_id: str) -> ObservedPayment: ...
+
     def release(self, transaction_id: str, amount: Money) -> object: ...
 
     def abort(self, transaction_id: str) -> object: ...

@@ -21,7 +21,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from opayo_fba.amazon.errors import SpApiRequestRejected
+from opayo_fba.amazon.errors import SpApiNotFound, SpApiRequestRejected
 from opayo_fba.model import (
     FbaFulfillmentOrderStatus,
     FulfillmentOrder,
@@ -36,12 +36,19 @@ from opayo_fba.opayo.errors import OpayoInstructionRefused
 from opayo_fba.saga.errors import (
     CaptureFailed,
     FulfillmentRejected,
+    FulfillmentUnderway,
     MerchantCancelled,
     PaymentDeclined,
     RefundFailed,
     step_errors,
 )
-from opayo_fba.saga.ports import EventPort, FulfillmentPort, PaymentPort, SagaResumer
+from opayo_fba.saga.ports import (
+    EventPort,
+    FulfillmentPort,
+    ObservedPayment,
+    PaymentPort,
+    SagaResumer,
+)
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
 
@@ -88,9 +95,10 @@ def _require(value: str | None, what: str, order_id: str) -> str:
     return value
 
 
-def _save(
+def save(
     deps: SagaDependencies, order_id: str, change: Callable[[OrderRecord], None]
 ) -> OrderRecord:
+    """Apply `change` to the order (version-checked) and announce a status it changes."""
     before: list[OrderStatus] = []
 
     def apply(record: OrderRecord) -> None:
@@ -130,7 +138,7 @@ def validate_and_map(state: State, deps: SagaDependencies) -> dict[str, Any]:
             )
         r.note("mapped", request["sellerFulfillmentOrderId"])
 
-    _save(deps, order_id, keep)
+    save(deps, order_id, keep)
     return {
         **state,
         "vendor": record.vendor,
@@ -178,7 +186,7 @@ def _record_fulfillment(
         r.fulfillment_status = fulfillment.status.value
         r.note(event, fulfillment.status.value)
 
-    _save(deps, order_id, keep)
+    save(deps, order_id, keep)
 
 
 def preview_request(request: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,7 +248,7 @@ def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
             deps.payments(record).release(transaction_id, amount)
         except OpayoInstructionRefused as error:
             refusal = f"Opayo refused the release: {error}"
-            _save(deps, order_id, lambda r: r.note("capture_refused", refusal[:500]))
+            save(deps, order_id, lambda r: r.note("capture_refused", refusal[:500]))
             raise CaptureFailed(refusal) from None
 
     def keep(r: OrderRecord) -> None:
@@ -249,7 +257,7 @@ def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
             r.payment = r.payment.model_copy(update={"state": PaymentState.CAPTURED})
         r.note("payment_captured", str(amount))
 
-    _save(deps, order_id, keep)
+    save(deps, order_id, keep)
     deps.events.publish(
         "PaymentCaptured",
         {"orderId": order_id, "vendorTxCode": payment.vendor_tx_code, **_money(amount)},
@@ -263,7 +271,7 @@ def release_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str,
     sfo_id = _sfo_id(record)
     with step_errors():
         deps.fulfillment(record.seller_account).release_fulfillment_order(sfo_id)
-    _save(deps, order_id, lambda r: r.note("fulfillment_order_released"))
+    save(deps, order_id, lambda r: r.note("fulfillment_order_released"))
     return dict(state)
 
 
@@ -326,48 +334,96 @@ def await_fulfillment_update(state: State, deps: SagaDependencies) -> dict[str, 
 
 def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
     order_id = _order_id(state)
-    record = _save(deps, order_id, lambda r: r.note("shipped"))
+    record = save(deps, order_id, lambda r: r.note("shipped"))
     return {**state, "status": record.status.value}
 
 
 # -- compensations ---------------------------------------------------------------------------
+#
+# A compensation never trusts the saga's belief: a step that timed out, or whose function was
+# stopped after its call landed, may have done what the order does not record. Each one first
+# asks the provider what is true now, records what it found on the order, and acts on that.
 
 
 def abort_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Give the customer's money back, whatever happened: abort if held, refund if taken."""
+    return settle_payment(state, deps)
+
+
+def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """The same decision as `abort_payment`: the state Opayo reports decides, not the branch."""
+    return settle_payment(state, deps)
+
+
+def settle_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Opayo says captured -> refund what is not refunded yet; authorised -> abort; else nothing.
+
+    Idempotent: a refund is written down (with its id) before Opayo is asked, so a repeat
+    reuses it; an abort that already happened reads back as ABORTED and is not sent again.
+    """
     order_id = _order_id(state)
     record = deps.store.get(order_id)
     payment = record.payment
-    if payment is None or payment.state is not PaymentState.AUTHORISED or record.captured:
-        return {"aborted": False, "reason": "nothing authorised to abort"}
-    transaction_id = pi_transaction_id(record)
+    if payment is None or not payment.transaction_id or payment.state in _NEVER_HELD:
+        return {"found": "nothing to settle", "action": "none"}
+    port = deps.payments(record)
     with step_errors():
-        deps.payments(record).abort(transaction_id)
+        observed = port.observe(pi_transaction_id(record))
+    record = record_observed_payment(deps, order_id, observed)
+    if observed.state is PaymentState.CAPTURED:
+        return {"found": observed.state.value, **_refund_captured(state, deps, record, observed)}
+    if observed.state is PaymentState.AUTHORISED:
+        with step_errors():
+            port.abort(pi_transaction_id(record))
+
+        def keep(r: OrderRecord) -> None:
+            if r.payment is not None:
+                r.payment = r.payment.model_copy(update={"state": PaymentState.ABORTED})
+            r.note("payment_aborted")
+
+        save(deps, order_id, keep)
+        return {"found": observed.state.value, "action": "aborted"}
+    return {"found": observed.state.value, "action": "none"}
+
+
+# A payment that never held money: nothing at Opayo to release or give back.
+_NEVER_HELD = (PaymentState.DECLINED, PaymentState.NONE)
+
+
+def record_observed_payment(
+    deps: SagaDependencies, order_id: str, observed: ObservedPayment
+) -> OrderRecord:
+    """Write down what Opayo said; a capture the saga missed becomes a recorded capture."""
 
     def keep(r: OrderRecord) -> None:
-        if r.payment is not None:
-            r.payment = r.payment.model_copy(update={"state": PaymentState.ABORTED})
-        r.note("payment_aborted")
+        detail = observed.state.value + (f" ({observed.detail})" if observed.detail else "")
+        r.note("payment_observed", detail[:200])
+        if r.payment is None:
+            return
+        if observed.state is PaymentState.CAPTURED and r.captured is None:
+            r.captured = observed.captured or _amount_released(r)
+            r.note("payment_capture_found", str(r.captured))
+        if observed.state in _OBSERVED_STATES and r.payment.state is not observed.state:
+            r.payment = r.payment.model_copy(update={"state": observed.state})
 
-    _save(deps, order_id, keep)
-    return {"aborted": True}
+    return save(deps, order_id, keep)
 
 
-def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
-    order_id = _order_id(state)
-    record = deps.store.get(order_id)
-    if record.fulfillment is None or record.fulfillment_status in (
-        FbaFulfillmentOrderStatus.CANCELLED.value,
-        FbaFulfillmentOrderStatus.INVALID.value,
-        FbaFulfillmentOrderStatus.UNFULFILLABLE.value,
-    ):
-        return {"cancelled": False, "reason": "no live fulfillment order"}
-    sfo_id = _sfo_id(record)
-    amazon = deps.fulfillment(record.seller_account)
-    with step_errors():
-        amazon.cancel_fulfillment_order(sfo_id)
-        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
-    _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_cancelled")
-    return {"cancelled": True}
+_OBSERVED_STATES = (
+    PaymentState.CAPTURED,
+    PaymentState.AUTHORISED,
+    PaymentState.ABORTED,
+    PaymentState.VOIDED,
+)
+
+
+def _amount_released(record: OrderRecord) -> Money:
+    """What our capture step releases (the order total); the authorised amount if it exceeds."""
+    try:
+        return capture_amount(record)
+    except CaptureFailed:
+        assert record.payment is not None  # the caller checked
+        return record.payment.amount
 
 
 def _refund_id(order_id: str, index: int) -> str:
@@ -375,22 +431,24 @@ def _refund_id(order_id: str, index: int) -> str:
     return f"{order_id}-R{index + 1}"
 
 
-def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
+def _refund_captured(
+    state: State, deps: SagaDependencies, record: OrderRecord, observed: ObservedPayment
+) -> dict[str, Any]:
     # Imported here: the Pi client (and httpx) stays off the other steps' cold start.
     from opayo_fba.opayo.pi import refund_vendor_tx_code
 
-    order_id = _order_id(state)
-    record = deps.store.get(order_id)
+    order_id = record.order_id
     captured = record.captured
-    if captured is None or record.payment is None:
-        return {"refunded": False, "reason": "nothing captured"}
+    if captured is None:  # record_observed_payment always sets it for a capture
+        raise ValueError(f"order {order_id}: Opayo reports a capture of unknown amount")
     transaction_id = pi_transaction_id(record)
     index = next((i for i, r in enumerate(record.refunds) if r.status == "pending"), None)
     if index is None:
-        already = record.refunded
-        remaining = captured.amount - (already.amount if already else 0)
+        ours = record.refunded.amount if record.refunded else 0
+        theirs = observed.refunded.amount if observed.refunded else 0
+        remaining = captured.amount - max(ours, theirs)
         if remaining <= 0:
-            return {"refunded": False, "reason": "already refunded in full"}
+            return {"action": "none", "reason": "already refunded in full"}
         index = len(record.refunds)
         refund = Refund(
             order_id=order_id,
@@ -405,7 +463,7 @@ def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
             r.refunds.append(refund)
             r.note("refund_requested", refund.vendor_tx_code)
 
-        record = _save(deps, order_id, write_down)
+        record = save(deps, order_id, write_down)
     pending = record.refunds[index]
     refund_id = _refund_id(order_id, index)
     with step_errors():
@@ -428,14 +486,60 @@ def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
         )
         r.note("refund_" + ("issued" if succeeded else "refused"), pending.vendor_tx_code)
 
-    _save(deps, order_id, settle)
+    save(deps, order_id, settle)
     if not succeeded:
         raise RefundFailed(f"Opayo refused refund {refund_id}: {result.status_detail}")
     deps.events.publish(
         "RefundIssued",
         {"orderId": order_id, "vendorTxCode": pending.vendor_tx_code, **_money(pending.amount)},
     )
-    return {"refunded": True, "vendorTxCode": pending.vendor_tx_code}
+    return {"action": "refunded", "vendorTxCode": pending.vendor_tx_code}
+
+
+# Amazon has the goods moving or gone: a cancel is no longer possible, and money is owed.
+UNDERWAY_STATUSES = (
+    FbaFulfillmentOrderStatus.PROCESSING.value,
+    FbaFulfillmentOrderStatus.COMPLETE.value,
+    FbaFulfillmentOrderStatus.COMPLETE_PARTIALLED.value,
+)
+ENDED_STATUSES = (
+    FbaFulfillmentOrderStatus.CANCELLED.value,
+    FbaFulfillmentOrderStatus.INVALID.value,
+    FbaFulfillmentOrderStatus.UNFULFILLABLE.value,
+)
+
+
+def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Amazon says live -> cancel; underway or shipped -> FulfillmentUnderway; else nothing.
+
+    The create step may have landed without the saga knowing (its state timed out, or its
+    function was stopped after the call), so Amazon is asked even when the order records no
+    fulfillment order.
+    """
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    if not (record.fulfillment_request or {}).get("sellerFulfillmentOrderId"):
+        return {"found": "never mapped", "action": "none"}
+    sfo_id = _sfo_id(record)
+    amazon = deps.fulfillment(record.seller_account)
+    with step_errors():
+        try:
+            found = _read_fulfillment(amazon, sfo_id, order_id)
+        except SpApiNotFound:
+            save(deps, order_id, lambda r: r.note("fulfillment_observed", "none at Amazon"))
+            return {"found": "none", "action": "none"}
+    status = found.status.value
+    if status in ENDED_STATUSES:
+        _record_fulfillment(deps, order_id, found, "fulfillment_observed")
+        return {"found": status, "action": "none"}
+    if status in UNDERWAY_STATUSES:
+        _record_fulfillment(deps, order_id, found, "fulfillment_observed")
+        raise FulfillmentUnderway(f"fulfillment order {sfo_id} is {status}: it can't be cancelled")
+    with step_errors():
+        amazon.cancel_fulfillment_order(sfo_id)
+        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+    _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_cancelled")
+    return {"found": status, "action": "cancelled"}
 
 
 def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
@@ -447,7 +551,7 @@ def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
         r.outcome = outcome
         r.note("outcome", outcome)
 
-    record = _save(deps, order_id, keep)
+    record = save(deps, order_id, keep)
     # The dashboard's "compensated" line and its alarm read this (infra/monitoring.py).
     metrics.add_metric(name="SagaCompensated", unit=MetricUnit.Count, value=1)
     return {"outcome": outcome, "status": record.status.value}

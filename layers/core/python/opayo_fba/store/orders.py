@@ -13,7 +13,7 @@ parked under `payment#<vendorTxCode>` and joined when the order comes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ from opayo_fba.model import (
     PaymentTransaction,
     Refund,
     RefundState,
+    TransactionType,
     sum_money,
 )
 
@@ -38,6 +39,11 @@ ORDER_KEY_PREFIX = "order#"
 PARKED_PAYMENT_KEY_PREFIX = "payment#"
 FULFILLMENT_LINK_KEY_PREFIX = "sfo#"
 VENDOR_TX_CODE_INDEX = "by-vendor-tx-code"
+# A sparse index of Deferred authorisations still held (authorised, not captured): its keys
+# are written only while that is so, so a query reads just those orders, oldest first.
+HELD_AUTHORISATIONS_INDEX = "by-held-authorisation"
+HELD_VENDOR_ATTRIBUTE = "heldVendor"
+HELD_SINCE_ATTRIBUTE = "heldSince"
 MAX_UPDATE_ATTEMPTS = 5
 
 PaymentSource = Literal["pi", "server"]
@@ -103,6 +109,24 @@ class OrderRecord(BaseModel):
         refunds = refund_state(self.refunds, self.captured) if self.captured else RefundState.NONE
         self.status = order_status(payment, fulfillment, refunds)
 
+    def held_since(self) -> datetime | None:
+        """When Opayo began holding this order's Deferred authorisation, while it still does.
+
+        Opayo's own creation time when we have it, else when we first recorded the order,
+        else when the order was placed.
+        """
+        payment = self.payment
+        if (
+            payment is None
+            or payment.transaction_type is not TransactionType.DEFERRED
+            or payment.state is not PaymentState.AUTHORISED
+            or self.captured is not None
+        ):
+            return None
+        if payment.created_at is not None:
+            return payment.created_at
+        return self.history[0].at if self.history else self.order.placed_at
+
     def note(self, event: str, detail: str | None = None) -> None:
         self.history.append(HistoryEntry(at=datetime.now(UTC), event=event, detail=detail))
 
@@ -143,7 +167,36 @@ class OrderStore:
         }
         if record.payment is not None:
             item["vendorTxCode"] = record.payment.vendor_tx_code
+        held = record.held_since()
+        if held is not None and record.vendor:
+            item[HELD_VENDOR_ATTRIBUTE] = record.vendor
+            item[HELD_SINCE_ATTRIBUTE] = _sortable(held)
         return item
+
+    def held_authorisations(self, vendor: str, older_than: datetime) -> Iterator[OrderRecord]:
+        """Orders of `vendor` whose Deferred authorisation is held since before `older_than`.
+
+        A Query of the sparse held-authorisation index, oldest first: it reads only the
+        orders still holding money, however large the table grows.
+        """
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {
+            "IndexName": HELD_AUTHORISATIONS_INDEX,
+            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(vendor)
+            & Key(HELD_SINCE_ATTRIBUTE).lt(_sortable(older_than)),
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                # The index is eventually consistent: read the item itself, then re-check.
+                record = self.find(str(item["pk"]).removeprefix(ORDER_KEY_PREFIX))
+                held = record.held_since() if record is not None else None
+                if record is not None and held is not None and held < older_than:
+                    yield record
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def create(self, record: OrderRecord) -> OrderRecord:
         """Store a new order; a second create of the same order id is a ConflictError."""
@@ -243,3 +296,8 @@ class OrderStore:
             ConsistentRead=True,
         ).get("Item")
         return self.find(str(item["orderId"])) if item else None
+
+
+def _sortable(moment: datetime) -> str:
+    """A UTC timestamp whose string order is its time order (the index's sort key)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
