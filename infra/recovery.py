@@ -21,7 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constants import SAGA_RECOVERY, SERVICE_NAME
+from infra.constants import ENV_SECURITY_KEYS_KEY_ARN, SAGA_RECOVERY, SERVICE_NAME
 from infra.platform import Platform
 
 EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -95,8 +95,11 @@ class SagaRecovery(Construct):
 
     def _build_function(self, platform: Platform) -> lambda_.Function:
         """Its own role: the orders table, the bus, and both providers' secrets (it may
-        cancel at Amazon and abort, capture or refund at Opayo); nothing else."""
-        return platform.function(
+        cancel at Amazon and abort, capture or refund at Opayo), and the SecurityKeys key to
+        decrypt only (a Server payment is settled through the Shared Protocol, which quotes
+        it); nothing else."""
+        security_keys = platform.keys.server_security_keys
+        function = platform.function(
             self,
             SAGA_RECOVERY,
             orders="write",
@@ -104,4 +107,7 @@ class SagaRecovery(Construct):
             seller_secrets=True,
             connector_state=True,
             vendor_secrets=True,
+            extra_environment={ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn},
         )
+        security_keys.grant_decrypt(function)
+        return function

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from infra.constants import (
     ENV_RECONCILE_CONFIG,
+    ENV_SECURITY_KEYS_KEY_ARN,
     ENV_STATE_MACHINE_ARN,
     HELD_AUTHORISATIONS_CHECK,
     OPAYO_BATCH_FETCH,
@@ -161,15 +162,20 @@ class Schedules(Construct):
         )
         state_machine.grant_start_execution(pi_poller)
         built[PI_STATUS_POLLER.module] = pi_poller
-        # Reads the held-authorisation index, aborts at Opayo, records it on the order.
-        built[HELD_AUTHORISATIONS_CHECK.module] = platform.function(
+        # Reads the held-authorisation index, aborts at Opayo (a Server payment through the
+        # Shared Protocol, so it may decrypt SecurityKeys), records it on the order.
+        security_keys = platform.keys.server_security_keys
+        held = platform.function(
             self,
             HELD_AUTHORISATIONS_CHECK,
             orders="write",
             vendor_secrets=True,
             connector_state=True,
             events_bus=True,
+            extra_environment={ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn},
         )
+        security_keys.grant_decrypt(held)
+        built[HELD_AUTHORISATIONS_CHECK.module] = held
         self.functions = built
         return built
 

@@ -314,7 +314,8 @@ def test_only_the_webhook_and_the_server_payment_steps_open_security_keys(
     resources: dict[str, Any],
 ) -> None:
     """The Shared Protocol quotes a Server transaction's SecurityKey: the saga's capture,
-    abort and refund steps may decrypt it, as the webhook may (to verify notifications);
+    abort and refund steps, the recovery and the held-authorisations check may decrypt it,
+    as the webhook may (to verify notifications);
     the intake may only encrypt; no other function touches the key."""
     (key,) = [
         logical_id
@@ -346,5 +347,7 @@ def test_only_the_webhook_and_the_server_payment_steps_open_security_keys(
         "SagaCapturePaymentFunction",
         "SagaAbortPaymentFunction",
         "SagaRefundPaymentFunction",
+        "SagaRecoveryFunction",
+        "HeldAuthorisationsCheckFunction",
     }
     assert encrypting == {"OrderIntakeFunction"}
