@@ -40,6 +40,8 @@ ERROR_THROTTLED: Final = "ThrottledError"
 # Custom metrics the functions publish through Powertools (dashboard and alarms read them).
 METRIC_SAGA_COMPENSATED: Final = "SagaCompensated"
 METRIC_SP_API_THROTTLED: Final = "SpApiThrottled"
+# A genuine Opayo notification whose unsigned fields contradict the registered transaction.
+METRIC_SERVER_NOTIFICATION_CONTRADICTION: Final = "ServerNotificationContradiction"
 
 # Environment variable names the functions read (opayo_fba.settings reads the same names).
 ENV_ORDERS_TABLE: Final = "ORDERS_TABLE_NAME"

@@ -23,7 +23,12 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, SecretStr
 
 from opayo_fba.errors import ConflictError, InvalidInputError
-from opayo_fba.intake.payments import Starter, start_if_decided, supersedes
+from opayo_fba.intake.payments import (
+    Starter,
+    registered_facts,
+    start_if_decided,
+    supersedes,
+)
 from opayo_fba.model import Order, PaymentState, PaymentTransaction, TransactionType
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.opayo_pi import payment_from_pi, pi_transaction_request
@@ -249,6 +254,9 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
     else:
         payment, security_key = _pi_payment(submission, deps)
     parked = deps.store.take_parked_payment(payment.vendor_tx_code)
+    if parked is not None:
+        # A Server payment's type and amount are the ones registered here, not the update's.
+        parked, _ = registered_facts(parked, payment)
     if parked is not None and supersedes(parked, payment):
         payment = parked.model_copy(update={"amount": payment.amount, "order_id": order_id})
     record = OrderRecord(
