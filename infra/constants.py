@@ -34,6 +34,7 @@ ERROR_PAYMENT_DECLINED: Final = "PaymentDeclined"
 ERROR_FULFILLMENT_REJECTED: Final = "FulfillmentRejected"
 ERROR_CAPTURE_FAILED: Final = "CaptureFailed"
 ERROR_MERCHANT_CANCELLED: Final = "MerchantCancelled"
+ERROR_CANCELLATION_REFUSED: Final = "CancellationRefused"
 ERROR_UPSTREAM: Final = "UpstreamError"
 ERROR_THROTTLED: Final = "ThrottledError"
 
@@ -64,6 +65,7 @@ ENV_RECONCILE_CONFIG: Final = "RECONCILE_CONFIG"
 EVENT_SOURCE: Final = "opayo-fba"
 EVENT_ORDER_SHIPPED: Final = "OrderShipped"
 EVENT_ORDER_COMPENSATED: Final = "OrderCompensated"
+EVENT_CANCELLATION_REFUSED: Final = "CancellationRefused"
 
 
 @dataclass(frozen=True)

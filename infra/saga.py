@@ -33,6 +33,7 @@ from constructs import Construct
 
 from infra.constants import (
     ENV_MAPPING_TEMPLATES,
+    ERROR_CANCELLATION_REFUSED,
     ERROR_CAPTURE_FAILED,
     ERROR_FULFILLMENT_REJECTED,
     ERROR_MERCHANT_CANCELLED,
@@ -196,6 +197,7 @@ class Saga(Construct):
                     ("AbortPayment", SAGA_ABORT_PAYMENT),
                 ],
                 "merchant_cancelled",
+                cancellation_refused=capture,
             ),
             errors=[ERROR_MERCHANT_CANCELLED],
             result_path=ERROR_RESULT_PATH,
@@ -286,6 +288,7 @@ class Saga(Construct):
                         ("RefundPayment", SAGA_REFUND_PAYMENT),
                     ],
                     "merchant_cancelled",
+                    cancellation_refused=await_update,
                 ),
             )
             .when(
@@ -338,8 +341,14 @@ class Saga(Construct):
         branch: str,
         steps: list[tuple[str, FunctionSpec]],
         outcome: str,
+        *,
+        cancellation_refused: sfn.IChainable | None = None,
     ) -> sfn.IChainable:
-        """Compensation steps, then record the outcome and tell the ERP; failure is terminal."""
+        """Compensation steps, then record the outcome and tell the ERP; failure is terminal.
+
+        `cancellation_refused`: where the saga goes on when Amazon refuses the merchant's
+        cancel (the order ships; the step already marked the request refused and told the shop).
+        """
         failed = sfn.Fail(
             self,
             f"{branch}CompensationFailed",
@@ -361,6 +370,14 @@ class Saga(Construct):
             )
             for name, spec in steps
         ]
+        if cancellation_refused is not None:
+            for (_, spec), task in zip(steps, tasks_in_order, strict=True):
+                if spec is SAGA_CANCEL_FULFILLMENT_ORDER:
+                    task.add_catch(
+                        cancellation_refused,
+                        errors=[ERROR_CANCELLATION_REFUSED],
+                        result_path=ERROR_RESULT_PATH,
+                    )
         for task in [*tasks_in_order, record]:
             task.add_catch(failed, errors=["States.ALL"], result_path=ERROR_RESULT_PATH)
         start = sfn.Pass(

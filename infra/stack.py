@@ -27,6 +27,7 @@ SP_API_CALLERS = (
     "saga_release_fulfillment_order",
     "saga_check_fulfillment_status",
     "saga_cancel_fulfillment_order",
+    "order_cancel",
     "orders_poller",
     "report_scheduler",
     "report_poller",

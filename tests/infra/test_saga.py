@@ -281,3 +281,23 @@ def test_asl_validator_rejects_a_broken_definition(tmp_path: Path) -> None:
         timeout=120,
     )
     assert result.returncode != 0
+
+
+def test_a_refused_merchant_cancel_goes_back_to_following_the_order(
+    saga_definition: dict[str, Any],
+) -> None:
+    """CancellationRefused on a merchant-cancel branch: the order goes on (no refund, no
+    CompensationFailed); on every other branch a refused cancel is still a failure."""
+    states = _states(saga_definition)
+    expected = {
+        "MerchantCancelledBeforeCaptureCancelFulfillmentOrder": "CapturePayment",
+        "MerchantCancelledAfterCaptureCancelFulfillmentOrder": "AwaitFulfillmentUpdate",
+    }
+    for name, state in states.items():
+        catches = [c for c in state.get("Catch", []) if "CancellationRefused" in c["ErrorEquals"]]
+        if name in expected:
+            assert [c["Next"] for c in catches] == [expected[name]], name
+            # Before the catch-all, which must stay last.
+            assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+        else:
+            assert catches == [], name

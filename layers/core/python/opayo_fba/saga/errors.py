@@ -35,6 +35,11 @@ class MerchantCancelled(SagaError):
     """The merchant cancelled the order before it could be captured."""
 
 
+class CancellationRefused(SagaError):
+    """Amazon refused to cancel the fulfillment order the merchant asked to cancel (it is
+    already Processing or shipped): the order goes on, and the saga follows the shipment."""
+
+
 class RefundFailed(SagaError):
     """Opayo refused a refund; the compensation cannot complete without an operator."""
 

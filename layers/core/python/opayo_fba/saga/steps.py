@@ -34,6 +34,7 @@ from opayo_fba.model import (
 from opayo_fba.observability import metrics
 from opayo_fba.opayo.errors import OpayoInstructionRefused
 from opayo_fba.saga.errors import (
+    CancellationRefused,
     CaptureFailed,
     FulfillmentRejected,
     MerchantCancelled,
@@ -351,8 +352,17 @@ def abort_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
 
 
 def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Cancel the fulfillment order; what Amazon answers is checked against its real state.
+
+    A refused cancel whose order Amazon shows Cancelled is a cancel that landed (its response
+    was lost, or it was sent twice). A refusal of the merchant's cancellation (the order moved
+    on to Processing after the request was accepted) ends in `CancellationRefused`: the order
+    ships, nothing is refunded, and the state machine goes back to following it.
+    """
     order_id = _order_id(state)
     record = deps.store.get(order_id)
+    if record.cancel_refused and _merchant_cancellation(state):
+        _cancellation_refused(deps, record, record.fulfillment_status or "unknown")
     if record.fulfillment is None or record.fulfillment_status in (
         FbaFulfillmentOrderStatus.CANCELLED.value,
         FbaFulfillmentOrderStatus.INVALID.value,
@@ -362,10 +372,52 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
     sfo_id = _sfo_id(record)
     amazon = deps.fulfillment(record.seller_account)
     with step_errors():
-        amazon.cancel_fulfillment_order(sfo_id)
-        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+        try:
+            amazon.cancel_fulfillment_order(sfo_id)
+        except SpApiRequestRejected:
+            fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+            if fulfillment.status is not FbaFulfillmentOrderStatus.CANCELLED:
+                if record.cancel_requested and _merchant_cancellation(state):
+                    _record_fulfillment(deps, order_id, fulfillment, "fulfillment_status")
+                    _cancellation_refused(deps, record, fulfillment.status.value)
+                raise
+        else:
+            fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
     _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_cancelled")
     return {"cancelled": True}
+
+
+def _merchant_cancellation(state: State) -> bool:
+    reason = state.get("compensationReason") or {}
+    return isinstance(reason, Mapping) and reason.get("outcome") == "merchant_cancelled"
+
+
+def _cancellation_refused(deps: SagaDependencies, record: OrderRecord, status: str) -> None:
+    """Mark the merchant's cancellation refused, tell the shop, and raise CancellationRefused.
+
+    Idempotent: a retry finds `cancel_refused` and publishes again (consumers dedupe on
+    `eventId`), so the event is sent at least once.
+    """
+    order_id = record.order_id
+    detail = f"Amazon would not cancel: the fulfillment order is {status}; the order ships"
+
+    def keep(r: OrderRecord) -> None:
+        if not r.cancel_refused:
+            r.cancel_requested = False
+            r.cancel_refused = True
+            r.note("cancellation_refused", detail)
+
+    _save(deps, order_id, keep)
+    deps.events.publish(
+        "CancellationRefused",
+        {
+            "eventId": f"{order_id}#CancellationRefused",
+            "orderId": order_id,
+            "fulfillmentStatus": status,
+            "reason": detail,
+        },
+    )
+    raise CancellationRefused(f"order {order_id}: {detail}")
 
 
 def _refund_id(order_id: str, index: int) -> str:
