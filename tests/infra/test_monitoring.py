@@ -70,7 +70,7 @@ def test_saga_api_throttle_and_age_alarms(resources: dict[str, Any]) -> None:
         m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m
     }
     assert metric_names == {"SpApiThrottled"}
-    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 7
+    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 8
 
 
 def test_dashboard_shows_every_signal(resources: dict[str, Any]) -> None:
