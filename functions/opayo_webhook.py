@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import UpstreamError
 from opayo_fba.http_input import raw_body
-from opayo_fba.intake.webhook import handle_server_notification
+from opayo_fba.intake.webhook import METRIC_CONTRADICTION, handle_server_notification
 from opayo_fba.lambda_support import error_response, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
@@ -56,6 +56,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "notification not accepted", extra={"reply": reply.status, "reason": reply.reason}
         )
     metrics.add_metric(name=f"OpayoNotification{reply.status.title()}", unit="Count", value=1)
+    if reply.contradictions:
+        logger.warning("notification contradicts the registration", extra={"reply": reply.status})
+        metrics.add_metric(name=METRIC_CONTRADICTION, unit="Count", value=1)
     return {
         "statusCode": 200,
         "headers": {"content-type": "text/plain"},

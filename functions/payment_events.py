@@ -37,7 +37,9 @@ persistence = DynamoDBPersistenceLayer(table_name=str(config.idempotency_table))
 )
 def apply_event(event: dict[str, Any]) -> dict[str, Any]:
     payment = PaymentTransaction.model_validate(event["payment"])
-    result = apply_payment_update(wiring().store, wiring().starter, payment)
+    result = apply_payment_update(
+        wiring().store, wiring().starter, payment, contradiction=event.get("contradiction")
+    )
     return {"outcome": result.outcome, "orderId": result.order_id, "started": result.saga_started}
 
 

@@ -35,6 +35,7 @@ ERROR_FULFILLMENT_REJECTED: Final = "FulfillmentRejected"
 ERROR_CAPTURE_FAILED: Final = "CaptureFailed"
 ERROR_MERCHANT_CANCELLED: Final = "MerchantCancelled"
 ERROR_FULFILLMENT_UNDERWAY: Final = "FulfillmentUnderway"
+ERROR_CANCELLATION_REFUSED: Final = "CancellationRefused"
 ERROR_UPSTREAM: Final = "UpstreamError"
 ERROR_THROTTLED: Final = "ThrottledError"
 
@@ -43,6 +44,8 @@ METRIC_SAGA_COMPENSATED: Final = "SagaCompensated"
 METRIC_SP_API_THROTTLED: Final = "SpApiThrottled"
 METRIC_SAGA_RECOVERY_FAILED: Final = "SagaRecoveryFailed"
 METRIC_HELD_AUTHORISATIONS: Final = "HeldAuthorisations"
+# A genuine Opayo notification whose unsigned fields contradict the registered transaction.
+METRIC_SERVER_NOTIFICATION_CONTRADICTION: Final = "ServerNotificationContradiction"
 
 # Environment variable names the functions read (opayo_fba.settings reads the same names).
 ENV_ORDERS_TABLE: Final = "ORDERS_TABLE_NAME"
@@ -67,6 +70,7 @@ ENV_RECONCILE_CONFIG: Final = "RECONCILE_CONFIG"
 EVENT_SOURCE: Final = "opayo-fba"
 EVENT_ORDER_SHIPPED: Final = "OrderShipped"
 EVENT_ORDER_COMPENSATED: Final = "OrderCompensated"
+EVENT_CANCELLATION_REFUSED: Final = "CancellationRefused"
 
 
 # A Step Functions task must never time out while its function is still running: the state

@@ -27,8 +27,10 @@ from infra.constants import (
     METRIC_HELD_AUTHORISATIONS,
     METRIC_SAGA_COMPENSATED,
     METRIC_SAGA_RECOVERY_FAILED,
+    METRIC_SERVER_NOTIFICATION_CONTRADICTION,
     METRIC_SP_API_THROTTLED,
     METRICS_NAMESPACE,
+    OPAYO_WEBHOOK,
     SAGA_RECORD_OUTCOME,
     SAGA_RECOVERY,
     SERVICE_NAME,
@@ -177,6 +179,14 @@ class Monitoring(Construct):
             self._sp_api_throttles(),
             SP_API_THROTTLE_ALARM_COUNT,
             "Amazon SP-API throttled our calls repeatedly; check rate-limit buckets",
+        )
+
+        self._alarm(
+            "ServerNotificationContradiction",
+            powertools_metric(METRIC_SERVER_NOTIFICATION_CONTRADICTION, OPAYO_WEBHOOK.module),
+            1,
+            "A genuine Opayo notification contradicted the registered transaction (an unsigned "
+            "field was altered); it changed nothing: see the order's payment_contradiction note",
         )
 
     def _sp_api_throttles(self) -> cloudwatch.MathExpression:

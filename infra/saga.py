@@ -42,6 +42,7 @@ from constructs import Construct
 from infra.constants import (
     ENV_MAPPING_TEMPLATES,
     ENV_SECURITY_KEYS_KEY_ARN,
+    ERROR_CANCELLATION_REFUSED,
     ERROR_CAPTURE_FAILED,
     ERROR_FULFILLMENT_REJECTED,
     ERROR_FULFILLMENT_UNDERWAY,
@@ -245,6 +246,7 @@ class Saga(Construct):
                     ("AbortPayment", SAGA_ABORT_PAYMENT),
                 ],
                 "merchant_cancelled",
+                cancellation_refused=capture,
             ),
             errors=[ERROR_MERCHANT_CANCELLED],
             result_path=ERROR_RESULT_PATH,
@@ -340,6 +342,7 @@ class Saga(Construct):
                     ],
                     "merchant_cancelled",
                     goods_underway=await_update,
+                    cancellation_refused=await_update,
                 ),
             )
             .when(
@@ -398,13 +401,16 @@ class Saga(Construct):
         outcome: str,
         *,
         goods_underway: sfn.IChainable | None = None,
+        cancellation_refused: sfn.IChainable | None = None,
     ) -> sfn.IChainable:
         """Compensation steps, then record the outcome and tell the ERP; failure is terminal.
 
         Each step is retried, timeouts included (a compensation is idempotent: it reads the
         provider's state before acting), before the branch gives up into CompensationFailed.
         With `goods_underway`, a fulfillment order Amazon is already shipping sends the saga
-        there (the order goes on) instead of to the failure.
+        there (the order goes on) instead of to the failure. `cancellation_refused`: where
+        the saga goes on when Amazon refuses the merchant's cancel (the order ships; the step
+        already marked the request refused and told the shop).
         """
         failed = sfn.Fail(
             self,
@@ -428,10 +434,18 @@ class Saga(Construct):
             for name, spec in steps
         ]
         for (_, spec), task in zip(steps, tasks_in_order, strict=True):
-            if goods_underway is not None and spec == SAGA_CANCEL_FULFILLMENT_ORDER:
+            if spec != SAGA_CANCEL_FULFILLMENT_ORDER:
+                continue
+            if goods_underway is not None:
                 task.add_catch(
                     goods_underway,
                     errors=[ERROR_FULFILLMENT_UNDERWAY],
+                    result_path=ERROR_RESULT_PATH,
+                )
+            if cancellation_refused is not None:
+                task.add_catch(
+                    cancellation_refused,
+                    errors=[ERROR_CANCELLATION_REFUSED],
                     result_path=ERROR_RESULT_PATH,
                 )
         for task in [*tasks_in_order, record]:

@@ -30,6 +30,7 @@ SP_API_CALLERS = (
     "saga_check_fulfillment_status",
     "saga_cancel_fulfillment_order",
     "saga_recovery",
+    "order_cancel",
     "orders_poller",
     "report_scheduler",
     "report_poller",

@@ -143,7 +143,11 @@ class WebhookApi(Construct):
         state_machine.grant_start_execution(intake)
         security_keys.grant_encrypt(intake)
         status = platform.function(self, ORDER_STATUS, orders="read")
-        cancel = platform.function(self, ORDER_CANCEL, orders="write")
+        # Asks Amazon (getFulfillmentOrder, within the shared rate limit) whether the order
+        # can still be cancelled before accepting a cancellation.
+        cancel = platform.function(
+            self, ORDER_CANCEL, orders="write", seller_secrets=True, connector_state=True
+        )
         # A cancellation resumes a saga waiting on Amazon, so it acts at once.
         state_machine.grant_task_response(cancel)
         return webhook, intake, status, cancel

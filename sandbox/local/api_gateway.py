@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -194,7 +195,8 @@ def create_api_app(routes: list[ApiRoute], lambdas: InProcessLambdas) -> Starlet
                 if route.body_schema is not None and not body_is_valid(route.body_schema, body):
                     return JSONResponse({"message": "Invalid request body"}, 400)
                 event = proxy_event(request, route, found.groupdict(), body)
-                invocation = lambdas.invoke(route.function, event)
+                # In a worker thread: one slow function must not hold up the other routes.
+                invocation = await run_in_threadpool(lambdas.invoke, route.function, event)
                 if invocation.error_type is not None:
                     log.error(
                         "%s %s: %s failed: %s: %s",

@@ -13,8 +13,11 @@ reports what Step Functions would see (by default `Sandbox.Timedout`, a function
 its timeout), which is how the tests make each money step perform its side effect and then
 time out, without waiting for real timeouts.
 
-One invocation runs at a time: the process has one `os.environ`, and each function's settings
-are read from it at cold start, as in Lambda. That also makes local runs deterministic.
+Here one invocation runs at a time: the process has one `os.environ`, and each function's
+settings are read from it at cold start, as in Lambda. The local runtime uses
+`sandbox.local.lambda_pool.WorkerLambdas` instead, which runs invocations concurrently, each in
+an execution environment (process) of its own; this in-process variant stays for tests that run
+moto in-process only.
 
 Each function also gets its own copy of the layer's modules (`opayo_fba`), swapped into
 `sys.modules` around its invocations: in Lambda every function has its own execution
@@ -24,7 +27,6 @@ leak from one function to another here either.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -42,6 +44,8 @@ from typing import Any
 
 import httpx
 from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from sandbox.local.lambda_worker import LocalLambdaContext, load_handler
 
 #: The moto method `install` replaces; a moto upgrade that renames it must fail loudly.
 PATCHED_METHOD = "invoke"
@@ -64,23 +68,6 @@ class LocalFunction:
     timeout_seconds: int = 30
     memory_mb: int = 256
     arn: str = ""
-
-
-@dataclass
-class LocalLambdaContext:
-    """The context object Lambda passes to a handler (the attributes Powertools reads)."""
-
-    function_name: str
-    memory_limit_in_mb: int
-    invoked_function_arn: str
-    aws_request_id: str
-    deadline: float
-    function_version: str = "$LATEST"
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -223,25 +210,16 @@ class InProcessLambdas:
         """Import the handler once per function (its cold start), under a private name."""
         if function.name in self._handlers:
             return self._handlers[function.name]
-        module_path, _, attribute = function.handler.rpartition(".")
-        source = function.code_dir / Path(*module_path.split("."))
-        file = source.with_suffix(".py")
-        if not file.is_file():
-            file = source / "__init__.py"
-        if not file.is_file():
-            raise FileNotFoundError(
-                f"handler {function.handler} of {function.name}: no module at {source}.py"
-            )
         module_name = f"_local_lambda_{function.name.replace('-', '_')}"
-        spec = importlib.util.spec_from_file_location(module_name, file)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {file}")
-        module: ModuleType = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-        handler: Callable[[Any, Any], Any] = getattr(module, attribute)
+        try:
+            handler = load_handler(function.code_dir, function.handler, module_name)
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"{function.name}: {error}") from None
         self._handlers[function.name] = handler
         return handler
+
+    def close(self) -> None:
+        """Nothing to stop: every function runs in this process."""
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
         function = self.function(name_or_arn)

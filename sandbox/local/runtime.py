@@ -1,8 +1,11 @@
 """The local runtime: the synthesized CloudFormation template, run on one machine.
 
-It starts moto in this process (Step Functions executing for real, Lambda without Docker),
-creates the template's resources, routes Lambda invocations to our handlers in-process,
-polls the SQS event source mappings, serves the API routes over HTTP and fires the schedules.
+It starts moto in this process (Step Functions executing for real, Lambda without Docker)
+and serves it on loopback, creates the template's resources, routes Lambda invocations to our
+handlers, each invocation in an execution environment (a worker process) of its own that
+reaches moto over HTTP, polls the SQS event source mappings, serves the API routes over HTTP
+and fires the schedules. Functions run concurrently, as in Lambda: a function that waits (a
+poller sleeping for its rate-limit slot) never holds up the API or the saga.
 Nothing is wired by hand: what is not in the template does not run, and what is in the
 template but not supported locally is listed in `report()`.
 """
@@ -27,6 +30,7 @@ from sandbox.common.server import ThreadedServer
 from sandbox.local import execution_events, lambda_bridge, sfn_time
 from sandbox.local.api_gateway import ApiRoute, create_api_app, routes_from_template
 from sandbox.local.lambda_bridge import InProcessLambdas, Invocation
+from sandbox.local.lambda_pool import WorkerLambdas
 from sandbox.local.provision import NOT_NEEDED_LOCALLY, RUN_LOCALLY, Provisioned, Provisioner
 from sandbox.local.schedules import ScheduleRunner, schedules_from_template
 from sandbox.local.sqs_poller import EventSourceMapping, SqsPoller
@@ -68,6 +72,12 @@ def find_template(cdk_out: Path, environment: str | None = None) -> Path:
     return templates[0]
 
 
+def _reset_moto(url: str) -> None:
+    import httpx
+
+    httpx.post(f"{url}/moto-api/reset", timeout=30).raise_for_status()
+
+
 @dataclass
 class RuntimeOptions:
     template: Path
@@ -80,9 +90,13 @@ class RuntimeOptions:
     run_pollers: bool = True
     run_schedules: bool = True
     api_port: int = 0
-    # None: moto in this process only. A port (0 = any free one): moto also serves HTTP on
-    # loopback, so other processes (`opayo-fba dlq ... --endpoint-url`) see the same state.
+    # The port moto serves HTTP on, on loopback (0 = any free one): the functions' execution
+    # environments and other processes (`opayo-fba dlq ... --endpoint-url`) reach it there.
+    # None with `concurrent=False`: moto in this process only.
     moto_port: int | None = None
+    # True: each invocation in a worker process of its own, concurrently (as Lambda). False:
+    # one invocation at a time, in this process (`InProcessLambdas`).
+    concurrent: bool = True
 
 
 class LocalRuntime:
@@ -111,17 +125,23 @@ class LocalRuntime:
         os.environ["AWS_DEFAULT_REGION"] = self.options.region
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(name, "local")
-        if self.options.moto_port is None:
+        moto_port = self.options.moto_port
+        if moto_port is None and self.options.concurrent:
+            moto_port = 0  # the execution environments reach moto over HTTP
+        if moto_port is None:
             self._mock.start()
         else:
             self._config_patch.start()
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             self._moto_server = ThreadedMotoServer(
-                ip_address="127.0.0.1", port=self.options.moto_port, verbose=False
+                ip_address="127.0.0.1", port=moto_port, verbose=False
             )
             self._moto_server.start()
             host, port = self._moto_server.get_host_and_port()
             self.moto_url = f"http://{host}:{port}"
+            # moto's backends live in the process, not in the server: start from nothing, as
+            # the in-process mock does (another runtime may have run here before).
+            _reset_moto(self.moto_url)
             os.environ["AWS_ENDPOINT_URL"] = self.moto_url
             # moto's Step Functions interpreter finds its own server through MOTO_PORT.
             os.environ["MOTO_PORT"] = str(port)
@@ -129,7 +149,11 @@ class LocalRuntime:
         self.provisioned = Provisioner(self.template).run(self.options.secret_values)
         for function in self.provisioned.functions:
             function.environment.update(self.options.environment_overrides)
-        self.lambdas = InProcessLambdas(self.provisioned.functions)
+        if self.options.concurrent:
+            self.lambdas = WorkerLambdas(self.provisioned.functions, dict(os.environ))
+            self.lambdas.prewarm()
+        else:
+            self.lambdas = InProcessLambdas(self.provisioned.functions)
         lambda_bridge.install(self.lambdas)
         sqs = boto3.client("sqs", self.options.region)
         visibility = max(0, int(1 / self.options.time_factor))
@@ -178,11 +202,13 @@ class LocalRuntime:
             poller.stop()
         execution_events.uninstall()
         self.default_bus.stop()
+        self.lambdas.close()
         lambda_bridge.uninstall()
         sfn_time.uninstall()
         if self._moto_server is None:
             self._mock.stop()
         else:
+            _reset_moto(self.moto_url)
             self._moto_server.stop()
             self._config_patch.stop()
             os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -218,7 +244,12 @@ class LocalRuntime:
             "created in moto: "
             + ", ".join(f"{n} {t.removeprefix('AWS::')}" for t, n in sorted(p.created.items()))
         )
-        lines.append(f"functions run in-process: {len(p.functions)}")
+        where = (
+            "each invocation in its own worker process"
+            if self.options.concurrent
+            else "in-process, one at a time"
+        )
+        lines.append(f"functions run {where}: {len(p.functions)}")
         lines.append(f"SQS event source mappings polled: {len(p.mappings)}")
         lines.append(f"API routes served: {len(self.routes)}")
         for target in self.default_bus.targets:

@@ -389,3 +389,23 @@ def test_goods_already_underway_after_capture_go_on_instead_of_being_refunded(
     cancel = states[f"{branch_start}CancelFulfillmentOrder"]
     assert _catch_target(cancel, "FulfillmentUnderway") == "AwaitFulfillmentUpdate"
     assert cancel["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+
+
+def test_a_refused_merchant_cancel_goes_back_to_following_the_order(
+    saga_definition: dict[str, Any],
+) -> None:
+    """CancellationRefused on a merchant-cancel branch: the order goes on (no refund, no
+    CompensationFailed); on every other branch a refused cancel is still a failure."""
+    states = _states(saga_definition)
+    expected = {
+        "MerchantCancelledBeforeCaptureCancelFulfillmentOrder": "CapturePayment",
+        "MerchantCancelledAfterCaptureCancelFulfillmentOrder": "AwaitFulfillmentUpdate",
+    }
+    for name, state in states.items():
+        catches = [c for c in state.get("Catch", []) if "CancellationRefused" in c["ErrorEquals"]]
+        if name in expected:
+            assert [c["Next"] for c in catches] == [expected[name]], name
+            # Before the catch-all, which must stay last.
+            assert state["Catch"][-1]["ErrorEquals"] == ["States.ALL"]
+        else:
+            assert catches == [], name

@@ -45,7 +45,7 @@ def test_find_template_explains_a_missing_synth(tmp_path: Path) -> None:
 
 def test_report_lists_what_runs_and_what_does_not(runtime: LocalRuntime) -> None:
     report = "\n".join(runtime.report())
-    assert "functions run in-process: 4" in report
+    assert "functions run each invocation in its own worker process: 4" in report
     assert "POST   /webhooks/opayo/{vendor}" in report
     assert "UNSUPPORTED locally, not run: Weird (AWS::AppSync::GraphQLApi)" in report
     assert "not needed locally: 1 AWS::CloudWatch::Alarm" in report

@@ -419,3 +419,79 @@ def test_a_verified_notification_is_answered_ok_whatever_its_status(
     assert reply.status == "OK"
     [(body, _, _)] = queue.sent
     assert json.loads(body)["payment"]["status"] == status
+
+
+def test_a_genuine_notification_with_a_forged_txtype_moves_no_money(world: World) -> None:
+    """TxType is not signed: the payment stays the registered Deferred, the contradiction is
+    recorded on the order and reported, and the authorisation is applied as usual."""
+    starter, queue = FakeStarter(), FakeQueue()
+    submit_order(_server_submission(), _intake(world, FakePi(), starter))
+    genuine = _notification()
+    forged = genuine.replace(b"TxType=DEFERRED", b"TxType=PAYMENT")
+    assert forged != genuine
+    reply = handle_server_notification(
+        "sandbox", forged, store=world.store, queue=queue, redirect_url="https://s", unseal=unseal
+    )
+    assert reply.status == "OK"  # the signed facts are genuine: Opayo must not be told INVALID
+    assert reply.contradictions
+    [(body, _, dedup)] = queue.sent
+    event = json.loads(body)
+    assert event["event_id"].startswith(f"{VPS_TX_ID}:OK:contradiction:")
+    assert "registered as Deferred" in event["contradiction"]
+
+    from opayo_fba.model import PaymentTransaction, TransactionType
+
+    payment = PaymentTransaction.model_validate(event["payment"])
+    assert payment.transaction_type is TransactionType.DEFERRED
+    assert payment.state is PaymentState.AUTHORISED
+    apply_payment_update(world.store, starter, payment, contradiction=event["contradiction"])
+    record = world.store.get("W-1001")
+    assert record.payment is not None
+    assert record.payment.state is PaymentState.AUTHORISED
+    assert record.payment.transaction_type is TransactionType.DEFERRED
+    assert record.status is OrderStatus.PAYMENT_AUTHORISED
+    assert [h.event for h in record.history].count("payment_contradiction") == 1
+    assert starter.started == ["W-1001"]
+
+    # The genuine notification afterwards is de-duplicated on its own id, not the forged one's.
+    handle_server_notification(
+        "sandbox", genuine, store=world.store, queue=queue, redirect_url="https://s", unseal=unseal
+    )
+    assert queue.sent[1][2] != dedup
+
+
+def test_a_payment_update_cannot_change_a_registered_server_type(world: World) -> None:
+    from opayo_fba.model import TransactionType
+
+    starter = FakeStarter()
+    submit_order(_server_submission(), _intake(world, FakePi(), starter))
+    registered = world.store.get("W-1001").payment
+    assert registered is not None
+    captured = registered.model_copy(
+        update={
+            "transaction_type": TransactionType.PAYMENT,
+            "status": "OK",
+            "state": PaymentState.CAPTURED,
+            "amount": registered.amount.model_copy(update={"amount": 1}),
+        }
+    )
+    assert apply_payment_update(world.store, starter, captured).outcome == "applied"
+    record = world.store.get("W-1001")
+    assert record.payment is not None
+    assert record.payment.state is PaymentState.AUTHORISED
+    assert record.payment.transaction_type is TransactionType.DEFERRED
+    assert record.payment.amount == registered.amount
+    assert "payment_contradiction" in [h.event for h in record.history]
+
+
+def test_a_forged_token_txtype_cannot_change_what_the_signature_covers(world: World) -> None:
+    queue = FakeQueue()
+    submit_order(_server_submission(), _intake(world, FakePi(), FakeStarter()))
+    forged = _notification().replace(b"TxType=DEFERRED", b"TxType=TOKEN") + b"&Token=%7BABC%7D"
+    reply = handle_server_notification(
+        "sandbox", forged, store=world.store, queue=queue, redirect_url="https://s", unseal=unseal
+    )
+    # Verified as the registered DEFERRED (Token not counted): genuine, and moves no money.
+    assert reply.status == "OK"
+    payment = json.loads(queue.sent[0][0])["payment"]
+    assert payment["transaction_type"] == "Deferred"

@@ -206,7 +206,9 @@ def test_the_waiting_saga_is_resumed_by_a_notification_or_a_cancellation(world: 
     world.add_order(make_order("B"), authorised_payment("B"))
     state_b = _through_release(world, "B")
     steps.await_fulfillment_update({**state_b, "taskToken": "T2"}, world.deps)
-    request_cancellation(world.store, "B", "changed mind", world.resumer)
+    request_cancellation(
+        world.store, "B", "changed mind", world.resumer, amazon=lambda account: world.amazon
+    )
     assert world.resumer.resumed[-1] == ("T2", {"status": "MerchantCancelled"})
     steps.await_fulfillment_update({**state_b, "taskToken": "T3"}, world.deps)
     assert world.resumer.resumed[-1] == ("T3", {"status": "MerchantCancelled"})

@@ -188,8 +188,11 @@ def _iso(moment: datetime) -> str:
 class SpApiConnector:
     """AmazonConnector over python-amazon-sp-api for one seller account.
 
-    `time_budget()` returns how many seconds this caller may still spend waiting for a rate
-    slot (in Lambda: remaining time minus a margin; see `lambda_time_budget`).
+    `time_budget()` returns how many seconds this caller may still spend (in Lambda: remaining
+    time minus a margin; see `lambda_time_budget`). A rate-limit wait may use only what is
+    left of it after the call itself, which may take up to `timeout` seconds: a slot that
+    leaves too little time for the call is refused with Throttled instead of waited for, so
+    a call is never cut off by the Lambda's own timeout after it may have landed.
     """
 
     def __init__(
@@ -208,6 +211,7 @@ class SpApiConnector:
         self._endpoints = endpoints or SpApiEndpoints()
         self._retry = retry or RetryPolicy()
         self._time_budget = time_budget
+        self._call_seconds = timeout
         self._http = http_client or httpx.Client(timeout=timeout)
         self._http.event_hooks["response"] = [
             *self._http.event_hooks["response"],
@@ -273,7 +277,7 @@ class SpApiConnector:
         client = self._client(kind)
 
         def attempt() -> ApiResponse:
-            self._limiter.acquire(operation, max_wait=self._time_budget())
+            self._limiter.acquire(operation, max_wait=self._rate_limit_budget)
             try:
                 response: ApiResponse = client._request(
                     path,
@@ -317,6 +321,10 @@ class SpApiConnector:
             if translated is error:
                 raise
             raise translated from error
+
+    def _rate_limit_budget(self) -> float:
+        """Seconds a rate-limit wait may take now: the time budget less one call's duration."""
+        return max(0.0, self._time_budget() - self._call_seconds)
 
     def _throttled(self, operation: str) -> None:
         """Amazon said 429: empty our bucket and count it (the SP-API throttles alarm)."""

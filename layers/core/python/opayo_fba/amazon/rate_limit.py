@@ -18,6 +18,12 @@ from opayo_fba.amazon.errors import Throttled
 from opayo_fba.store.rate_limits import RateBudgetExceeded, TokenBucketTable
 
 RATE_LIMIT_HEADER = "x-amzn-RateLimit-Limit"
+# The bucket table rounds slot times to a microsecond; so does the budget check.
+_BUDGET_EPSILON = 1e-6
+
+
+def _constant(seconds: float) -> Callable[[], float]:
+    return lambda: seconds
 
 
 @dataclass(frozen=True)
@@ -117,22 +123,31 @@ class SellerRateLimiter:
         )
         return max(1, plan.burst - cushion)
 
-    def acquire(self, operation: str, max_wait: float) -> float:
+    def acquire(self, operation: str, max_wait: float | Callable[[], float]) -> float:
         """Block until this caller may call `operation`; returns the seconds waited.
 
-        Raises Throttled when the next slot is more than `max_wait` seconds away.
+        `max_wait` is the caller's budget for waiting, in seconds, or a callable that says
+        what is left of it now. A slot beyond the budget is never taken: Throttled is raised
+        at once, with the seconds until the next slot, and the bucket is left as it was (so
+        Step Functions or the next schedule tries again). The budget is asked again just
+        before sleeping; if it ran out while the slot was being reserved, the slot is given
+        back and Throttled raised, so a caller never sleeps past its own deadline.
         """
+        budget = max_wait if callable(max_wait) else _constant(max_wait)
         plan = self.plan(operation)
         try:
             reservation = self._buckets.reserve(
                 self._key(operation),
                 rate=plan.rate * self._rate_factor,
                 burst=self.usable_burst(plan),
-                max_wait=max(0.0, max_wait),
+                max_wait=max(0.0, budget()),
             )
         except RateBudgetExceeded as exhausted:
             raise Throttled(operation, exhausted.retry_after) from None
         if reservation.wait_seconds > 0:
+            if reservation.wait_seconds > max(0.0, budget()) + _BUDGET_EPSILON:
+                self._buckets.release(reservation)
+                raise Throttled(operation, reservation.wait_seconds)
             self._sleep(reservation.wait_seconds)
         return reservation.wait_seconds
 

@@ -36,7 +36,12 @@ from opayo_fba.card_numbers import (
 )
 from opayo_fba.errors import ConflictError, InvalidInputError, PayloadTooLargeError
 from opayo_fba.http_input import CARD_NUMBER_REFUSED, refuse_deep_json
-from opayo_fba.intake.payments import Starter, start_if_decided, supersedes
+from opayo_fba.intake.payments import (
+    Starter,
+    registered_facts,
+    start_if_decided,
+    supersedes,
+)
 from opayo_fba.model import Order, PaymentState, PaymentTransaction, TransactionType
 from opayo_fba.model.common import SourceDocument
 from opayo_fba.store.orders import OrderRecord, OrderStore
@@ -273,6 +278,9 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
     else:
         payment, security_key = _pi_payment(submission, deps)
     parked = deps.store.take_parked_payment(payment.vendor_tx_code)
+    if parked is not None:
+        # A Server payment's type and amount are the ones registered here, not the update's.
+        parked, _ = registered_facts(parked, payment)
     if parked is not None and supersedes(parked, payment):
         payment = parked.model_copy(update={"amount": payment.amount, "order_id": order_id})
     record = OrderRecord(

@@ -39,6 +39,11 @@ class FulfillmentUnderway(SagaError):
     """Amazon is shipping (or has shipped) the goods: the order goes on, nothing is refunded."""
 
 
+class CancellationRefused(SagaError):
+    """Amazon refused to cancel the fulfillment order the merchant asked to cancel (it is
+    already Processing or shipped): the order goes on, and the saga follows the shipment."""
+
+
 class RefundFailed(SagaError):
     """Opayo refused a refund; the compensation cannot complete without an operator."""
 

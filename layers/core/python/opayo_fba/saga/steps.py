@@ -34,6 +34,7 @@ from opayo_fba.model import (
 from opayo_fba.observability import metrics
 from opayo_fba.opayo.errors import OpayoInstructionRefused
 from opayo_fba.saga.errors import (
+    CancellationRefused,
     CaptureFailed,
     FulfillmentRejected,
     FulfillmentUnderway,
@@ -426,6 +427,39 @@ def _amount_released(record: OrderRecord) -> Money:
         return record.payment.amount
 
 
+def _merchant_cancellation(state: State) -> bool:
+    reason = state.get("compensationReason") or {}
+    return isinstance(reason, Mapping) and reason.get("outcome") == "merchant_cancelled"
+
+
+def _cancellation_refused(deps: SagaDependencies, record: OrderRecord, status: str) -> None:
+    """Mark the merchant's cancellation refused, tell the shop, and raise CancellationRefused.
+
+    Idempotent: a retry finds `cancel_refused` and publishes again (consumers dedupe on
+    `eventId`), so the event is sent at least once.
+    """
+    order_id = record.order_id
+    detail = f"Amazon would not cancel: the fulfillment order is {status}; the order ships"
+
+    def keep(r: OrderRecord) -> None:
+        if not r.cancel_refused:
+            r.cancel_requested = False
+            r.cancel_refused = True
+            r.note("cancellation_refused", detail)
+
+    save(deps, order_id, keep)
+    deps.events.publish(
+        "CancellationRefused",
+        {
+            "eventId": f"{order_id}#CancellationRefused",
+            "orderId": order_id,
+            "fulfillmentStatus": status,
+            "reason": detail,
+        },
+    )
+    raise CancellationRefused(f"order {order_id}: {detail}")
+
+
 def _refund_id(order_id: str, index: int) -> str:
     """The n-th refund of an order; recomputable from the record alone."""
     return f"{order_id}-R{index + 1}"
@@ -514,10 +548,18 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
 
     The create step may have landed without the saga knowing (its state timed out, or its
     function was stopped after the call), so Amazon is asked even when the order records no
-    fulfillment order.
+    fulfillment order. A refused cancel whose order Amazon then shows Cancelled is a cancel
+    that landed (its response was lost, or it was sent twice). When it is the merchant's
+    cancellation that Amazon will not carry out (the order moved on to Processing after the
+    request was accepted), the step ends in `CancellationRefused`: the request is marked
+    refused, the shop is told, the order ships, nothing is refunded, and the state machine
+    goes back to following it.
     """
     order_id = _order_id(state)
     record = deps.store.get(order_id)
+    merchant = _merchant_cancellation(state)
+    if record.cancel_refused and merchant:
+        _cancellation_refused(deps, record, record.fulfillment_status or "unknown")
     if not (record.fulfillment_request or {}).get("sellerFulfillmentOrderId"):
         return {"found": "never mapped", "action": "none"}
     sfo_id = _sfo_id(record)
@@ -534,10 +576,26 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
         return {"found": status, "action": "none"}
     if status in UNDERWAY_STATUSES:
         _record_fulfillment(deps, order_id, found, "fulfillment_observed")
+        if merchant and record.cancel_requested:
+            _cancellation_refused(deps, record, status)
         raise FulfillmentUnderway(f"fulfillment order {sfo_id} is {status}: it can't be cancelled")
     with step_errors():
-        amazon.cancel_fulfillment_order(sfo_id)
-        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+        try:
+            amazon.cancel_fulfillment_order(sfo_id)
+        except SpApiRequestRejected:
+            fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+            if fulfillment.status is not FbaFulfillmentOrderStatus.CANCELLED:
+                _record_fulfillment(deps, order_id, fulfillment, "fulfillment_status")
+                if merchant and record.cancel_requested:
+                    _cancellation_refused(deps, record, fulfillment.status.value)
+                if fulfillment.status.value in UNDERWAY_STATUSES:
+                    raise FulfillmentUnderway(
+                        f"fulfillment order {sfo_id} is {fulfillment.status.value}: "
+                        "Amazon refused to cancel it"
+                    ) from None
+                raise
+        else:
+            fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
     _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_cancelled")
     return {"found": status, "action": "cancelled"}
 

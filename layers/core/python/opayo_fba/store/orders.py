@@ -78,6 +78,9 @@ class OrderRecord(BaseModel):
     captured: Money | None = None
     refunds: list[Refund] = Field(default_factory=list)
     cancel_requested: bool = False
+    # The merchant's cancellation was accepted, then Amazon refused the saga's cancel (the
+    # fulfillment order had moved on to Processing): the order ships, and the shop sees this.
+    cancel_refused: bool = False
     outcome: str | None = None
     status: OrderStatus = OrderStatus.RECEIVED
     saga_execution: str | None = None

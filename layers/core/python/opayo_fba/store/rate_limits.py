@@ -54,6 +54,8 @@ class Reservation:
     wait_seconds: float
     rate: float
     burst: int
+    tat: float | None = None
+    """The bucket's `tat` as this reservation left it (None for an idle-bucket slot)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,9 @@ class TokenBucketTable:
                 previous_tat = float(item["tat"]["N"]) - interval
                 wait = previous_tat - tolerance - now
                 wait = 0.0 if wait < _EPSILON else wait
-                return Reservation(key, wait, effective_rate, effective_burst)
+                return Reservation(
+                    key, wait, effective_rate, effective_burst, tat=float(item["tat"]["N"])
+                )
             try:
                 item = self._update(
                     key,
@@ -199,6 +203,26 @@ class TokenBucketTable:
         )
         attributes: dict[str, Any] = response["Attributes"]
         return attributes
+
+    def release(self, reservation: Reservation) -> bool:
+        """Give back a slot the caller will not use; True when it was given back.
+
+        Only the last slot handed out can go back (nobody reserved after it: the bucket's
+        `tat` is still the one this reservation set); a slot with later ones behind it stays
+        spent, which only makes the schedule more conservative.
+        """
+        if reservation.tat is None:
+            return False
+        try:
+            self._update(
+                reservation.key,
+                "SET tat = tat - :interval",
+                "tat = :ours",
+                {":interval": _number(1.0 / reservation.rate), ":ours": _number(reservation.tat)},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def drain(self, key: str, *, rate: float, burst: int) -> None:
         """Empty the bucket now: the provider said 429, so its bucket for us is empty.

@@ -1,10 +1,15 @@
 """Opayo Server notification fields -> canonical `PaymentTransaction`.
 
-Call it only with fields whose VPSSignature the Opayo connector has already verified. The
-notification carries no amount (the merchant registered it), so the caller passes the amount
-it registered; `Surcharge`, when present, is a major-unit decimal string in that currency.
-Nothing card-related beyond CardType, Last4Digits and ExpiryDate is read, and the Token is
-never copied into the model.
+Call it only with fields whose VPSSignature the Opayo connector has already verified, and
+with the transaction as it was registered with the order. Only signed or registered facts
+move money: VPSSignature covers VPSTxId, VendorTxCode, Status, TxAuthNo and the card and
+3-D Secure results, but not `TxType`, `Surcharge` or `StatusDetail`. So the transaction type
+and the amount come from the registration (intake stores the transaction, DEFERRED, with the
+amount; the notification carries no amount at all), never from the notification; an unsigned
+field that contradicts the registration is reported by `unsigned_contradictions` and
+changes nothing. `Surcharge`, when present, is a major-unit decimal string in the registered
+currency, kept for information only. Nothing card-related beyond CardType, Last4Digits and
+ExpiryDate is read, and the Token is never copied into the model.
 """
 
 from __future__ import annotations
@@ -29,10 +34,45 @@ def _required(fields: Mapping[str, str], name: str) -> str:
     return value
 
 
+def server_tx_type(transaction_type: TransactionType) -> str:
+    """The Server protocol's spelling of a transaction type (`DEFERRED`)."""
+    return transaction_type.value.upper()
+
+
+def unsigned_contradictions(
+    fields: Mapping[str, str], registered: PaymentTransaction
+) -> tuple[str, ...]:
+    """Unsigned notification fields that disagree with what was registered with the order.
+
+    The descriptions never repeat the caller's value unless it is one of Opayo's own words
+    (a forged field may hold anything, a card number included).
+    """
+    found: list[str] = []
+    raw = (fields.get("TxType") or "").strip()
+    if raw:
+        try:
+            claimed: str = TransactionType.parse(raw).value
+        except ValueError:
+            claimed = "an unknown transaction type"
+        if claimed != registered.transaction_type.value:
+            found.append(
+                f"TxType (unsigned) says {claimed}, but the transaction was registered as "
+                f"{registered.transaction_type.value}; the registration stands"
+            )
+    return tuple(found)
+
+
 def payment_from_server_notification(
-    fields: Mapping[str, str], *, amount: Money, order_id: str | None = None
+    fields: Mapping[str, str], *, registered: PaymentTransaction, order_id: str | None = None
 ) -> PaymentTransaction:
-    """Canonical PaymentTransaction from a verified Server notification's form fields."""
+    """Canonical PaymentTransaction from a verified Server notification's form fields.
+
+    The transaction type and amount are the registered ones (see the module docstring).
+    """
+    if registered.provider != "server":
+        raise ServerNotificationError("the registered transaction is not an Opayo Server one")
+    amount = registered.amount
+    transaction_type = registered.transaction_type
     raw_status = _required(fields, "Status")
     try:
         status = OpayoServerStatus(raw_status)
@@ -41,10 +81,6 @@ def payment_from_server_notification(
         raise ServerNotificationError(
             f"Status {raw_status!r} is not an Opayo Server status ({known})"
         ) from None
-    try:
-        transaction_type = TransactionType.parse(_required(fields, "TxType"))
-    except ValueError as error:
-        raise ServerNotificationError(f"TxType: {error}") from None
     surcharge = None
     if (fields.get("Surcharge") or "").strip():
         try:
