@@ -71,7 +71,7 @@ def test_saga_api_throttle_and_age_alarms(resources: dict[str, Any]) -> None:
         m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m
     }
     assert metric_names == {"SpApiThrottled"}
-    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 8
+    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 9
 
 
 def test_authorisations_held_too_long_alarm(resources: dict[str, Any]) -> None:

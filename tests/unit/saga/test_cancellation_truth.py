@@ -99,17 +99,21 @@ def test_a_cancel_whose_response_was_lost_is_a_cancel(world: World) -> None:
     _cancel(world, "LOST")
     world.amazon.set_status("LOST", "Cancelled")  # it landed; our record does not know yet
     world.store.update("LOST", lambda r: setattr(r, "fulfillment_status", "Received"))
-    assert steps.cancel_fulfillment_order(state, world.deps) == {"cancelled": True}
+    # Amazon is read first: the order is already Cancelled, so nothing is sent again.
+    assert steps.cancel_fulfillment_order(state, world.deps) == {
+        "found": "Cancelled",
+        "action": "none",
+    }
     assert world.store.get("LOST").fulfillment_status == "Cancelled"
 
 
 def test_a_refused_cancel_outside_a_merchant_cancellation_still_fails_loudly(
     world: World,
 ) -> None:
-    from opayo_fba.amazon.errors import SpApiRequestRejected
+    from opayo_fba.saga.errors import FulfillmentUnderway
 
     state = {**_released(world, "CF"), "compensationReason": {"outcome": "capture_failed"}}
     world.amazon.set_status("CF", "Processing")
-    with pytest.raises(SpApiRequestRejected):
+    with pytest.raises(FulfillmentUnderway):
         steps.cancel_fulfillment_order(state, world.deps)
     assert not world.store.get("CF").cancel_refused
