@@ -43,6 +43,9 @@ class EnvironmentOptions:
     run_schedules: bool = True
     # Extra environment for every function (the demo quietens logs and metrics with it).
     function_environment: dict[str, str] = field(default_factory=dict)
+    # False: every function in this process, one invocation at a time (tests that hook into
+    # the functions' own loggers); True: each invocation in its own worker, as Lambda.
+    concurrent: bool = True
 
 
 def amazon_notifications_queue(template: Template) -> str | None:
@@ -106,6 +109,7 @@ class LocalEnvironment:
                 moto_port=o.moto_port,
                 run_schedules=o.run_schedules,
                 environment_overrides=_function_environment(o),
+                concurrent=o.concurrent,
             )
         ).start()
         queue = amazon_notifications_queue(self.runtime.template)

@@ -56,8 +56,13 @@ class _Environment:
             env=dict(environment),
             pass_fds=(request_read, result_write),
             stdin=subprocess.DEVNULL,
+            # The function's log lines come back through this process (`_forward_output`), as
+            # Lambda ships them to CloudWatch: whoever reads this process's output reads them.
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             close_fds=True,
         )
+        threading.Thread(target=_forward_output, args=(self.process.stdout,), daemon=True).start()
         os.close(request_read)
         os.close(result_write)
         self._requests: IO[str] = os.fdopen(request_write, "w", encoding="utf-8")
@@ -120,6 +125,18 @@ class _Environment:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+
+
+def _forward_output(stream: IO[bytes] | None) -> None:
+    """Copy a worker's output, line by line, to this process's current `sys.stdout`."""
+    if stream is None:
+        return
+    for raw in iter(stream.readline, b""):
+        try:
+            sys.stdout.write(raw.decode("utf-8", "replace"))
+            sys.stdout.flush()
+        except (ValueError, OSError):  # stdout closed while the runtime stops
+            return
 
 
 class WorkerLambdas(InProcessLambdas):

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,8 @@ from hypothesis import strategies as st
 
 from opayo_fba.card_numbers import contains_card_number
 from sandbox.demo.scenarios import DemoContext, sample_order
+from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+from tests.e2e.conftest import TIME_FACTOR
 
 REGION = "eu-west-2"
 PREFIX = "HOSTILE-"
@@ -95,6 +98,17 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
 @pytest.fixture(scope="module")
+def environment(template_path: Path) -> Iterator[LocalEnvironment]:
+    """The functions run in this process here, so the collector below hooks into their own
+    loggers and reads every record before any handler formats it."""
+    options = EnvironmentOptions(
+        template=template_path, time_factor=TIME_FACTOR, run_schedules=False, concurrent=False
+    )
+    with LocalEnvironment(options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
 def logs(demo: DemoContext) -> Iterator[LogCollector]:
     """Every log line, with Powertools event logging switched on before the functions' cold
     start, so each hostile request is itself logged and the masking works on every one.
@@ -134,8 +148,11 @@ def _opayo_transactions(demo: DemoContext) -> set[str]:
     return {str(t["vendorTxCode"]) for t in listed.json()["transactions"]}
 
 
-def _assert_clean(response: httpx.Response, pans: tuple[str, ...] = CARD_NUMBERS) -> None:
-    assert response.status_code < 500, f"{response.status_code}: {response.text[:300]}"
+def _assert_clean(
+    response: httpx.Response, pans: tuple[str, ...] = CARD_NUMBERS, *, retry_allowed: bool = False
+) -> None:
+    retry = retry_allowed and response.status_code == 503 and "Status=" not in response.text
+    assert response.status_code < 500 or retry, f"{response.status_code}: {response.text[:300]}"
     assert not contains_card_number(response.text), response.text[:300]
     for pan in pans:
         assert pan not in response.text, response.text[:300]
@@ -383,7 +400,7 @@ def hostile_notifications(draw: st.DrawFn, vendor: str) -> tuple[str, bytes]:
 
 
 @pytest.mark.e2e
-def test_hostile_notifications_never_5xx_never_echo_a_card_and_queue_nothing(
+def test_hostile_notifications_never_fail_never_echo_a_card_and_queue_nothing(
     demo: DemoContext, logs: LogCollector, opayo_before: set[str]
 ) -> None:
     @HYPOTHESIS
@@ -395,7 +412,10 @@ def test_hostile_notifications_never_5xx_never_echo_a_card_and_queue_nothing(
             content=body,
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
-        _assert_clean(reply)
+        # A readable notification for a VendorTxCode no order holds is answered 503 with no
+        # `Status=` line, so Opayo sends it again (INVALID or ERROR would cancel a real
+        # payment): the one 5xx allowed, and still never a card number, never queued.
+        _assert_clean(reply, retry_allowed=True)
         assert "Status=OK" not in reply.text
 
     runtime = demo.environment.runtime
