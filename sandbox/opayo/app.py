@@ -16,6 +16,7 @@ from sandbox.opayo.pi import pi_routes
 from sandbox.opayo.reporting import reporting_routes
 from sandbox.opayo.server_integration import server_routes
 from sandbox.opayo.state import PENDING_NOTIFICATION, PENDING_REGISTRATION, OpayoState
+from sandbox.opayo.three_d_secure import acs_routes
 
 
 def create_app(options: OpayoSandboxOptions | None = None) -> Starlette:
@@ -24,6 +25,7 @@ def create_app(options: OpayoSandboxOptions | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *pi_routes(hang),
+            *acs_routes(),
             *server_routes(hang),
             *reporting_routes(hang),
             *introspection_routes(),
