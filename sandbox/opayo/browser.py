@@ -55,6 +55,4 @@ def answer_challenge(
     finally:
         if client is None:
             http.close()
-    return ChallengeReturn(
-        notification_url, returned["cres"], returned.get("threeDSSessionData")
-    )
+    return ChallengeReturn(notification_url, returned["cres"], returned.get("threeDSSessionData"))

@@ -128,7 +128,8 @@ def test_challenge_through_the_acs_completes_the_payment(opayo_sandbox: OpayoSan
     assert (challenged["status"], challenged["statusCode"]) == ("3DAuth", "2021")
     assert challenged["acsUrl"].startswith(opayo_sandbox.url)
     creq = decode_message(challenged["cReq"])
-    assert creq is not None and creq["messageType"] == "CReq"
+    assert creq is not None
+    assert creq["messageType"] == "CReq"
     # A GET shows the same challenge while it waits.
     again = opayo_sandbox.client.get(f"/api/v1/transactions/{challenged['transactionId']}")
     assert again.json()["acsUrl"] == challenged["acsUrl"]

@@ -74,9 +74,12 @@ def apply_payment_update(
 
     def change(r: OrderRecord) -> None:
         if supersedes(payment, r.payment):
+            from opayo_fba.intake.three_d_secure import settle_challenge
+
             amount = r.payment.amount if r.payment is not None else payment.amount
             r.payment = payment.model_copy(update={"amount": amount, "order_id": r.order_id})
             r.note("payment_" + payment.state.value, payment.status)
+            settle_challenge(r, r.payment)
             r.refresh_status()
 
     updated = store.update(record.order_id, change)
