@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -149,3 +150,40 @@ def test_cli_reports_a_missing_file_with_what_to_do(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "is not a file" in result.output
+
+
+@pytest.mark.parametrize("vendor_args", [[], ["--vendor", ""], ["--vendor", "   "]])
+def test_cli_without_a_vendor_prints_one_line_and_exits_2(
+    tmp_path: Path, vendor_args: list[str]
+) -> None:
+    body = tmp_path / "notification.txt"
+    body.write_text(urlencode(signed_fields()))
+    result = CliRunner().invoke(
+        app,
+        ["opayo", "verify-notification", *vendor_args, str(body)],
+        env={"OPAYO_SECURITY_KEY": KEY},
+    )
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.strip().count("\n") == 0
+    assert "--vendor" in result.output
+
+
+def test_cli_reports_an_unreadable_file_in_one_line(tmp_path: Path) -> None:
+    # A regular file whose read fails even for root: the kernel refuses to read this
+    # process's memory at offset 0. Elsewhere, a file nobody may read.
+    unreadable = Path("/proc/self/mem")
+    if not unreadable.is_file():
+        unreadable = tmp_path / "notification.txt"
+        unreadable.write_text(urlencode(signed_fields()))
+        unreadable.chmod(0)
+        if os.access(unreadable, os.R_OK):
+            pytest.skip("no unreadable regular file available here")
+    result = CliRunner().invoke(
+        app,
+        ["opayo", "verify-notification", "--vendor", VENDOR, str(unreadable)],
+        env={"OPAYO_SECURITY_KEY": KEY},
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: cannot read")
+    assert result.output.strip().count("\n") == 0
