@@ -5,6 +5,7 @@ sandbox path is tested in tests/integration and tests/e2e."""
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,6 +56,8 @@ class ChallengingPi:
     completions: list[tuple[str, str, str | None]] = field(default_factory=list)
     aborted: list[str] = field(default_factory=list)
     refuse_cres: bool = False
+    reads: list[str] = field(default_factory=list)
+    read_back_status: str = "3DAuth"
 
     def _body(self, status: str) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -84,6 +87,10 @@ class ChallengingPi:
 
     def abort(self, transaction_id: str) -> None:
         self.aborted.append(transaction_id)
+
+    def get_transaction(self, transaction_id: str) -> PiTransaction:
+        self.reads.append(transaction_id)
+        return PiTransaction.from_pi(self._body(self.read_back_status))
 
 
 @dataclass
@@ -328,3 +335,27 @@ def test_a_completion_in_flight_is_not_aborted_under_it(
     # A decline after our own cRes is a decline, not an abandonment.
     record, rejected = _pi_update(world, "Rejected")
     assert poll_update(record, rejected, clock.now).state is PaymentState.DECLINED
+
+
+def test_a_completion_that_died_is_resumed_from_opayos_state_not_sent_again(
+    world: World, challenged: tuple[ChallengingPi, FakeStarter, ChallengeDependencies, Clock]
+) -> None:
+    pi, starter, deps, clock = challenged
+
+    def died_after_sending(record: Any) -> None:
+        assert record.three_d_secure is not None
+        record.three_d_secure = record.three_d_secure.model_copy(
+            update={
+                "state": "completing",
+                "c_res_digest": hashlib.sha256(b"GOOD").hexdigest(),
+                "claimed_at": clock.now,
+            }
+        )
+
+    world.store.update(ORDER, died_after_sending)
+    pi.read_back_status = "Ok"  # the earlier attempt reached Opayo
+    done = complete_challenge(ORDER, _completion(), deps)
+    assert done.payment is not None
+    assert done.payment.state is PaymentState.AUTHORISED
+    assert (pi.reads, pi.completions) == (["TX-1"], [])
+    assert starter.started == [ORDER]

@@ -163,6 +163,7 @@ def complete_challenge(
         return record
     if challenge.state == "completing" and not same:
         raise ConflictError(f"order {order_id}'s challenge is being completed with another cRes")
+    resuming = challenge.state == "completing"
     if challenge.state == "awaiting":
         if deps.now() >= challenge.created_at + CHALLENGE_DEADLINE - COMPLETION_GRACE:
             raise ConflictError(
@@ -173,20 +174,27 @@ def complete_challenge(
             record = _claim(deps, order_id, digest)
         except _Moved:
             return complete_challenge(order_id, completion, deps)
-    return _send_to_opayo(record, completion, deps)
+    return _send_to_opayo(record, completion, deps, resuming=resuming)
 
 
 def _send_to_opayo(
-    record: OrderRecord, completion: ChallengeCompletion, deps: ChallengeDependencies
+    record: OrderRecord,
+    completion: ChallengeCompletion,
+    deps: ChallengeDependencies,
+    *,
+    resuming: bool,
 ) -> OrderRecord:
     payment = record.payment
     if payment is None or not payment.transaction_id or record.vendor is None:
         raise ConflictError(f"order {record.order_id} has no Pi transaction to complete")
     pi = deps.payments(record.vendor)
     try:
-        result = pi.complete_challenge(
-            payment.transaction_id, completion.c_res, completion.three_ds_session_data
-        )
+        result = pi.get_transaction(payment.transaction_id) if resuming else None
+        if result is None or result.status == "3DAuth":
+            # Not sent before, or Opayo has not acted on an earlier attempt: send it.
+            result = pi.complete_challenge(
+                payment.transaction_id, completion.c_res, completion.three_ds_session_data
+            )
     except OpayoRequestInvalid:
         # Opayo refused this cRes outright: nothing happened, the shopper may try again.
         _release_claim(deps, record.order_id)
