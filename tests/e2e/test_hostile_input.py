@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opayo_fba.card_numbers import contains_card_number
-from sandbox.demo.scenarios import DemoContext, sample_order
+from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 
 REGION = "eu-west-2"
 PREFIX = "HOSTILE-"
@@ -144,7 +144,12 @@ def _assert_clean(response: httpx.Response, pans: tuple[str, ...] = CARD_NUMBERS
 # -- POST /orders ------------------------------------------------------------------------------
 
 PAYMENTS = (
-    {"type": "pi_card", "merchantSessionKey": "MSK-HOSTILE", "cardIdentifier": "CID-HOSTILE"},
+    {
+        "type": "pi_card",
+        "merchantSessionKey": "MSK-HOSTILE",
+        "cardIdentifier": "CID-HOSTILE",
+        "strongCustomerAuthentication": BROWSER_DATA,
+    },
     {
         "type": "server",
         "vendorTxCode": "SRV-HOSTILE",
