@@ -116,6 +116,9 @@ OPAYO_WEBHOOK = FunctionSpec("opayo_webhook", "Verify an Opayo Server notificati
 ORDER_INTAKE = FunctionSpec("order_intake", "Accept an order from the shop or ERP, start the saga")
 ORDER_STATUS = FunctionSpec("order_status", "Answer GET /orders/{orderId}")
 ORDER_CANCEL = FunctionSpec("order_cancel", "POST /orders/{orderId}/cancel: the merchant cancels")
+ORDER_3DS_CHALLENGE = FunctionSpec(
+    "order_3ds_challenge", "POST /orders/{orderId}/3ds-challenge: finish a card's 3-D Secure"
+)
 PAYMENT_EVENTS = FunctionSpec("payment_events", "Consume verified Opayo payment events (FIFO)")
 AMAZON_NOTIFICATIONS = FunctionSpec(
     "amazon_notifications", "Consume SP-API notifications (order change, fulfillment status)"
@@ -198,6 +201,7 @@ ALL_FUNCTIONS: Final = (
     ORDER_INTAKE,
     ORDER_STATUS,
     ORDER_CANCEL,
+    ORDER_3DS_CHALLENGE,
     PAYMENT_EVENTS,
     AMAZON_NOTIFICATIONS,
     *SAGA_FUNCTIONS,

@@ -2,9 +2,9 @@
 
 - `POST /webhooks/opayo/{vendor}`: form-urlencoded, no API authorization (Opayo cannot sign
   AWS requests); the handler verifies the VPSSignature before anything else happens.
-- `POST /orders`, `GET /orders/{orderId}`, `POST /orders/{orderId}/cancel`: AWS IAM
-  authorization (SigV4), so the shop or ERP calls with credentials of a role the merchant
-  grants `execute-api:Invoke`.
+- `POST /orders`, `GET /orders/{orderId}`, `POST /orders/{orderId}/cancel`,
+  `POST /orders/{orderId}/3ds-challenge`: AWS IAM authorization (SigV4), so the shop or ERP
+  calls with credentials of a role the merchant grants `execute-api:Invoke`.
 
 Requests are validated at the edge (required path parameters, headers, JSON body schema),
 the stage is throttled, access-logged (JSON, KMS-encrypted log group) and traced, and a WAF
@@ -33,6 +33,7 @@ from infra.constants import (
     ENV_SELLER_MARKETPLACES,
     ENV_STATE_MACHINE_ARN,
     OPAYO_WEBHOOK,
+    ORDER_3DS_CHALLENGE,
     ORDER_CANCEL,
     ORDER_INTAKE,
     ORDER_STATUS,
@@ -70,6 +71,22 @@ ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
     },
 )
 
+# What the ACS posted to the shop's notificationURL page; the handler validates the rest.
+_BASE64URL = "^[A-Za-z0-9_=-]+$"
+CHALLENGE_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="CompleteChallengeRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["cRes", "threeDSSessionData"],
+    additional_properties=False,
+    properties={
+        "cRes": apigw.JsonSchema(type=_STRING, min_length=1, max_length=10000, pattern=_BASE64URL),
+        "threeDSSessionData": apigw.JsonSchema(
+            type=_STRING, min_length=1, max_length=1024, pattern=_BASE64URL
+        ),
+    },
+)
+
 
 class WebhookApi(Construct):
     def __init__(
@@ -87,6 +104,7 @@ class WebhookApi(Construct):
         opayo_webhook, order_intake, order_status, order_cancel = self._build_functions(
             platform, payment_events, state_machine
         )
+        order_challenge = self._build_challenge_function(platform, state_machine)
         self.access_logs = logs.LogGroup(
             self,
             "ApiAccessLogs",
@@ -97,6 +115,7 @@ class WebhookApi(Construct):
         self.api = self._build_rest_api(config)
         self._build_webhook_route(opayo_webhook)
         self._build_order_routes(order_intake, order_status, order_cancel)
+        self._build_challenge_route(order_challenge)
         self.web_acl = self._build_web_acl(config)
 
     def _build_functions(
@@ -151,6 +170,21 @@ class WebhookApi(Construct):
         # A cancellation resumes a saga waiting on Amazon, so it acts at once.
         state_machine.grant_task_response(cancel)
         return webhook, intake, status, cancel
+
+    def _build_challenge_function(
+        self, platform: Platform, state_machine: sfn.IStateMachine
+    ) -> lambda_.Function:
+        # Reads and updates the order, sends the cRes to Opayo Pi (vendor secrets), starts the
+        # saga once the payment is decided. No KMS key: card orders have no SecurityKey.
+        challenge = platform.function(
+            self,
+            ORDER_3DS_CHALLENGE,
+            orders="write",
+            vendor_secrets=True,
+            extra_environment={ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
+        )
+        state_machine.grant_start_execution(challenge)
+        return challenge
 
     def _build_rest_api(self, config: EnvironmentConfig) -> apigw.RestApi:
         client_certificate = apigw.CfnClientCertificate(
@@ -240,6 +274,28 @@ class WebhookApi(Construct):
             apigw.LambdaIntegration(cancel),
             authorization_type=apigw.AuthorizationType.IAM,
             request_validator=params_validator,
+            request_parameters={"method.request.path.orderId": True},
+        )
+
+    def _build_challenge_route(self, handler: lambda_.IFunction) -> None:
+        validator = self.api.add_request_validator(
+            "ChallengeBodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        model = self.api.add_model(
+            "CompleteChallengeModel",
+            content_type="application/json",
+            schema=CHALLENGE_REQUEST_SCHEMA,
+        )
+        order = self.api.root.get_resource("orders")
+        assert order is not None
+        resource = order.get_resource("{orderId}")
+        assert resource is not None
+        resource.add_resource("3ds-challenge").add_method(
+            "POST",
+            apigw.LambdaIntegration(handler),
+            authorization_type=apigw.AuthorizationType.IAM,
+            request_validator=validator,
+            request_models={"application/json": model},
             request_parameters={"method.request.path.orderId": True},
         )
 

@@ -16,12 +16,33 @@ from typing import Any
 import httpx
 
 from sandbox.local.environment import LocalEnvironment
+from sandbox.opayo.browser import answer_challenge
 
 VENDOR_FIELD = "vendor"
 AUTH = ("sandbox-integration-key", "sandbox-integration-password")
 TEST_CARD = "4929000000006"
 # Opayo sandbox magic amount (docs/sandbox-opayo.md): 403.00 is declined (NotAuthed).
 DECLINED_AMOUNT = 40300
+# Opayo's test gateway reads the 3-D Secure outcome from the cardholder name.
+CHALLENGE_NAME = "CHALLENGE"
+# What the shop's checkout page collects from the shopper's browser for 3-D Secure 2 and
+# sends with a pi_card order (Pi's strongCustomerAuthentication object).
+BROWSER_DATA: dict[str, Any] = {
+    "notificationURL": "https://shop.example/checkout/3ds-return",
+    "browserIP": "203.0.113.45",
+    "browserAcceptHeader": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "browserJavascriptEnabled": True,
+    "browserLanguage": "en-GB",
+    "browserUserAgent": "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "challengeWindowSize": "Medium",
+    "transType": "GoodsAndServicePurchase",
+    "browserColorDepth": "24",
+    "browserScreenHeight": 1080,
+    "browserScreenWidth": 1920,
+    "browserTZ": 0,
+}
+# Opayo cancels a challenge left unfinished this long (docs/sandbox-opayo.md).
+OPAYO_CHALLENGE_TIMEOUT_SECONDS = 900
 
 
 @dataclass
@@ -33,6 +54,8 @@ class Expectation:
     fulfillment_orders: int
     fulfillment_status: str | None = None
     payment_state: str | None = None
+    # The Opayo sandbox's own status of the transaction, when the scenario cares.
+    opayo_status: str | None = None
 
 
 @dataclass
@@ -71,7 +94,9 @@ class DemoContext:
 
     # -- Opayo, as the shopper's browser and the shop would use it ---------------------------
 
-    def card_identifier(self, card: str = TEST_CARD) -> tuple[str, str]:
+    def card_identifier(
+        self, card: str = TEST_CARD, cardholder_name: str = "Jane Doe"
+    ) -> tuple[str, str]:
         key = self.opayo.post(
             "/api/v1/merchant-session-keys", json={"vendorName": self.vendor}, auth=AUTH
         )
@@ -82,7 +107,7 @@ class DemoContext:
             headers={"Authorization": f"Bearer {msk}"},
             json={
                 "cardDetails": {
-                    "cardholderName": "Jane Doe",
+                    "cardholderName": cardholder_name,
                     "cardNumber": card,
                     "expiryDate": "1230",
                     "securityCode": "123",
@@ -112,6 +137,8 @@ class DemoContext:
                     "postalCode": "SW1A 1AA",
                     "country": "GB",
                 },
+                "entryMethod": "Ecommerce",
+                "strongCustomerAuthentication": BROWSER_DATA,
             },
         )
         created.raise_for_status()
@@ -171,6 +198,24 @@ class DemoContext:
             },
         )
 
+    def complete_challenge(self, order_id: str, challenge: dict[str, Any]) -> httpx.Response:
+        """The shopper passes the bank's challenge; the shop's return page hands us the cRes."""
+        returned = answer_challenge(
+            challenge["acsUrl"], challenge["cReq"], challenge["threeDSSessionData"]
+        )
+        return self.api.post(
+            f"/orders/{order_id}/3ds-challenge",
+            json={"cRes": returned.c_res, "threeDSSessionData": returned.three_ds_session_data},
+        )
+
+    def run_pi_status_poller(self) -> None:
+        """What the schedule does every few minutes: read pending Pi payments back."""
+        runtime = self.environment.runtime
+        assert runtime is not None
+        invocation = runtime.invoke("pi_status_poller", {"vendor": self.vendor})
+        if invocation.error_type is not None:
+            raise RuntimeError(f"pi_status_poller failed: {invocation.error_message}")
+
     def order(self, order_id: str) -> dict[str, Any]:
         found = self.api.get(f"/orders/{order_id}")
         return dict(found.json()) if found.status_code == 200 else {}
@@ -227,13 +272,46 @@ class Scenario:
         self.vendor_tx_code = self.vendor_tx_code or f"PAY-{self.order_id}"
 
 
-def _card(ctx: DemoContext, s: Scenario, order: dict[str, Any]) -> None:
-    msk, card = ctx.card_identifier()
+def _card(
+    ctx: DemoContext, s: Scenario, order: dict[str, Any], cardholder_name: str = "Jane Doe"
+) -> httpx.Response:
+    msk, card = ctx.card_identifier(cardholder_name=cardholder_name)
     reply = ctx.submit(
-        order, {"type": "pi_card", "merchantSessionKey": msk, "cardIdentifier": card}
+        order,
+        {
+            "type": "pi_card",
+            "merchantSessionKey": msk,
+            "cardIdentifier": card,
+            "strongCustomerAuthentication": BROWSER_DATA,
+        },
     )
-    if reply.status_code not in (200, 201):
+    if reply.status_code not in (200, 201, 202):
         raise RuntimeError(f"POST /orders answered {reply.status_code}: {reply.text[:200]}")
+    return reply
+
+
+def _challenged(ctx: DemoContext, s: Scenario) -> dict[str, Any]:
+    reply = _card(ctx, s, sample_order(s.order_id, sku="OPF-TEE-M"), CHALLENGE_NAME)
+    if reply.status_code != 202:
+        raise RuntimeError(f"expected a 3-D Secure challenge (202), got {reply.status_code}")
+    return dict(reply.json()["challenge"])
+
+
+def _challenge_passed(ctx: DemoContext, s: Scenario) -> None:
+    challenge = _challenged(ctx, s)
+    done = ctx.complete_challenge(s.order_id, challenge)
+    if done.status_code != 200:
+        raise RuntimeError(f"3ds-challenge answered {done.status_code}: {done.text[:200]}")
+
+
+def _challenge_abandoned(ctx: DemoContext, s: Scenario) -> None:
+    _challenged(ctx, s)
+    # The shopper never comes back from the bank: Opayo cancels the transaction after 15
+    # minutes, and the next run of the Pi status poller aborts the order.
+    ctx.opayo.post(
+        "/_sandbox/clock/advance", json={"seconds": OPAYO_CHALLENGE_TIMEOUT_SECONDS + 60}
+    ).raise_for_status()
+    ctx.run_pi_status_poller()
 
 
 def _happy(ctx: DemoContext, s: Scenario) -> None:
@@ -344,6 +422,22 @@ def scenarios(prefix: str = "DEMO") -> list[Scenario]:
             vendor_tx_code=f"SRV-{prefix}-SERVER",
         ),
         Scenario(
+            "3-D Secure challenge passed at the bank: captured once, shipped",
+            f"{prefix}-3DS",
+            Expectation("shipped", None, 1, 0, 1, "Complete", "captured", "Ok"),
+            _challenge_passed,
+        ),
+        Scenario(
+            "3-D Secure challenge abandoned: nothing authorised, order aborted",
+            f"{prefix}-3DS-GONE",
+            Expectation(
+                "cancelled", "3ds_challenge_abandoned", 0, 0, 0, None, "aborted", "Rejected"
+            ),
+            _challenge_abandoned,
+            # It moves Opayo's clock on by 16 minutes.
+            exclusive=True,
+        ),
+        Scenario(
             "SP-API 429 storm: retried within the rate limit, shipped",
             f"{prefix}-THROTTLED",
             Expectation("shipped", None, 1, 0, 1, "Complete", "captured"),
@@ -391,6 +485,8 @@ def judge(ctx: DemoContext, scenario: Scenario) -> ScenarioResult:
         ).json()["posts"]
         accepted = [p for p in releases if p["txType"] == "RELEASE" and p["status"] == "OK"]
         checks.append(("Shared Protocol releases", len(accepted), e.captures))
+    if e.opayo_status is not None:
+        checks.append(("Opayo status", opayo.get("status"), e.opayo_status))
     checks += [
         ("Opayo captures", opayo.get("captureCount", 0), e.captures),
         ("Opayo refunds", opayo.get("refundCount", 0), e.refunds),

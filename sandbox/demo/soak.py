@@ -42,6 +42,7 @@ import httpx
 
 from sandbox.amazon.options import AmazonSandboxOptions, SkuStock
 from sandbox.demo.scenarios import (
+    BROWSER_DATA,
     DECLINED_AMOUNT,
     TERMINAL,
     DemoContext,
@@ -307,7 +308,12 @@ def _start(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None:
         unit = DECLINED_AMOUNT // 2 if soak.kind == "declined" else 1299
         order = sample_order(order_id, sku=sku, unit=unit, qty=2 if sku == SOAK_SKU else 1)
         msk, card = ctx.card_identifier()
-        payment = {"type": "pi_card", "merchantSessionKey": msk, "cardIdentifier": card}
+        payment = {
+            "type": "pi_card",
+            "merchantSessionKey": msk,
+            "cardIdentifier": card,
+            "strongCustomerAuthentication": BROWSER_DATA,
+        }
         _submit_twice(ctx, soak, _order_body(ctx, order, payment))
     elif soak.kind == "capture_refused":
         transaction_id = ctx.deferred_transaction(soak.vendor_tx_code, 1000)

@@ -17,6 +17,7 @@ from sandbox.opayo.reporting import reporting_routes
 from sandbox.opayo.server_integration import server_routes
 from sandbox.opayo.shared_protocol import shared_protocol_routes
 from sandbox.opayo.state import PENDING_NOTIFICATION, PENDING_REGISTRATION, OpayoState
+from sandbox.opayo.three_d_secure import acs_routes
 from sandbox.opayo.valid_ips import ValidIps, valid_ip_routes
 
 
@@ -26,6 +27,7 @@ def create_app(options: OpayoSandboxOptions | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *pi_routes(hang),
+            *acs_routes(),
             *server_routes(hang),
             *shared_protocol_routes(hang),
             *reporting_routes(hang),

@@ -18,6 +18,7 @@ from sandbox.opayo.context import SandboxContext
 from sandbox.opayo.options import NotificationFaults
 from sandbox.opayo.settlement import batches, settle
 from sandbox.opayo.state import NOTIFICATION, Record
+from sandbox.opayo.three_d_secure import expire_abandoned_challenges
 from sandbox.opayo.transactions import captured_amount, refunded_amount
 
 
@@ -44,6 +45,7 @@ def transaction_view(context: SandboxContext, record: Record) -> dict[str, Any]:
 
 async def list_transactions(request: Request) -> JSONResponse:
     context = _context(request)
+    expire_abandoned_challenges(context)
     settle(context)
     wanted = request.query_params.get("vendorTxCode")
     records = [
@@ -56,6 +58,7 @@ async def list_transactions(request: Request) -> JSONResponse:
 
 async def get_transaction(request: Request) -> JSONResponse:
     context = _context(request)
+    expire_abandoned_challenges(context)
     settle(context)
     record = context.state.transaction_by_vendor_tx_code(request.path_params["vendor_tx_code"])
     if record is None:

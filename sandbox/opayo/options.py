@@ -71,6 +71,9 @@ class OpayoSandboxOptions(BaseModel):
     notification_retry_scale: float = Field(default=1.0, gt=0)
     # How long, in sandbox seconds, before an unfinished Server transaction is aborted.
     server_abort_after: int = Field(default=900, gt=0)
+    # How long, in sandbox seconds, a Pi 3-D Secure challenge may stay unfinished before the
+    # transaction is cancelled (our assumption, after the Server Transaction Monitor's 15 min).
+    pi_challenge_timeout: int = Field(default=900, gt=0)
     # Real seconds between the notification dispatcher's looks at the clock.
     dispatcher_poll_seconds: float = Field(default=0.05, gt=0, le=5)
     notification_timeout_seconds: float = Field(default=5.0, gt=0, le=120)

@@ -32,6 +32,7 @@ from sandbox.opayo.outcomes import (
     MAGIC_AMOUNTS,
     OK,
     REJECTED_3DS,
+    Outcome,
     avs_cvc_check,
     decide_authorisation,
 )
@@ -42,6 +43,16 @@ from sandbox.opayo.state import (
     iso,
     new_transaction_id,
     parse_iso,
+)
+from sandbox.opayo.three_d_secure import (
+    NAME_CHALLENGE,
+    NAME_NOT_AUTHENTICATED,
+    challenge_view,
+    check_strong_customer_authentication,
+    expire_if_abandoned,
+    magic_name,
+    open_challenge,
+    read_cres,
 )
 from sandbox.opayo.transactions import (
     INSTRUCTION_TYPES,
@@ -135,9 +146,8 @@ def pi_view(record: Record) -> dict[str, Any]:
         }
     if record.get("avsCvcCheck"):
         body["avsCvcCheck"] = record["avsCvcCheck"]
-    if record["status"] == "3DAuth":
-        body["acsUrl"] = f"https://sandbox.opayo.invalid/acs/{record['transactionId']}"
-        body["cReq"] = base64.b64encode(record["transactionId"].encode()).decode()
+    if record["status"] == CHALLENGE.status:
+        body.update(challenge_view(record))
     return body
 
 
@@ -210,7 +220,7 @@ async def create_card_identifier(request: Request, context: SandboxContext) -> R
             "lastFourDigits": card.number[-4:],
             "expiryDate": expiry,
             "securityCodeMatched": code_matched,
-            "challenge": cardholder.strip().upper() == "CHALLENGE",
+            "threeDSecureName": magic_name(cardholder),
             "used": False,
         },
     )
@@ -254,11 +264,13 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
     kind = checker.string("transactionType", choices=TRANSACTION_TYPES)
     vendor_tx_code = checker.string("vendorTxCode", max_length=40)
     amount = checker.integer("amount")
-    currency = checker.string("currency")
+    # Public Pi clients send a Refund without currency (it is the original's); both are taken.
+    currency = checker.string("currency", required=kind != "Refund")
     if currency and not is_supported_currency(currency):
         checker.fail("currency", f"Invalid value: {currency} is not a supported ISO 4217 code")
     checker.string("description", max_length=100)
     card_fields: tuple[str, str] = ("", "")
+    entry_method = ""
     if kind in ("Payment", "Deferred"):
         card_fields = (
             checker.string("paymentMethod.card.merchantSessionKey"),
@@ -270,7 +282,11 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
         checker.string("billingAddress.city", max_length=40)
         checker.string("billingAddress.country", max_length=2)
         checker.string("billingAddress.postalCode", required=False, max_length=10)
-        checker.string("entryMethod", required=False, choices=ENTRY_METHODS)
+        entry_method = checker.string(
+            "entryMethod", required=False, choices=ENTRY_METHODS, default="Ecommerce"
+        )
+        if entry_method == "Ecommerce":
+            check_strong_customer_authentication(checker)
     elif kind in ("Repeat", "Refund"):
         checker.string("referenceTransactionId")
     apply_3ds = checker.string("apply3DSecure", required=False, choices=SECURE_OPTIONS)
@@ -297,13 +313,14 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
                 postal_code=billing.get("postalCode") or "",
                 security_code_matched=card["securityCodeMatched"],
             )
-            outcome = decide_authorisation(
-                amount=amount,
-                cardholder_name="CHALLENGE" if card["challenge"] else "",
-                avs_cvc_all_matched=avs["status"] == "AllMatched",
-                apply_avs_cvc_check=apply_avs,
-                apply_3d_secure=apply_3ds,
-            )
+            three_d_secure = entry_method == "Ecommerce" and apply_3ds != "Disable"
+            name = card.get("threeDSecureName", "") if three_d_secure else ""
+            if name == NAME_CHALLENGE:
+                outcome = CHALLENGE
+            elif name == NAME_NOT_AUTHENTICATED:
+                outcome = REJECTED_3DS
+            else:
+                outcome = _authorisation(amount, avs["status"] == "AllMatched", apply_avs)
             record = new_record(
                 context,
                 transaction_id=transaction_id,
@@ -320,11 +337,12 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
                 for key in ("cardType", "serverCardType", "lastFourDigits", "expiryDate")
             }
             record["avsCvcCheck"] = avs
-            record["threeDSecureStatus"] = (
-                "NotChecked" if apply_3ds == "Disable" else "Authenticated"
-            )
+            record["threeDSecureStatus"] = "Authenticated" if three_d_secure else "NotChecked"
+            if outcome is REJECTED_3DS:
+                record["threeDSecureStatus"] = "NotAuthenticated"
             if outcome is CHALLENGE:
-                record["threeDSecureStatus"] = "ChallengeRequired"
+                record["threeDSecureStatus"] = "NotChecked"
+                open_challenge(record, body, acs_url=f"{request.base_url}_sandbox/acs")
             card["used"] = True
             store.put(CARD_IDENTIFIER, card["cardIdentifier"], card)
         else:
@@ -336,12 +354,12 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
             if kind == "Refund":
                 if reference["integration"] == "server":
                     raise PiError.field("referenceTransactionId", SERVER_ONLY)
+                currency = currency or reference["currency"]
                 check_reference_for_refund(context, reference, amount, currency)
                 outcome = OK
             else:
                 check_reference_for_repeat(reference, currency)
-                magic = MAGIC_AMOUNTS.get(amount)
-                outcome = magic if magic is not None and magic is not CHALLENGE else OK
+                outcome = MAGIC_AMOUNTS.get(amount) or OK
             record = new_record(
                 context,
                 transaction_id=transaction_id,
@@ -380,10 +398,21 @@ def _refuse_server_transaction(record: Record) -> None:
 
 
 # rule: OPAYO-PI-09
+def _authorisation(amount: int, avs_cvc_all_matched: bool, apply_avs: str) -> Outcome:
+    return decide_authorisation(
+        amount=amount,
+        cardholder_name="",
+        avs_cvc_all_matched=avs_cvc_all_matched,
+        apply_avs_cvc_check=apply_avs,
+        apply_3d_secure="UseMSPSetting",
+    )
+
+
 def _find(context: SandboxContext, transaction_id: str) -> Record:
     record = context.state.transaction(transaction_id)
     if record is None or record["status"] == "Registered":
         raise PiError.single(404, errors.NOT_FOUND, "Transaction not found")
+    expire_if_abandoned(context, record)
     return record
 
 
@@ -422,21 +451,28 @@ async def create_instruction(request: Request, context: SandboxContext) -> Respo
 async def complete_challenge(request: Request, context: SandboxContext) -> Response:
     _require_basic_auth(request, context)
     checker = BodyChecker(await _json_object(request))
-    c_res = checker.string("cRes")
+    c_res = checker.string("cRes", max_length=10000)
+    checker.string("threeDSSessionData", required=False, max_length=1024)
     checker.raise_if_failed()
     with context.state.store.transaction():
         record = _find(context, request.path_params["transaction_id"])
-        if record["status"] != "3DAuth":
+        if record["status"] != CHALLENGE.status:
             raise PiError.single(
                 403,
                 errors.INSTRUCTION_REFUSED,
                 "The transaction is not awaiting a 3-D Secure result",
             )
-        if c_res.strip().upper() == "N":
+        result = read_cres(record, c_res)
+        if result is None:
+            raise PiError.field("cRes", "Invalid value: not the CRes the ACS issued for this")
+        if result == "N":
             outcome = REJECTED_3DS
             record["threeDSecureStatus"] = "NotAuthenticated"
         else:
-            outcome = OK
+            avs = record.get("avsCvcCheck") or {}
+            outcome = _authorisation(
+                record["amount"], avs.get("status") == "AllMatched", "UseMSPSetting"
+            )
             record["threeDSecureStatus"] = "Authenticated"
         apply_outcome(record, outcome, context.clock.now())
         context.state.save_transaction(record)

@@ -73,6 +73,36 @@ class BodyChecker:
             return None
         return value
 
+    def boolean(self, path: str, *, required: bool = True) -> bool | None:
+        value = self._lookup(path)
+        if value is _MISSING or value is None:
+            if required:
+                self.fail(path, "Missing mandatory field", errors.MISSING_FIELD)
+            return None
+        if not isinstance(value, bool):
+            self.fail(path, "Invalid type: must be a boolean", errors.INVALID_TYPE)
+            return None
+        return value
+
+    def whole_number(self, path: str, *, minimum: int | None = None) -> int | None:
+        """An integer, or a string holding one (clients send browser figures both ways)."""
+        value = self._lookup(path)
+        if value is _MISSING or value is None or value == "":
+            self.fail(path, "Missing mandatory field", errors.MISSING_FIELD)
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.fail(path, "Invalid type: must be a whole number", errors.INVALID_TYPE)
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(path, "Invalid value: must be a whole number")
+            return None
+        if minimum is not None and number < minimum:
+            self.fail(path, f"Invalid value: must be at least {minimum}")
+            return None
+        return number
+
     def raise_if_failed(self) -> None:
         if self.errors:
             raise PiError.invalid(self.errors)

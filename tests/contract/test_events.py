@@ -39,6 +39,7 @@ from opayo_fba.intake.orders import (
     ServerReference,
     refuse_card_numbers,
 )
+from opayo_fba.intake.three_d_secure import ChallengeCompletion, session_data_for
 from opayo_fba.intake.webhook import PaymentEvent, notification_event_id
 from opayo_fba.model import PaymentTransaction
 from opayo_fba.opayo.notifications import check_notification, parse_notification
@@ -56,6 +57,7 @@ API_EVENTS = {
     "order_intake.pi_transaction.json": ("POST", "/orders"),
     "order_status.json": ("GET", "/orders/{orderId}"),
     "order_cancel.json": ("POST", "/orders/{orderId}/cancel"),
+    "order_3ds_challenge.json": ("POST", "/orders/{orderId}/3ds-challenge"),
     "opayo_webhook.json": ("POST", "/webhooks/opayo/{vendor}"),
     "opayo_webhook.forged.json": ("POST", "/webhooks/opayo/{vendor}"),
 }
@@ -196,9 +198,19 @@ def test_order_bodies_are_valid_submissions(
     assert order.order.goods_total().amount + 399 == order.order.amount_due().amount
 
 
+def test_the_card_order_sends_browser_data_and_the_challenge_body_is_valid() -> None:
+    reference = submission("order_intake.json").payment
+    assert isinstance(reference, PiCardReference)
+    assert reference.strong_customer_authentication.browser_javascript_enabled
+    body = APIGatewayProxyEvent(load("order_3ds_challenge.json")).decoded_body or ""
+    completion = ChallengeCompletion.model_validate_json(body)
+    order_id = str(submission("order_intake.json").order.order_id)
+    assert completion.three_ds_session_data == session_data_for(order_id)
+
+
 def test_order_events_point_at_the_pi_card_order() -> None:
     order_id = str(submission("order_intake.json").order.order_id)
-    for name in ("order_status.json", "order_cancel.json"):
+    for name in ("order_status.json", "order_cancel.json", "order_3ds_challenge.json"):
         assert APIGatewayProxyEvent(load(name)).path_parameters == {"orderId": order_id}
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.demo.scenarios import DemoContext, sample_order
+from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from sandbox.local.environment import LocalEnvironment
 
 REGION = "eu-west-2"
@@ -101,7 +101,12 @@ def test_a_cancellation_racing_the_release_to_ship_lets_the_order_ship(
         msk, card = demo.card_identifier()
         placed = demo.submit(
             sample_order(ORDER_ID),
-            {"type": "pi_card", "merchantSessionKey": msk, "cardIdentifier": card},
+            {
+                "type": "pi_card",
+                "merchantSessionKey": msk,
+                "cardIdentifier": card,
+                "strongCustomerAuthentication": BROWSER_DATA,
+            },
         )
         assert placed.status_code == 201, placed.text
         _until("the release to Ship", lambda: "fulfillment_order_released" in _history(demo))

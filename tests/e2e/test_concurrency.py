@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from sandbox.amazon.options import Credentials as AmazonCredentials
-from sandbox.demo.scenarios import DemoContext, sample_order
+from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from sandbox.local.environment import LocalEnvironment
 from sandbox.local.lambda_bridge import Invocation
 
@@ -70,7 +70,12 @@ def test_a_waiting_poller_does_not_delay_post_orders_or_the_saga(
         msk, card = demo.card_identifier()
         placed = demo.submit(
             sample_order("E2E-WHILE-POLLING"),
-            {"type": "pi_card", "merchantSessionKey": msk, "cardIdentifier": card},
+            {
+                "type": "pi_card",
+                "merchantSessionKey": msk,
+                "cardIdentifier": card,
+                "strongCustomerAuthentication": BROWSER_DATA,
+            },
         )
         assert placed.status_code == 201, placed.text
         _until(

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opayo_fba.card_numbers import contains_card_number
-from sandbox.demo.scenarios import DemoContext, sample_order
+from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
 from tests.e2e.conftest import TIME_FACTOR
 
@@ -161,7 +161,12 @@ def _assert_clean(
 # -- POST /orders ------------------------------------------------------------------------------
 
 PAYMENTS = (
-    {"type": "pi_card", "merchantSessionKey": "MSK-HOSTILE", "cardIdentifier": "CID-HOSTILE"},
+    {
+        "type": "pi_card",
+        "merchantSessionKey": "MSK-HOSTILE",
+        "cardIdentifier": "CID-HOSTILE",
+        "strongCustomerAuthentication": BROWSER_DATA,
+    },
     {
         "type": "server",
         "vendorTxCode": "SRV-HOSTILE",

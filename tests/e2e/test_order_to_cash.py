@@ -11,9 +11,20 @@ from typing import Any
 import boto3
 import pytest
 
+from opayo_fba.intake.three_d_secure import session_data_for
 from opayo_fba.ops import dlq
-from sandbox.demo.scenarios import DemoContext, Scenario, judge, scenarios, wait_for
+from sandbox.demo.scenarios import (
+    BROWSER_DATA,
+    CHALLENGE_NAME,
+    DemoContext,
+    Scenario,
+    judge,
+    sample_order,
+    scenarios,
+    wait_for,
+)
 from sandbox.local.environment import LocalEnvironment
+from sandbox.opayo.browser import answer_challenge
 
 REGION = "eu-west-2"
 SCENARIOS = {s.order_id: s for s in scenarios("E2E")}
@@ -65,6 +76,79 @@ def test_scenario_alone(demo: DemoContext, bus_events: Any, order_id: str) -> No
 
 
 @pytest.mark.e2e
+def test_the_challenge_route_answers_repeats_alike_and_refuses_bad_input(
+    demo: DemoContext,
+) -> None:
+    order_id = "E2E-3DS-RULES"
+    msk, card = demo.card_identifier(cardholder_name=CHALLENGE_NAME)
+    payment = {
+        "type": "pi_card",
+        "merchantSessionKey": msk,
+        "cardIdentifier": card,
+        "strongCustomerAuthentication": BROWSER_DATA,
+    }
+    created = demo.submit(sample_order(order_id), payment)
+    assert created.status_code == 202, created.text
+    challenge = created.json()["challenge"]
+    assert challenge["threeDSSessionData"] == session_data_for(order_id)
+    assert demo.submit(sample_order(order_id), payment).json()["challenge"] == challenge
+    route = f"/orders/{order_id}/3ds-challenge"
+    # Refused at the edge (the API model) or by the handler; nothing changes.
+    assert demo.api.post(route, json={"cRes": "x"}).status_code == 400
+    wrong = {"cRes": "eyJ4IjoxfQ", "threeDSSessionData": session_data_for("E2E-OTHER")}
+    assert demo.api.post(route, json=wrong).status_code == 400
+    unknown = demo.api.post(
+        "/orders/E2E-NOBODY/3ds-challenge",
+        json={"cRes": "eyJ4IjoxfQ", "threeDSSessionData": session_data_for("E2E-NOBODY")},
+    )
+    assert unknown.status_code == 404
+    assert demo.order(order_id)["three_d_secure"]["state"] == "awaiting"
+
+    returned = answer_challenge(
+        challenge["acsUrl"], challenge["cReq"], challenge["threeDSSessionData"]
+    )
+    assert returned.notification_url == BROWSER_DATA["notificationURL"]
+    body = {"cRes": returned.c_res, "threeDSSessionData": returned.three_ds_session_data}
+    done = demo.api.post(route, json=body)
+    assert done.status_code == 200, done.text
+    assert done.json()["payment"]["state"] == "authorised"
+    repeat = demo.api.post(route, json=body)
+    assert repeat.status_code == 200
+    assert repeat.json()["payment"] == done.json()["payment"]
+    other = demo.api.post(route, json={**body, "cRes": "eyJ5IjoyfQ"})
+    assert other.status_code == 409
+    # Judged on Opayo's records: authorised once, and the saga captures it once.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and demo.order(order_id).get("status") != "shipped":
+        time.sleep(0.1)
+    assert demo.order(order_id)["status"] == "shipped"
+    opayo = demo.opayo_transaction(f"PAY-{order_id}")
+    assert (opayo["status"], opayo["captureCount"], opayo["threeDSecureStatus"]) == (
+        "Ok",
+        1,
+        "Authenticated",
+    )
+
+
+@pytest.mark.e2e
+def test_an_abandoned_challenge_cannot_be_completed_later(demo: DemoContext) -> None:
+    # Runs after the scenarios: E2E-3DS-GONE was abandoned and aborted.
+    order_id = "E2E-3DS-GONE"
+    assert demo.order(order_id)["outcome"] == "3ds_challenge_abandoned"
+    late = demo.api.post(
+        f"/orders/{order_id}/3ds-challenge",
+        json={"cRes": "eyJ4IjoxfQ", "threeDSSessionData": session_data_for(order_id)},
+    )
+    assert late.status_code == 409
+    opayo = demo.opayo_transaction(f"PAY-{order_id}")
+    assert (opayo["status"], opayo["threeDSecureStatus"], opayo["captureCount"]) == (
+        "Rejected",
+        "Incomplete",
+        0,
+    )
+
+
+@pytest.mark.e2e
 def test_bad_order_request_changes_nothing(demo: DemoContext) -> None:
     missing = demo.api.post("/orders", json={"order": {"order_id": "E2E-BAD"}})
     assert missing.status_code == 400  # the API Gateway model refuses it
@@ -81,7 +165,16 @@ def test_bad_order_request_changes_nothing(demo: DemoContext) -> None:
     )
     assert invalid.status_code == 400
     assert any(d["field"].startswith("order.") for d in invalid.json()["details"])
-    for order_id in ("E2E-BAD", "E2E-PAN", "E2E-INVALID"):
+    msk, card_id = demo.card_identifier()
+    no_browser = demo.submit(
+        sample_order("E2E-NO-SCA"),
+        {"type": "pi_card", "merchantSessionKey": msk, "cardIdentifier": card_id},
+    )
+    assert no_browser.status_code == 400
+    assert any(
+        d["field"].endswith("strongCustomerAuthentication") for d in no_browser.json()["details"]
+    )
+    for order_id in ("E2E-BAD", "E2E-PAN", "E2E-INVALID", "E2E-NO-SCA"):
         assert demo.api.get(f"/orders/{order_id}").status_code == 404
 
 

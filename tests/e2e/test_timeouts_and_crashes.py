@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo.scenarios import DemoContext, sample_order
+from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from sandbox.local.lambda_bridge import InProcessLambdas
 
 INSTRUCTIONS = r"^/api/v1/transactions/[^/]+/instructions$"
@@ -39,7 +39,13 @@ def _submit(demo: DemoContext, order_id: str, sku: str = "OPF-MUG-BLUE") -> None
     msk, card = demo.card_identifier()
     order = sample_order(order_id, sku=sku, unit=1500, qty=1)
     reply = demo.submit(
-        order, {"type": "pi_card", "merchantSessionKey": msk, "cardIdentifier": card}
+        order,
+        {
+            "type": "pi_card",
+            "merchantSessionKey": msk,
+            "cardIdentifier": card,
+            "strongCustomerAuthentication": BROWSER_DATA,
+        },
     )
     assert reply.status_code == 201, reply.text[:300]
 

@@ -43,7 +43,19 @@ def test_exactly_the_expected_routes(resources: dict[str, Any]) -> None:
         ("POST", "/orders"),
         ("GET", "/orders/{orderId}"),
         ("POST", "/orders/{orderId}/cancel"),
+        ("POST", "/orders/{orderId}/3ds-challenge"),
     }
+
+
+def test_the_challenge_route_validates_its_body_at_the_edge(resources: dict[str, Any]) -> None:
+    method = _methods(resources)[("POST", "/orders/{orderId}/3ds-challenge")]
+    assert method["AuthorizationType"] == "AWS_IAM"
+    assert "Order3dsChallenge" in str(method["Integration"]["Uri"])
+    validator = resources[method["RequestValidatorId"]["Ref"]]["Properties"]
+    assert validator["ValidateRequestBody"] is True
+    model = resources[method["RequestModels"]["application/json"]["Ref"]]["Properties"]
+    assert model["Schema"]["required"] == ["cRes", "threeDSSessionData"]
+    assert model["Schema"]["additionalProperties"] is False
 
 
 def test_only_the_webhook_is_open(resources: dict[str, Any]) -> None:

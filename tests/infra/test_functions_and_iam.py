@@ -225,8 +225,34 @@ def test_only_intake_paths_start_the_saga(resources: dict[str, Any]) -> None:
         for f in _functions(resources).values()
         if "states:StartExecution" in _actions_of(resources, f)
     }
-    # Orders from the API, payments decided by Opayo's notifications or by Pi polling.
-    assert starters == {"OrderIntakeFunction", "PaymentEventsFunction", "PiStatusPollerFunction"}
+    # Orders from the API, payments decided by Opayo's notifications or by Pi polling, and
+    # card payments decided by their 3-D Secure challenge.
+    assert starters == {
+        "OrderIntakeFunction",
+        "Order3dsChallengeFunction",
+        "PaymentEventsFunction",
+        "PiStatusPollerFunction",
+    }
+
+
+def test_the_challenge_route_reaches_only_orders_pi_and_the_saga(
+    resources: dict[str, Any],
+) -> None:
+    actions = _role_actions(resources, "/Api/Order3dsChallengeFunction")
+    assert {"dynamodb:PutItem", "secretsmanager:GetSecretValue", "states:StartExecution"} <= (
+        actions
+    )
+    # Nothing to queue, and no SecurityKey to open (card orders have none).
+    assert not {a for a in actions if a.startswith("sqs:")}
+    (function,) = [
+        f
+        for f in _functions(resources).values()
+        if f["Metadata"]["aws:cdk:path"].endswith("/Api/Order3dsChallengeFunction/Resource")
+    ]
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            assert "ServerSecurityKeysKey" not in str(policy["Properties"]["PolicyDocument"])
 
 
 def test_payment_steps_never_see_amazon_secrets(resources: dict[str, Any]) -> None:

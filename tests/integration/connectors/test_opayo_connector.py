@@ -29,7 +29,9 @@ from opayo_fba.opayo.notifications import check_notification
 from opayo_fba.opayo.pi import CardPayment, PiClient, refund_vendor_tx_code
 from opayo_fba.opayo.reporting import ReportingClient
 from opayo_fba.opayo.signatures import compute_vps_signature
+from sandbox.opayo.browser import answer_challenge
 from tests.fixtures.opayo_sandbox import (
+    BROWSER_DATA,
     MATCHING_ADDRESS,
     MerchantEndpoint,
     OpayoSandboxHandle,
@@ -78,9 +80,14 @@ def pi(opayo_sandbox: OpayoSandboxHandle) -> Iterator[PiClient]:
 
 
 def card_payment(
-    sandbox: OpayoSandboxHandle, kind: str = "Deferred", amount: int = 2599
+    sandbox: OpayoSandboxHandle,
+    kind: str = "Deferred",
+    amount: int = 2599,
+    *,
+    cardholder_name: str = "Sam Jones",
+    browser: dict[str, Any] | None = BROWSER_DATA,
 ) -> CardPayment:
-    key, identifier = sandbox.card_identifier()
+    key, identifier = sandbox.card_identifier(cardholder_name=cardholder_name)
     return CardPayment(
         transaction_type=kind,  # type: ignore[arg-type]
         vendor_tx_code=f"order-{uuid.uuid4().hex[:12]}",
@@ -91,6 +98,7 @@ def card_payment(
         customer_first_name="Sam",
         customer_last_name="Jones",
         billing_address=MATCHING_ADDRESS,
+        strong_customer_authentication=browser,
     )
 
 
@@ -397,3 +405,53 @@ def test_observe_survives_a_lost_read(pi: PiClient, opayo_sandbox: OpayoSandboxH
     held = pi.create_payment(card_payment(opayo_sandbox, "Deferred", 2599))
     lose_response_of(opayo_sandbox, "get-instructions")
     assert pi.observe(held.transaction_id).state is PaymentState.AUTHORISED
+
+
+# ---- 3-D Secure 2 -------------------------------------------------------------------------
+
+
+def test_a_card_payment_without_browser_data_is_refused_naming_the_field(
+    pi: PiClient, opayo_sandbox: OpayoSandboxHandle
+) -> None:
+    with pytest.raises(OpayoRequestInvalid) as caught:
+        pi.create_payment(card_payment(opayo_sandbox, browser=None))
+    assert caught.value.field == "strongCustomerAuthentication"
+
+
+@pytest.fixture
+def challenged(pi: PiClient, opayo_sandbox: OpayoSandboxHandle) -> tuple[PiClient, Any]:
+    payment = pi.create_payment(card_payment(opayo_sandbox, cardholder_name="CHALLENGE"))
+    assert (payment.status, payment.status_code) == ("3DAuth", "2021")
+    returned = answer_challenge(payment.raw["acsUrl"], payment.raw["cReq"], "U0Qy")
+    return pi, (payment, returned)
+
+
+def test_a_challenge_is_completed_with_the_acs_cres(
+    challenged: tuple[PiClient, Any], opayo_sandbox: OpayoSandboxHandle
+) -> None:
+    pi, (payment, returned) = challenged
+    done = pi.complete_challenge(payment.transaction_id, returned.c_res, "U0Qy")
+    assert done.status == "Ok"
+    assert done.raw["3DSecure"]["status"] == "Authenticated"
+    # Asked again (a repeat after a crash), the answer is read back, not sent twice.
+    again = pi.complete_challenge(payment.transaction_id, returned.c_res, "U0Qy")
+    assert again.status == "Ok"
+    pi.release(payment.transaction_id, Money(amount=2599, currency="GBP"))
+    state = opayo_sandbox.sandbox_transaction(payment.vendor_tx_code or "")
+    assert state["captureCount"] == 1
+
+
+def test_a_challenge_completion_whose_response_is_lost_is_read_back(
+    challenged: tuple[PiClient, Any], opayo_sandbox: OpayoSandboxHandle
+) -> None:
+    pi, (payment, returned) = challenged
+    lose_response_of(opayo_sandbox, "3d-secure-challenge")
+    done = pi.complete_challenge(payment.transaction_id, returned.c_res, "U0Qy")
+    assert done.status == "Ok"
+
+
+def test_a_cres_opayo_refuses_is_a_typed_refusal(challenged: tuple[PiClient, Any]) -> None:
+    pi, (payment, _) = challenged
+    with pytest.raises(OpayoRequestInvalid) as caught:
+        pi.complete_challenge(payment.transaction_id, "Y")
+    assert caught.value.field == "cRes"

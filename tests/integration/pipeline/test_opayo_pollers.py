@@ -27,6 +27,7 @@ from opayo_fba.store.pending_payments import PendingPaymentsStore
 from opayo_fba.transform.opayo_pi import payment_from_pi
 from opayo_fba.wiring import SqsPaymentEventQueue
 from sandbox.opayo import OpayoSandboxOptions
+from sandbox.opayo.browser import answer_challenge
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
 from tests.fixtures.saga_world import make_order
 from tests.integration.pipeline.conftest import FAST, Aws, opayo_credentials
@@ -128,10 +129,13 @@ def saga(aws: Aws) -> tuple[SagaStarter, Any, str]:
 def challenged_order(
     sandbox: OpayoSandboxHandle, store: PendingPaymentsStore, order_id: str
 ) -> PaymentTransaction:
-    """An order whose Deferred payment waits for 3-D Secure (202.02 asks for a challenge)."""
+    """An order whose Deferred payment waits for 3-D Secure (the shop created it itself; the
+    cardholder name CHALLENGE asks for a challenge)."""
     vendor_tx_code = f"{order_id}-{uuid.uuid4().hex[:6]}"
     response = sandbox.create_transaction(
-        sandbox.transaction_body("Deferred", 20202, vendor_tx_code=vendor_tx_code)
+        sandbox.transaction_body(
+            "Deferred", 20202, vendor_tx_code=vendor_tx_code, cardholder_name="CHALLENGE"
+        )
     )
     assert response.status_code == 202, response.text
     pending = payment_from_pi(response.json(), vendor_tx_code=vendor_tx_code, order_id=order_id)
@@ -148,10 +152,12 @@ def challenged_order(
 
 
 def complete_challenge(sandbox: OpayoSandboxHandle, payment: PaymentTransaction) -> None:
-    """What the shopper's browser does after the bank's challenge page."""
+    """The shopper passes the bank's challenge; the shop sends the cRes to Opayo."""
+    challenge = sandbox.client.get(f"/api/v1/transactions/{payment.transaction_id}").json()
+    returned = answer_challenge(challenge["acsUrl"], challenge["cReq"], None)
     sandbox.client.post(
         f"/api/v1/transactions/{payment.transaction_id}/3d-secure-challenge",
-        json={"cRes": "Y"},
+        json={"cRes": returned.c_res},
     ).raise_for_status()
 
 

@@ -259,7 +259,6 @@ def test_duplicate_vendor_tx_code_is_rejected(opayo_sandbox: OpayoSandboxHandle)
         (1999, 201, "Ok", "0000"),
         (40300, 403, "NotAuthed", "2000"),
         (40301, 403, "Rejected", "2001"),
-        (20202, 202, "3DAuth", "2021"),
         (50000, 500, "Error", "5003"),
     ],
 )
@@ -285,28 +284,6 @@ def test_forced_avs_cv2_check_rejects_a_wrong_security_code(
     assert response.status_code == 403
     assert response.json()["status"] == "Rejected"
     assert response.json()["avsCvcCheck"]["securityCode"] == "NotMatched"
-
-
-def test_3d_secure_challenge_completes_the_payment(opayo_sandbox: OpayoSandboxHandle) -> None:
-    key, identifier = opayo_sandbox.card_identifier(cardholder_name="CHALLENGE")
-    body = opayo_sandbox.transaction_body()
-    body["paymentMethod"]["card"] = {"merchantSessionKey": key, "cardIdentifier": identifier}
-    challenged = opayo_sandbox.create_transaction(body)
-    assert challenged.status_code == 202
-    transaction_id = challenged.json()["transactionId"]
-    assert challenged.json()["acsUrl"]
-    path = f"/api/v1/transactions/{transaction_id}/3d-secure-challenge"
-    done = opayo_sandbox.client.post(path, json={"cRes": "Y", "threeDSSessionData": "x"})
-    assert done.status_code == 201
-    assert done.json()["status"] == "Ok"
-    assert opayo_sandbox.client.post(path, json={"cRes": "Y"}).status_code == 403
-    failed = opayo_sandbox.create_transaction(opayo_sandbox.transaction_body(amount=20202))
-    refused = opayo_sandbox.client.post(
-        f"/api/v1/transactions/{failed.json()['transactionId']}/3d-secure-challenge",
-        json={"cRes": "N"},
-    )
-    assert refused.status_code == 403
-    assert refused.json()["statusCode"] == "4026"
 
 
 def test_repeat_charges_the_card_of_the_original(opayo_sandbox: OpayoSandboxHandle) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -177,3 +178,40 @@ def test_an_unknown_value_is_quoted_masked(field: str) -> None:
 def test_the_reply_never_carries_a_card_number() -> None:
     reply = build_reply("INVALID", "https://shop.example.com/done", "field X is 4929000000006")
     assert "4929" not in reply
+
+
+@pytest.mark.parametrize("vendor_args", [[], ["--vendor", ""], ["--vendor", "   "]])
+def test_cli_without_a_vendor_prints_one_line_and_exits_2(
+    tmp_path: Path, vendor_args: list[str]
+) -> None:
+    body = tmp_path / "notification.txt"
+    body.write_text(urlencode(signed_fields()))
+    result = CliRunner().invoke(
+        app,
+        ["opayo", "verify-notification", *vendor_args, str(body)],
+        env={"OPAYO_SECURITY_KEY": KEY},
+    )
+    assert result.exit_code == 2
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.strip().count("\n") == 0
+    assert "--vendor" in result.output
+
+
+def test_cli_reports_an_unreadable_file_in_one_line(tmp_path: Path) -> None:
+    # A regular file whose read fails even for root: the kernel refuses to read this
+    # process's memory at offset 0. Elsewhere, a file nobody may read.
+    unreadable = Path("/proc/self/mem")
+    if not unreadable.is_file():
+        unreadable = tmp_path / "notification.txt"
+        unreadable.write_text(urlencode(signed_fields()))
+        unreadable.chmod(0)
+        if os.access(unreadable, os.R_OK):
+            pytest.skip("no unreadable regular file available here")
+    result = CliRunner().invoke(
+        app,
+        ["opayo", "verify-notification", "--vendor", VENDOR, str(unreadable)],
+        env={"OPAYO_SECURITY_KEY": KEY},
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: cannot read")
+    assert result.output.strip().count("\n") == 0

@@ -24,6 +24,7 @@ from opayo_fba.model import OrderStatus, PaymentState
 from opayo_fba.opayo.pi import CardPayment
 from opayo_fba.opayo.results import PiTransaction
 from opayo_fba.opayo.signatures import compute_vps_signature
+from tests.fixtures.opayo_sandbox import BROWSER_DATA
 from tests.fixtures.saga_world import World, authorised_payment, make_order
 
 VPS_TX_ID = "{11111111-2222-3333-4444-555555555555}"
@@ -96,7 +97,12 @@ def _submission(order_id: str = "W-1001", **payment: Any) -> OrderSubmission:
             "vendor": "sandbox",
             "sellerAccount": "uk-main",
             "payment": payment
-            or {"type": "pi_card", "merchantSessionKey": "MSK", "cardIdentifier": "CID"},
+            or {
+                "type": "pi_card",
+                "merchantSessionKey": "MSK",
+                "cardIdentifier": "CID",
+                "strongCustomerAuthentication": BROWSER_DATA,
+            },
         }
     )
 

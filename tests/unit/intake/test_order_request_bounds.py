@@ -21,6 +21,7 @@ from opayo_fba.intake.orders import (
 )
 from opayo_fba.lambda_support import error_response, order_id_parameter
 from opayo_fba.opayo.pi import CardPayment
+from sandbox.demo.scenarios import BROWSER_DATA
 from tests.fixtures.saga_world import World, make_order
 
 ACCOUNTS = KnownAccounts(
@@ -33,7 +34,12 @@ def request(**changes: Any) -> dict[str, Any]:
         "order": make_order("W-2001").model_dump(mode="json"),
         "vendor": "sandbox",
         "sellerAccount": "uk-main",
-        "payment": {"type": "pi_card", "merchantSessionKey": "MSK", "cardIdentifier": "CID"},
+        "payment": {
+            "type": "pi_card",
+            "merchantSessionKey": "MSK",
+            "cardIdentifier": "CID",
+            "strongCustomerAuthentication": BROWSER_DATA,
+        },
     }
     document.update(changes)
     return document

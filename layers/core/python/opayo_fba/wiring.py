@@ -27,6 +27,7 @@ from opayo_fba.errors import ConfigurationError
 if TYPE_CHECKING:
     from opayo_fba.amazon.connector import SpApiConnector
     from opayo_fba.intake.orders import IntakeDependencies, KnownAccounts
+    from opayo_fba.intake.three_d_secure import ChallengeDependencies
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
     from opayo_fba.opayo.shared_protocol import SharedProtocolClient
@@ -412,6 +413,11 @@ class Wiring:
                 seller: frozenset(ids) for seller, ids in self.config.seller_marketplaces.items()
             },
         )
+
+    def challenges(self) -> ChallengeDependencies:
+        from opayo_fba.intake.three_d_secure import ChallengeDependencies
+
+        return ChallengeDependencies(store=self.store, payments=self.pi, starter=self.starter)
 
     def intake(self) -> IntakeDependencies:
         from opayo_fba.intake.orders import IntakeDependencies

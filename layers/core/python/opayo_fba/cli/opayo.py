@@ -23,9 +23,6 @@ opayo_app = typer.Typer(
 
 @opayo_app.command("verify-notification")
 def verify_notification(
-    vendor: Annotated[
-        str, typer.Option("--vendor", help="The Opayo vendor name (case does not matter).")
-    ],
     security_key: Annotated[
         str,
         typer.Option(
@@ -46,9 +43,17 @@ def verify_notification(
             help="File holding the form-encoded notification body; '-' or nothing reads stdin.",
         ),
     ] = "-",
+    vendor: Annotated[
+        str | None,
+        typer.Option("--vendor", help="The Opayo vendor name (case does not matter)."),
+    ] = None,
 ) -> None:
     """Say whether a notification body is genuine: prints `valid` (exit 0) or
-    `invalid: <reason>` (exit 1), naming the missing/bad field or the signature mismatch."""
+    `invalid: <reason>` (exit 1), naming the missing/bad field or the signature mismatch.
+    Usage errors (no vendor, a file that cannot be read) print one line and exit 2."""
+    if vendor is None or not vendor.strip():
+        typer.echo("error: --vendor is missing or empty; give the Opayo vendor name", err=True)
+        raise typer.Exit(2)
     if source == "-":
         body = sys.stdin.buffer.read()
     else:
@@ -58,13 +63,19 @@ def verify_notification(
                 f"error: {source} is not a file; give a file path or '-' for stdin", err=True
             )
             raise typer.Exit(2)
-        body = path.read_bytes()
+        try:
+            body = path.read_bytes()
+        except OSError as error:
+            typer.echo(f"error: cannot read {source}: {error.strerror or error}", err=True)
+            raise typer.Exit(2) from None
     try:
         fields = parse_notification(body)
     except (NotificationFormatError, UnicodeDecodeError) as error:
         typer.echo(f"invalid: {error}")
         raise typer.Exit(1) from None
-    check = check_notification(fields, vendor_name=vendor, security_key=security_key.strip())
+    check = check_notification(
+        fields, vendor_name=vendor.strip(), security_key=security_key.strip()
+    )
     if check.valid:
         typer.echo("valid")
         return

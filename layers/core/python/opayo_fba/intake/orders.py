@@ -2,9 +2,10 @@
 
 Three ways to say how the order is paid:
 - `pi_transaction`: an Opayo Pi transaction the shop already created (we read its state);
-- `pi_card`: a merchant session key and card identifier from the shopper's browser (we create
-  the Deferred transaction, with a vendorTxCode derived from the order id, so a repeated POST
-  can never authorise twice);
+- `pi_card`: a merchant session key and card identifier from the shopper's browser, with the
+  browser's `strongCustomerAuthentication` data (we create the Deferred transaction, with a
+  vendorTxCode derived from the order id, so a repeated POST can never authorise twice; when
+  Opayo asks for a 3-D Secure challenge the order waits for it: intake/three_d_secure.py);
 - `server`: a transaction registered through Opayo Server (its VPSTxId and SecurityKey; the
   signed notification tells us the outcome later).
 The order is stored, joined with a payment update that arrived first, and the saga starts as
@@ -23,6 +24,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -42,8 +44,10 @@ from opayo_fba.intake.payments import (
     start_if_decided,
     supersedes,
 )
+from opayo_fba.intake.three_d_secure import challenge_from_pi
 from opayo_fba.model import Order, PaymentState, PaymentTransaction, TransactionType
 from opayo_fba.model.common import SourceDocument
+from opayo_fba.model.three_d_secure import StrongCustomerAuthentication, ThreeDSecureChallenge
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.opayo_pi import payment_from_pi, pi_transaction_request
 
@@ -68,6 +72,10 @@ class PiCardReference(BaseModel):
     type: Literal["pi_card"]
     merchant_session_key: SecretStr = Field(alias="merchantSessionKey")
     card_identifier: SecretStr = Field(alias="cardIdentifier")
+    # The shopper's browser data; Opayo refuses an Ecommerce card payment without it.
+    strong_customer_authentication: StrongCustomerAuthentication = Field(
+        alias="strongCustomerAuthentication"
+    )
 
 
 class ServerReference(BaseModel):
@@ -186,7 +194,7 @@ def payment_vendor_tx_code(order_id: str) -> str:
 
 def _pi_payment(
     submission: OrderSubmission, deps: IntakeDependencies
-) -> tuple[PaymentTransaction, str | None]:
+) -> tuple[PaymentTransaction, ThreeDSecureChallenge | None]:
     order = submission.order
     pi = deps.payments(submission.vendor)
     reference = submission.payment
@@ -223,6 +231,7 @@ def _pi_payment(
         billing_address=body["billingAddress"],
         customer_email=body.get("customerEmail"),
         extra=extra,
+        strong_customer_authentication=reference.strong_customer_authentication.to_pi(),
     )
     transaction = pi.create_payment(card_payment)
     payment = payment_from_pi(
@@ -231,7 +240,7 @@ def _pi_payment(
         order_id=str(order.order_id),
         expected_amount=order.amount_due(),
     )
-    return payment, None
+    return payment, challenge_from_pi(transaction.raw, str(order.order_id), datetime.now(UTC))
 
 
 def _server_payment(submission: OrderSubmission) -> tuple[PaymentTransaction, str]:
@@ -272,11 +281,12 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
             start_if_decided(existing, deps.starter)
             return existing
         raise ConflictError(f"order {order_id} already exists with different content")
-    security_key: str | None
+    security_key: str | None = None
+    challenge: ThreeDSecureChallenge | None = None
     if isinstance(submission.payment, ServerReference):
         payment, security_key = _server_payment(submission)
     else:
-        payment, security_key = _pi_payment(submission, deps)
+        payment, challenge = _pi_payment(submission, deps)
     parked = deps.store.take_parked_payment(payment.vendor_tx_code)
     if parked is not None:
         # A Server payment's type and amount are the ones registered here, not the update's.
@@ -292,8 +302,11 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
             deps.seal(security_key, order_id) if security_key is not None else None
         ),
         source=submission.source,
+        three_d_secure=challenge,
     )
     record.note("received", f"payment {payment.state.value}")
+    if challenge is not None:
+        record.note("3ds_challenge_requested")
     record.refresh_status()
     try:
         stored = deps.store.create(record)

@@ -120,9 +120,12 @@ def apply_payment_update(
     def change(r: OrderRecord) -> None:
         update, _ = registered_facts(payment, r.payment)
         if supersedes(update, r.payment):
+            from opayo_fba.intake.three_d_secure import settle_challenge
+
             amount = r.payment.amount if r.payment is not None else update.amount
             r.payment = update.model_copy(update={"amount": amount, "order_id": r.order_id})
             r.note("payment_" + update.state.value, update.status)
+            settle_challenge(r, r.payment)
             r.refresh_status()
 
     updated = store.update(record.order_id, change)

@@ -100,6 +100,9 @@ class CardPayment:
     apply_avs_cvc_check: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Other Pi fields passed through (shippingDetails, customerPhone, ...)."""
+    strong_customer_authentication: Mapping[str, Any] | None = None
+    """The shopper's browser data for 3-D Secure 2 (`StrongCustomerAuthentication.to_pi()`);
+    Pi refuses an Ecommerce Payment or Deferred without it."""
 
     def __post_init__(self) -> None:
         check_vendor_tx_code(self.vendor_tx_code)
@@ -136,6 +139,8 @@ class CardPayment:
             body["apply3DSecure"] = self.apply_3d_secure
         if self.apply_avs_cvc_check:
             body["applyAvsCvcCheck"] = self.apply_avs_cvc_check
+        if self.strong_customer_authentication is not None:
+            body["strongCustomerAuthentication"] = dict(self.strong_customer_authentication)
         return body
 
 
@@ -384,6 +389,47 @@ class PiClient:
             raise error
 
         return self._with_retries(operation, vendor_tx_code, attempt)
+
+    def complete_challenge(
+        self, transaction_id: str, c_res: str, three_ds_session_data: str | None = None
+    ) -> PiTransaction:
+        """Send the ACS's cRes to Opayo and return the final transaction (Ok, Rejected, ...).
+
+        Never sent twice blindly: after any doubt (no answer, a 5xx, or a refusal because the
+        transaction no longer awaits 3-D Secure) the transaction is read back; if it has left
+        3DAuth that is the answer, if it still awaits its result sending again is safe.
+        """
+        path = f"/transactions/{_check_transaction_id(transaction_id)}/3d-secure-challenge"
+        body: dict[str, Any] = {"cRes": c_res}
+        if three_ds_session_data is not None:
+            body["threeDSSessionData"] = three_ds_session_data
+
+        def settled(detail: str) -> PiTransaction | None:
+            try:
+                found = self.get_transaction(transaction_id)
+            except (OpayoError, InvalidInputError) as error:
+                raise _Unresolved(f"{detail}; read-back failed: {error}") from None
+            return None if found.status == "3DAuth" else found
+
+        def attempt() -> PiTransaction:
+            try:
+                response = self._send("POST", path, body)
+            except _MaybeProcessed as doubt:
+                done = settled(doubt.detail)
+                if done is None:
+                    raise _NotProcessed(f"{doubt.detail}; still awaiting 3-D Secure") from None
+                return done
+            result = _json(response)
+            if "transactionId" in result and "status" in result:
+                return PiTransaction.from_pi(result)
+            error = _error("complete3DSecureChallenge", response, result)
+            if isinstance(error, OpayoInstructionRefused):
+                done = settled(str(error))  # completed by an earlier attempt of ours?
+                if done is not None:
+                    return done
+            raise error
+
+        return self._with_retries("complete3DSecureChallenge", transaction_id, attempt)
 
     # -- instructions -----------------------------------------------------------------------
 

@@ -9,6 +9,10 @@ Each pending Pi transaction is read back (GET /transactions/{id}) and converted 
 Either way it ends in the single entry point, so a payment never moves backwards and a
 decided payment starts the saga exactly once. A status that changes nothing costs no write.
 
+A card order whose 3-D Secure challenge was abandoned (Opayo ended the transaction without our
+cRes, or it still awaits one past the deadline) is aborted: intake/three_d_secure.py's
+`poll_update` decides, from Opayo's state.
+
 One transaction that cannot be read does not stop the others; it is reported in the result.
 A configuration error (wrong integration key) stops the run: every other call would fail too.
 """
@@ -19,11 +23,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opayo_fba.errors import ConfigurationError, OpayoFbaError
 from opayo_fba.intake.payments import Starter, apply_payment_update, supersedes
+from opayo_fba.intake.three_d_secure import poll_update
 from opayo_fba.intake.webhook import PaymentEvent, PaymentEventQueue
 from opayo_fba.model import PaymentTransaction
 from opayo_fba.store.pending_payments import PENDING_STATES, PendingPaymentsStore
@@ -135,6 +140,7 @@ def poll_pi_statuses(
                 order_id=record.order_id,
                 expected_amount=payment.amount,
             )
+            update = poll_update(record, update, now or datetime.now(UTC))
             if update.state in PENDING_STATES:
                 pending += 1
             if not supersedes(update, payment):

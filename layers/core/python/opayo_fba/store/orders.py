@@ -34,6 +34,7 @@ from opayo_fba.model import (
     TransactionType,
     sum_money,
 )
+from opayo_fba.model.three_d_secure import ThreeDSecureChallenge
 
 ORDER_KEY_PREFIX = "order#"
 PARKED_PAYMENT_KEY_PREFIX = "payment#"
@@ -72,6 +73,8 @@ class OrderRecord(BaseModel):
     # verify its notifications, sealed with KMS (store/sealed.py): never kept in clear,
     # never logged, never returned.
     server_security_key_sealed: str | None = Field(default=None, repr=False)
+    # A 3-D Secure challenge Opayo asked for on a `pi_card` payment (intake/three_d_secure.py).
+    three_d_secure: ThreeDSecureChallenge | None = None
     fulfillment_request: dict[str, Any] | None = None
     fulfillment: FulfillmentOrder | None = None
     fulfillment_status: str | None = None
