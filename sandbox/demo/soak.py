@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import httpx
@@ -64,6 +64,7 @@ SOAK_SKU = "OPF-SOAK-MUG"
 REGION = "eu-west-2"
 # What the shop does when we answer 5xx or the connection breaks: try again, a few times.
 SHOP_ATTEMPTS = 4
+T = TypeVar("T")
 _CARD_RUN = re.compile(r"(?<!\d)(?:\d[ -]?){11,18}\d(?!\d)")
 
 
@@ -91,6 +92,10 @@ class SoakOrder:
     post_statuses: list[int] = field(default_factory=list)
     cancel_status: int | None = None
     final: dict[str, Any] = field(default_factory=dict)
+    # The shop's own Deferred deposit (capture refused): taken before the faults go on, since
+    # faults are for the calls our code makes, not for the shop's.
+    deposit_transaction_id: str = ""
+    start_error: str | None = None
 
 
 @dataclass
@@ -300,14 +305,34 @@ def _submit_twice(ctx: DemoContext, soak: SoakOrder, body: dict[str, Any]) -> No
             future.result()
 
 
+def _as_a_shop(call: Callable[[], T]) -> T:
+    """A shop's own call to Opayo (session key, card identifier, Server completion): a broken
+    connection is tried again, a few times, as a shop's checkout would."""
+    for attempt in range(SHOP_ATTEMPTS):
+        try:
+            return call()
+        except httpx.TransportError:
+            if attempt == SHOP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def _start(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None:
+    try:
+        _submit_order(ctx, soak, rng)
+    except Exception as error:  # the shop could not even submit: reported, not hidden
+        soak.start_error = f"{type(error).__name__}: {str(error)[:200]}"
+
+
+def _submit_order(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None:
     soak.submitted_at = time.monotonic()
     order_id = soak.order_id
     if soak.kind in ("card", "declined", "out_of_stock", "cancel"):
         sku = "OPF-OUT-OF-STOCK" if soak.kind == "out_of_stock" else SOAK_SKU
         unit = DECLINED_AMOUNT // 2 if soak.kind == "declined" else 1299
         order = sample_order(order_id, sku=sku, unit=unit, qty=2 if sku == SOAK_SKU else 1)
-        msk, card = ctx.card_identifier()
+        msk, card = _as_a_shop(ctx.card_identifier)
         payment = {
             "type": "pi_card",
             "merchantSessionKey": msk,
@@ -316,10 +341,9 @@ def _start(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None:
         }
         _submit_twice(ctx, soak, _order_body(ctx, order, payment))
     elif soak.kind == "capture_refused":
-        transaction_id = ctx.deferred_transaction(soak.vendor_tx_code, 1000)
         payment = {
             "type": "pi_transaction",
-            "transactionId": transaction_id,
+            "transactionId": soak.deposit_transaction_id,
             "vendorTxCode": soak.vendor_tx_code,
         }
         _submit_twice(ctx, soak, _order_body(ctx, sample_order(order_id, sku=SOAK_SKU), payment))
@@ -333,7 +357,7 @@ def _start(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None:
         }
         order = sample_order(order_id, sku=SOAK_SKU, unit=1850, qty=1)
         _submit_twice(ctx, soak, _order_body(ctx, order, payment))
-        ctx.complete_server(vps_tx_id)
+        _as_a_shop(lambda: ctx.complete_server(vps_tx_id))
     if soak.kind == "cancel":
         # A merchant changes their mind at a random moment: before capture, after, too late.
         deadline = time.monotonic() + rng.uniform(0.0, 3.0)
@@ -375,6 +399,8 @@ def _judge(
 ) -> list[str]:
     problems: list[str] = []
     tag = f"{soak.order_id} ({soak.kind})"
+    if soak.start_error is not None:
+        problems.append(f"{tag}: the shop could not submit it ({soak.start_error})")
     if soak.ended_at is None:
         problems.append(
             f"{tag}: never ended (status {soak.final.get('status')!r}, "
@@ -496,8 +522,11 @@ def run_soak(options: SoakOptions) -> SoakReport:
         environment = LocalEnvironment(_environment_options(options)).start()
         try:
             ctx = DemoContext(environment)
-            _configure_faults(ctx, options)
             orders = plan(options)
+            for o in orders:
+                if o.kind == "capture_refused":
+                    o.deposit_transaction_id = ctx.deferred_transaction(o.vendor_tx_code, 1000)
+            _configure_faults(ctx, options)
             rng = random.Random(options.seed)
             seeds = {o.order_id: rng.random() for o in orders}
             everything_in = threading.Event()
