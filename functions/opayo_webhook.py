@@ -19,8 +19,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import UpstreamError
 from opayo_fba.http_input import raw_body
-from opayo_fba.intake.webhook import METRIC_CONTRADICTION, handle_server_notification
-from opayo_fba.lambda_support import error_response, wiring
+from opayo_fba.intake.webhook import (
+    METRIC_CONTRADICTION,
+    NotificationNotYetVerifiable,
+    handle_server_notification,
+)
+from opayo_fba.lambda_support import error_response, json_response, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import settings
 
@@ -47,9 +51,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             redirect_url=w.config.opayo_redirect_url,
             unseal=w.sealer.unseal,
         )
-    except UpstreamError as error:
+    except NotificationNotYetVerifiable as error:
+        # Expected (the order is on its way): a warning, not an error with a traceback.
         logger.warning("notification not verifiable yet", extra={"reason": str(error)})
         metrics.add_metric(name="OpayoNotificationRetry", unit="Count", value=1)
+        return json_response(503, {"error": type(error).__name__})
+    except UpstreamError as error:
         return error_response(error)
     if reply.status != "OK":
         logger.warning(
