@@ -147,8 +147,11 @@ def test_a_notification_before_its_order_is_retried_and_the_transaction_settles(
             and n.json()["notifications"][0]["attempts"]
         ),
     )
-    assert first[0]["httpStatus"] == 503  # not Status=INVALID/ERROR, which would cancel it
+    # 503 with no Status= line (or, on a loaded machine, no answer within the sandbox's
+    # timeout): never Status=INVALID/ERROR, which would cancel the payment.
+    assert first[0].get("httpStatus") in (503, None)
     assert first[0]["answered"] is False
+    assert first[0].get("replyStatus") is None
     reply = demo.submit(
         sample_order("E2E-SRV-EARLY", sku="OPF-TEE-M", unit=1850, qty=1),
         {"type": "server", "vendorTxCode": code, "vpsTxId": vps_tx_id, "securityKey": key},
@@ -156,7 +159,7 @@ def test_a_notification_before_its_order_is_retried_and_the_transaction_settles(
     assert reply.status_code in (200, 201), reply.text
     # Opayo's first retry is 5 minutes later on its clock.
     demo.opayo.post("/_sandbox/clock/advance", json={"seconds": 300}).raise_for_status()
-    _until("shipped", lambda: demo.order("E2E-SRV-EARLY").get("status") == "shipped")
+    _until("shipped", lambda: demo.order("E2E-SRV-EARLY").get("status") == "shipped", timeout=120)
     [notification] = demo.opayo.get(
         "/_sandbox/notifications", params={"vendorTxCode": code}
     ).json()["notifications"]
