@@ -35,6 +35,7 @@ def _form(page: httpx.Response) -> tuple[str, dict[str, str]]:
     return unescape(match.group(1)), fields
 
 
+# rule: OPAYO-SBX-05
 def answer_challenge(
     acs_url: str,
     c_req: str,

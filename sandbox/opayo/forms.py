@@ -15,6 +15,7 @@ class FormError(ValueError):
     pass
 
 
+# rule: OPAYO-SRV-08
 async def read_form(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in ("application/x-www-form-urlencoded", ""):

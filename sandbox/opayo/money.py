@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+# rule: OPAYO-PI-22
 # ISO 4217 exponents of the currencies the sandbox accepts.
 CURRENCY_EXPONENTS: dict[str, int] = {
     "GBP": 2,
@@ -33,6 +34,7 @@ def to_decimal_string(amount_minor: int, currency: str) -> str:
     return f"{Decimal(amount_minor).scaleb(-exponent):.{exponent}f}"
 
 
+# rule: OPAYO-SHP-06
 def parse_decimal_amount(text: str, currency: str) -> int:
     """ "12.34" GBP -> 1234. Raises ValueError when not a positive amount with <= exponent dp."""
     exponent = CURRENCY_EXPONENTS[currency]

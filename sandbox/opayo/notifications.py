@@ -46,6 +46,7 @@ from sandbox.opayo.state import (
 # Opayo's schedule for unanswered notifications: 5 x 5 min, 15 x 15 min, 13 x 1 h, then daily
 # for 29 days. Entry k is the wait after the (k+1)-th failed attempt.
 RETRY_SCHEDULE_SECONDS: tuple[int, ...] = (300,) * 5 + (900,) * 15 + (3600,) * 13 + (86400,) * 29
+# rule: OPAYO-NTF-05
 VALID_REPLIES = ("OK", "INVALID", "ERROR")
 
 
@@ -147,11 +148,13 @@ class NotificationDispatcher:
 
     def _post(self, notification: Record) -> dict[str, Any]:
         attempt: dict[str, Any] = {"at": iso(self._context.clock.now())}
+        # rule: OPAYO-NTF-08
         body = urlencode(notification["fields"], encoding="latin-1", errors="replace")
         try:
             response = self._client.post(
                 notification["url"],
                 content=body.encode("ascii"),
+                # rule: OPAYO-NTF-09
                 headers={"content-type": "application/x-www-form-urlencoded"},
             )
         except httpx.HTTPError as error:
@@ -159,6 +162,7 @@ class NotificationDispatcher:
             return attempt
         text = response.text
         reply = parse_reply(text)
+        # rule: OPAYO-NTF-03
         answered = (
             response.status_code == 200
             and text.startswith("Status=")
@@ -173,7 +177,7 @@ class NotificationDispatcher:
         )
         return attempt
 
-    # rule: OPAYO-NTF-03
+    # rule: OPAYO-NTF-06
     def _deliver(self, notification: Record) -> None:
         attempt = self._post(notification)
         attempts = [attempt]
@@ -229,6 +233,7 @@ class NotificationDispatcher:
         if record is None or record["server"].get("vendorReply") is not None:
             return
         record["server"]["vendorReply"] = attempt["replyStatus"]
+        # rule: OPAYO-NTF-07
         if attempt["replyStatus"] != "OK":
             record["server"]["vendorCancelled"] = True
             record["settleableAt"] = None

@@ -56,7 +56,6 @@ MAGIC_AMOUNTS: dict[int, Outcome] = {
     40301: REJECTED_BY_RULES,
     50000: ERROR,
 }
-# rule: OPAYO-OUT-03
 CHALLENGE_CARDHOLDER_NAME = "CHALLENGE"
 
 SERVER_OUTCOMES: dict[str, Outcome] = {

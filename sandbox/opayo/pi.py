@@ -264,6 +264,7 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
     kind = checker.string("transactionType", choices=TRANSACTION_TYPES)
     vendor_tx_code = checker.string("vendorTxCode", max_length=40)
     amount = checker.integer("amount")
+    # rule: OPAYO-PI-18
     # Public Pi clients send a Refund without currency (it is the original's); both are taken.
     currency = checker.string("currency", required=kind != "Refund")
     if currency and not is_supported_currency(currency):
@@ -282,6 +283,7 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
         checker.string("billingAddress.city", max_length=40)
         checker.string("billingAddress.country", max_length=2)
         checker.string("billingAddress.postalCode", required=False, max_length=10)
+        # rule: OPAYO-SCA-02
         entry_method = checker.string(
             "entryMethod", required=False, choices=ENTRY_METHODS, default="Ecommerce"
         )
@@ -313,8 +315,10 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
                 postal_code=billing.get("postalCode") or "",
                 security_code_matched=card["securityCodeMatched"],
             )
+            # rule: OPAYO-SCA-03
             three_d_secure = entry_method == "Ecommerce" and apply_3ds != "Disable"
             name = card.get("threeDSecureName", "") if three_d_secure else ""
+            # rule: OPAYO-OUT-03
             if name == NAME_CHALLENGE:
                 outcome = CHALLENGE
             elif name == NAME_NOT_AUTHENTICATED:
@@ -392,12 +396,12 @@ SERVER_ONLY = (
 )
 
 
+# rule: OPAYO-PI-20
 def _refuse_server_transaction(record: Record) -> None:
     if record["integration"] == "server":
         raise PiError.single(403, errors.INSTRUCTION_REFUSED, SERVER_ONLY)
 
 
-# rule: OPAYO-PI-09
 def _authorisation(amount: int, avs_cvc_all_matched: bool, apply_avs: str) -> Outcome:
     return decide_authorisation(
         amount=amount,
@@ -408,6 +412,7 @@ def _authorisation(amount: int, avs_cvc_all_matched: bool, apply_avs: str) -> Ou
     )
 
 
+# rule: OPAYO-PI-09
 def _find(context: SandboxContext, transaction_id: str) -> Record:
     record = context.state.transaction(transaction_id)
     if record is None or record["status"] == "Registered":
@@ -422,6 +427,7 @@ async def get_transaction(request: Request, context: SandboxContext) -> Response
     return JSONResponse(pi_view(record), 200)
 
 
+# rule: OPAYO-PI-19
 async def list_instructions(request: Request, context: SandboxContext) -> Response:
     """The instructions applied to a transaction, with their dates; 404 when there are none."""
     _require_basic_auth(request, context)

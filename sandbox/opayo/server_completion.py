@@ -106,6 +106,7 @@ def complete_registration(
         }
         address, postcode = server["addressMatched"], server["postcodeMatched"]
         authorised = outcome is OK and not token
+        # rule: OPAYO-NTF-12
         fields.update(
             AVSCV2=_avscv2(address, postcode, security_code_matched),
             AddressResult=_matched(address),

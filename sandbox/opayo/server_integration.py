@@ -66,6 +66,7 @@ REQUIRED_FIELDS = (
     "DeliveryCountry",
 )
 TX_TYPES = {"PAYMENT": "Payment", "DEFERRED": "Deferred", "TOKEN": "Token"}
+# rule: OPAYO-SRV-06
 # A TOKEN registration stores a card and takes no money: omnipay-sagepay's
 # ServerTokenRegistrationRequest sends only these (plus VPSProtocol, TxType, Vendor).
 TOKEN_REQUIRED_FIELDS = (
@@ -251,6 +252,7 @@ async def complete(request: Request) -> Response:
                 apply_avs_cvc_check="UseMSPSetting",
                 apply_3d_secure="UseMSPSetting",
             )
+            # rule: OPAYO-SRV-07
             # On the hosted page the shopper passes the challenge there and then.
             requested = OK if decided is CHALLENGE else decided
         complete_registration(

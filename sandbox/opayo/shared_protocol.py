@@ -64,6 +64,7 @@ REFUND_FIELDS = (
 REFUND_SUCCESS = "0000 : The Refund was Successful."
 
 
+# rule: OPAYO-SHP-13
 class SharedRefusal(Exception):
     def __init__(self, status: str, code: int, detail: str) -> None:
         super().__init__(detail)
@@ -72,6 +73,7 @@ class SharedRefusal(Exception):
         self.detail = detail
 
 
+# rule: OPAYO-SHP-07
 def reply(lines: dict[str, str]) -> PlainTextResponse:
     return PlainTextResponse("".join(f"{name}={value}\r\n" for name, value in lines.items()))
 
@@ -84,6 +86,7 @@ def _invalid(code: int, detail: str) -> SharedRefusal:
     return SharedRefusal("INVALID", code, detail)
 
 
+# rule: OPAYO-SHP-01
 def _check_header(fields: dict[str, str], tx_type: str, context: SandboxContext) -> None:
     for name in ("VPSProtocol", "TxType", "Vendor"):
         if not fields.get(name, "").strip():
@@ -98,6 +101,7 @@ def _check_header(fields: dict[str, str], tx_type: str, context: SandboxContext)
 
 def _referenced(context: SandboxContext, fields: dict[str, str], prefix: str = "") -> Record:
     """The Server transaction these fields name, checked field by field."""
+    # rule: OPAYO-SHP-05
     for name in REFERENCE_FIELDS:
         if not fields.get(prefix + name, "").strip():
             raise _malformed(f"The {prefix}{name} field is missing.")
@@ -114,14 +118,18 @@ def _referenced(context: SandboxContext, fields: dict[str, str], prefix: str = "
     expected = str(server.get("txAuthNo") or "").encode()
     if not expected or not hmac.compare_digest(auth, expected):
         raise _invalid(4007, f"The {prefix}TxAuthNo does not match the transaction.")
+    # rule: OPAYO-SHP-09
     if server.get("vendorCancelled"):
         raise _invalid(
             4008,
             "The transaction was cancelled: its notification was answered INVALID or ERROR.",
         )
+    # rule: OPAYO-SHP-10
+    # A notification still waiting for its answer (txstateid 7) does not stop an instruction.
     return record
 
 
+# rule: OPAYO-SHP-08
 def _apply(context: SandboxContext, record: Record, instruction: str, amount: int | None) -> None:
     try:
         apply_instruction(context, record, instruction, amount)
@@ -140,6 +148,7 @@ def _ok(detail: str, **extra: str) -> PlainTextResponse:
     return reply({"VPSProtocol": PROTOCOL, "Status": "OK", "StatusDetail": detail, **extra})
 
 
+# rule: OPAYO-SHP-02
 async def release(request: Request, context: SandboxContext) -> Response:
     fields = await _form(request)
     _check_header(fields, "RELEASE", context)
@@ -158,6 +167,7 @@ async def release(request: Request, context: SandboxContext) -> Response:
     return _ok("0000 : The transaction was RELEASEd successfully.")
 
 
+# rule: OPAYO-SHP-03
 async def abort(request: Request, context: SandboxContext) -> Response:
     fields = await _form(request)
     _check_header(fields, "ABORT", context)
@@ -178,6 +188,7 @@ async def void(request: Request, context: SandboxContext) -> Response:
     return _ok("0000 : The transaction was VOIDed successfully.")
 
 
+# rule: OPAYO-SHP-04
 async def refund(request: Request, context: SandboxContext) -> Response:
     fields = await _form(request)
     _check_header(fields, "REFUND", context)
@@ -291,6 +302,7 @@ def _log_post(context: SandboxContext, request: Request, body: bytes, response: 
     )
 
 
+# rule: OPAYO-SBX-06
 async def list_posts(request: Request) -> JSONResponse:
     """`GET /_sandbox/shared-protocol[?vendorTxCode=]`: the posts naming that transaction."""
     context: SandboxContext = request.app.state.opayo

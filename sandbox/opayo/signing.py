@@ -35,10 +35,12 @@ _TAIL = (
 )
 
 
+# rule: OPAYO-NTF-10
 def sign_notification(fields: Mapping[str, str], *, vendor: str, security_key: str) -> str:
     """The VPSSignature Opayo sends with `fields` (upper-case MD5 hex)."""
     token_ok = fields.get("TxType") == "TOKEN" and fields.get("Status") == "OK"
     head = [fields.get(name, "") for name in _HEAD]
+    # rule: OPAYO-NTF-11
     if token_ok:
         head[0] = head[0].replace("{", "").replace("}", "")
     parts = [

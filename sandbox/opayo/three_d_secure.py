@@ -52,6 +52,7 @@ COLOR_DEPTHS = (1, 4, 8, 15, 16, 24, 32, 48)
 _WINDOW_CODES = dict(zip(CHALLENGE_WINDOW_SIZES, ("01", "02", "03", "04", "05"), strict=True))
 MESSAGE_VERSION = "2.1.0"
 
+# rule: OPAYO-SCA-05
 # Opayo's test gateway reads the 3-D Secure outcome from the cardholder name.
 NAME_CHALLENGE = "CHALLENGE"
 NAME_SUCCESSFUL = "SUCCESSFUL"
@@ -78,6 +79,7 @@ def magic_name(cardholder_name: str) -> str:
 
 def check_strong_customer_authentication(checker: BodyChecker) -> None:
     """Every field of the object, each refusal naming `strongCustomerAuthentication.<field>`."""
+    # rule: OPAYO-SCA-01
     if not isinstance(checker.body.get(SCA), dict):
         if SCA in checker.body and checker.body[SCA] is not None:
             checker.fail(SCA, "Invalid type: must be an object", errors.INVALID_TYPE)
@@ -89,6 +91,7 @@ def check_strong_customer_authentication(checker: BodyChecker) -> None:
                 errors.MISSING_FIELD,
             )
         return
+    # rule: OPAYO-SCA-04
     url = checker.string(f"{SCA}.notificationURL", max_length=256)
     if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
         checker.fail(f"{SCA}.notificationURL", "Invalid value: must be an http(s) URL")
@@ -133,6 +136,7 @@ def decode_message(text: str) -> dict[str, Any] | None:
     return message if isinstance(message, dict) else None
 
 
+# rule: OPAYO-SCA-06
 def open_challenge(record: Record, body: dict[str, Any], acs_url: str) -> None:
     """Remember what the ACS and the 3d-secure-challenge call need; set acsUrl and cReq."""
     sca = body[SCA]
@@ -176,6 +180,7 @@ def read_cres(record: Record, c_res: str) -> str | None:
     return str(message["transStatus"])
 
 
+# rule: OPAYO-SCA-09
 def expire_if_abandoned(context: SandboxContext, record: Record) -> bool:
     """Cancel a challenge left unfinished too long; True when this call cancelled it."""
     if record.get("status") != CHALLENGE.status or record.get("integration") != "pi":
@@ -227,6 +232,7 @@ def _awaiting(context: SandboxContext, acs_trans_id: str) -> Record | None:
     return None
 
 
+# rule: OPAYO-SCA-07
 async def acs_challenge_page(request: Request) -> Response:
     """The issuer's challenge page: the browser posts `creq` and `threeDSSessionData` here."""
     context: SandboxContext = request.app.state.opayo
@@ -250,6 +256,7 @@ async def acs_challenge_page(request: Request) -> Response:
     )
 
 
+# rule: OPAYO-SCA-08
 async def acs_challenge_result(request: Request) -> Response:
     """The shopper answered: post `cres` (and `threeDSSessionData`) to the notificationURL."""
     context: SandboxContext = request.app.state.opayo

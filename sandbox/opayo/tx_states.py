@@ -60,6 +60,7 @@ def tx_state_id(context: SandboxContext, record: Record) -> int:
         return _FAILED.get(record["status"], ERROR_AT_OPAYO)
     if server.get("vendorCancelled"):
         return CANCELLED_BY_NOTIFICATION_REPLY
+    # rule: OPAYO-RPT-11
     # An instruction the vendor gave shows through, answered notification or not.
     if record["voided"]:
         return VOIDED_BY_VENDOR
@@ -82,12 +83,14 @@ def tx_state_id(context: SandboxContext, record: Record) -> int:
     return SUCCESSFULLY_AUTHORISED
 
 
+# rule: OPAYO-RPT-12
 # The `status` text that goes with each txstateid (the same Stack Overflow list).
 STATE_TEXT: dict[int, str] = {
     REGISTERED_ON_CARD_SELECTION: "User on the Card Selection Page.",
     ON_CARD_DETAILS_PAGE: "User on the Card Details Entry Page.",
     AT_3D_SECURE: "Transaction at 3D-Secure Authentication Stage.",
-    # Our wording: the list's text for 7 is not quoted in any source we found.
+    # Our wording; the list's own text for 7 is "Vendor Notified of transaction state at their
+    # NotificationURL. Awaiting response." (docs/sandbox-opayo.md, OPAYO-RPT-12).
     AWAITING_NOTIFICATION_REPLY: "Authorised, awaiting the Vendor's notification reply.",
     TIMED_OUT_AFTER_15_MINUTES: "Transaction CANCELLED by Opayo after 15 minutes of inactivity.",
     CANCELLED_BY_NOTIFICATION_REPLY: "Transaction completed but Vendor systems returned INVALID "

@@ -39,6 +39,7 @@ def peer_address(request: Request) -> str:
     return request.client.host if request.client is not None else ""
 
 
+# rule: OPAYO-SHP-12
 def is_registered(context: SandboxContext, address: str) -> bool:
     try:
         return str(ipaddress.ip_address(address)) in context.valid_ips
@@ -46,6 +47,7 @@ def is_registered(context: SandboxContext, address: str) -> bool:
         return False
 
 
+# rule: OPAYO-SHP-11
 def refuse_unregistered(request: Request, protocol: str) -> PlainTextResponse | None:
     """Opayo's refusal when the post does not come from a Valid IP, else None."""
     context: SandboxContext = request.app.state.opayo

@@ -11,6 +11,7 @@ from sandbox.opayo.errors import PiError, PiFieldError
 _MISSING = object()
 
 
+# rule: OPAYO-PI-21
 class BodyChecker:
     def __init__(self, body: dict[str, Any]) -> None:
         self.body = body
@@ -84,6 +85,7 @@ class BodyChecker:
             return None
         return value
 
+    # rule: OPAYO-SCA-10
     def whole_number(self, path: str, *, minimum: int | None = None) -> int | None:
         """An integer, or a string holding one (clients send browser figures both ways)."""
         value = self._lookup(path)
