@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
 
 
+from sandbox.demo.soak import KINDS  # noqa: E402
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=300, help="orders to submit (default 300)")
@@ -34,6 +37,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16, help="shops submitting at once")
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds for all to end")
     parser.add_argument("--template", type=Path, help="synthesized template (default: cdk.out)")
+    parser.add_argument(
+        "--kinds",
+        help="comma-separated scenarios to run (default: all of " + ", ".join(KINDS) + ")",
+    )
+    parser.add_argument("--log", type=Path, help="write everything the run logged to this file")
     parser.add_argument("--show", type=int, default=20, help="violations to list (default 20)")
     return parser.parse_args()
 
@@ -53,6 +61,14 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
+    kinds = tuple(k.strip() for k in args.kinds.split(",")) if args.kinds else KINDS
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        print(
+            f"error: unknown scenario {', '.join(unknown)}; choose from {', '.join(KINDS)}",
+            file=sys.stderr,
+        )
+        return 2
     shown = [-1]
 
     def progress(ended: int, total: int) -> None:
@@ -75,6 +91,8 @@ def main() -> int:
                 concurrency=args.concurrency,
                 timeout=args.timeout,
                 progress=progress,
+                kinds=kinds,
+                log_file=args.log,
             )
         )
         print(file=sys.__stderr__)

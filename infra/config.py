@@ -73,7 +73,7 @@ class Schedules(_Model):
     opayo_settlement_batch_fetch: str
     opayo_pi_status_polling: str
     # The check for Deferred authorisations held too long (alarm, and abort where set).
-    held_authorisations_check: str = "rate(6 hours)"
+    held_authorisations_check: str = "rate(1 hour)"
 
     @field_validator("*")
     @classmethod
@@ -114,6 +114,10 @@ class EnvironmentConfig(_Model):
     # A Deferred authorisation held (authorised, not captured) this many days alarms: an
     # order is stuck before capture, and Opayo lets a Deferred be released for 30 days.
     held_authorisation_alarm_days: int = Field(default=6, ge=1, le=29)
+    # A card payment whose order never reached us (intake/abandoned.py) is ended at Opayo
+    # once its note is this old: longer than a merchant session key lives (400 s), so the
+    # shop's own retries come first.
+    abandoned_card_payment_minutes: int = Field(default=15, ge=10, le=1440)
     log_retention_days: Literal[30, 90, 180, 365, 400, 545, 731, 1827, 3653] = 365
     api_throttle_rate_limit: int = Field(default=50, ge=1, le=10_000)
     api_throttle_burst_limit: int = Field(default=100, ge=1, le=5_000)

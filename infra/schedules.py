@@ -105,7 +105,10 @@ class Schedules(Construct):
                 PI_STATUS_POLLER.module,
                 subject,
             )
-            policy: dict[str, Any] = {"alarmAfterDays": config.held_authorisation_alarm_days}
+            policy: dict[str, Any] = {
+                "alarmAfterDays": config.held_authorisation_alarm_days,
+                "abandonedAfterMinutes": config.abandoned_card_payment_minutes,
+            }
             if vendor.abort_deferred_after_days is not None:
                 policy["abortAfterDays"] = vendor.abort_deferred_after_days
             self._build_schedule(

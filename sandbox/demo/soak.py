@@ -2,7 +2,8 @@
 
 `run_soak(options)` starts the sandboxes and the local runtime on the synthesized template,
 turns on seeded faults on every mutating operation of both sandboxes (5xx, 429, committed
-changes whose response is lost) and duplicated, reordered Server notifications, then submits
+changes whose response is lost), crashes of our own functions right after their side effect
+and duplicated, reordered Server notifications, then submits
 N orders concurrently, each twice, across the demo's scenarios (card, declined card, out of
 stock, capture refused, Server payment, merchant cancellation at a random moment). When every
 order has ended (or the bound runs out) it judges each one on Opayo's and Amazon's own
@@ -15,7 +16,9 @@ The invariants (each breach is a violation; `bench/soak.py` prints them, a test 
   capture ("never ships unpaid");
 - at most one capture per order, and at most one payment transaction per order;
 - nothing captured for an order Amazon did not ship, unless refunded in full;
-- no Deferred authorisation left open once the order has ended;
+- no Deferred authorisation left open, for any order, stored or not (card payments whose
+  order never reached us are ended by the hourly check, run once at the end as it would run
+  once their age had passed);
 - dead-letter queues empty.
 """
 
@@ -59,6 +62,19 @@ AMAZON_MUTATING = ("createFulfillmentOrder", "updateFulfillmentOrder", "cancelFu
 AMAZON_READS = ("getFulfillmentPreview", "getFulfillmentOrder")
 OPAYO_MUTATING = ("transactions", "instructions")
 FAULT_KINDS = ("server_error", "unavailable", "throttle", "lost_response")
+# Our own functions stopped right after a side effect landed, before they could write it down
+# (what a Lambda timeout does): (module, method, path pattern of the call).
+_FULFILLMENT = r"^/fba/outbound/2020-07-01/fulfillmentOrders"
+CRASHES = (
+    ("order_intake", "POST", r"^/api/v1/transactions$"),
+    ("saga_capture_payment", "POST", r"^/api/v1/transactions/[^/]+/instructions$"),
+    ("saga_capture_payment", "POST", r"/gateway/service/release\.vsp$"),
+    ("saga_abort_payment", "POST", r"^/api/v1/transactions/[^/]+/instructions$"),
+    ("saga_abort_payment", "POST", r"^/api/v1/transactions$"),
+    ("saga_create_fulfillment_order", "POST", _FULFILLMENT + "$"),
+    ("saga_release_fulfillment_order", "PUT", _FULFILLMENT + "/[^/]+$"),
+    ("saga_cancel_fulfillment_order", "PUT", _FULFILLMENT + "/[^/]+/cancel$"),
+)
 KINDS = ("card", "declined", "out_of_stock", "capture_refused", "server", "cancel")
 SOAK_SKU = "OPF-SOAK-MUG"
 REGION = "eu-west-2"
@@ -79,6 +95,8 @@ class SoakOptions:
     time_factor: float = 600.0
     timeout: float = 900.0  # seconds for every order to end
     progress: Callable[[int, int], None] | None = None  # (ended, total)
+    kinds: tuple[str, ...] = KINDS  # the scenarios to spread the orders over
+    log_file: Path | None = None  # where to write everything the run logged
 
 
 @dataclass
@@ -90,6 +108,7 @@ class SoakOrder:
     ended_at: float | None = None
     post_latencies: list[float] = field(default_factory=list)
     post_statuses: list[int] = field(default_factory=list)
+    post_refusals: list[str] = field(default_factory=list)  # what a 4xx/5xx answer said
     cancel_status: int | None = None
     final: dict[str, Any] = field(default_factory=dict)
     # The shop's own Deferred deposit (capture refused): taken before the faults go on, since
@@ -259,8 +278,22 @@ def _configure_faults(ctx: DemoContext, options: SoakOptions) -> None:
     ).raise_for_status()
 
 
+def _arm_crashes(ctx: DemoContext, options: SoakOptions) -> None:
+    if not options.faults:
+        return
+    lambdas = ctx.environment.runtime.lambdas  # type: ignore[union-attr]
+    times = max(1, options.orders // 30)
+    for module, method, path in CRASHES:
+        lambdas.crash_after(module, method, path, times=times)
+
+
 def _faults_fired(ctx: DemoContext) -> dict[str, int]:
     fired: dict[str, int] = {}
+    runtime = ctx.environment.runtime
+    for rule in runtime.lambdas.crash_rules if runtime is not None else []:
+        if rule.fired:
+            key = f"crash {rule.module} after {rule.method} {rule.path}"
+            fired[key] = fired.get(key, 0) + rule.fired
     for name, client in (("amazon", ctx.amazon), ("opayo", ctx.opayo)):
         reply = client.get("/_sandbox/faults")
         if reply.status_code != 200:
@@ -286,6 +319,8 @@ def _post_order(ctx: DemoContext, soak: SoakOrder, body: dict[str, Any]) -> None
             continue
         soak.post_latencies.append(time.monotonic() - started)
         soak.post_statuses.append(reply.status_code)
+        if reply.status_code >= 400:
+            soak.post_refusals.append(f"{reply.status_code} {reply.text[:300]}")
         if reply.status_code < 500:
             return
 
@@ -369,6 +404,17 @@ def _submit_order(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None
             soak.cancel_status = 0
 
 
+def _sweep_abandoned(ctx: DemoContext) -> None:
+    """Run the hourly check for abandoned card payments as it would run once their age had
+    passed (every shop has stopped by now, so no intake is in flight)."""
+    runtime = ctx.environment.runtime
+    assert runtime is not None
+    for schedule in runtime.schedules.schedules.values():
+        if "HeldAuthorisations" in schedule.name:
+            event = {**json.loads(schedule.input or "{}"), "abandonedAfterMinutes": 0}
+            runtime.lambdas.invoke(schedule.function, event)
+
+
 def _ended(order: dict[str, Any]) -> bool:
     return order.get("status") in TERMINAL and bool(
         order.get("outcome") or order.get("status") == "shipped"
@@ -404,7 +450,9 @@ def _judge(
     if soak.ended_at is None:
         problems.append(
             f"{tag}: never ended (status {soak.final.get('status')!r}, "
-            f"outcome {soak.final.get('outcome')!r}; POST /orders answered {soak.post_statuses})"
+            f"outcome {soak.final.get('outcome')!r}; POST /orders answered {soak.post_statuses}"
+            + (f": {' | '.join(soak.post_refusals)}" if soak.post_refusals else "")
+            + ")"
         )
     if any(s == 0 or s >= 500 for s in soak.post_statuses[-1:]):
         problems.append(f"{tag}: POST /orders kept failing ({soak.post_statuses})")
@@ -424,16 +472,17 @@ def _judge(
             f"{tag}: {captured} captured, {refunded} refunded, and Amazon did not ship it "
             f"(fulfillment {status})"
         )
-    if soak.ended_at is not None:
-        for p in payments:
-            open_deferred = (
-                p.get("transactionType") == "Deferred"
-                and p.get("status") == "Ok"
-                and not p.get("released")
-                and not p.get("aborted")
-            )
-            if open_deferred:
-                problems.append(f"{tag}: Deferred {p.get('vendorTxCode')} left authorised")
+    # Judged for every order, ended or not, stored or not: money held for an order we never
+    # stored is the worst case of all.
+    for p in payments:
+        open_deferred = (
+            p.get("transactionType") == "Deferred"
+            and p.get("status") == "Ok"
+            and not p.get("released")
+            and not p.get("aborted")
+        )
+        if open_deferred:
+            problems.append(f"{tag}: Deferred {p.get('vendorTxCode')} left authorised")
     return problems
 
 
@@ -507,7 +556,7 @@ def _scan_for_cards(region: str, log_text: str) -> list[str]:
 def plan(options: SoakOptions, prefix: str = "SOAK") -> list[SoakOrder]:
     orders = []
     for index in range(options.orders):
-        kind = KINDS[index % len(KINDS)]
+        kind = options.kinds[index % len(options.kinds)]
         order_id = f"{prefix}-{index:04d}-{kind.upper().replace('_', '')}"
         code = {"capture_refused": f"SHOP-{order_id}", "server": f"SRV-{order_id}"}
         orders.append(SoakOrder(order_id, kind, code.get(kind, f"PAY-{order_id}")))
@@ -527,6 +576,7 @@ def run_soak(options: SoakOptions) -> SoakReport:
                 if o.kind == "capture_refused":
                     o.deposit_transaction_id = ctx.deferred_transaction(o.vendor_tx_code, 1000)
             _configure_faults(ctx, options)
+            _arm_crashes(ctx, options)
             rng = random.Random(options.seed)
             seeds = {o.order_id: rng.random() for o in orders}
             everything_in = threading.Event()
@@ -545,6 +595,8 @@ def run_soak(options: SoakOptions) -> SoakReport:
             everything_in.set()
             follower.join()
             fired = _faults_fired(ctx)
+            environment.runtime.lambdas.clear_crashes()  # type: ignore[union-attr]
+            _sweep_abandoned(ctx)
             # Judge with the faults off, so reading the records is not itself faulted.
             ctx.amazon.delete("/_sandbox/faults")
             ctx.opayo.delete("/_sandbox/faults")
@@ -562,6 +614,8 @@ def run_soak(options: SoakOptions) -> SoakReport:
             violations += _dead_letters(region)
             wall = time.monotonic() - started
             cards = _scan_for_cards(region, "".join(kept))
+            if options.log_file is not None:
+                options.log_file.write_text("".join(kept), encoding="utf-8")
             ctx.close()
         finally:
             environment.stop()

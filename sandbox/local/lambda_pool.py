@@ -8,7 +8,15 @@ belong to one function and one environment, with no lock between functions. A fu
 invoked while all of its environments are busy gets a new one (a cold start); a finished
 invocation returns its environment to the function's pool, where the next invocation finds
 it warm (`prewarm` starts one environment per function up front, so that the imports of a
-cold start are paid once, at start-up, not by the first order). An invocation that outlives
+cold start are paid once, at start-up, not by the first order).
+
+One difference from Lambda, because a laptop is not a fleet: at most `max_cold_starts`
+environments (default: the number of cores) are in their init phase at once. Lambda's cold
+starts run on hardware of their own; here 30 concurrent requests would start 30 interpreters
+importing the same modules on two cores, each taking the whole storm's time (tens of
+seconds), longer than a card session key lives. So an invocation that finds no warm
+environment and no free init slot waits for whichever comes first: an environment of its
+function coming back warm, or a slot to start a new one. An invocation that outlives
 the function's timeout is ended as Lambda ends it: the environment is stopped and the error
 is `Sandbox.Timedout`.
 
@@ -142,12 +150,22 @@ def _forward_output(stream: IO[bytes] | None) -> None:
 class WorkerLambdas(InProcessLambdas):
     """The functions of one synthesized stack, each invocation in its own environment."""
 
-    def __init__(self, functions: list[LocalFunction], base_environment: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        functions: list[LocalFunction],
+        base_environment: Mapping[str, str],
+        *,
+        max_cold_starts: int | None = None,
+    ) -> None:
         super().__init__(functions)
         self._base_environment = dict(base_environment)
         self._idle: dict[str, list[_Environment]] = defaultdict(list)
         self._started: list[_Environment] = []
         self._pool_lock = threading.Lock()
+        # Signalled when an environment comes back idle or an init slot frees up.
+        self._available = threading.Condition(self._pool_lock)
+        self._max_cold_starts = max(1, max_cold_starts or os.cpu_count() or 2)
+        self._initialising = 0
         self._record_lock = threading.Lock()
         self._closed = False
 
@@ -167,17 +185,33 @@ class WorkerLambdas(InProcessLambdas):
             return len(self._started)
 
     def _checkout(self, function: LocalFunction) -> _Environment:
-        with self._pool_lock:
-            if self._closed:
-                raise RuntimeError("the local runtime is stopping")
-            idle = self._idle[function.name]
-            while idle:
-                environment = idle.pop()
-                if environment.alive():
-                    return environment
-        environment = _Environment(function, self.environment_of(function))
-        with self._pool_lock:
-            self._started.append(environment)
+        """A warm environment of `function`, or a new one once an init slot is free."""
+        with self._available:
+            while True:
+                if self._closed:
+                    raise RuntimeError("the local runtime is stopping")
+                idle = self._idle[function.name]
+                while idle:
+                    environment = idle.pop()
+                    if environment.alive():
+                        return environment
+                if self._initialising < self._max_cold_starts:
+                    self._initialising += 1
+                    break
+                self._available.wait()
+        try:
+            environment = _Environment(function, self.environment_of(function))
+            with self._pool_lock:
+                self._started.append(environment)
+            try:
+                environment.await_ready()
+            except (TimeoutError, WorkerDied):
+                environment.stop()
+                raise
+        finally:
+            with self._available:
+                self._initialising -= 1
+                self._available.notify_all()
         return environment
 
     def prewarm(self) -> None:
@@ -198,16 +232,16 @@ class WorkerLambdas(InProcessLambdas):
             self._checkin(environment)
 
     def _checkin(self, environment: _Environment) -> None:
-        with self._pool_lock:
+        with self._available:
             if not self._closed and environment.alive():
                 self._idle[environment.function.name].append(environment)
+                self._available.notify_all()
                 return
         environment.stop()
 
     def invoke(self, name_or_arn: str, event: Any) -> Invocation:
         function = self.function(name_or_arn)
         started = time.monotonic()
-        environment = self._checkout(function)
         module = function.handler.rpartition(".")[0]
         # `crash_after` rules are armed in the worker, which stops the invocation right after
         # the matching call was answered (lambda_worker.py); the count is kept here.
@@ -216,16 +250,20 @@ class WorkerLambdas(InProcessLambdas):
             for i, r in enumerate(self.crash_rules)
             if r.module == module and (r.times is None or r.fired < r.times)
         ]
+        environment: _Environment | None = None
         try:
+            environment = self._checkout(function)
             reply = environment.invoke(event, armed)
         except (TimeoutError, WorkerDied) as error:
-            environment.stop()
+            if environment is not None:
+                environment.stop()
             kind = "Sandbox.Timedout" if isinstance(error, TimeoutError) else "Runtime.ExitError"
             payload: Any = {"errorType": kind, "errorMessage": str(error)}
             result = Invocation(
                 function.name, event, payload, kind, str(error), time.monotonic() - started
             )
         else:
+            assert environment is not None  # _checkout returned one
             self._checkin(environment)
             crashed = reply.get("crashed")
             if isinstance(crashed, int) and crashed < len(self.crash_rules):
@@ -249,9 +287,10 @@ class WorkerLambdas(InProcessLambdas):
 
     def close(self) -> None:
         """Stop every execution environment (the runtime is stopping)."""
-        with self._pool_lock:
+        with self._available:
             self._closed = True
             started, self._started = self._started, []
             self._idle.clear()
+            self._available.notify_all()
         for environment in started:
             environment.stop()

@@ -174,3 +174,49 @@ def test_a_compensation_that_keeps_failing_is_made_right_by_the_recovery(
     assert order["outcome"] == "execution_failed"
     events = [entry["event"] for entry in order["history"]]
     assert "execution_recovered" in events
+
+
+@pytest.mark.e2e
+def test_an_authorisation_whose_order_was_never_stored_is_aborted_by_the_sweep(
+    demo: DemoContext, lambdas: InProcessLambdas
+) -> None:
+    """Opayo authorised, then intake stopped before storing the order, and the shop gave up:
+    the hourly check finds intake's note and aborts the authorisation at Opayo."""
+    import json
+
+    order_id = "E2E-T-INTAKE-LOST"
+    crash = lambdas.crash_after("order_intake", "POST", TRANSACTIONS)
+    msk, card = demo.card_identifier()
+    payment = {
+        "type": "pi_card",
+        "merchantSessionKey": msk,
+        "cardIdentifier": card,
+        "strongCustomerAuthentication": BROWSER_DATA,
+    }
+    order = sample_order(order_id, sku="OPF-MUG-BLUE", unit=1500, qty=1)
+    reply = demo.submit(order, payment)
+    assert reply.status_code >= 500, reply.text[:300]
+    assert crash.fired == 1
+    assert demo.api.get(f"/orders/{order_id}").status_code == 404
+    held = demo.opayo_transaction(f"PAY-{order_id}")
+    assert held["status"] == "Ok"
+    assert not held.get("aborted")
+
+    runtime = demo.environment.runtime
+    assert runtime is not None
+    (schedule,) = [
+        s for s in runtime.schedules.schedules.values() if "HeldAuthorisations" in s.name
+    ]
+    # The schedule's own input, with the note's age brought to now (the test cannot wait 15 min).
+    event = {**json.loads(schedule.input or "{}"), "abandonedAfterMinutes": 0}
+    swept = lambdas.invoke(schedule.function, event)
+    assert swept.error_type is None, swept.error_message
+    assert swept.payload["abandoned_aborted"] == 1
+
+    opayo = demo.opayo_transaction(f"PAY-{order_id}")
+    assert opayo.get("aborted")
+    assert not opayo.get("capturedAmount")
+    late = demo.submit(order, payment)  # the shop's late retry is told, and pays nothing
+    assert late.status_code == 409, late.text[:300]
+    assert "new order id" in late.json()["error"]
+    assert demo.opayo_transaction(f"PAY-{order_id}")["instructions"] == opayo["instructions"]

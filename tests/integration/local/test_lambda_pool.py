@@ -111,3 +111,49 @@ def test_errors_and_timeouts_are_reported_as_lambda_reports_them(lambdas: Worker
     assert timed_out.error_type == "Sandbox.Timedout"
     assert "timed out after 1.00 seconds" in str(timed_out.error_message)
     assert lambdas.invoke("quick", {}).error_type is None  # a fresh environment next time
+
+
+INIT_RECORDING = """
+import os
+import time
+
+with open(os.environ["INIT_LOG"], "a") as log:
+    log.write(f"start {time.monotonic()}\\n")
+# Some init work, long enough that unbounded cold starts would overlap.
+_squares = sum(i * i for i in range(300_000))
+with open(os.environ["INIT_LOG"], "a") as log:
+    log.write(f"end {time.monotonic()}\\n")
+
+
+def step(event, context):
+    return {"pid": os.getpid()}
+"""
+
+
+def test_cold_starts_are_bounded_and_waiters_take_warm_environments(tmp_path: Path) -> None:
+    (tmp_path / "recording.py").write_text(INIT_RECORDING)
+    log = tmp_path / "init.log"
+    function = LocalFunction(
+        "step", tmp_path, "recording.step", {"INIT_LOG": str(log)}, 30, 128, "arn:step"
+    )
+    pool = WorkerLambdas([function], {"PATH": os.environ.get("PATH", "")}, max_cold_starts=1)
+    try:
+        results: list[Invocation] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(pool.invoke("step", {})))
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert len(results) == 6
+        assert all(r.error_type is None for r in results)
+        marks = [line.split() for line in log.read_text().splitlines()]
+        # One init at a time: every "start" is followed by its own "end".
+        assert [kind for kind, _ in marks] == ["start", "end"] * (len(marks) // 2)
+        assert pool.environments == len(marks) // 2 <= 6
+        times = [float(t) for _, t in marks]
+        assert times == sorted(times)
+    finally:
+        pool.close()

@@ -87,11 +87,17 @@ def test_fulfillment_and_order_notifications_reach_an_sqs_queue(
     received: list[dict[str, Any]] = []
 
     def complete_seen() -> bool:
+        # Each notification is delivered on its own, so the ORDER_CHANGE for the shipment may
+        # arrive after the COMPLETE status: wait for both.
         received.extend(_drain(sqs, queue_url))
         return any(
             m.get("NotificationType") == "FULFILLMENT_ORDER_STATUS"
             and m["Payload"]["FulfillmentOrderStatusNotification"]["FulfillmentOrderStatus"]
             == "COMPLETE"
+            for m in received
+        ) and any(
+            m.get("NotificationType") == "ORDER_CHANGE"
+            and m["Payload"]["OrderChangeNotification"]["Summary"]["OrderStatus"] == "Shipped"
             for m in received
         )
 

@@ -23,6 +23,11 @@ class ConflictError(OpayoFbaError):
     """The request contradicts the current state (e.g. release twice, cancel after shipping)."""
 
 
+class CardPaymentAbandoned(ConflictError):
+    """The order's card payment was ended at Opayo because the order never reached us in
+    time (intake/abandoned.py); the order id cannot be paid again."""
+
+
 class UpstreamError(OpayoFbaError):
     """Amazon or Opayo failed in a way a retry may fix."""
 

@@ -171,6 +171,7 @@ def check_held_authorisations(event: Mapping[str, Any], w: Wiring) -> dict[str, 
 
     w.config.require("orders_table", "event_bus_name")
     vendor = _account(event, "vendor")
+    abandoned = _abandoned_payments(event, w, vendor)
     alarm_days = _days(event, "alarmAfterDays", required=True)
     abort_days = _days(event, "abortAfterDays", required=False)
     result = check(
@@ -185,4 +186,32 @@ def check_held_authorisations(event: Mapping[str, Any], w: Wiring) -> dict[str, 
     metrics.add_metric(
         name="HeldAuthorisationsAborted", unit=MetricUnit.Count, value=result.aborted
     )
-    return _summary(result)
+    metrics.add_metric(
+        name="AbandonedCardPaymentsEnded",
+        unit=MetricUnit.Count,
+        value=abandoned.aborted + abandoned.refunded,
+    )
+    return {**_summary(result), **{f"abandoned_{k}": v for k, v in _summary(abandoned).items()}}
+
+
+DEFAULT_ABANDONED_AFTER_MINUTES = 15
+
+
+def _abandoned_payments(event: Mapping[str, Any], w: Wiring, vendor: str) -> Any:
+    """Card payments whose order never reached us, ended from Opayo's records first (a
+    payment held for an unknown order is worse than a late alarm)."""
+    from datetime import timedelta
+
+    from opayo_fba.intake.abandoned import sweep_abandoned_card_payments
+
+    minutes = event.get("abandonedAfterMinutes", DEFAULT_ABANDONED_AFTER_MINUTES)
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= 1440:
+        raise InvalidInputError(
+            "the schedule's 'abandonedAfterMinutes' must be a whole number of minutes, 0-1440"
+        )
+    return sweep_abandoned_card_payments(
+        vendor,
+        w.store,
+        w.pi(vendor),
+        older_than=datetime.now(UTC) - timedelta(minutes=minutes),
+    )

@@ -36,7 +36,12 @@ from opayo_fba.card_numbers import (
     luhn_valid,
     quote_input,
 )
-from opayo_fba.errors import ConflictError, InvalidInputError, PayloadTooLargeError
+from opayo_fba.errors import (
+    CardPaymentAbandoned,
+    ConflictError,
+    InvalidInputError,
+    PayloadTooLargeError,
+)
 from opayo_fba.http_input import CARD_NUMBER_REFUSED, refuse_deep_json
 from opayo_fba.intake.payments import (
     Starter,
@@ -233,6 +238,9 @@ def _pi_payment(
         extra=extra,
         strong_customer_authentication=reference.strong_customer_authentication.to_pi(),
     )
+    # Noted before Opayo is asked: if this order is never stored, the sweep finds the note
+    # and ends whatever Opayo made of it (intake/abandoned.py).
+    deps.store.begin_card_intake(str(order.order_id), submission.vendor, vendor_tx_code)
     transaction = pi.create_payment(card_payment)
     payment = payment_from_pi(
         transaction.raw,
@@ -309,7 +317,12 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
         record.note("3ds_challenge_requested")
     record.refresh_status()
     try:
-        stored = deps.store.create(record)
+        if isinstance(submission.payment, PiCardReference):
+            stored = deps.store.create_closing_card_intake(record)
+        else:
+            stored = deps.store.create(record)
+    except CardPaymentAbandoned:
+        raise
     except ConflictError:
         # Another request with the same order won the race; answer as for a repeat.
         return submit_order(submission, deps)

@@ -49,8 +49,16 @@ T = TypeVar("T")
 PI_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 _VENDOR_TX_CODE = re.compile(r"^[A-Za-z0-9{}._-]{1,40}$")
 _TRANSACTION_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-# 422 properties whose refusal may mean "an earlier attempt of ours already used it".
-_USED_BY_EARLIER_ATTEMPT = ("vendorTxCode", "paymentMethod.card.cardIdentifier")
+# 422 properties whose refusal may mean "an earlier attempt of ours already used it". The
+# order in which Opayo checks a request's fields is not published: a repeat of a request that
+# did create a transaction may be refused on its vendorTxCode, its (now used) card identifier
+# or its merchant session key (used, or expired meanwhile). Each of them is looked up by
+# vendorTxCode before it is taken as a refusal (our assumption: tolerate every order).
+_USED_BY_EARLIER_ATTEMPT = (
+    "vendorTxCode",
+    "paymentMethod.card.cardIdentifier",
+    "paymentMethod.card.merchantSessionKey",
+)
 
 
 def refund_vendor_tx_code(refund_id: str) -> str:

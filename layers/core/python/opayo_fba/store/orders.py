@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from opayo_fba.card_numbers import quote_input
-from opayo_fba.errors import ConflictError, NotFoundError
+from opayo_fba.errors import CardPaymentAbandoned, ConflictError, NotFoundError
 from opayo_fba.model import (
     FbaFulfillmentOrderStatus,
     FulfillmentOrder,
@@ -39,6 +39,8 @@ from opayo_fba.model.three_d_secure import ThreeDSecureChallenge
 ORDER_KEY_PREFIX = "order#"
 PARKED_PAYMENT_KEY_PREFIX = "payment#"
 FULFILLMENT_LINK_KEY_PREFIX = "sfo#"
+# A card payment we asked Opayo for, kept until its order is stored (store.begin_card_intake).
+CARD_INTAKE_KEY_PREFIX = "intake#"
 VENDOR_TX_CODE_INDEX = "by-vendor-tx-code"
 # A sparse index of Deferred authorisations still held (authorised, not captured): its keys
 # are written only while that is so, so a query reads just those orders, oldest first.
@@ -267,6 +269,151 @@ class OrderStore:
                     raise
         raise ConflictError(f"order {order_id} kept changing; gave up after {MAX_UPDATE_ATTEMPTS}")
 
+    # -- card payments asked for before their order is stored ----------------------------
+
+    def begin_card_intake(self, order_id: str, vendor: str, vendor_tx_code: str) -> None:
+        """Note, before Opayo is asked, that a card payment for `order_id` is being created.
+
+        If the order never gets stored (the answer is lost and so is the look-up, our function
+        crashes, the shop gives up), `abandoned_card_intakes` finds the note and the sweep
+        (intake/abandoned.py) resolves it from Opayo's records. The note sits in the sparse
+        held-authorisation index under `intake#<vendor>`, so finding them is a Query.
+        Raises ConflictError if the sweep already ended this order's payment.
+        """
+        from botocore.exceptions import ClientError
+
+        try:
+            self._table.put_item(
+                Item={
+                    "pk": CARD_INTAKE_KEY_PREFIX + order_id,
+                    "intakeState": "open",
+                    "intakeVendorTxCode": vendor_tx_code,
+                    HELD_VENDOR_ATTRIBUTE: CARD_INTAKE_KEY_PREFIX + vendor,
+                    HELD_SINCE_ATTRIBUTE: _sortable(datetime.now(UTC)),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR intakeState = :open",
+                ExpressionAttributeValues={":open": "open"},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise CardPaymentAbandoned(_abandoned(order_id)) from None
+            raise
+
+    def create_closing_card_intake(self, record: OrderRecord) -> OrderRecord:
+        """`create`, and in the same transaction remove the order's card-intake note; refused
+        (ConflictError) if the sweep has begun to end that payment meanwhile."""
+        from botocore.exceptions import ClientError
+
+        record.version = 1
+        # The resource's client takes (and returns) plain Python values, as the Table does.
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": self._item(record),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Delete": {
+                            "TableName": self._table.name,
+                            "Key": {"pk": CARD_INTAKE_KEY_PREFIX + record.order_id},
+                            "ConditionExpression": (
+                                "attribute_not_exists(pk) OR intakeState = :open"
+                            ),
+                            "ExpressionAttributeValues": {":open": "open"},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"] or self.find(record.order_id):
+                raise ConflictError(f"order {record.order_id} already exists") from None
+            raise CardPaymentAbandoned(_abandoned(record.order_id)) from None
+        return record
+
+    def abandoned_card_intakes(self, vendor: str, older_than: datetime) -> Iterator[CardIntake]:
+        """Card-intake notes of `vendor` written before `older_than` (their orders may or may
+        not have been stored since: the caller checks)."""
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {
+            "IndexName": HELD_AUTHORISATIONS_INDEX,
+            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(CARD_INTAKE_KEY_PREFIX + vendor)
+            & Key(HELD_SINCE_ATTRIBUTE).lt(_sortable(older_than)),
+        }
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                found = self._table.get_item(Key={"pk": item["pk"]}, ConsistentRead=True).get(
+                    "Item"
+                )
+                if found is not None and HELD_VENDOR_ATTRIBUTE in found:
+                    yield CardIntake(
+                        order_id=str(found["pk"]).removeprefix(CARD_INTAKE_KEY_PREFIX),
+                        vendor=vendor,
+                        vendor_tx_code=str(found["intakeVendorTxCode"]),
+                        state=str(found["intakeState"]),
+                    )
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def claim_card_intake(self, order_id: str) -> bool:
+        """Mark an open note `ending`, only while its order is not stored: from then on the
+        intake refuses to store the order (so the sweep and a late retry never both win).
+        False if the order was stored meanwhile (the note is then removed)."""
+        from botocore.exceptions import ClientError
+
+        key = {"pk": CARD_INTAKE_KEY_PREFIX + order_id}
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table.name,
+                            "Key": key,
+                            "UpdateExpression": "SET intakeState = :ending",
+                            "ConditionExpression": "intakeState IN (:open, :ending)",
+                            "ExpressionAttributeValues": {":open": "open", ":ending": "ending"},
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table.name,
+                            "Key": {"pk": ORDER_KEY_PREFIX + order_id},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            if self.find(order_id) is not None:
+                self.forget_card_intake(order_id)
+            return False
+        return True
+
+    def end_card_intake(self, order_id: str, detail: str) -> None:
+        """The sweep is done: keep the note as a tombstone (out of the index), so a late
+        retry of the order is told what happened instead of paying again."""
+        self._table.update_item(
+            Key={"pk": CARD_INTAKE_KEY_PREFIX + order_id},
+            UpdateExpression=f"SET intakeState = :ended, intakeDetail = :detail "
+            f"REMOVE {HELD_VENDOR_ATTRIBUTE}, {HELD_SINCE_ATTRIBUTE}",
+            ExpressionAttributeValues={":ended": "ended", ":detail": detail[:500]},
+        )
+
+    def forget_card_intake(self, order_id: str) -> None:
+        """Remove a note whose order was stored, or whose payment never reached Opayo."""
+        self._table.delete_item(Key={"pk": CARD_INTAKE_KEY_PREFIX + order_id})
+
     # -- payments that arrive before their order ------------------------------------------
 
     def park_payment(self, payment: PaymentTransaction) -> None:
@@ -302,6 +449,23 @@ class OrderStore:
             ConsistentRead=True,
         ).get("Item")
         return self.find(str(item["orderId"])) if item else None
+
+
+class CardIntake(BaseModel):
+    """A card payment we asked Opayo for whose order was not stored when the note was read."""
+
+    order_id: str
+    vendor: str
+    vendor_tx_code: str
+    state: str  # open | ending (a sweep began to end it)
+
+
+def _abandoned(order_id: str) -> str:
+    return (
+        f"order {quote_input(order_id)} was not completed with us in time: its card payment "
+        "was ended at Opayo (any authorisation cancelled). Submit the order again under a new "
+        "order id, with a new card session"
+    )
 
 
 def _sortable(moment: datetime) -> str:
