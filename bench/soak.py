@@ -34,7 +34,9 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--fault-probability", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--concurrency", type=int, default=16, help="shops submitting at once")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="orders in flight at once (default 16)"
+    )
     parser.add_argument("--timeout", type=float, default=1200.0, help="seconds for all to end")
     parser.add_argument("--template", type=Path, help="synthesized template (default: cdk.out)")
     parser.add_argument(

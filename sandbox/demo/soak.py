@@ -3,12 +3,14 @@
 `run_soak(options)` starts the sandboxes and the local runtime on the synthesized template,
 turns on seeded faults on every mutating operation of both sandboxes (5xx, 429, committed
 changes whose response is lost), crashes of our own functions right after their side effect
-and duplicated, reordered Server notifications, then submits
-N orders concurrently, each twice, across the demo's scenarios (card, declined card, out of
-stock, capture refused, Server payment, merchant cancellation at a random moment). When every
-order has ended (or the bound runs out) it judges each one on Opayo's and Amazon's own
-records, checks every dead-letter queue, and scans every table, queue, execution history and
-log line the integration wrote for anything shaped like a card number.
+and duplicated, reordered Server notifications, then submits N orders, `concurrency` of them
+in flight at once (a shop submits its next order when its last one has ended, so the load is
+what a laptop can carry, not a queue), each twice, across the demo's scenarios (card,
+declined card, out of stock, capture refused, Server payment, merchant cancellation at a
+random moment). When every order has ended (or the bound runs out) it judges each one on
+Opayo's and Amazon's own records, checks every dead-letter queue, and scans every table,
+queue, execution history and log line the integration wrote for anything shaped like a card
+number.
 
 The invariants (each breach is a violation; `bench/soak.py` prints them, a test wants none):
 - every order reaches a terminal state;
@@ -91,7 +93,7 @@ class SoakOptions:
     faults: bool = True
     fault_probability: float = 0.2  # per mutating call, spread over FAULT_KINDS
     seed: int = 1
-    concurrency: int = 16
+    concurrency: int = 16  # orders in flight at once: each shop waits for its order to end
     time_factor: float = 600.0
     timeout: float = 900.0  # seconds for every order to end
     progress: Callable[[int, int], None] | None = None  # (ended, total)
@@ -353,11 +355,17 @@ def _as_a_shop(call: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-def _start(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None:
+def _start(ctx: DemoContext, soak: SoakOrder, rng: random.Random, deadline: float) -> None:
+    """One shop's order, from submission until it has ended (the follower sees that)."""
     try:
         _submit_order(ctx, soak, rng)
     except Exception as error:  # the shop could not even submit: reported, not hidden
         soak.start_error = f"{type(error).__name__}: {str(error)[:200]}"
+        return
+    if not any(200 <= status < 300 for status in soak.post_statuses):
+        return  # refused: nothing will run (judged as never ended, with the refusals)
+    while soak.ended_at is None and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _submit_order(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None:
@@ -587,8 +595,10 @@ def run_soak(options: SoakOptions) -> SoakReport:
             )
             follower.start()
             with ThreadPoolExecutor(max_workers=options.concurrency) as pool:
+                deadline = started + options.timeout
                 starts = [
-                    pool.submit(_start, ctx, o, random.Random(seeds[o.order_id])) for o in orders
+                    pool.submit(_start, ctx, o, random.Random(seeds[o.order_id]), deadline)
+                    for o in orders
                 ]
                 for future in starts:
                     future.result()

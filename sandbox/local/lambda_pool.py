@@ -16,7 +16,9 @@ starts run on hardware of their own; here 30 concurrent requests would start 30 
 importing the same modules on two cores, each taking the whole storm's time (tens of
 seconds), longer than a card session key lives. So an invocation that finds no warm
 environment and no free init slot waits for whichever comes first: an environment of its
-function coming back warm, or a slot to start a new one. An invocation that outlives
+function coming back warm, or a slot to start a new one; after `MAX_COLD_START_WAIT_SECONDS`
+it starts one regardless, so that sustained load is never turned into a queue that eats the
+callers' timeouts. An invocation that outlives
 the function's timeout is ended as Lambda ends it: the environment is stopped and the error
 is `Sandbox.Timedout`.
 
@@ -46,6 +48,9 @@ WORKER = Path(__file__).with_name("lambda_worker.py")
 #: Seconds an environment may take to import its handler. Lambda allows 10 s; locally many
 #: environments start at once on a few cores, so they get longer (init is not the code's doing).
 INIT_ALLOWANCE_SECONDS = 120.0
+#: The longest an invocation waits for a warm environment or an init slot before it starts
+#: an environment of its own anyway (the bound smooths bursts; it must not become a queue).
+MAX_COLD_START_WAIT_SECONDS = 5.0
 
 
 class WorkerDied(Exception):
@@ -185,7 +190,10 @@ class WorkerLambdas(InProcessLambdas):
             return len(self._started)
 
     def _checkout(self, function: LocalFunction) -> _Environment:
-        """A warm environment of `function`, or a new one once an init slot is free."""
+        """A warm environment of `function`, or a new one once an init slot is free (or once
+        it has waited `MAX_COLD_START_WAIT_SECONDS` for either)."""
+        deadline = time.monotonic() + MAX_COLD_START_WAIT_SECONDS
+        waited_out = False
         with self._available:
             while True:
                 if self._closed:
@@ -195,10 +203,13 @@ class WorkerLambdas(InProcessLambdas):
                     environment = idle.pop()
                     if environment.alive():
                         return environment
-                if self._initialising < self._max_cold_starts:
+                if self._initialising < self._max_cold_starts or waited_out:
                     self._initialising += 1
                     break
-                self._available.wait()
+                # Never longer than Lambda's own init would take: a queue longer than that
+                # would eat the caller's timeout (Step Functions retries, and piles up).
+                waited_out = not self._available.wait(timeout=deadline - time.monotonic())
+                waited_out = waited_out or time.monotonic() >= deadline
         try:
             environment = _Environment(function, self.environment_of(function))
             with self._pool_lock:
