@@ -42,4 +42,5 @@ def test_observed_state(
 ) -> None:
     observed = observed_from_reporting(_detail(transaction_type, tx_state_id))
     assert observed.state is state
-    assert observed.captured == (None if captured is None else Money(amount=captured, currency="GBP"))
+    expected = None if captured is None else Money(amount=captured, currency="GBP")
+    assert observed.captured == expected

@@ -131,7 +131,7 @@ def test_a_payment_of_another_amount_than_the_order_ships_nothing_and_is_refunde
     world.add_order(make_order(total=2500), captured_payment("W-1001", 2400))
     world.opayo.payments["TX-W-1001"] = 2400
     state = _mapped(world)
-    with pytest.raises(CaptureFailed, match="took 24.00 GBP at authorisation"):
+    with pytest.raises(CaptureFailed, match=r"took 24\.00 GBP at authorisation"):
         steps.capture_payment(state, world.deps)
     assert steps.abort_payment(state, world.deps)["action"] == "refunded"
     assert [r[1] for r in world.opayo.refunds] == [2400]
