@@ -117,13 +117,16 @@ class DemoContext:
         identifier.raise_for_status()
         return msk, identifier.json()["cardIdentifier"]
 
-    def deferred_transaction(self, vendor_tx_code: str, amount: int) -> str:
+    def deferred_transaction(
+        self, vendor_tx_code: str, amount: int, *, transaction_type: str = "Deferred"
+    ) -> str:
+        """A Pi transaction the shop creates itself (a Deferred, or a Payment taken at once)."""
         msk, card = self.card_identifier()
         created = self.opayo.post(
             "/api/v1/transactions",
             auth=AUTH,
             json={
-                "transactionType": "Deferred",
+                "transactionType": transaction_type,
                 "paymentMethod": {"card": {"merchantSessionKey": msk, "cardIdentifier": card}},
                 "vendorTxCode": vendor_tx_code,
                 "amount": amount,
@@ -144,10 +147,12 @@ class DemoContext:
         created.raise_for_status()
         return str(created.json()["transactionId"])
 
-    def register_server(self, vendor_tx_code: str, amount: int) -> tuple[str, str]:
+    def register_server(
+        self, vendor_tx_code: str, amount: int, *, tx_type: str = "DEFERRED"
+    ) -> tuple[str, str]:
         form = {
             "VPSProtocol": "4.00",
-            "TxType": "DEFERRED",
+            "TxType": tx_type,
             "Vendor": self.vendor,
             "VendorTxCode": vendor_tx_code,
             "Amount": f"{amount / 100:.2f}",

@@ -2,7 +2,9 @@
 
 Cancelling records the request; the saga acts on it at its next step, so the money and the
 goods stay in one hand: before capture it cancels the fulfillment order and aborts the
-Deferred payment; after capture it cancels the fulfillment order and refunds.
+Deferred payment; after capture it cancels the fulfillment order and refunds. A Payment (taken
+at authorisation, never released) is refunded whenever it is cancelled: the payment
+compensation acts on what Opayo holds, not on the branch it runs in.
 
 A cancellation tells the truth. Our stored Amazon status may be stale, so a request is
 accepted only after Amazon itself (getFulfillmentOrder, through the connector and its rate

@@ -1,13 +1,15 @@
 """`POST /orders`: a canonical order with its payment reference, validated at the edge.
 
 Three ways to say how the order is paid:
-- `pi_transaction`: an Opayo Pi transaction the shop already created (we read its state);
+- `pi_transaction`: an Opayo Pi transaction the shop already created (we read its state): a
+  Deferred, which the saga releases, or a Payment, already captured when it was authorised;
 - `pi_card`: a merchant session key and card identifier from the shopper's browser, with the
   browser's `strongCustomerAuthentication` data (we create the Deferred transaction, with a
   vendorTxCode derived from the order id, so a repeated POST can never authorise twice; when
   Opayo asks for a 3-D Secure challenge the order waits for it: intake/three_d_secure.py);
-- `server`: a transaction registered through Opayo Server (its VPSTxId and SecurityKey; the
-  signed notification tells us the outcome later).
+- `server`: a transaction registered through Opayo Server (its VPSTxId, SecurityKey and the
+  TxType the shop registered: DEFERRED, the default, or PAYMENT; the signed notification
+  tells us the outcome later).
 The order is stored, joined with a payment update that arrived first, and the saga starts as
 soon as the payment is decided. Submitting the same order again returns it unchanged; another
 order under the same id is refused.
@@ -83,6 +85,11 @@ class PiCardReference(BaseModel):
     )
 
 
+ServerTxType = Literal["PAYMENT", "DEFERRED"]
+"""The Server TxTypes an order may be paid with: a DEFERRED the saga releases, or a PAYMENT,
+whose money Opayo takes at authorisation (reference, "Transaction types that need no capture")."""
+
+
 class ServerReference(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -90,6 +97,9 @@ class ServerReference(BaseModel):
     vendor_tx_code: str = Field(alias="vendorTxCode", min_length=1, max_length=40)
     vps_tx_id: str = Field(alias="vpsTxId", pattern=r"^\{[0-9A-Fa-f-]{36}\}$")
     security_key: SecretStr = Field(alias="securityKey", min_length=10, max_length=10)
+    # What the shop sent Opayo as TxType: the registered fact the notification's signature
+    # check and every later update are held to (the notification's own TxType is unsigned).
+    tx_type: ServerTxType = Field(default="DEFERRED", alias="txType")
 
 
 PaymentReference = Annotated[
@@ -211,7 +221,7 @@ def _pi_payment(
             order_id=str(order.order_id),
             expected_amount=order.amount_due(),
         )
-        return payment, None
+        return _referenced_pi_payment(payment, reference), None
     assert isinstance(reference, PiCardReference)
     vendor_tx_code = payment_vendor_tx_code(str(order.order_id))
     mapped = deps.opayo_fields(submission.source or order.model_dump(mode="json"))
@@ -251,6 +261,23 @@ def _pi_payment(
     return payment, challenge_from_pi(transaction.raw, str(order.order_id), datetime.now(UTC))
 
 
+PI_REFERENCE_TYPES = (TransactionType.DEFERRED, TransactionType.PAYMENT)
+"""What a `pi_transaction` reference may name: a Deferred (released by the saga) or a Payment
+(captured at authorisation, so never released). A Refund, Repeat or anything else is not the
+payment of an order."""
+
+
+def _referenced_pi_payment(
+    payment: PaymentTransaction, reference: PiTransactionReference
+) -> PaymentTransaction:
+    if payment.transaction_type not in PI_REFERENCE_TYPES:
+        raise InvalidInputError(
+            f"payment.transactionId: Opayo says {quote_input(reference.transaction_id)} is a "
+            f"{payment.transaction_type.value}; an order is paid by a Deferred or a Payment"
+        )
+    return payment
+
+
 def _server_payment(submission: OrderSubmission) -> tuple[PaymentTransaction, str]:
     reference = submission.payment
     assert isinstance(reference, ServerReference)
@@ -259,7 +286,7 @@ def _server_payment(submission: OrderSubmission) -> tuple[PaymentTransaction, st
         provider="server",
         vendor_tx_code=reference.vendor_tx_code,
         transaction_id=reference.vps_tx_id,
-        transaction_type=TransactionType.DEFERRED,
+        transaction_type=TransactionType.parse(reference.tx_type),
         status="REGISTERED",
         state=PaymentState.PENDING,
         amount=order.amount_due(),

@@ -5,7 +5,8 @@ table is the source of truth, read at the start of every step and written with a
 check at the end. Every step may run more than once (Step Functions retries, Lambda retries,
 an operator's redrive), so each one first looks at what is already done:
 - capture happens at most once: `captured` is recorded, and the Opayo connector itself
-  recovers a capture whose response was lost instead of sending it again;
+  recovers a capture whose response was lost instead of sending it again; a Payment, whose
+  money Opayo took when it authorised it, is never released at all;
 - a refund is written down as pending, with its id, BEFORE Opayo is asked, so a retry reuses
   the same id and Opayo's unique vendorTxCode refuses a second refund;
 - the fulfillment order id is derived from the order id, and Amazon treats a repeated create
@@ -30,6 +31,7 @@ from opayo_fba.model import (
     OrderStatus,
     PaymentState,
     Refund,
+    TransactionType,
 )
 from opayo_fba.observability import metrics
 from opayo_fba.opayo.errors import OpayoInstructionRefused
@@ -56,6 +58,10 @@ from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
 MERCHANT_CANCELLED_STATUS = "MerchantCancelled"
 REJECTED_STATUSES = (FbaFulfillmentOrderStatus.INVALID, FbaFulfillmentOrderStatus.UNFULFILLABLE)
 CAPTURABLE = (PaymentState.AUTHORISED,)
+TAKEN_AT_AUTHORISATION = (TransactionType.PAYMENT, TransactionType.REPEAT)
+"""Transaction types Opayo settles without a release (reference, "Transaction types that need
+no capture"): there is nothing to capture, and every compensation after them refunds."""
+RELEASE_NOT_NEEDED_NOTE = "release_not_needed"
 
 
 @dataclass
@@ -239,6 +245,8 @@ def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
     if record.cancel_requested:
         raise MerchantCancelled(f"order {order_id} was cancelled before capture")
     payment = record.payment
+    if payment is not None and payment.transaction_type in TAKEN_AT_AUTHORISATION:
+        return {**state, "captured": _confirm_taken(deps, record).model_dump(mode="json")}
     if payment is None or payment.state not in CAPTURABLE:
         state_name = payment.state.value if payment else "missing"
         raise CaptureFailed(f"order {order_id}: payment is {state_name}, not capturable")
@@ -264,6 +272,49 @@ def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
         {"orderId": order_id, "vendorTxCode": payment.vendor_tx_code, **_money(amount)},
     )
     return {**state, "captured": amount.model_dump(mode="json")}
+
+
+def _confirm_taken(deps: SagaDependencies, record: OrderRecord) -> Money:
+    """A Payment: nothing to release. Record what Opayo says it took, and go on as captured.
+
+    Opayo is asked first (as a compensation would ask it): a Payment voided or refunded
+    meanwhile, or one that took another amount than the order's total, ships nothing
+    (`CaptureFailed`; the compensation then refunds whatever Opayo still holds).
+    """
+    order_id = record.order_id
+    payment = record.payment
+    assert payment is not None  # the caller checked
+    with step_errors():
+        observed = deps.payments(record).observe(pi_transaction_id(record))
+    due = record.order.amount_due()
+    taken = observed.captured or payment.amount
+    problem = None
+    if observed.state is not PaymentState.CAPTURED:
+        problem = f"Opayo says the {payment.transaction_type.value} is {observed.state.value}"
+    elif observed.refunded is not None and observed.refunded.amount > 0:
+        problem = f"Opayo has already refunded {observed.refunded} of it"
+    elif taken != due:
+        problem = f"Opayo took {taken} at authorisation, but the order total is {due}"
+    if problem is not None:
+        detail = f"{problem}; nothing ships"
+        save(deps, order_id, lambda r: r.note("capture_refused", detail[:500]))
+        raise CaptureFailed(f"order {order_id}: {detail}")
+
+    def keep(r: OrderRecord) -> None:
+        r.captured = taken
+        if r.payment is not None and r.payment.state is not PaymentState.CAPTURED:
+            r.payment = r.payment.model_copy(update={"state": PaymentState.CAPTURED})
+        r.note(
+            RELEASE_NOT_NEEDED_NOTE,
+            f"a {payment.transaction_type.value}: Opayo took {taken} when it authorised it",
+        )
+
+    save(deps, order_id, keep)
+    deps.events.publish(
+        "PaymentCaptured",
+        {"orderId": order_id, "vendorTxCode": payment.vendor_tx_code, **_money(taken)},
+    )
+    return taken
 
 
 def release_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
