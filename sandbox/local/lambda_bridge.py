@@ -80,6 +80,7 @@ class CrashRule:
     times: int | None = 1  # None: every time
     error_type: str = "Sandbox.Timedout"
     fired: int = 0
+    armed: int = 0  # invocations in flight that may still fire it (worker mode)
 
     def matches(self, module: str, request: httpx.Request, response: httpx.Response) -> bool:
         if module != self.module or request.method != self.method or response.status_code >= 500:

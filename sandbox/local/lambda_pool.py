@@ -256,10 +256,19 @@ class WorkerLambdas(InProcessLambdas):
         module = function.handler.rpartition(".")[0]
         # `crash_after` rules are armed in the worker, which stops the invocation right after
         # the matching call was answered (lambda_worker.py); the count is kept here.
+        # A rule with `times` is armed in at most `times` invocations at once, counting those
+        # in flight: concurrent invocations must not all fire a rule meant to fire once.
+        with self._record_lock:
+            rules = [
+                (i, r)
+                for i, r in enumerate(self.crash_rules)
+                if r.module == module and (r.times is None or r.fired + r.armed < r.times)
+            ]
+            for _, rule in rules:
+                rule.armed += 1
         armed = [
             {"index": i, "method": r.method, "path": r.path, "errorType": r.error_type}
-            for i, r in enumerate(self.crash_rules)
-            if r.module == module and (r.times is None or r.fired < r.times)
+            for i, r in rules
         ]
         environment: _Environment | None = None
         try:
@@ -278,7 +287,8 @@ class WorkerLambdas(InProcessLambdas):
             self._checkin(environment)
             crashed = reply.get("crashed")
             if isinstance(crashed, int) and crashed < len(self.crash_rules):
-                self.crash_rules[crashed].fired += 1
+                with self._record_lock:
+                    self.crash_rules[crashed].fired += 1
             payload = reply.get("payload")
             failed = bool(reply.get("error"))
             result = Invocation(
@@ -290,6 +300,8 @@ class WorkerLambdas(InProcessLambdas):
                 time.monotonic() - started,
             )
         with self._record_lock:
+            for _, rule in rules:
+                rule.armed -= 1
             self.invocations.append(result)
             listeners = list(self.listeners)
         for listener in listeners:
