@@ -215,3 +215,28 @@ def test_cli_reports_an_unreadable_file_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error: cannot read")
     assert result.output.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("vendor", ["", "   "])
+def test_cli_an_empty_vendor_is_one_line_and_exit_2_before_any_prompt(
+    tmp_path: Path, vendor: str
+) -> None:
+    body = tmp_path / "notification.txt"
+    body.write_text(urlencode(signed_fields()))
+    result = CliRunner().invoke(
+        app, ["opayo", "verify-notification", "--vendor", vendor, str(body)]
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().startswith("error: --vendor")
+    assert "Security key" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_without_a_key_and_no_terminal_says_how_to_give_it(tmp_path: Path) -> None:
+    body = tmp_path / "notification.txt"
+    body.write_text(urlencode(signed_fields()))
+    result = CliRunner().invoke(
+        app, ["opayo", "verify-notification", "--vendor", VENDOR, str(body)]
+    )
+    assert result.exit_code == 2
+    assert "OPAYO_SECURITY_KEY" in result.output

@@ -24,18 +24,16 @@ opayo_app = typer.Typer(
 @opayo_app.command("verify-notification")
 def verify_notification(
     security_key: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--security-key",
             envvar="OPAYO_SECURITY_KEY",
-            prompt="Security key",
-            hide_input=True,
             show_default=False,
             help="The transaction's 10-character SecurityKey. Prefer the OPAYO_SECURITY_KEY "
-            "environment variable or the hidden prompt: a command-line flag lands in shell "
-            "history.",
+            "environment variable or the hidden prompt (asked when neither is given): a "
+            "command-line flag lands in shell history.",
         ),
-    ],
+    ] = None,
     source: Annotated[
         str,
         typer.Argument(
@@ -68,6 +66,17 @@ def verify_notification(
         except OSError as error:
             typer.echo(f"error: cannot read {source}: {error.strerror or error}", err=True)
             raise typer.Exit(2) from None
+    if security_key is None:
+        # Asked only once the arguments are known to be usable, so a usage error never
+        # waits for a key first.
+        if source == "-" or not sys.stdin.isatty():
+            typer.echo(
+                "error: no SecurityKey; set OPAYO_SECURITY_KEY (or run in a terminal to be "
+                "asked for it)",
+                err=True,
+            )
+            raise typer.Exit(2)
+        security_key = str(typer.prompt("Security key", hide_input=True))
     try:
         fields = parse_notification(body)
     except (NotificationFormatError, UnicodeDecodeError) as error:
