@@ -62,7 +62,14 @@ from sandbox.opayo.options import OpayoSandboxOptions
 # browser and the shop talking to Opayo, not us: faults go on the calls our code makes.
 AMAZON_MUTATING = ("createFulfillmentOrder", "updateFulfillmentOrder", "cancelFulfillmentOrder")
 AMAZON_READS = ("getFulfillmentPreview", "getFulfillmentOrder")
-OPAYO_MUTATING = ("transactions", "instructions")
+OPAYO_MUTATING = (
+    "transactions",
+    "instructions",
+    "shared-release",
+    "shared-abort",
+    "shared-refund",
+    "shared-void",
+)
 FAULT_KINDS = ("server_error", "unavailable", "throttle", "lost_response")
 # Our own functions stopped right after a side effect landed, before they could write it down
 # (what a Lambda timeout does): (module, method, path pattern of the call).
@@ -117,6 +124,7 @@ class SoakOrder:
     # faults are for the calls our code makes, not for the shop's.
     deposit_transaction_id: str = ""
     start_error: str | None = None
+    shop_done: bool = False  # the shop has stopped submitting (accepted or not)
 
 
 @dataclass
@@ -362,10 +370,24 @@ def _start(ctx: DemoContext, soak: SoakOrder, rng: random.Random, deadline: floa
     except Exception as error:  # the shop could not even submit: reported, not hidden
         soak.start_error = f"{type(error).__name__}: {str(error)[:200]}"
         return
-    if not any(200 <= status < 300 for status in soak.post_statuses):
+    finally:
+        soak.shop_done = True
+    if not _accepted(soak):
         return  # refused: nothing will run (judged as never ended, with the refusals)
     while soak.ended_at is None and time.monotonic() < deadline:
         time.sleep(0.2)
+
+
+def _accepted(soak: SoakOrder) -> bool:
+    return any(200 <= status < 300 for status in soak.post_statuses)
+
+
+def _card_session_expired(soak: SoakOrder) -> bool:
+    """Refused because the shopper's card session ran out before Opayo saw it (a slow
+    machine): a shop asks the shopper for the card again and submits the same order."""
+    return not _accepted(soak) and any(
+        r.startswith("400") and "paymentMethod.card." in r for r in soak.post_refusals[-2:]
+    )
 
 
 def _submit_order(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None:
@@ -375,14 +397,17 @@ def _submit_order(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None
         sku = "OPF-OUT-OF-STOCK" if soak.kind == "out_of_stock" else SOAK_SKU
         unit = DECLINED_AMOUNT // 2 if soak.kind == "declined" else 1299
         order = sample_order(order_id, sku=sku, unit=unit, qty=2 if sku == SOAK_SKU else 1)
-        msk, card = _as_a_shop(ctx.card_identifier)
-        payment = {
-            "type": "pi_card",
-            "merchantSessionKey": msk,
-            "cardIdentifier": card,
-            "strongCustomerAuthentication": BROWSER_DATA,
-        }
-        _submit_twice(ctx, soak, _order_body(ctx, order, payment))
+        for _session in range(3):
+            msk, card = _as_a_shop(ctx.card_identifier)
+            payment = {
+                "type": "pi_card",
+                "merchantSessionKey": msk,
+                "cardIdentifier": card,
+                "strongCustomerAuthentication": BROWSER_DATA,
+            }
+            _submit_twice(ctx, soak, _order_body(ctx, order, payment))
+            if not _card_session_expired(soak):
+                break
     elif soak.kind == "capture_refused":
         payment = {
             "type": "pi_transaction",
@@ -391,7 +416,7 @@ def _submit_order(ctx: DemoContext, soak: SoakOrder, rng: random.Random) -> None
         }
         _submit_twice(ctx, soak, _order_body(ctx, sample_order(order_id, sku=SOAK_SKU), payment))
     else:  # server
-        vps_tx_id, key = ctx.register_server(soak.vendor_tx_code, 1850)
+        vps_tx_id, key = _as_a_shop(lambda: ctx.register_server(soak.vendor_tx_code, 1850))
         payment = {
             "type": "server",
             "vendorTxCode": soak.vendor_tx_code,
@@ -623,9 +648,9 @@ def run_soak(options: SoakOptions) -> SoakReport:
             region = environment.options.region
             violations += _dead_letters(region)
             wall = time.monotonic() - started
-            cards = _scan_for_cards(region, "".join(kept))
             if options.log_file is not None:
                 options.log_file.write_text("".join(kept), encoding="utf-8")
+            cards = _scan_for_cards(region, "".join(kept))
             ctx.close()
         finally:
             environment.stop()
@@ -653,6 +678,10 @@ def _follow(
         ended = sum(1 for o in orders if o.ended_at is not None)
         if progress is not None:
             progress(ended, len(orders))
-        if everything_in.is_set() and ended == len(orders):
+        # Done when every order has ended or its shop gave up without one being accepted.
+        settled = sum(
+            1 for o in orders if o.ended_at is not None or (o.shop_done and not _accepted(o))
+        )
+        if everything_in.is_set() and settled == len(orders):
             return
         time.sleep(0.2)
