@@ -34,7 +34,11 @@ def test_one_schedule_per_account_and_poller(
             for name in ("OpayoBatchFetch", "PiStatusPoller")
         ]
         # The held-authorisations check carries the vendor's policy with it.
-        policy = {"vendor": vendor.name, "alarmAfterDays": config.held_authorisation_alarm_days}
+        policy = {
+            "vendor": vendor.name,
+            "alarmAfterDays": config.held_authorisation_alarm_days,
+            "abandonedAfterMinutes": config.abandoned_card_payment_minutes,
+        }
         if vendor.abort_deferred_after_days is not None:
             policy["abortAfterDays"] = vendor.abort_deferred_after_days
         expected.append(
