@@ -27,7 +27,7 @@ from moto.core.config import DefaultConfig, default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from sandbox.common.server import ThreadedServer
-from sandbox.local import execution_events, lambda_bridge, sfn_time
+from sandbox.local import dynamodb_writes, execution_events, lambda_bridge, sfn_time
 from sandbox.local.api_gateway import ApiRoute, create_api_app, routes_from_template
 from sandbox.local.lambda_bridge import InProcessLambdas, Invocation
 from sandbox.local.lambda_pool import WorkerLambdas
@@ -133,6 +133,7 @@ class LocalRuntime:
         else:
             self._config_patch.start()
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
+            dynamodb_writes.serialise()  # many environments write through this one server
             self._moto_server = ThreadedMotoServer(
                 ip_address="127.0.0.1", port=moto_port, verbose=False
             )
