@@ -15,8 +15,13 @@ pytest_plugins = [
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-# The official SP-API models live in the shared folder beside the checkout.
-SP_API_MODELS = PROJECT_ROOT.parent / "shared" / "sp-api-models"
+# The official SP-API models, packaged with the code (what the connector validates against).
+SP_API_MODELS = (
+    PROJECT_ROOT / "layers" / "core" / "python" / "opayo_fba" / "amazon" / "official_models"
+)
+# Where they are copied from: the shared folder beside a developer's checkout (a user's clone
+# has none; the test comparing the two is skipped there).
+SHARED_SP_API_MODELS = PROJECT_ROOT.parent / "shared" / "sp-api-models"
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +42,10 @@ def sp_api_models() -> Path:
     if not SP_API_MODELS.is_dir():
         pytest.fail(f"official SP-API models not found at {SP_API_MODELS}")
     return SP_API_MODELS
+
+
+@pytest.fixture(scope="session")
+def shared_sp_api_models() -> Path:
+    if not SHARED_SP_API_MODELS.is_dir():
+        pytest.skip(f"no shared folder beside this checkout ({SHARED_SP_API_MODELS})")
+    return SHARED_SP_API_MODELS

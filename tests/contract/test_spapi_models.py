@@ -12,11 +12,11 @@ from opayo_fba.amazon.spapi_models import ContractError
 PACKAGED = Path(spapi_models.__file__).parent / "official_models"
 
 
-def test_packaged_models_are_the_reference_copies(sp_api_models: Path) -> None:
-    reference = sorted(p.name for p in sp_api_models.iterdir())
+def test_packaged_models_are_the_reference_copies(shared_sp_api_models: Path) -> None:
+    reference = sorted(p.name for p in shared_sp_api_models.iterdir())
     assert reference, "no reference models"
     for name in reference:
-        assert (PACKAGED / name).read_bytes() == (sp_api_models / name).read_bytes(), name
+        assert (PACKAGED / name).read_bytes() == (shared_sp_api_models / name).read_bytes(), name
 
 
 def test_operations_are_indexed_across_models() -> None:
