@@ -213,3 +213,17 @@ def test_opayo_unreachable_leaves_the_note_for_the_next_run(world: World) -> Non
     opayo.unreachable = False
     assert _sweep(world, opayo).aborted == 1
     assert opayo.aborted == ["TX-PAY-W-2001"]
+
+
+def test_a_declined_payment_for_an_order_never_stored_leaves_the_order_id_free(
+    world: World,
+) -> None:
+    opayo = Opayo(state=PaymentState.DECLINED)
+    _crashed_intake(world, opayo)
+    result = _sweep(world, opayo)
+    assert result.nothing_held == 1
+    assert (result.aborted, result.refunded) == (0, 0)
+    assert opayo.aborted == []
+    assert _notes(world) == {}  # no tombstone: nothing was held
+    submit_order(_card_order(), _intake(world, opayo))  # a late retry is stored
+    assert world.store.find("W-2001") is not None

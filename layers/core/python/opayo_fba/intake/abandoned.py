@@ -11,8 +11,11 @@ from Opayo, never from our belief:
   that order, so a late retry and the sweep never both win;
 - Opayo has no transaction under the order's vendorTxCode: nothing was held; the note is
   removed and the order may be submitted again;
-- an authorisation still held: aborted; anything captured: refunded in full; either way the
-  note stays as a tombstone, so a late retry is told (409) instead of paying again.
+- an authorisation still held: aborted; anything captured: refunded in full; either way (and
+  when the money was already ended elsewhere) the note stays as a tombstone, so a late retry
+  is told (409) instead of paying again;
+- nothing held (declined, failed, still awaiting 3-D Secure): the note is removed, and a late
+  retry stores the order with Opayo's answer.
 
 A note that cannot be resolved now (Opayo unreachable) stays claimed for the next run.
 `older_than` must leave the shop time to retry: more than a merchant session key lives
@@ -61,6 +64,7 @@ class AbandonedSweep:
     notes: int = 0  # notes older than the age
     stored_meanwhile: int = 0  # their order was stored after all: nothing to do
     never_created: int = 0  # Opayo has no such transaction
+    nothing_held: int = 0  # declined, failed or still awaiting 3-D Secure: note removed
     aborted: int = 0
     refunded: int = 0
     unresolved: int = 0  # Opayo could not be asked now; tried again next run
@@ -69,7 +73,9 @@ class AbandonedSweep:
 def sweep_abandoned_card_payments(
     vendor: str, store: OrderStore, pi: AbandonedPaymentPort, *, older_than: datetime
 ) -> AbandonedSweep:
-    counts = {"notes": 0, "stored": 0, "none": 0, "aborted": 0, "refunded": 0, "unresolved": 0}
+    counts = dict.fromkeys(
+        ("notes", "stored", "none", "nothing_held", "aborted", "refunded", "unresolved"), 0
+    )
     for note in list(store.abandoned_card_intakes(vendor, older_than)):
         counts["notes"] += 1
         if store.find(note.order_id) is not None or not store.claim_card_intake(note.order_id):
@@ -87,6 +93,7 @@ def sweep_abandoned_card_payments(
         notes=counts["notes"],
         stored_meanwhile=counts["stored"],
         never_created=counts["none"],
+        nothing_held=counts["nothing_held"],
         aborted=counts["aborted"],
         refunded=counts["refunded"],
         unresolved=counts["unresolved"],
@@ -118,5 +125,14 @@ def _end(note: CardIntake, store: OrderStore, pi: AbandonedPaymentPort) -> str:
         f", {outcome}" if outcome != "none" else ""
     )
     logger.warning("card payment of order %s never reached an order: %s", note.order_id, detail)
+    if outcome == "none" and observed.state not in _ENDED_ELSEWHERE:
+        # Nothing was held (declined, failed, still awaiting 3-D Secure): a late retry may
+        # still store the order with Opayo's answer, so the order id is not taken away.
+        store.forget_card_intake(note.order_id)
+        return "nothing_held"
     store.end_card_intake(note.order_id, detail)
     return outcome
+
+
+# Money someone already released, aborted or voided: the order id must not be paid again.
+_ENDED_ELSEWHERE = frozenset({PaymentState.ABORTED, PaymentState.VOIDED})
