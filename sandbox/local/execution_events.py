@@ -157,8 +157,9 @@ class DefaultBus:
                     name=f"rule-{target.rule}",
                     daemon=True,
                 )
-                self._threads.append(thread)
+                # Started before it is listed, so that wait_idle never joins one not started.
                 thread.start()
+                self._threads.append(thread)
 
     def _deliver(self, target: RuleTarget, event: dict[str, Any]) -> None:
         for attempt in range(target.max_retries + 1):

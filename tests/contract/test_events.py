@@ -370,7 +370,7 @@ def test_scheduled_events_are_the_schedules_input(
     vendors = {v["name"] for v in dev_environment["opayoVendors"]}
     if module == "held_authorisations_check":  # the vendor's policy travels with it
         assert event["vendor"] in vendors
-        assert set(event) <= {"vendor", "alarmAfterDays", "abortAfterDays"}
+        assert set(event) <= {"vendor", "alarmAfterDays", "abortAfterDays", "abandonedAfterMinutes"}
         return
     assert event in [{"sellerAccountId": s} for s in sellers] + [{"vendor": v} for v in vendors]
 
