@@ -151,8 +151,14 @@ def _days(event: Mapping[str, Any], key: str, *, required: bool) -> int | None:
     value = event.get(key)
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 29:
-        raise InvalidInputError(f"the schedule's {key!r} must be a whole number of days, 1-29")
+    return _whole(value, key, "days", 1, 29)
+
+
+def _whole(value: Any, key: str, unit: str, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInputError(
+            f"the schedule's {key!r} must be a whole number of {unit}, {low}-{high}"
+        )
     return value
 
 
@@ -204,11 +210,8 @@ def _abandoned_payments(event: Mapping[str, Any], w: Wiring, vendor: str) -> Any
 
     from opayo_fba.intake.abandoned import sweep_abandoned_card_payments
 
-    minutes = event.get("abandonedAfterMinutes", DEFAULT_ABANDONED_AFTER_MINUTES)
-    if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= 1440:
-        raise InvalidInputError(
-            "the schedule's 'abandonedAfterMinutes' must be a whole number of minutes, 0-1440"
-        )
+    key = "abandonedAfterMinutes"
+    minutes = _whole(event.get(key, DEFAULT_ABANDONED_AFTER_MINUTES), key, "minutes", 0, 1440)
     return sweep_abandoned_card_payments(
         vendor,
         w.store,

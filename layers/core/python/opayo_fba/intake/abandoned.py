@@ -62,7 +62,7 @@ class AbandonedPaymentPort(Protocol):
 @dataclass(frozen=True)
 class AbandonedSweep:
     notes: int = 0  # notes older than the age
-    stored_meanwhile: int = 0  # their order was stored after all: nothing to do
+    stored_meanwhile: int = 0  # stored after all (or ended by another sweep): nothing to do
     never_created: int = 0  # Opayo has no such transaction
     nothing_held: int = 0  # declined, failed or still awaiting 3-D Secure: note removed
     aborted: int = 0
@@ -78,8 +78,9 @@ def sweep_abandoned_card_payments(
     )
     for note in list(store.abandoned_card_intakes(vendor, older_than)):
         counts["notes"] += 1
-        if store.find(note.order_id) is not None or not store.claim_card_intake(note.order_id):
-            store.forget_card_intake(note.order_id)
+        # The claim itself checks that the order is still missing (and removes the note if
+        # it was stored after all).
+        if not store.claim_card_intake(note.order_id):
             counts["stored"] += 1
             continue
         try:

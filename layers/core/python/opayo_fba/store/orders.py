@@ -187,21 +187,26 @@ class OrderStore:
         A Query of the sparse held-authorisation index, oldest first: it reads only the
         orders still holding money, however large the table grows.
         """
+        for key in self._held_index(vendor, older_than):
+            # The index is eventually consistent: read the item itself, then re-check.
+            record = self.find(key.removeprefix(ORDER_KEY_PREFIX))
+            held = record.held_since() if record is not None else None
+            if record is not None and held is not None and held < older_than:
+                yield record
+
+    def _held_index(self, held_vendor: str, older_than: datetime) -> Iterator[str]:
+        """The keys under `held_vendor` in the sparse held-authorisation index, held since
+        before `older_than`, oldest first, every page."""
         from boto3.dynamodb.conditions import Key
 
         kwargs: dict[str, Any] = {
             "IndexName": HELD_AUTHORISATIONS_INDEX,
-            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(vendor)
+            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(held_vendor)
             & Key(HELD_SINCE_ATTRIBUTE).lt(_sortable(older_than)),
         }
         while True:
             page = self._table.query(**kwargs)
-            for item in page.get("Items", []):
-                # The index is eventually consistent: read the item itself, then re-check.
-                record = self.find(str(item["pk"]).removeprefix(ORDER_KEY_PREFIX))
-                held = record.held_since() if record is not None else None
-                if record is not None and held is not None and held < older_than:
-                    yield record
+            yield from (str(item["pk"]) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -340,34 +345,21 @@ class OrderStore:
     def abandoned_card_intakes(self, vendor: str, older_than: datetime) -> Iterator[CardIntake]:
         """Card-intake notes of `vendor` written before `older_than` (their orders may or may
         not have been stored since: the caller checks)."""
-        from boto3.dynamodb.conditions import Key
-
-        kwargs: dict[str, Any] = {
-            "IndexName": HELD_AUTHORISATIONS_INDEX,
-            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(CARD_INTAKE_KEY_PREFIX + vendor)
-            & Key(HELD_SINCE_ATTRIBUTE).lt(_sortable(older_than)),
-        }
-        while True:
-            page = self._table.query(**kwargs)
-            for item in page.get("Items", []):
-                found = self._table.get_item(Key={"pk": item["pk"]}, ConsistentRead=True).get(
-                    "Item"
+        for key in self._held_index(CARD_INTAKE_KEY_PREFIX + vendor, older_than):
+            # The index is eventually consistent: read the note itself (ended ones leave it).
+            found = self._table.get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+            if found is not None and HELD_VENDOR_ATTRIBUTE in found:
+                yield CardIntake(
+                    order_id=key.removeprefix(CARD_INTAKE_KEY_PREFIX),
+                    vendor=vendor,
+                    vendor_tx_code=str(found["intakeVendorTxCode"]),
                 )
-                if found is not None and HELD_VENDOR_ATTRIBUTE in found:
-                    yield CardIntake(
-                        order_id=str(found["pk"]).removeprefix(CARD_INTAKE_KEY_PREFIX),
-                        vendor=vendor,
-                        vendor_tx_code=str(found["intakeVendorTxCode"]),
-                        state=str(found["intakeState"]),
-                    )
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def claim_card_intake(self, order_id: str) -> bool:
         """Mark an open note `ending`, only while its order is not stored: from then on the
         intake refuses to store the order (so the sweep and a late retry never both win).
-        False if the order was stored meanwhile (the note is then removed)."""
+        False if the order was stored meanwhile (the note is then removed) or another sweep
+        ended the note first (it is left as it is)."""
         from botocore.exceptions import ClientError
 
         key = {"pk": CARD_INTAKE_KEY_PREFIX + order_id}
@@ -457,7 +449,6 @@ class CardIntake(BaseModel):
     order_id: str
     vendor: str
     vendor_tx_code: str
-    state: str  # open | ending (a sweep began to end it)
 
 
 def _abandoned(order_id: str) -> str:
