@@ -193,7 +193,6 @@ class WorkerLambdas(InProcessLambdas):
         """A warm environment of `function`, or a new one once an init slot is free (or once
         it has waited `MAX_COLD_START_WAIT_SECONDS` for either)."""
         deadline = time.monotonic() + MAX_COLD_START_WAIT_SECONDS
-        waited_out = False
         with self._available:
             while True:
                 if self._closed:
@@ -203,13 +202,13 @@ class WorkerLambdas(InProcessLambdas):
                     environment = idle.pop()
                     if environment.alive():
                         return environment
-                if self._initialising < self._max_cold_starts or waited_out:
-                    self._initialising += 1
-                    break
                 # Never longer than Lambda's own init would take: a queue longer than that
                 # would eat the caller's timeout (Step Functions retries, and piles up).
-                waited_out = not self._available.wait(timeout=deadline - time.monotonic())
-                waited_out = waited_out or time.monotonic() >= deadline
+                left = deadline - time.monotonic()
+                if self._initialising < self._max_cold_starts or left <= 0:
+                    self._initialising += 1
+                    break
+                self._available.wait(timeout=left)
         try:
             environment = _Environment(function, self.environment_of(function))
             with self._pool_lock:
