@@ -116,6 +116,9 @@ OPAYO_WEBHOOK = FunctionSpec("opayo_webhook", "Verify an Opayo Server notificati
 ORDER_INTAKE = FunctionSpec("order_intake", "Accept an order from the shop or ERP, start the saga")
 ORDER_STATUS = FunctionSpec("order_status", "Answer GET /orders/{orderId}")
 ORDER_CANCEL = FunctionSpec("order_cancel", "POST /orders/{orderId}/cancel: the merchant cancels")
+ORDER_REFUND = FunctionSpec(
+    "order_refund", "POST /orders/{orderId}/refunds: the shop or ERP refunds an order", 60
+)
 ORDER_3DS_CHALLENGE = FunctionSpec(
     "order_3ds_challenge", "POST /orders/{orderId}/3ds-challenge: finish a card's 3-D Secure"
 )
@@ -190,6 +193,7 @@ SCHEDULED_FUNCTIONS: Final = (
 # Functions that post to Opayo's Shared Protocol, which accepts only registered IPs: they run
 # in the VPC behind NAT with the Elastic IP (infra/egress.py). Every other function stays out.
 FIXED_EGRESS_FUNCTIONS: Final = (
+    ORDER_REFUND,
     SAGA_CAPTURE_PAYMENT,
     SAGA_ABORT_PAYMENT,
     SAGA_REFUND_PAYMENT,
@@ -201,6 +205,7 @@ ALL_FUNCTIONS: Final = (
     ORDER_INTAKE,
     ORDER_STATUS,
     ORDER_CANCEL,
+    ORDER_REFUND,
     ORDER_3DS_CHALLENGE,
     PAYMENT_EVENTS,
     AMAZON_NOTIFICATIONS,

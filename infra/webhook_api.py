@@ -36,6 +36,7 @@ from infra.constants import (
     ORDER_3DS_CHALLENGE,
     ORDER_CANCEL,
     ORDER_INTAKE,
+    ORDER_REFUND,
     ORDER_STATUS,
     SERVICE_NAME,
 )
@@ -87,6 +88,45 @@ CHALLENGE_REQUEST_SCHEMA = apigw.JsonSchema(
     },
 )
 
+# The edge's first screen of a refund request; the domain validates it fully
+# (opayo_fba.refunds.requests.RefundRequest): either amount or lines, never both.
+REFUND_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="RefundOrderRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["refundId", "reason"],
+    additional_properties=False,
+    properties={
+        "refundId": apigw.JsonSchema(
+            type=_STRING, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"
+        ),
+        "reason": apigw.JsonSchema(type=_STRING, min_length=1, max_length=200),
+        "amount": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.OBJECT,
+            required=["amount", "currency"],
+            properties={
+                "amount": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1),
+                "currency": apigw.JsonSchema(type=_STRING, min_length=3, max_length=3),
+            },
+        ),
+        "lines": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.ARRAY,
+            min_items=1,
+            max_items=100,
+            items=apigw.JsonSchema(
+                type=apigw.JsonSchemaType.OBJECT,
+                required=["lineId", "quantity"],
+                properties={
+                    "lineId": apigw.JsonSchema(type=_STRING, min_length=1, max_length=50),
+                    "quantity": apigw.JsonSchema(
+                        type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=250
+                    ),
+                },
+            ),
+        ),
+    },
+)
+
 
 class WebhookApi(Construct):
     def __init__(
@@ -105,6 +145,7 @@ class WebhookApi(Construct):
             platform, payment_events, state_machine
         )
         order_challenge = self._build_challenge_function(platform, state_machine)
+        order_refund = self._build_refund_function(platform)
         self.access_logs = logs.LogGroup(
             self,
             "ApiAccessLogs",
@@ -116,6 +157,7 @@ class WebhookApi(Construct):
         self._build_webhook_route(opayo_webhook)
         self._build_order_routes(order_intake, order_status, order_cancel)
         self._build_challenge_route(order_challenge)
+        self._build_refund_route(order_refund)
         self.web_acl = self._build_web_acl(config)
 
     def _build_functions(
@@ -185,6 +227,42 @@ class WebhookApi(Construct):
         )
         state_machine.grant_start_execution(challenge)
         return challenge
+
+    def _build_refund_function(self, platform: Platform) -> lambda_.Function:
+        # Refunds at Opayo (Pi, or the Shared Protocol's refund.vsp for a Server payment,
+        # which quotes the SecurityKey: it may decrypt it) from the fixed egress address, and
+        # records the refund on the order and on the bus.
+        security_keys = platform.keys.server_security_keys
+        refund = platform.function(
+            self,
+            ORDER_REFUND,
+            orders="write",
+            vendor_secrets=True,
+            events_bus=True,
+            extra_environment={ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn},
+        )
+        security_keys.grant_decrypt(refund)
+        return refund
+
+    def _build_refund_route(self, handler: lambda_.IFunction) -> None:
+        validator = self.api.add_request_validator(
+            "RefundBodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        model = self.api.add_model(
+            "RefundOrderModel", content_type="application/json", schema=REFUND_REQUEST_SCHEMA
+        )
+        orders = self.api.root.get_resource("orders")
+        assert orders is not None
+        order = orders.get_resource("{orderId}")
+        assert order is not None
+        order.add_resource("refunds").add_method(
+            "POST",
+            apigw.LambdaIntegration(handler),
+            authorization_type=apigw.AuthorizationType.IAM,
+            request_validator=validator,
+            request_models={"application/json": model},
+            request_parameters={"method.request.path.orderId": True},
+        )
 
     def _build_rest_api(self, config: EnvironmentConfig) -> apigw.RestApi:
         client_certificate = apigw.CfnClientCertificate(

@@ -57,6 +57,7 @@ API_EVENTS = {
     "order_intake.pi_transaction.json": ("POST", "/orders"),
     "order_status.json": ("GET", "/orders/{orderId}"),
     "order_cancel.json": ("POST", "/orders/{orderId}/cancel"),
+    "order_refund.json": ("POST", "/orders/{orderId}/refunds"),
     "order_3ds_challenge.json": ("POST", "/orders/{orderId}/3ds-challenge"),
     "opayo_webhook.json": ("POST", "/webhooks/opayo/{vendor}"),
     "opayo_webhook.forged.json": ("POST", "/webhooks/opayo/{vendor}"),
@@ -210,7 +211,12 @@ def test_the_card_order_sends_browser_data_and_the_challenge_body_is_valid() -> 
 
 def test_order_events_point_at_the_pi_card_order() -> None:
     order_id = str(submission("order_intake.json").order.order_id)
-    for name in ("order_status.json", "order_cancel.json", "order_3ds_challenge.json"):
+    for name in (
+        "order_status.json",
+        "order_cancel.json",
+        "order_refund.json",
+        "order_3ds_challenge.json",
+    ):
         assert APIGatewayProxyEvent(load(name)).path_parameters == {"orderId": order_id}
 
 

@@ -43,6 +43,7 @@ def test_exactly_the_expected_routes(resources: dict[str, Any]) -> None:
         ("POST", "/orders"),
         ("GET", "/orders/{orderId}"),
         ("POST", "/orders/{orderId}/cancel"),
+        ("POST", "/orders/{orderId}/refunds"),
         ("POST", "/orders/{orderId}/3ds-challenge"),
     }
 

@@ -84,6 +84,7 @@ WIRING_NEEDS = {spec.module: "saga" for spec in SAGA_FUNCTIONS} | {
     "payment_events": "starter",
     "opayo_webhook": "sealer",
     "order_cancel": "resumer",
+    "order_refund": "saga",
     "saga_recovery": "saga",
 }
 
@@ -340,7 +341,8 @@ def test_only_the_webhook_and_the_server_payment_steps_open_security_keys(
     resources: dict[str, Any],
 ) -> None:
     """The Shared Protocol quotes a Server transaction's SecurityKey: the saga's capture,
-    abort and refund steps, the recovery and the held-authorisations check may decrypt it,
+    abort and refund steps, the refund route, the recovery and the held-authorisations check
+    may decrypt it,
     as the webhook may (to verify notifications);
     the intake may only encrypt; no other function touches the key."""
     (key,) = [
@@ -373,6 +375,7 @@ def test_only_the_webhook_and_the_server_payment_steps_open_security_keys(
         "SagaCapturePaymentFunction",
         "SagaAbortPaymentFunction",
         "SagaRefundPaymentFunction",
+        "OrderRefundFunction",
         "SagaRecoveryFunction",
         "HeldAuthorisationsCheckFunction",
     }

@@ -178,6 +178,7 @@ def check_held_authorisations(event: Mapping[str, Any], w: Wiring) -> dict[str, 
     w.config.require("orders_table", "event_bus_name")
     vendor = _account(event, "vendor")
     abandoned = _abandoned_payments(event, w, vendor)
+    refunds = _pending_refunds(event, w, vendor)
     alarm_days = _days(event, "alarmAfterDays", required=True)
     abort_days = _days(event, "abortAfterDays", required=False)
     result = check(
@@ -197,7 +198,39 @@ def check_held_authorisations(event: Mapping[str, Any], w: Wiring) -> dict[str, 
         unit=MetricUnit.Count,
         value=abandoned.aborted + abandoned.refunded,
     )
-    return {**_summary(result), **{f"abandoned_{k}": v for k, v in _summary(abandoned).items()}}
+    metrics.add_metric(name="PendingRefundsLeft", unit=MetricUnit.Count, value=refunds["left"])
+    return {
+        **_summary(result),
+        **{f"abandoned_{k}": v for k, v in _summary(abandoned).items()},
+        **{f"pending_refunds_{k}": v for k, v in refunds.items()},
+    }
+
+
+DEFAULT_PENDING_REFUND_MINUTES = 10
+
+
+def _pending_refunds(event: Mapping[str, Any], w: Wiring, vendor: str) -> dict[str, int]:
+    """Refunds written down that Opayo never answered (a lost answer, a function stopped, a
+    shop that did not retry): carried out now, each resolved from Opayo's records first."""
+    from datetime import timedelta
+
+    from opayo_fba.saga.errors import SagaError
+    from opayo_fba.saga.steps import execute_pending_refunds
+
+    key = "pendingRefundAfterMinutes"
+    minutes = _whole(event.get(key, DEFAULT_PENDING_REFUND_MINUTES), key, "minutes", 0, 1440)
+    older_than = datetime.now(UTC) - timedelta(minutes=minutes)
+    deps = w.saga()
+    counts = {"issued": 0, "refused": 0, "left": 0}
+    for record in w.store.pending_refunds(vendor, older_than):
+        try:
+            done = execute_pending_refunds(deps, record.order_id)
+        except SagaError:
+            counts["left"] += 1  # Opayo could not be asked: the next run tries again
+            continue
+        for refund in done:
+            counts["issued" if refund.status == "succeeded" else "refused"] += 1
+    return counts
 
 
 DEFAULT_ABANDONED_AFTER_MINUTES = 15

@@ -50,6 +50,8 @@ from opayo_fba.model.payment import (
     PaymentProvider,
     PaymentTransaction,
     Refund,
+    RefundKind,
+    RefundLine,
     RefundStatus,
     VendorTxCode,
 )
@@ -105,6 +107,8 @@ __all__ = [
     "PaymentTransaction",
     "PiInstruction",
     "Refund",
+    "RefundKind",
+    "RefundLine",
     "RefundState",
     "RefundStatus",
     "RenderedAddress",

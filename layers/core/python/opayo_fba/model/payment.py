@@ -115,6 +115,18 @@ class PaymentTransaction(BaseModel):
 
 
 RefundStatus = Literal["pending", "succeeded", "failed"]
+RefundKind = Literal["compensation", "unshipped", "merchant", "return"]
+"""Why a refund was made: a saga compensation (the whole order), units Amazon did not ship,
+the shop's or ERP's request (`POST /orders/{id}/refunds`), or a received return."""
+
+
+class RefundLine(BaseModel):
+    """Units of one order line a refund gives back (by its sellerFulfillmentOrderItemId)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    line_id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    quantity: Annotated[int, Field(ge=1, le=250)]
 
 
 class Refund(BaseModel):
@@ -134,6 +146,12 @@ class Refund(BaseModel):
     status_detail: CleanText = None
     requested_at: UtcDatetime | None = None
     completed_at: UtcDatetime | None = None
+    kind: RefundKind = "compensation"
+    request_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    """The caller's refundId (a merchant refund) or our own key (unshipped, return): a second
+    request with the same id is the same refund."""
+    lines: tuple[RefundLine, ...] = ()
+    """The units refunded, when the refund is for units rather than an amount."""
 
     @model_validator(mode="after")
     def _positive_amount(self) -> Refund:

@@ -31,6 +31,8 @@ from opayo_fba.model import (
     OrderStatus,
     PaymentState,
     Refund,
+    RefundKind,
+    RefundLine,
     TransactionType,
 )
 from opayo_fba.observability import metrics
@@ -519,37 +521,107 @@ def _refund_id(order_id: str, index: int) -> str:
 def _refund_captured(
     state: State, deps: SagaDependencies, record: OrderRecord, observed: ObservedPayment
 ) -> dict[str, Any]:
-    # Imported here: the Pi client (and httpx) stays off the other steps' cold start.
-    from opayo_fba.opayo.pi import refund_vendor_tx_code
-
+    """Carry out every refund already written down, then refund what is left of the capture."""
     order_id = record.order_id
     captured = record.captured
     if captured is None:  # record_observed_payment always sets it for a capture
         raise ValueError(f"order {order_id}: Opayo reports a capture of unknown amount")
-    transaction_id = pi_transaction_id(record)
-    index = next((i for i, r in enumerate(record.refunds) if r.status == "pending"), None)
-    if index is None:
-        ours = record.refunded.amount if record.refunded else 0
-        theirs = observed.refunded.amount if observed.refunded else 0
-        remaining = captured.amount - max(ours, theirs)
-        if remaining <= 0:
-            return {"action": "none", "reason": "already refunded in full"}
-        index = len(record.refunds)
+    done = [
+        refund
+        for refund in execute_pending_refunds(deps, order_id, raise_refused=True)
+        if refund.status == "succeeded"
+    ]
+    record = deps.store.get(order_id)
+    ours = record.refunded.amount if record.refunded else 0
+    theirs = observed.refunded.amount if observed.refunded else 0
+    remaining = captured.amount - max(ours, theirs)
+    if remaining <= 0:
+        if done:
+            return {"action": "refunded", "vendorTxCode": done[-1].vendor_tx_code}
+        return {"action": "none", "reason": "already refunded in full"}
+    reason = str((state.get("compensationReason") or {}).get("outcome", "refund"))
+    record, index, _ = write_down_refund(
+        deps, order_id, Money(amount=remaining, currency=captured.currency), reason=reason
+    )
+    refund = execute_refund(deps, record, index, raise_refused=True)
+    return {"action": "refunded", "vendorTxCode": refund.vendor_tx_code}
+
+
+def write_down_refund(
+    deps: SagaDependencies,
+    order_id: str,
+    amount: Money,
+    *,
+    reason: str,
+    kind: RefundKind = "compensation",
+    request_id: str | None = None,
+    lines: tuple[RefundLine, ...] = (),
+    check: Callable[[OrderRecord], None] | None = None,
+) -> tuple[OrderRecord, int, bool]:
+    """Append a pending refund to the order (its id derived from its place), before Opayo is
+    asked; `check` runs on the record being written and may refuse it. With `request_id`, a
+    refund already written under that id is returned instead of a second one. Returns the
+    record, the refund's index and whether it was written now."""
+    # Imported here: the Pi client (and httpx) stays off the other steps' cold start.
+    from opayo_fba.opayo.pi import refund_vendor_tx_code
+
+    found: list[tuple[int, bool]] = []
+
+    def keep(r: OrderRecord) -> None:
+        found.clear()
+        if request_id is not None:
+            for index, existing in enumerate(r.refunds):
+                if existing.request_id == request_id:
+                    found.append((index, False))
+                    return
+        if check is not None:
+            check(r)
+        index = len(r.refunds)
         refund = Refund(
             order_id=order_id,
             vendor_tx_code=refund_vendor_tx_code(_refund_id(order_id, index)),
-            reference_transaction_id=transaction_id,
-            amount=Money(amount=remaining, currency=captured.currency),
-            reason=str((state.get("compensationReason") or {}).get("outcome", "refund")),
+            reference_transaction_id=pi_transaction_id(r),
+            amount=amount,
+            reason=reason[:200],
             requested_at=datetime.now(UTC),
+            kind=kind,
+            request_id=request_id,
+            lines=lines,
         )
+        r.refunds.append(refund)
+        r.note("refund_requested", f"{refund.vendor_tx_code} ({kind}, {amount})")
+        found.append((index, True))
 
-        def write_down(r: OrderRecord) -> None:
-            r.refunds.append(refund)
-            r.note("refund_requested", refund.vendor_tx_code)
+    record = save(deps, order_id, keep)
+    return record, *found[0]
 
-        record = save(deps, order_id, write_down)
+
+def execute_pending_refunds(
+    deps: SagaDependencies, order_id: str, *, raise_refused: bool = False
+) -> list[Refund]:
+    """Carry out every refund of the order still pending, oldest first."""
+    record = deps.store.get(order_id)
+    results = []
+    for index, refund in enumerate(record.refunds):
+        if refund.status == "pending":
+            results.append(execute_refund(deps, record, index, raise_refused=raise_refused))
+            record = deps.store.get(order_id)
+    return results
+
+
+def execute_refund(
+    deps: SagaDependencies, record: OrderRecord, index: int, *, raise_refused: bool = False
+) -> Refund:
+    """Ask Opayo for the pending refund at `index` and record its answer, once.
+
+    The refund's vendorTxCode is derived from its id, so a repeat after a lost answer cannot
+    refund twice: the connector finds the refund Opayo already made under that code
+    (Reporting) instead of sending it again, and Opayo refuses a repeated code anyway.
+    """
+    order_id = record.order_id
     pending = record.refunds[index]
+    if pending.status != "pending":
+        return pending
     refund_id = _refund_id(order_id, index)
     with step_errors():
         result = deps.payments(record).refund(
@@ -559,26 +631,44 @@ def _refund_captured(
             description=f"Refund for order {order_id}"[:100],
         )
     succeeded = result.succeeded
+    settled: list[Refund] = []
 
     def settle(r: OrderRecord) -> None:
-        r.refunds[index] = r.refunds[index].model_copy(
-            update={
-                "status": "succeeded" if succeeded else "failed",
-                "transaction_id": result.transaction_id or None,
-                "status_detail": result.status_detail or None,
-                "completed_at": datetime.now(UTC),
-            }
-        )
-        r.note("refund_" + ("issued" if succeeded else "refused"), pending.vendor_tx_code)
+        settled.clear()
+        current = r.refunds[index]
+        if current.status == "pending":
+            current = current.model_copy(
+                update={
+                    "status": "succeeded" if succeeded else "failed",
+                    "transaction_id": result.transaction_id or None,
+                    "status_detail": result.status_detail or None,
+                    "completed_at": datetime.now(UTC),
+                }
+            )
+            r.refunds[index] = current
+            r.note("refund_" + ("issued" if succeeded else "refused"), pending.vendor_tx_code)
+        settled.append(current)
 
     save(deps, order_id, settle)
-    if not succeeded:
-        raise RefundFailed(f"Opayo refused refund {refund_id}: {result.status_detail}")
-    deps.events.publish(
-        "RefundIssued",
-        {"orderId": order_id, "vendorTxCode": pending.vendor_tx_code, **_money(pending.amount)},
-    )
-    return {"action": "refunded", "vendorTxCode": pending.vendor_tx_code}
+    refund = settled[0]
+    detail = {
+        "eventId": f"{order_id}#{pending.vendor_tx_code}",
+        "orderId": order_id,
+        "vendorTxCode": pending.vendor_tx_code,
+        "refundId": pending.request_id or refund_id,
+        "kind": pending.kind,
+        "reason": pending.reason,
+        "lines": [line.model_dump(mode="json") for line in pending.lines],
+        **_money(pending.amount),
+    }
+    if refund.status == "succeeded":
+        deps.events.publish("RefundIssued", detail)
+        return refund
+    deps.events.publish("RefundFailed", {**detail, "statusDetail": refund.status_detail})
+    metrics.add_metric(name="RefundsRefused", unit=MetricUnit.Count, value=1)
+    if raise_refused:
+        raise RefundFailed(f"Opayo refused refund {refund_id}: {refund.status_detail}")
+    return refund
 
 
 # Amazon has the goods moving or gone: a cancel is no longer possible, and money is owed.

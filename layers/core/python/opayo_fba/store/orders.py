@@ -41,6 +41,9 @@ PARKED_PAYMENT_KEY_PREFIX = "payment#"
 FULFILLMENT_LINK_KEY_PREFIX = "sfo#"
 # A card payment we asked Opayo for, kept until its order is stored (store.begin_card_intake).
 CARD_INTAKE_KEY_PREFIX = "intake#"
+# Orders with a refund written down and not yet answered by Opayo, in the same sparse index
+# under `refund#<vendor>` (a refund needs a capture, so such an order holds no authorisation).
+PENDING_REFUND_PREFIX = "refund#"
 VENDOR_TX_CODE_INDEX = "by-vendor-tx-code"
 # A sparse index of Deferred authorisations still held (authorised, not captured): its keys
 # are written only while that is so, so a query reads just those orders, oldest first.
@@ -135,6 +138,13 @@ class OrderRecord(BaseModel):
             return payment.created_at
         return self.history[0].at if self.history else self.order.placed_at
 
+    def refund_pending_since(self) -> datetime | None:
+        """When the oldest refund still waiting for Opayo's answer was written down."""
+        pending = [
+            r.requested_at or self.order.placed_at for r in self.refunds if r.status == "pending"
+        ]
+        return min(pending) if pending else None
+
     def note(self, event: str, detail: str | None = None) -> None:
         self.history.append(HistoryEntry(at=datetime.now(UTC), event=event, detail=detail))
 
@@ -176,9 +186,13 @@ class OrderStore:
         if record.payment is not None:
             item["vendorTxCode"] = record.payment.vendor_tx_code
         held = record.held_since()
+        refund_pending = record.refund_pending_since()
         if held is not None and record.vendor:
             item[HELD_VENDOR_ATTRIBUTE] = record.vendor
             item[HELD_SINCE_ATTRIBUTE] = _sortable(held)
+        elif refund_pending is not None and record.vendor:
+            item[HELD_VENDOR_ATTRIBUTE] = PENDING_REFUND_PREFIX + record.vendor
+            item[HELD_SINCE_ATTRIBUTE] = _sortable(refund_pending)
         return item
 
     def held_authorisations(self, vendor: str, older_than: datetime) -> Iterator[OrderRecord]:
@@ -192,6 +206,15 @@ class OrderStore:
             record = self.find(key.removeprefix(ORDER_KEY_PREFIX))
             held = record.held_since() if record is not None else None
             if record is not None and held is not None and held < older_than:
+                yield record
+
+    def pending_refunds(self, vendor: str, older_than: datetime) -> Iterator[OrderRecord]:
+        """Orders of `vendor` with a refund written down before `older_than` that Opayo has
+        not answered yet: a Query of the same sparse index, oldest first."""
+        for key in self._held_index(PENDING_REFUND_PREFIX + vendor, older_than):
+            record = self.find(key.removeprefix(ORDER_KEY_PREFIX))
+            since = record.refund_pending_since() if record is not None else None
+            if record is not None and since is not None and since < older_than:
                 yield record
 
     def _held_index(self, held_vendor: str, older_than: datetime) -> Iterator[str]:

@@ -106,6 +106,12 @@ def _item(line: OrderLine, item_id: str, seller_sku: str) -> dict[str, JsonValue
     return item
 
 
+def fulfillment_item_id(line: OrderLine, position: int) -> str:
+    """The sellerFulfillmentOrderItemId of the line at 1-based `position`: its line_id, else
+    its position. The same id names the line in refunds and returns."""
+    return line.line_id or str(position)
+
+
 def _seller_sku(line: OrderLine, skus: SkuMapping | None) -> str:
     if line.seller_sku is not None:
         return line.seller_sku
@@ -145,7 +151,7 @@ def create_fulfillment_order_request(
     for index, line in enumerate(order.lines, start=1):
         if line.quantity == 0:
             continue
-        item_id = line.line_id or str(index)
+        item_id = fulfillment_item_id(line, index)
         if item_id in seen:
             raise FulfillmentRequestError(f"lines: line_id {item_id!r} appears twice")
         seen.add(item_id)
