@@ -111,6 +111,10 @@ class EnvironmentConfig(_Model):
     schedules: Schedules
     # How long the saga waits between two reads of the fulfillment order status.
     fulfillment_status_poll_seconds: int = Field(default=900, ge=60, le=86_400)
+    # What Amazon does when not every unit is in stock: FillOrKill (nothing ships, the order
+    # is refunded in full) or FillAllAvailable (what is in stock ships; the units that do not
+    # are refunded automatically, docs/refunds.md).
+    fulfillment_policy: Literal["FillOrKill", "FillAllAvailable"] = "FillOrKill"
     # A Deferred authorisation held (authorised, not captured) this many days alarms: an
     # order is stuck before capture, and Opayo lets a Deferred be released for 30 days.
     held_authorisation_alarm_days: int = Field(default=6, ge=1, le=29)

@@ -64,6 +64,7 @@ ENV_SELLER_MARKETPLACES: Final = "SELLER_MARKETPLACES"
 ENV_SECURITY_KEYS_KEY_ARN: Final = "SECURITY_KEYS_KEY_ARN"
 ENV_OPAYO_REDIRECT_URL: Final = "OPAYO_REDIRECT_URL"
 ENV_MAPPING_TEMPLATES: Final = "MAPPING_TEMPLATES"
+ENV_FULFILLMENT_POLICY: Final = "FULFILLMENT_POLICY"
 ENV_RECONCILE_CONFIG: Final = "RECONCILE_CONFIG"
 
 # Canonical events on the bus to the merchant's ERP.
@@ -144,7 +145,12 @@ SAGA_CHECK_FULFILLMENT_STATUS = FunctionSpec(
 SAGA_AWAIT_FULFILLMENT = FunctionSpec(
     "saga_await_fulfillment", "Saga: leave the task token where notifications resume it"
 )
-SAGA_MARK_SHIPPED = FunctionSpec("saga_mark_shipped", "Saga: mark the order shipped")
+SAGA_MARK_SHIPPED = FunctionSpec(
+    "saga_mark_shipped", "Saga: record the shipments and tracking, note units not shipped"
+)
+SAGA_REFUND_UNSHIPPED = FunctionSpec(
+    "saga_refund_unshipped", "Saga: refund the units Amazon did not ship"
+)
 SAGA_ABORT_PAYMENT = FunctionSpec("saga_abort_payment", "Saga compensation: abort the payment")
 SAGA_CANCEL_FULFILLMENT_ORDER = FunctionSpec(
     "saga_cancel_fulfillment_order", "Saga compensation: cancel the fulfillment order"
@@ -177,6 +183,7 @@ SAGA_FUNCTIONS: Final = (
     SAGA_AWAIT_FULFILLMENT,
     SAGA_CHECK_FULFILLMENT_STATUS,
     SAGA_MARK_SHIPPED,
+    SAGA_REFUND_UNSHIPPED,
     SAGA_ABORT_PAYMENT,
     SAGA_CANCEL_FULFILLMENT_ORDER,
     SAGA_REFUND_PAYMENT,
@@ -197,6 +204,7 @@ FIXED_EGRESS_FUNCTIONS: Final = (
     SAGA_CAPTURE_PAYMENT,
     SAGA_ABORT_PAYMENT,
     SAGA_REFUND_PAYMENT,
+    SAGA_REFUND_UNSHIPPED,
     SAGA_RECOVERY,
     HELD_AUTHORISATIONS_CHECK,
 )

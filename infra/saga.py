@@ -40,6 +40,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.constants import (
+    ENV_FULFILLMENT_POLICY,
     ENV_MAPPING_TEMPLATES,
     ENV_SECURITY_KEYS_KEY_ARN,
     ERROR_CANCELLATION_REFUSED,
@@ -62,6 +63,7 @@ from infra.constants import (
     SAGA_MARK_SHIPPED,
     SAGA_RECORD_OUTCOME,
     SAGA_REFUND_PAYMENT,
+    SAGA_REFUND_UNSHIPPED,
     SAGA_RELEASE_FULFILLMENT_ORDER,
     SAGA_VALIDATE_AND_MAP,
     SERVICE_NAME,
@@ -170,23 +172,31 @@ class Saga(Construct):
             SAGA_CHECK_FULFILLMENT_STATUS: amazon,
             # Keeps the task token; resumes its own task when the status is already known.
             SAGA_AWAIT_FULFILLMENT: common,
-            SAGA_MARK_SHIPPED: common,
+            # Reads the fulfillment order's shipments and tracking from Amazon.
+            SAGA_MARK_SHIPPED: amazon,
+            SAGA_REFUND_UNSHIPPED: server_payment,
             SAGA_ABORT_PAYMENT: server_payment,
             SAGA_CANCEL_FULFILLMENT_ORDER: amazon,
             SAGA_REFUND_PAYMENT: server_payment,
             SAGA_RECORD_OUTCOME: common,
         }
         templates = platform.config.mapping_templates
+        mapping_environment: dict[str, str] = {
+            ENV_FULFILLMENT_POLICY: platform.config.fulfillment_policy
+        }
         if templates:
-            built[SAGA_VALIDATE_AND_MAP] = {
-                **opayo,
-                "extra_environment": {ENV_MAPPING_TEMPLATES: ",".join(templates)},
-            }
+            mapping_environment[ENV_MAPPING_TEMPLATES] = ",".join(templates)
+        built[SAGA_VALIDATE_AND_MAP] = {**opayo, "extra_environment": mapping_environment}
         functions = {
             spec.module: platform.function(self, spec, **access) for spec, access in built.items()
         }
         _grant_template_reads(functions[SAGA_VALIDATE_AND_MAP.module], templates)
-        for spec in (SAGA_CAPTURE_PAYMENT, SAGA_ABORT_PAYMENT, SAGA_REFUND_PAYMENT):
+        for spec in (
+            SAGA_CAPTURE_PAYMENT,
+            SAGA_ABORT_PAYMENT,
+            SAGA_REFUND_PAYMENT,
+            SAGA_REFUND_UNSHIPPED,
+        ):
             security_keys.grant_decrypt(functions[spec.module])
         return functions
 
@@ -324,9 +334,27 @@ class Saga(Construct):
             "CheckFulfillmentStatus", SAGA_CHECK_FULFILLMENT_STATUS, result_path="$.fulfillment"
         )
         status = "$.fulfillment.status"
+        emit_shipped = self._emit(
+            "EmitOrderShipped",
+            EVENT_ORDER_SHIPPED,
+            "shipped",
+            {
+                "shipments": sfn.JsonPath.list_at("$.shipments"),
+                "trackingNumbers": sfn.JsonPath.list_at("$.trackingNumbers"),
+            },
+        )
+        # Units Amazon did not ship are refunded; if Opayo cannot be asked now, the refund
+        # stays written down and the hourly check carries it out: the order has shipped.
+        refund_unshipped = self._step(
+            "RefundUnshipped", SAGA_REFUND_UNSHIPPED, result_path="$.unshippedRefund"
+        )
+        refund_unshipped.add_catch(
+            emit_shipped, errors=["States.ALL"], result_path="$.unshippedRefundError"
+        )
         shipped = (
             self._step("MarkShipped", SAGA_MARK_SHIPPED)
-            .next(self._emit("EmitOrderShipped", EVENT_ORDER_SHIPPED, "shipped"))
+            .next(refund_unshipped)
+            .next(emit_shipped)
             .next(sfn.Succeed(self, "Shipped"))
         )
         decide = (
@@ -465,7 +493,13 @@ class Saga(Construct):
             .next(sfn.Succeed(self, f"{branch}Compensated"))
         )
 
-    def _emit(self, state_id: str, detail_type: str, outcome: str) -> tasks.EventBridgePutEvents:
+    def _emit(
+        self,
+        state_id: str,
+        detail_type: str,
+        outcome: str,
+        extra: dict[str, Any] | None = None,
+    ) -> tasks.EventBridgePutEvents:
         task = tasks.EventBridgePutEvents(
             self,
             state_id,
@@ -479,6 +513,7 @@ class Saga(Construct):
                             "orderId": sfn.JsonPath.string_at("$.orderId"),
                             "outcome": outcome,
                             "executionId": sfn.JsonPath.execution_id,
+                            **(extra or {}),
                         }
                     ),
                 )

@@ -29,6 +29,7 @@ SP_API_CALLERS = (
     "saga_release_fulfillment_order",
     "saga_check_fulfillment_status",
     "saga_cancel_fulfillment_order",
+    "saga_mark_shipped",
     "saga_recovery",
     "order_cancel",
     "orders_poller",

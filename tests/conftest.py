@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No property test is judged on the wall clock: on 2 busy cores an example may take longer
+# than Hypothesis's default 200 ms deadline without anything being wrong.
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 pytest_plugins = [
     "tests.fixtures.amazon_sandbox",

@@ -151,21 +151,46 @@ def _set_status(
 
 
 def _plan(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
+    """Planning: stock is promised to the order, or the order cannot be filled.
+
+    FillOrKill (the default) and FillAll: one item short makes the whole order Unfulfillable.
+    FillAllAvailable: the units in stock ship and the rest of each item is unfulfillable
+    (`unfulfillableQuantity`); the order ends CompletePartialled, or Unfulfillable when
+    nothing at all is in stock (the official model's FulfillmentPolicy descriptions).
+    """
+    order_id = record["order"]["sellerFulfillmentOrderId"]
+    available = {
+        item["sellerFulfillmentOrderItemId"]: max(
+            0, min(item["quantity"], _available(state, item["sellerSku"], order_id))
+        )
+        for item in record["items"]
+    }
     short = [
         item
         for item in record["items"]
-        if _available(state, item["sellerSku"], record["order"]["sellerFulfillmentOrderId"])
-        < item["quantity"]
+        if available[item["sellerFulfillmentOrderItemId"]] < item["quantity"]
     ]
-    if short:
+    partial = record["order"].get("fulfillmentPolicy") == "FillAllAvailable"
+    if short and (not partial or not any(available.values())):
         for item in record["items"]:
             item["unfulfillableQuantity"] = item["quantity"]
         _set_status(state, record, "Unfulfillable", at, "Order")
         return
     for item in record["items"]:
+        item["unfulfillableQuantity"] = (
+            item["quantity"] - available[item["sellerFulfillmentOrderItemId"]]
+        )
         item["estimatedShipDate"] = iso(at + timedelta(seconds=COMPLETE_AFTER - PLANNING_AFTER))
         item["estimatedArrivalDate"] = iso(at + timedelta(days=2))
     _set_status(state, record, "Planning", at, "Order")
+
+
+def shipped_quantity(item: dict[str, Any]) -> int:
+    return (
+        int(item["quantity"])
+        - int(item.get("unfulfillableQuantity") or 0)
+        - int(item.get("cancelledQuantity") or 0)
+    )
 
 
 def _process(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
@@ -192,9 +217,12 @@ def ship(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
     for item in record["items"]:
         stock = state.inventory(item["sellerSku"])
         if stock is not None:
-            state.set_inventory(item["sellerSku"], max(0, stock["quantity"] - item["quantity"]))
+            state.set_inventory(
+                item["sellerSku"], max(0, stock["quantity"] - shipped_quantity(item))
+            )
     record["completed_at"] = at.timestamp()
-    _set_status(state, record, "Complete", at, "Shipment")
+    partial = any(shipped_quantity(item) < item["quantity"] for item in record["items"])
+    _set_status(state, record, "CompletePartialled" if partial else "Complete", at, "Shipment")
 
 
 def _open_shipment(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
@@ -208,10 +236,11 @@ def _open_shipment(state: AmazonState, record: dict[str, Any], at: datetime) -> 
                 {
                     "sellerSku": item["sellerSku"],
                     "sellerFulfillmentOrderItemId": item["sellerFulfillmentOrderItemId"],
-                    "quantity": item["quantity"],
+                    "quantity": shipped_quantity(item),
                     "packageNumber": 1,
                 }
                 for item in record["items"]
+                if shipped_quantity(item) > 0
             ],
         }
     ]
@@ -552,7 +581,7 @@ def completed_unsettled(state: AmazonState, until: datetime) -> list[dict[str, A
     return [
         r
         for r in state.store.all("fulfillment_order")
-        if r["order"]["fulfillmentOrderStatus"] == "Complete"
+        if r["order"]["fulfillmentOrderStatus"] in ("Complete", "CompletePartialled")
         and not r.get("settled")
         and r["completed_at"] is not None
         and r["completed_at"] <= until.timestamp()

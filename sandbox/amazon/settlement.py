@@ -62,8 +62,11 @@ def _order_rows(state: AmazonState, record: dict[str, Any]) -> list[tuple[dict[s
     shipment_id = record["shipments"][0]["amazonShipmentId"] if record["shipments"] else ""
     rows = []
     for item in record["items"]:
+        shipped = fulfillment.shipped_quantity(item)
+        if shipped == 0:
+            continue
         stock = state.inventory(item["sellerSku"]) or {"mcf_fee_minor": 0, "currency": "GBP"}
-        fee = -stock["mcf_fee_minor"] * item["quantity"]
+        fee = -stock["mcf_fee_minor"] * shipped
         rows.append(
             (
                 _row(
@@ -81,7 +84,7 @@ def _order_rows(state: AmazonState, record: dict[str, Any]) -> list[tuple[dict[s
                     order_item_code=order_items.get(item["sellerSku"], ""),
                     merchant_order_item_id=item["sellerFulfillmentOrderItemId"],
                     sku=item["sellerSku"],
-                    quantity_purchased=str(item["quantity"]),
+                    quantity_purchased=str(shipped),
                 ),
                 fee,
             )

@@ -161,6 +161,7 @@ def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any
         "SELLER_MARKETPLACES",  # seller account ids -> marketplace ids: names, no secret
         "OPAYO_REDIRECT_URL",
         "MAPPING_TEMPLATES",
+        "FULFILLMENT_POLICY",  # FillOrKill or FillAllAvailable
     }
     for logical_id, function in _functions(resources).items():
         for name, value in function["Properties"]["Environment"]["Variables"].items():
@@ -375,6 +376,7 @@ def test_only_the_webhook_and_the_server_payment_steps_open_security_keys(
         "SagaCapturePaymentFunction",
         "SagaAbortPaymentFunction",
         "SagaRefundPaymentFunction",
+        "SagaRefundUnshippedFunction",
         "OrderRefundFunction",
         "SagaRecoveryFunction",
         "HeldAuthorisationsCheckFunction",

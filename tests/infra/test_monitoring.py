@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from infra.config import EnvironmentConfig
+from infra.stack import SP_API_CALLERS
 from tests.infra.conftest import logical_id_by_path, of_type
 
 
@@ -71,7 +72,7 @@ def test_saga_api_throttle_and_age_alarms(resources: dict[str, Any]) -> None:
         m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m
     }
     assert metric_names == {"SpApiThrottled"}
-    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == 9
+    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == len(SP_API_CALLERS)
 
 
 def test_authorisations_held_too_long_alarm(resources: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable, Mapping
 from functools import cache, cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     )
     # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
     mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
+    # Amazon's fulfillmentPolicy for every fulfillment order (cdk.json `fulfillmentPolicy`).
+    fulfillment_policy: Literal["FillOrKill", "FillAllAvailable"] = Field(
+        default="FillOrKill", validation_alias=AliasChoices("FULFILLMENT_POLICY")
+    )
     product_master_csv: str | None = _env("PRODUCT_MASTER_CSV")
     # The KMS key that seals Opayo Server SecurityKeys (store/sealed.py).
     security_keys_key_arn: str | None = _env("SECURITY_KEYS_KEY_ARN")
@@ -378,7 +382,11 @@ class Wiring:
         from opayo_fba.saga.steps import MappedOrder
         from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
 
-        body: dict[str, Any] = dict(create_fulfillment_order_request(record.order).body)
+        body: dict[str, Any] = dict(
+            create_fulfillment_order_request(
+                record.order, fulfillment_policy=self.config.fulfillment_policy
+            ).body
+        )
         if not self.templates:
             return MappedOrder(body, record.order, {})
         from opayo_fba.mapping import apply_templates

@@ -26,6 +26,7 @@ from opayo_fba.http_input import refuse_deep_json
 from opayo_fba.model import Money, Refund, RefundLine
 from opayo_fba.model.address import CleanText
 from opayo_fba.refunds.allocation import count_units, line_ids, units_refund
+from opayo_fba.refunds.ledger import refundable, refunded_units
 from opayo_fba.saga import steps
 from opayo_fba.saga.errors import UpstreamError
 from opayo_fba.saga.steps import SagaDependencies
@@ -87,28 +88,6 @@ class RefundReply:
     refund: Refund
     created: bool  # False: a repeat of a refund already requested
     record: OrderRecord
-
-
-def refunded_units(record: OrderRecord) -> dict[str, int]:
-    """Units of each line refunded or being refunded (a refused refund gave nothing back)."""
-    return count_units(
-        (line.line_id, line.quantity)
-        for refund in record.refunds
-        if refund.status != "failed"
-        for line in refund.lines
-    )
-
-
-def refundable(record: OrderRecord) -> Money:
-    """What may still be refunded: captured less what is refunded or being refunded."""
-    captured = record.captured
-    if captured is None:
-        raise ConflictError(
-            f"order {record.order_id} has no captured payment to refund"
-            + ("; cancel it instead" if record.outcome is None else f" ({record.outcome})")
-        )
-    given = sum(r.amount.amount for r in record.refunds if r.status != "failed")
-    return Money(amount=max(captured.amount - given, 0), currency=captured.currency)
 
 
 def _matches(refund: Refund, request: RefundRequest, lines: tuple[RefundLine, ...]) -> bool:

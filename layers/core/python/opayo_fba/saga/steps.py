@@ -386,10 +386,133 @@ def await_fulfillment_update(state: State, deps: SagaDependencies) -> dict[str, 
     return {"waiting": status is None}
 
 
+UNSHIPPED_REFUND_ID = "unshipped"
+"""The request id of an order's one refund of the units Amazon did not ship."""
+
+
+def unshipped_units(order: Order, payload: Mapping[str, Any]) -> dict[str, int]:
+    """Units of each line Amazon says will not ship (getFulfillmentOrder's per-item
+    cancelledQuantity plus unfulfillableQuantity), by item id; lines that ship in full are
+    left out."""
+    from opayo_fba.refunds.allocation import line_ids
+
+    lines = line_ids(order)
+    units: dict[str, int] = {}
+    for item in payload.get("fulfillmentOrderItems") or ():
+        item_id = str(item.get("sellerFulfillmentOrderItemId") or "")
+        lost = int(item.get("cancelledQuantity") or 0) + int(item.get("unfulfillableQuantity") or 0)
+        if item_id in lines and lost > 0:
+            units[item_id] = min(lost, lines[item_id].quantity)
+    return units
+
+
+def shipment_summary(fulfillment: FulfillmentOrder) -> list[dict[str, Any]]:
+    """Shipments and their packages as the saga state and OrderShipped carry them."""
+    return [
+        {
+            "amazonShipmentId": shipment.amazon_shipment_id,
+            "status": shipment.status.value,
+            "shippedAt": shipment.shipped_at.isoformat() if shipment.shipped_at else None,
+            "packages": [
+                {
+                    "packageNumber": package.package_number,
+                    "carrierCode": package.carrier_code,
+                    "trackingNumber": package.tracking_number,
+                    "estimatedArrivalAt": (
+                        package.estimated_arrival_at.isoformat()
+                        if package.estimated_arrival_at
+                        else None
+                    ),
+                }
+                for package in shipment.packages
+            ],
+        }
+        for shipment in fulfillment.shipments
+    ]
+
+
 def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Record the shipments and tracking Amazon reports, and write down the refund of any
+    units it will not ship.
+
+    Whatever resumed the saga (a FULFILLMENT_ORDER_STATUS notification carries no shipments or
+    tracking numbers), the fulfillment order is read here, so `GET /orders/{id}` and
+    OrderShipped carry every shipment, package, carrier, tracking number and estimated
+    arrival. Units cancelled or unfulfillable (a FillAllAvailable order that shipped in part,
+    or items Amazon cancelled after capture) are refunded by RefundUnshipped, once: the
+    refund is written down here under one id per order.
+    """
+    from opayo_fba.refunds.allocation import line_ids, units_refund
+    from opayo_fba.refunds.ledger import refundable, refunded_units
+
     order_id = _order_id(state)
-    record = save(deps, order_id, lambda r: r.note("shipped"))
-    return {**state, "status": record.status.value}
+    record = deps.store.get(order_id)
+    sfo_id = _sfo_id(record)
+    with step_errors():
+        payload = deps.fulfillment(record.seller_account).get_fulfillment_order(sfo_id)
+    fulfillment = fulfillment_order_from_fba(payload, order_id=order_id)
+    tracking = fulfillment.tracking_numbers()
+
+    def keep(r: OrderRecord) -> None:
+        r.fulfillment = fulfillment
+        r.fulfillment_status = fulfillment.status.value
+        if not any(entry.event == "shipped" for entry in r.history):
+            r.note("shipped", ", ".join(tracking)[:500] or None)
+
+    record = save(deps, order_id, keep)
+    unshipped = unshipped_units(record.order, payload)
+    written = next((r for r in record.refunds if r.request_id == UNSHIPPED_REFUND_ID), None)
+    if unshipped and written is None and record.captured is not None:
+        already = refunded_units(record)
+        ordered = line_ids(record.order)
+        left = {k: min(v, ordered[k].quantity - already.get(k, 0)) for k, v in unshipped.items()}
+        left = {k: v for k, v in left.items() if v > 0}
+        amount = units_refund(record.order, left, already) if left else None
+        if amount is not None:
+            amount = min(amount, refundable(record))
+        if amount is not None and amount.amount > 0:
+            write_down_refund(
+                deps,
+                order_id,
+                amount,
+                reason=f"not shipped by Amazon ({fulfillment.status.value})",
+                kind="unshipped",
+                request_id=UNSHIPPED_REFUND_ID,
+                lines=tuple(RefundLine(line_id=k, quantity=v) for k, v in sorted(left.items())),
+            )
+            metrics.add_metric(
+                name="UnitsNotShipped", unit=MetricUnit.Count, value=sum(left.values())
+            )
+            deps.events.publish(
+                "UnitsNotShipped",
+                {
+                    "eventId": f"{order_id}#UnitsNotShipped",
+                    "orderId": order_id,
+                    "fulfillmentStatus": fulfillment.status.value,
+                    "lines": [{"lineId": k, "quantity": v} for k, v in sorted(left.items())],
+                    "refund": _money(amount),
+                },
+            )
+    return {
+        **state,
+        "status": deps.store.get(order_id).status.value,
+        "shipments": shipment_summary(fulfillment),
+        "trackingNumbers": tracking,
+    }
+
+
+def refund_unshipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
+    """Carry out the refund MarkShipped wrote down for units Amazon did not ship, if any."""
+    order_id = _order_id(state)
+    record = deps.store.get(order_id)
+    for index, refund in enumerate(record.refunds):
+        if refund.request_id == UNSHIPPED_REFUND_ID:
+            done = execute_refund(deps, record, index)
+            return {
+                "action": "refunded" if done.status == "succeeded" else done.status,
+                **_money(done.amount),
+            }
+    return {"action": "none"}
 
 
 # -- compensations ---------------------------------------------------------------------------

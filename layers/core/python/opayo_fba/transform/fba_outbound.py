@@ -13,7 +13,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
@@ -31,6 +31,7 @@ from opayo_fba.model.order import Order, OrderLine
 from opayo_fba.transform.sku import SkuMapping
 
 SELLER_FULFILLMENT_ORDER_ID_MAX = 40
+FulfillmentPolicy = Literal["FillOrKill", "FillAll", "FillAllAvailable"]
 MAX_LINES = 100
 MAX_UNITS = 250
 DEFAULT_COMMENT = "Thank you for your order."
@@ -128,6 +129,7 @@ def create_fulfillment_order_request(
     marketplace_id: str | None = None,
     notification_emails: Iterable[str] = (),
     allow_truncation: bool = False,
+    fulfillment_policy: FulfillmentPolicy = "FillOrKill",
 ) -> FbaCreateRequest:
     """The `createFulfillmentOrder` body for `order`.
 
@@ -180,6 +182,7 @@ def create_fulfillment_order_request(
         "shippingSpeedCategory": order.shipping_speed,
         "destinationAddress": dict(address.fields),
         "fulfillmentAction": action,
+        "fulfillmentPolicy": fulfillment_policy,
         "items": items,
     }
     if marketplace_id is not None:
