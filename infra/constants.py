@@ -44,6 +44,9 @@ METRIC_SAGA_COMPENSATED: Final = "SagaCompensated"
 METRIC_SP_API_THROTTLED: Final = "SpApiThrottled"
 METRIC_SAGA_RECOVERY_FAILED: Final = "SagaRecoveryFailed"
 METRIC_HELD_AUTHORISATIONS: Final = "HeldAuthorisations"
+METRIC_UNITS_NOT_SHIPPED: Final = "UnitsNotShipped"
+METRIC_REFUNDS_REFUSED: Final = "RefundsRefused"
+METRIC_PENDING_REFUNDS_LEFT: Final = "PendingRefundsLeft"
 # A genuine Opayo notification whose unsigned fields contradict the registered transaction.
 METRIC_SERVER_NOTIFICATION_CONTRADICTION: Final = "ServerNotificationContradiction"
 

@@ -25,14 +25,21 @@ from infra.config import EnvironmentConfig
 from infra.constants import (
     HELD_AUTHORISATIONS_CHECK,
     METRIC_HELD_AUTHORISATIONS,
+    METRIC_PENDING_REFUNDS_LEFT,
+    METRIC_REFUNDS_REFUSED,
     METRIC_SAGA_COMPENSATED,
     METRIC_SAGA_RECOVERY_FAILED,
     METRIC_SERVER_NOTIFICATION_CONTRADICTION,
     METRIC_SP_API_THROTTLED,
+    METRIC_UNITS_NOT_SHIPPED,
     METRICS_NAMESPACE,
     OPAYO_WEBHOOK,
+    ORDER_REFUND,
+    SAGA_MARK_SHIPPED,
     SAGA_RECORD_OUTCOME,
     SAGA_RECOVERY,
+    SAGA_REFUND_PAYMENT,
+    SAGA_REFUND_UNSHIPPED,
     SERVICE_NAME,
 )
 
@@ -167,6 +174,43 @@ class Monitoring(Construct):
             1,
             "A Deferred authorisation has been held past the alarm age without capture: an"
             " order is stuck before capture (see docs/deploy.md, runbook 'HeldAuthorisations')",
+        )
+        self._alarm(
+            "UnitsNotShipped",
+            powertools_metric(METRIC_UNITS_NOT_SHIPPED, SAGA_MARK_SHIPPED.module),
+            1,
+            "Amazon shipped an order in part; the units it did not ship are being refunded"
+            " (see docs/deploy.md, runbook 'UnitsNotShipped')",
+        )
+        refusals = {
+            f"r{index}": powertools_metric(METRIC_REFUNDS_REFUSED, spec.module)
+            for index, spec in enumerate(
+                (
+                    ORDER_REFUND,
+                    SAGA_REFUND_UNSHIPPED,
+                    SAGA_REFUND_PAYMENT,
+                    HELD_AUTHORISATIONS_CHECK,
+                )
+            )
+        }
+        self._alarm(
+            "RefundsRefused",
+            cloudwatch.MathExpression(
+                expression=" + ".join(f"FILL({key}, 0)" for key in refusals),
+                using_metrics=refusals,
+                label="Refunds Opayo refused",
+                period=PERIOD,
+            ),
+            1,
+            "Opayo refused a refund: the customer has not been paid back (see docs/deploy.md,"
+            " runbook 'RefundsRefused')",
+        )
+        self._alarm(
+            "PendingRefundsLeft",
+            powertools_metric(METRIC_PENDING_REFUNDS_LEFT, HELD_AUTHORISATIONS_CHECK.module),
+            1,
+            "Refunds written down could not be carried out at Opayo by the hourly check"
+            " (see docs/deploy.md, runbook 'PendingRefundsLeft')",
         )
         self._alarm(
             "Api5xx",
