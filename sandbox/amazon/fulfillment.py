@@ -517,27 +517,32 @@ def get_fulfillment_preview(state: AmazonState, call: ApiCall) -> tuple[int, dic
         fee_minor, grams, currency = 0, 0, "GBP"
         for item in items:
             stock = state.inventory(item["sellerSku"])
-            if stock is None or _available(state, item["sellerSku"], "") < item["quantity"]:
+            # The units in stock are previewed as fulfillable and the rest as unfulfillable
+            # (our assumption: Amazon's pages do not say how an item partly in stock previews).
+            in_stock = 0 if stock is None else max(0, _available(state, item["sellerSku"], ""))
+            ships = min(item["quantity"], in_stock)
+            if ships < item["quantity"]:
                 unfulfillable.append(
                     {
                         "sellerSku": item["sellerSku"],
-                        "quantity": item["quantity"],
+                        "quantity": item["quantity"] - ships,
                         "sellerFulfillmentOrderItemId": item["sellerFulfillmentOrderItemId"],
                         "itemUnfulfillableReasons": [
                             "InvalidSKU" if stock is None else "InventoryUnavailable"
                         ],
                     }
                 )
+            if stock is None or ships == 0:
                 continue
-            fee_minor += stock["mcf_fee_minor"] * item["quantity"]
-            grams += stock["weight_grams"] * item["quantity"]
+            fee_minor += stock["mcf_fee_minor"] * ships
+            grams += stock["weight_grams"] * ships
             currency = stock["currency"]
             fulfillable.append(
                 {
                     "sellerSku": item["sellerSku"],
-                    "quantity": item["quantity"],
+                    "quantity": ships,
                     "sellerFulfillmentOrderItemId": item["sellerFulfillmentOrderItemId"],
-                    "estimatedShippingWeight": _weight(stock["weight_grams"] * item["quantity"]),
+                    "estimatedShippingWeight": _weight(stock["weight_grams"] * ships),
                     "shippingWeightCalculationMethod": "Package",
                 }
             )

@@ -20,6 +20,9 @@ class Preview(Protocol):
     @property
     def is_fulfillable(self) -> bool: ...
 
+    @property
+    def raw(self) -> Mapping[str, Any]: ...
+
 
 class FulfillmentPort(Protocol):
     def fulfillment_preview(self, request: Mapping[str, Any]) -> Sequence[Preview]: ...

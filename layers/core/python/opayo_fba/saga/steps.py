@@ -220,10 +220,29 @@ def _check_fulfillable(amazon: FulfillmentPort, request: Mapping[str, Any], sfo_
     except SpApiRequestRejected as error:
         raise FulfillmentRejected(f"Amazon refused the fulfillment preview: {error}") from None
     speed = request["shippingSpeedCategory"]
-    if not any(p.is_fulfillable for p in previews if p.shipping_speed_category == speed):
+    at_speed = [p for p in previews if p.shipping_speed_category == speed]
+    if request.get("fulfillmentPolicy") == "FillAllAvailable" and any(
+        _ships_something(p.raw) for p in at_speed
+    ):
+        return  # Amazon ships what is in stock; the rest is refunded once it has shipped
+    if not any(p.is_fulfillable for p in at_speed):
         raise FulfillmentRejected(
             f"Amazon cannot fulfil {sfo_id} at {speed} speed (stock or address)"
         )
+
+
+def _ships_something(preview: Mapping[str, Any]) -> bool:
+    """A preview that ships some units and names no SKU Amazon does not know."""
+    unknown = any(
+        "InvalidSKU" in (item.get("itemUnfulfillableReasons") or ())
+        for item in preview.get("unfulfillablePreviewItems") or ()
+    )
+    units = sum(
+        int(item.get("quantity") or 0)
+        for shipment in preview.get("fulfillmentPreviewShipments") or ()
+        for item in shipment.get("fulfillmentPreviewItems") or ()
+    )
+    return units > 0 and not unknown
 
 
 def capture_amount(record: OrderRecord) -> Money:

@@ -1,0 +1,221 @@
+"""After the sale, through the real template on the local runtime, judged on the sandboxes'
+own records: tracking on the order after a notification-resumed shipment, a FillAllAvailable
+order shipped in part and refunded for exactly the missing units, and the shop's refunds
+(one line, repeated, and one beyond what was captured)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+
+REGION = "eu-west-2"
+TIME_FACTOR = 600.0
+
+
+@pytest.fixture(scope="module")
+def environment(template_path: Path) -> Iterator[LocalEnvironment]:
+    # The merchant chose FillAllAvailable (cdk.json `fulfillmentPolicy`), as the template's
+    # FULFILLMENT_POLICY would say.
+    options = EnvironmentOptions(
+        template=template_path,
+        time_factor=TIME_FACTOR,
+        run_schedules=False,
+        function_environment={"FULFILLMENT_POLICY": "FillAllAvailable"},
+    )
+    with LocalEnvironment(options) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def demo(environment: LocalEnvironment) -> Iterator[DemoContext]:
+    ctx = DemoContext(environment)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def bus(environment: LocalEnvironment) -> Any:
+    runtime = environment.runtime
+    assert runtime is not None
+    name = next(
+        runtime.template.physical_name(r.logical_id)
+        for r in runtime.template.of_type("AWS::Events::EventBus")
+    )
+    sqs = boto3.client("sqs", REGION)
+    url = sqs.create_queue(QueueName="erp-after-sale")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = boto3.client("events", REGION)
+    events.put_rule(
+        Name="erp-after-sale", EventBusName=name, EventPattern=json.dumps({"source": ["opayo-fba"]})
+    )
+    events.put_targets(
+        Rule="erp-after-sale", EventBusName=name, Targets=[{"Id": "erp", "Arn": arn}]
+    )
+    received: list[dict[str, Any]] = []
+
+    def read(detail_type: str, order_id: str, timeout: float = 30) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            ):
+                received.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            found = [
+                e["detail"]
+                for e in received
+                if e["detail-type"] == detail_type and e["detail"].get("orderId") == order_id
+            ]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.1)
+
+    return read
+
+
+def _pay(demo: DemoContext, order: dict[str, Any]) -> None:
+    msk, card = demo.card_identifier()
+    reply = demo.submit(
+        order,
+        {
+            "type": "pi_card",
+            "merchantSessionKey": msk,
+            "cardIdentifier": card,
+            "strongCustomerAuthentication": BROWSER_DATA,
+        },
+    )
+    assert reply.status_code == 201, reply.text
+
+
+def _until(demo: DemoContext, order_id: str, done: Any, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    order = demo.order(order_id)
+    while not done(order) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        order = demo.order(order_id)
+    return order
+
+
+def _amazon_record(demo: DemoContext, seller_fulfillment_order_id: str) -> dict[str, Any]:
+    """The Amazon sandbox's own record of a fulfillment order."""
+    sandbox = demo.environment.amazon.app.state.sandbox  # type: ignore[union-attr]
+    record = sandbox.state.store.get("fulfillment_order", seller_fulfillment_order_id)
+    assert record is not None
+    return dict(record)
+
+
+def _shipped(order: dict[str, Any]) -> bool:
+    return any(entry["event"] == "shipped" for entry in order.get("history", []))
+
+
+def _refunds_settled(order: dict[str, Any]) -> bool:
+    refunds = order.get("refunds") or []
+    return bool(refunds) and all(r["status"] != "pending" for r in refunds)
+
+
+@pytest.mark.e2e
+def test_a_shipment_resumed_by_amazons_notification_carries_its_tracking(
+    demo: DemoContext, bus: Any
+) -> None:
+    order_id = "E2E-TRACKED"
+    _pay(demo, sample_order(order_id))
+    order = _until(demo, order_id, _shipped)
+    assert order["status"] == "shipped", order.get("history")
+    # The saga was resumed by the FULFILLMENT_ORDER_STATUS notification (the normal path),
+    # which carries no tracking: the shipment on the order was read from Amazon.
+    assert any(e["event"] == "amazon_notification" for e in order["history"])
+    (shipment,) = order["fulfillment"]["shipments"]
+    (package,) = shipment["packages"]
+    amazon_package = _amazon_record(demo, order_id)["shipments"][0]["fulfillmentShipmentPackage"][0]
+    assert package["tracking_number"] == amazon_package["trackingNumber"]
+    assert package["carrier_code"] == amazon_package["carrierCode"]
+    assert package["estimated_arrival_at"] is not None
+    (shipped,) = bus("OrderShipped", order_id)
+    assert shipped["trackingNumbers"] == [amazon_package["trackingNumber"]]
+    assert shipped["shipments"][0]["packages"][0]["carrierCode"] == amazon_package["carrierCode"]
+
+
+@pytest.mark.e2e
+def test_units_amazon_did_not_ship_are_refunded_exactly_once(demo: DemoContext, bus: Any) -> None:
+    order_id = "E2E-PARTIAL"
+    stock = demo.amazon.post("/_sandbox/inventory", json={"sku": "OPF-CAP-RED", "quantity": 1})
+    assert stock.status_code == 200
+    order = sample_order(order_id)  # two mugs at 12.99
+    order["lines"].append(
+        {"sku": "OPF-CAP-RED", "quantity": 3, "unit_price": {"amount": 1499, "currency": "GBP"}}
+    )
+    order["totals"] = {"grand_total": {"amount": 2 * 1299 + 3 * 1499, "currency": "GBP"}}
+    _pay(demo, order)
+
+    done = _until(demo, order_id, lambda o: _shipped(o) and _refunds_settled(o))
+    assert done["fulfillment_status"] == "CompletePartialled", done.get("history")
+    (refund,) = done["refunds"]
+    assert (refund["kind"], refund["status"]) == ("unshipped", "succeeded")
+    assert refund["lines"] == [{"line_id": "2", "quantity": 2}]
+    assert refund["amount"] == {"amount": 2 * 1499, "currency": "GBP"}
+    assert done["status"] == "partially_refunded"
+    opayo = demo.opayo_transaction(f"PAY-{order_id}")
+    assert (opayo["capturedAmount"], opayo["refundedAmount"], opayo["refundCount"]) == (
+        2 * 1299 + 3 * 1499,
+        2 * 1499,
+        1,
+    )
+    (missing,) = bus("UnitsNotShipped", order_id)
+    assert missing["lines"] == [{"lineId": "2", "quantity": 2}]
+    assert [e["kind"] for e in bus("RefundIssued", order_id)] == ["unshipped"]
+
+
+@pytest.mark.e2e
+def test_the_shops_refund_of_a_line_is_made_once_and_never_beyond_the_capture(
+    demo: DemoContext, bus: Any
+) -> None:
+    order_id = "E2E-SHOP-REFUND"
+    _pay(demo, sample_order(order_id))  # two mugs at 12.99
+    assert _shipped(_until(demo, order_id, _shipped))
+    route = f"/orders/{order_id}/refunds"
+    body = {"refundId": "ERP-1", "lines": [{"lineId": "1", "quantity": 1}], "reason": "broken"}
+
+    first = demo.api.post(route, json=body)
+    again = demo.api.post(route, json=body)
+
+    assert first.status_code == 201, first.text
+    assert first.json()["refund"]["amount"] == {"amount": 1299, "currency": "GBP"}
+    assert again.status_code == 200
+    assert again.json()["refund"]["vendor_tx_code"] == first.json()["refund"]["vendor_tx_code"]
+    opayo = demo.opayo_transaction(f"PAY-{order_id}")
+    assert (opayo["refundedAmount"], opayo["refundCount"]) == (1299, 1)
+
+    before = demo.order(order_id)
+    beyond = demo.api.post(
+        route,
+        json={"refundId": "ERP-2", "amount": {"amount": 1300, "currency": "GBP"}, "reason": "x"},
+    )
+    reused = demo.api.post(route, json={**body, "lines": [{"lineId": "1", "quantity": 2}]})
+    unknown = demo.api.post("/orders/E2E-NOBODY/refunds", json=body)
+    card = demo.api.post(route, json={**body, "refundId": "ERP-3", "reason": "4929000000006"})
+    malformed = demo.api.post(route, json={"refundId": "ERP-4", "reason": "x"})
+
+    assert beyond.status_code == 409
+    assert "exceeds what can still be refunded" in beyond.json()["error"]
+    assert reused.status_code == 409
+    assert unknown.status_code == 404
+    assert card.status_code == 400
+    assert "4929000000006" not in card.text
+    assert malformed.status_code == 400
+    after = demo.order(order_id)
+    assert after["refunds"] == before["refunds"]
+    assert after["version"] == before["version"]
+    assert demo.opayo_transaction(f"PAY-{order_id}")["refundCount"] == 1
+    assert [e["refundId"] for e in bus("RefundIssued", order_id)] == ["ERP-1"]
+    assert after["status"] == "partially_refunded"
