@@ -94,7 +94,9 @@ def run(argv: list[str] | None = None) -> int:
         run_schedules=False,
         # The handlers' JSON logs and EMF metrics would bury the progress display; the
         # table at the end says what happened. `opayo-fba local up` keeps them.
-        function_environment=QUIET_FUNCTIONS,
+        # The demo merchant ships what is in stock and is refunded the rest (cdk.json
+        # `fulfillmentPolicy: FillAllAvailable`), so the partial-shipment scenario can run.
+        function_environment={**QUIET_FUNCTIONS, "FULFILLMENT_POLICY": "FillAllAvailable"},
     )
     logging.getLogger("stamina").setLevel(logging.ERROR)
     started = time.monotonic()
@@ -122,7 +124,8 @@ def run(argv: list[str] | None = None) -> int:
     finally:
         environment.stop()
     table = Table(title=f"opayo-fba demo ({time.monotonic() - started:.0f} s)")
-    for column in ("order", "scenario", "status", "payment", "fulfillment", "outcome", "result"):
+    columns = ("order", "scenario", "status", "payment", "fulfillment", "tracking", "outcome")
+    for column in (*columns, "result"):
         table.add_column(column)
     for r in results:
         table.add_row(
@@ -131,6 +134,7 @@ def run(argv: list[str] | None = None) -> int:
             r.status or "-",
             r.payment_state or "-",
             r.fulfillment_status or "-",
+            r.tracking or "-",
             r.outcome or "-",
             "[green]as expected[/green]"
             if r.passed

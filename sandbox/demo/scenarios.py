@@ -66,6 +66,7 @@ class ScenarioResult:
     payment_state: str | None = None
     fulfillment_status: str | None = None
     outcome: str | None = None
+    tracking: str | None = None
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -331,6 +332,20 @@ def _out_of_stock(ctx: DemoContext, s: Scenario) -> None:
     _card(ctx, s, sample_order(s.order_id, sku="OPF-OUT-OF-STOCK", unit=1500, qty=1))
 
 
+def _partly_in_stock(ctx: DemoContext, s: Scenario) -> None:
+    # A mug ships; the two items out of stock do not, and are refunded (FillAllAvailable).
+    order = sample_order(s.order_id, qty=1)
+    order["lines"].append(
+        {
+            "sku": "OPF-OUT-OF-STOCK",
+            "quantity": 2,
+            "unit_price": {"amount": 1500, "currency": "GBP"},
+        }
+    )
+    order["totals"] = {"grand_total": {"amount": 1299 + 3000, "currency": "GBP"}}
+    _card(ctx, s, order)
+
+
 def _capture_fails(ctx: DemoContext, s: Scenario) -> None:
     # The shop took a deposit (Deferred) smaller than the order: capture must not go ahead.
     transaction_id = ctx.deferred_transaction(s.vendor_tx_code, 1000)
@@ -413,6 +428,12 @@ def scenarios(prefix: str = "DEMO") -> list[Scenario]:
             _out_of_stock,
         ),
         Scenario(
+            "partly in stock (FillAllAvailable): what is in stock ships, the rest is refunded",
+            f"{prefix}-PARTIAL",
+            Expectation("partially_refunded", None, 1, 1, 1, "CompletePartialled", "captured"),
+            _partly_in_stock,
+        ),
+        Scenario(
             "capture refused: fulfillment cancelled, authorisation aborted",
             f"{prefix}-NOCAPTURE",
             Expectation("cancelled", "capture_failed", 0, 0, 1, "Cancelled", "aborted"),
@@ -460,7 +481,32 @@ def scenarios(prefix: str = "DEMO") -> list[Scenario]:
     ]
 
 
-TERMINAL = {"shipped", "refunded", "cancelled", "payment_failed", "unfulfillable"}
+TERMINAL = {
+    "shipped",
+    "refunded",
+    "partially_refunded",
+    "cancelled",
+    "payment_failed",
+    "unfulfillable",
+}
+
+
+def tracking_numbers(order: dict[str, Any]) -> str | None:
+    """The carrier tracking numbers on the order, as `GET /orders/{id}` shows them."""
+    shipments = (order.get("fulfillment") or {}).get("shipments") or []
+    numbers = [
+        p["tracking_number"] for s in shipments for p in s["packages"] if p.get("tracking_number")
+    ]
+    return ", ".join(numbers) or None
+
+
+def _settled(order: dict[str, Any]) -> bool:
+    """Ended: an outcome, or shipped with no refund still waiting for Opayo."""
+    if order.get("outcome"):
+        return True
+    shipped = any(entry["event"] == "shipped" for entry in order.get("history") or [])
+    refunds = order.get("refunds") or []
+    return shipped and all(r["status"] != "pending" for r in refunds)
 
 
 def judge(ctx: DemoContext, scenario: Scenario) -> ScenarioResult:
@@ -473,6 +519,7 @@ def judge(ctx: DemoContext, scenario: Scenario) -> ScenarioResult:
         payment.get("state"),
         order.get("fulfillment_status"),
         order.get("outcome"),
+        tracking_numbers(order),
     )
     e = scenario.expect
     checks: list[tuple[str, Any, Any]] = [
@@ -513,9 +560,7 @@ def wait_for(ctx: DemoContext, scenario: Scenario, deadline: float) -> dict[str,
         order = ctx.order(scenario.order_id)
         if not nudged and order and scenario.nudge is not None:
             nudged = scenario.nudge(ctx, scenario, order)
-        if order.get("status") in TERMINAL and (
-            order.get("outcome") or order.get("status") == "shipped"
-        ):
+        if order.get("status") in TERMINAL and _settled(order):
             return order
         time.sleep(0.1)
     return ctx.order(scenario.order_id)

@@ -16,7 +16,11 @@ TIME_FACTOR = 600.0
 @pytest.fixture(scope="module")
 def environment(template_path: Path) -> Iterator[LocalEnvironment]:
     options = EnvironmentOptions(
-        template=template_path, time_factor=TIME_FACTOR, run_schedules=False
+        template=template_path,
+        time_factor=TIME_FACTOR,
+        run_schedules=False,
+        # As the demo: the merchant ships what is in stock (cdk.json `fulfillmentPolicy`).
+        function_environment={"FULFILLMENT_POLICY": "FillAllAvailable"},
     )
     with LocalEnvironment(options) as running:
         yield running

@@ -7,39 +7,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
 from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
-from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+from sandbox.local.environment import LocalEnvironment
 
 REGION = "eu-west-2"
 TIME_FACTOR = 600.0
-
-
-@pytest.fixture(scope="module")
-def environment(template_path: Path) -> Iterator[LocalEnvironment]:
-    # The merchant chose FillAllAvailable (cdk.json `fulfillmentPolicy`), as the template's
-    # FULFILLMENT_POLICY would say.
-    options = EnvironmentOptions(
-        template=template_path,
-        time_factor=TIME_FACTOR,
-        run_schedules=False,
-        function_environment={"FULFILLMENT_POLICY": "FillAllAvailable"},
-    )
-    with LocalEnvironment(options) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def demo(environment: LocalEnvironment) -> Iterator[DemoContext]:
-    ctx = DemoContext(environment)
-    yield ctx
-    ctx.close()
 
 
 @pytest.fixture(scope="module")
