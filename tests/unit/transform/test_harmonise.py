@@ -61,9 +61,9 @@ def test_every_vocabulary_combination_maps_to_an_order_status() -> None:
         )
         assert isinstance(status, OrderStatus)
         count += 1
-    # (None + 9 + 7 + 8) payment inputs x (None + 8 + 9 + 8) fulfilment inputs
+    # (None + 9 + 7 + 8) payment inputs x (None + 10 + 9 + 8) fulfilment inputs
     # x 5 refund states x 6 transaction types x (None + 3) instructions
-    assert count == 25 * 26 * 5 * 6 * 4
+    assert count == 25 * 28 * 5 * 6 * 4
 
 
 def test_vocabularies_are_the_documented_ones() -> None:
@@ -102,9 +102,22 @@ def test_harmonise_is_total_and_explained(
 @pytest.mark.parametrize("fulfillment", list(FulfillmentState))
 def test_refunded_beats_every_fulfilment_state(fulfillment: FulfillmentState) -> None:
     assert harmonise(P.CAPTURED, fulfillment, R.FULL) is S.REFUNDED
-    assert harmonise(P.CAPTURED, fulfillment, R.PARTIAL) is S.PARTIALLY_REFUNDED
+    in_part = S.RETURNED if fulfillment is F.RETURNED else S.PARTIALLY_REFUNDED
+    assert harmonise(P.CAPTURED, fulfillment, R.PARTIAL) is in_part
     assert harmonise(P.CAPTURED, fulfillment, R.PENDING) is S.REFUND_PENDING
     assert harmonise(P.CAPTURED, fulfillment, R.FAILED) is S.NEEDS_ATTENTION
+
+
+def test_goods_that_came_back_are_returned_until_refunded_in_full() -> None:
+    assert harmonise(P.CAPTURED, F.RETURNED) is S.RETURNED
+    assert harmonise(P.CAPTURED, F.RETURNED, R.PARTIAL) is S.RETURNED
+    assert harmonise(P.CAPTURED, F.RETURNED, R.PENDING) is S.REFUND_PENDING
+    assert harmonise(P.CAPTURED, F.RETURNED, R.FULL) is S.REFUNDED
+    assert harmonise(P.NONE, F.RETURNED) is S.RETURNED  # an Amazon order
+    assert harmonise(P.DECLINED, F.RETURNED) is S.NEEDS_ATTENTION
+    assert harmonise(P.CAPTURED, F.DELIVERED) is S.DELIVERED
+    assert harmonise(P.CAPTURED, F.DELIVERED, R.PARTIAL) is S.PARTIALLY_REFUNDED
+    assert harmonise(P.AUTHORISED, F.DELIVERED) is S.NEEDS_ATTENTION
 
 
 @pytest.mark.parametrize("payment", [p for p in PaymentState if p is not P.CAPTURED])

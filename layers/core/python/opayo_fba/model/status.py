@@ -124,6 +124,8 @@ class FulfillmentState(StrEnum):
     PROCESSING = "processing"  # being picked; can no longer be cancelled
     PARTIALLY_SHIPPED = "partially_shipped"  # CompletePartialled; PartiallyShipped
     SHIPPED = "shipped"  # Complete; Shipped; InvoiceUnconfirmed
+    DELIVERED = "delivered"  # every package's tracking says DELIVERED
+    RETURNED = "returned"  # a return Amazon received, or a parcel returned to the sender
     CANCELLED = "cancelled"
     UNFULFILLABLE = "unfulfillable"  # Unfulfillable, Invalid
 
@@ -148,6 +150,8 @@ class OrderStatus(StrEnum):
     FULFILMENT_PROCESSING = "fulfilment_processing"
     PARTIALLY_SHIPPED = "partially_shipped"
     SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    RETURNED = "returned"
     UNFULFILLABLE = "unfulfillable"
     CANCELLED = "cancelled"
     REFUND_PENDING = "refund_pending"

@@ -153,7 +153,7 @@ def refund_state(refunds: Iterable[Refund], captured: Money) -> RefundState:
 _MONEY_TAKEN = frozenset({P.CAPTURED})
 _NO_MONEY = frozenset({P.DECLINED, P.FAILED, P.ABORTED, P.VOIDED})
 _NOT_YET_CAPTURED = frozenset({P.PENDING, P.AUTHENTICATED, P.AUTHORISED})
-_GOODS_MOVING = frozenset({F.PROCESSING, F.PARTIALLY_SHIPPED, F.SHIPPED})
+_GOODS_MOVING = frozenset({F.PROCESSING, F.PARTIALLY_SHIPPED, F.SHIPPED, F.DELIVERED, F.RETURNED})
 _GOODS_NOT_MOVING = frozenset({F.NONE, F.AWAITING_PAYMENT, F.PENDING})
 
 Rule = tuple[str, Callable[[PaymentState, FulfillmentState, RefundState], bool], OrderStatus]
@@ -167,6 +167,11 @@ RULES: tuple[Rule, ...] = (
     ("a refund failed", lambda p, f, r: r is R.FAILED, OrderStatus.NEEDS_ATTENTION),
     ("refunded in full (beats any fulfilment state)", lambda p, f, r: r is R.FULL,
      OrderStatus.REFUNDED),
+    (
+        "goods came back, refunded in part or not yet",
+        lambda p, f, r: p in {P.CAPTURED, P.NONE} and f is F.RETURNED and r is not R.PENDING,
+        OrderStatus.RETURNED,
+    ),
     ("refunded in part", lambda p, f, r: r is R.PARTIAL, OrderStatus.PARTIALLY_REFUNDED),
     ("a refund is in flight", lambda p, f, r: r is R.PENDING, OrderStatus.REFUND_PENDING),
     (
@@ -196,6 +201,7 @@ RULES: tuple[Rule, ...] = (
     ),
     ("the fulfilment was cancelled", lambda p, f, r: f is F.CANCELLED, OrderStatus.CANCELLED),
     ("Amazon cannot fulfil it", lambda p, f, r: f is F.UNFULFILLABLE, OrderStatus.UNFULFILLABLE),
+    ("delivered to the customer", lambda p, f, r: f is F.DELIVERED, OrderStatus.DELIVERED),
     ("shipped", lambda p, f, r: f is F.SHIPPED, OrderStatus.SHIPPED),
     ("partially shipped", lambda p, f, r: f is F.PARTIALLY_SHIPPED, OrderStatus.PARTIALLY_SHIPPED),
     ("being picked and packed", lambda p, f, r: f is F.PROCESSING,
