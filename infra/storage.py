@@ -38,6 +38,17 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="heldSince", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
+        # Sparse: only orders with something to follow after the sale (a parcel not yet
+        # delivered, a return not yet received) carry these keys, by seller account and the
+        # time of their next check, so the after-sale tracker queries just those.
+        self.orders_table.add_global_secondary_index(
+            index_name="by-follow-up",
+            partition_key=dynamodb.Attribute(
+                name="followAccount", type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name="followAt", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         self.idempotency_table = _build_table(
             self,
             "IdempotencyTable",

@@ -50,6 +50,11 @@ VENDOR_TX_CODE_INDEX = "by-vendor-tx-code"
 HELD_AUTHORISATIONS_INDEX = "by-held-authorisation"
 HELD_VENDOR_ATTRIBUTE = "heldVendor"
 HELD_SINCE_ATTRIBUTE = "heldSince"
+# A sparse index of orders with something to follow after the sale, by seller account and
+# the time of their next check (OrderRecord.follow_up_at).
+FOLLOW_UP_INDEX = "by-follow-up"
+FOLLOW_ACCOUNT_ATTRIBUTE = "followAccount"
+FOLLOW_AT_ATTRIBUTE = "followAt"
 MAX_UPDATE_ATTEMPTS = 5
 
 PaymentSource = Literal["pi", "server"]
@@ -95,6 +100,9 @@ class OrderRecord(BaseModel):
     # The task token of the saga's wait for Amazon: whoever learns the fulfillment status
     # first (an SP-API notification, the merchant's cancellation) resumes the saga with it.
     saga_task_token: str | None = Field(default=None, repr=False)
+    # When the after-sale tracker should next look at this order (a parcel not delivered
+    # yet, a return not received yet); None when there is nothing left to follow.
+    follow_up_at: datetime | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
     version: int = 0
 
@@ -193,7 +201,26 @@ class OrderStore:
         elif refund_pending is not None and record.vendor:
             item[HELD_VENDOR_ATTRIBUTE] = PENDING_REFUND_PREFIX + record.vendor
             item[HELD_SINCE_ATTRIBUTE] = _sortable(refund_pending)
+        if record.follow_up_at is not None:
+            item[FOLLOW_ACCOUNT_ATTRIBUTE] = record.seller_account
+            item[FOLLOW_AT_ATTRIBUTE] = _sortable(record.follow_up_at)
         return item
+
+    def due_for_follow_up(self, seller_account: str, now: datetime) -> Iterator[OrderRecord]:
+        """Orders of `seller_account` whose next after-sale check is due: a Query of the
+        sparse follow-up index, longest-waiting first."""
+        from boto3.dynamodb.conditions import Key
+
+        due = Key(FOLLOW_AT_ATTRIBUTE).lte(_sortable(now))
+        for key in self._index_keys(FOLLOW_UP_INDEX, FOLLOW_ACCOUNT_ATTRIBUTE, seller_account, due):
+            # The index is eventually consistent: read the item itself, then re-check.
+            record = self.find(key.removeprefix(ORDER_KEY_PREFIX))
+            if (
+                record is not None
+                and record.follow_up_at is not None
+                and record.follow_up_at <= now
+            ):
+                yield record
 
     def held_authorisations(self, vendor: str, older_than: datetime) -> Iterator[OrderRecord]:
         """Orders of `vendor` whose Deferred authorisation is held since before `older_than`.
@@ -222,10 +249,19 @@ class OrderStore:
         before `older_than`, oldest first, every page."""
         from boto3.dynamodb.conditions import Key
 
+        before = Key(HELD_SINCE_ATTRIBUTE).lt(_sortable(older_than))
+        return self._index_keys(
+            HELD_AUTHORISATIONS_INDEX, HELD_VENDOR_ATTRIBUTE, held_vendor, before
+        )
+
+    def _index_keys(self, index: str, partition: str, value: str, sort: Any) -> Iterator[str]:
+        """The item keys under `partition = value` in a sparse index whose sort key meets
+        `sort`, in sort order, every page."""
+        from boto3.dynamodb.conditions import Key
+
         kwargs: dict[str, Any] = {
-            "IndexName": HELD_AUTHORISATIONS_INDEX,
-            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(held_vendor)
-            & Key(HELD_SINCE_ATTRIBUTE).lt(_sortable(older_than)),
+            "IndexName": index,
+            "KeyConditionExpression": Key(partition).eq(value) & sort,
         }
         while True:
             page = self._table.query(**kwargs)
