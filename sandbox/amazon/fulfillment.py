@@ -15,7 +15,7 @@ import binascii
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.amazon import notifications, orders
+from sandbox.amazon import after_sale, notifications, orders
 from sandbox.amazon.errors import invalid_input, not_found
 from sandbox.amazon.money import to_decimal, to_minor
 from sandbox.amazon.state import AmazonState, ApiCall
@@ -193,6 +193,7 @@ def ship(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
         stock = state.inventory(item["sellerSku"])
         if stock is not None:
             state.set_inventory(item["sellerSku"], max(0, stock["quantity"] - item["quantity"]))
+    after_sale.register_packages(state, record, at)
     record["completed_at"] = at.timestamp()
     _set_status(state, record, "Complete", at, "Shipment")
 
@@ -357,8 +358,7 @@ def get_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, dict[
             "fulfillmentOrder": record["order"],
             "fulfillmentOrderItems": record["items"],
             "fulfillmentShipments": record["shipments"],
-            "returnItems": [],
-            "returnAuthorizations": [],
+            **after_sale.returns_of(state, record["order"]["sellerFulfillmentOrderId"]),
         }
     }
 
