@@ -30,7 +30,7 @@ from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.store.amazon_orders import AmazonOrderStore
 from opayo_fba.wiring import settings
 
-config = settings().require("orders_table", "idempotency_table")
+config = settings().require("orders_table", "idempotency_table", "connector_state_table")
 processor = BatchProcessor(event_type=EventType.SQS)
 idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=14 * 86400)
 persistence = DynamoDBPersistenceLayer(table_name=str(config.idempotency_table))
@@ -42,9 +42,18 @@ persistence = DynamoDBPersistenceLayer(table_name=str(config.idempotency_table))
 def apply_notification(notification: dict[str, Any]) -> dict[str, Any]:
     w = wiring()
     result = handle_amazon_notification(
-        notification["message"], w.store, w.resumer, AmazonOrderStore(w.store.table)
+        notification["message"],
+        w.store,
+        w.resumer,
+        AmazonOrderStore(w.store.table),
+        fulfillment_readers=w.amazon,
     )
-    return {"outcome": result.outcome, "type": result.notification_type, "orderId": result.order_id}
+    return {
+        "outcome": result.outcome,
+        "type": result.notification_type,
+        "orderId": result.order_id,
+        "statusSource": result.status_source,
+    }
 
 
 @tracer.capture_method

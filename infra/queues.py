@@ -102,8 +102,15 @@ class Queues(Construct):
         state_machine.grant_start_execution(self.payment_events_consumer)
         _subscribe(self.payment_events, self.payment_events_consumer, fifo=True)
 
+        # An unknown FULFILLMENT_ORDER_STATUS value makes it read the order from Amazon.
         self.amazon_notifications_consumer = platform.function(
-            self, AMAZON_NOTIFICATIONS, orders="write", idempotency=True, events_bus=True
+            self,
+            AMAZON_NOTIFICATIONS,
+            orders="write",
+            idempotency=True,
+            events_bus=True,
+            connector_state=True,
+            seller_secrets=True,
         )
         # A fulfillment status resumes the saga waiting for it (SendTaskSuccess).
         state_machine.grant_task_response(self.amazon_notifications_consumer)

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import opayo_fba.amazon.spapi_models as spapi_models
-from sandbox.amazon import auth, control, fulfillment, orders, reports, settlement
+from sandbox.amazon import after_sale, auth, control, fulfillment, orders, reports, settlement
 from sandbox.amazon.errors import ApiError, error_body, invalid_input
 from sandbox.amazon.notifications import NotificationDispatcher
 from sandbox.amazon.options import AmazonSandboxOptions
@@ -52,6 +52,9 @@ HANDLERS: dict[str, Handler] = {
     "cancelFulfillmentOrder": fulfillment.cancel_fulfillment_order,
     "listAllFulfillmentOrders": fulfillment.list_all_fulfillment_orders,
     "submitFulfillmentOrderStatusUpdate": fulfillment.submit_status_update,
+    "getPackageTrackingDetails": after_sale.get_package_tracking_details,
+    "listReturnReasonCodes": after_sale.list_return_reason_codes,
+    "createFulfillmentReturn": after_sale.create_fulfillment_return,
     "createReport": reports.create_report,
     "getReports": reports.get_reports,
     "getReport": reports.get_report,
@@ -77,7 +80,9 @@ class AmazonSandbox:
         self.clock = SandboxClock(factor=options.clock_factor, start=options.clock_start)
         self.store = StateStore(options.sqlite_path)
         self.state = AmazonState(options, self.clock, self.store)
-        self.state.tickers.extend([fulfillment.tick, reports.tick, settlement.tick])
+        self.state.tickers.extend(
+            [fulfillment.tick, after_sale.tick, reports.tick, settlement.tick]
+        )
         self.faults = FaultInjector(options.faults)
         self.rate_limiter = RateLimiter(
             self.clock.monotonic,

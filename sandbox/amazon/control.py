@@ -5,17 +5,20 @@ GET|POST /_sandbox/notifications  targets (SQS queue URL or HTTP URL), duplicate
 GET|POST /_sandbox/rate-limits    {"enabled", "scale", "overrides": {op: {"rate", "burst"}}}
 POST /_sandbox/settlements/close  close a settlement now; returns the report
 GET|POST /_sandbox/inventory      stock levels; POST {"sku", "quantity"} sets one
+POST /_sandbox/tracking           {"outcome", "sellerFulfillmentOrderId" | "packageNumber"}
+POST /_sandbox/returns            {"sellerFulfillmentOrderId", "condition", "sellerReturnItemId"?}
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sandbox.amazon import after_sale
 from sandbox.amazon.options import NotificationTarget, RateLimit
 from sandbox.common import control as common_control
 
@@ -37,6 +40,26 @@ class RateLimitConfig(BaseModel):
 class InventoryUpdate(BaseModel):
     sku: str = Field(min_length=1)
     quantity: int = Field(ge=0)
+
+
+class TrackingOutcome(BaseModel):
+    outcome: Literal["DELIVERED", "DELAYED", "UNDELIVERABLE", "RETURNED"]
+    sellerFulfillmentOrderId: str | None = Field(default=None, min_length=1)
+    packageNumber: int | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> TrackingOutcome:
+        if (self.sellerFulfillmentOrderId is None) == (self.packageNumber is None):
+            raise ValueError("give exactly one of sellerFulfillmentOrderId and packageNumber")
+        return self
+
+
+class ReturnCondition(BaseModel):
+    sellerFulfillmentOrderId: str = Field(min_length=1)
+    condition: Literal[
+        "Sellable", "Defective", "CustomerDamaged", "CarrierDamaged", "FulfillerDamaged"
+    ]
+    sellerReturnItemId: str | None = None
 
 
 def _sandbox(request: Request) -> AmazonSandbox:
@@ -132,6 +155,42 @@ async def set_inventory(request: Request) -> JSONResponse:
     return await get_inventory(request)
 
 
+async def set_tracking_outcome(request: Request) -> JSONResponse:
+    try:
+        wanted = TrackingOutcome.model_validate_json(await request.body())
+    except ValidationError as error:
+        return _bad_request(error)
+    try:
+        changed = after_sale.set_tracking_outcome(
+            _sandbox(request).state,
+            wanted.outcome,
+            order_id=wanted.sellerFulfillmentOrderId,
+            package_number=wanted.packageNumber,
+        )
+    except KeyError:
+        return JSONResponse({"error": f"unknown package {wanted.packageNumber}"}, 404)
+    except ValueError as error:
+        return JSONResponse({"error": str(error)}, 409)
+    return JSONResponse({"outcome": wanted.outcome, "packageNumbers": changed})
+
+
+async def set_return_condition(request: Request) -> JSONResponse:
+    try:
+        wanted = ReturnCondition.model_validate_json(await request.body())
+    except ValidationError as error:
+        return _bad_request(error)
+    try:
+        items = after_sale.set_return_condition(
+            _sandbox(request).state,
+            wanted.sellerFulfillmentOrderId,
+            wanted.condition,
+            wanted.sellerReturnItemId,
+        )
+    except KeyError:
+        return JSONResponse({"error": "no return item still New matches"}, 404)
+    return JSONResponse({"condition": wanted.condition, "sellerReturnItemIds": items})
+
+
 def amazon_control_routes() -> list[Route]:
     """Must come before the common control routes (it overrides clock/advance)."""
     return [
@@ -143,4 +202,6 @@ def amazon_control_routes() -> list[Route]:
         Route("/_sandbox/settlements/close", close_settlement, methods=["POST"]),
         Route("/_sandbox/inventory", get_inventory, methods=["GET"]),
         Route("/_sandbox/inventory", set_inventory, methods=["POST"]),
+        Route("/_sandbox/tracking", set_tracking_outcome, methods=["POST"]),
+        Route("/_sandbox/returns", set_return_condition, methods=["POST"]),
     ]

@@ -15,7 +15,7 @@ import binascii
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.amazon import notifications, orders
+from sandbox.amazon import after_sale, notifications, orders
 from sandbox.amazon.errors import invalid_input, not_found
 from sandbox.amazon.money import to_decimal, to_minor
 from sandbox.amazon.state import AmazonState, ApiCall
@@ -220,6 +220,7 @@ def ship(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
             state.set_inventory(
                 item["sellerSku"], max(0, stock["quantity"] - shipped_quantity(item))
             )
+    after_sale.register_packages(state, record, at)
     record["completed_at"] = at.timestamp()
     partial = any(shipped_quantity(item) < item["quantity"] for item in record["items"])
     _set_status(state, record, "CompletePartialled" if partial else "Complete", at, "Shipment")
@@ -386,8 +387,7 @@ def get_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, dict[
             "fulfillmentOrder": record["order"],
             "fulfillmentOrderItems": record["items"],
             "fulfillmentShipments": record["shipments"],
-            "returnItems": [],
-            "returnAuthorizations": [],
+            **after_sale.returns_of(state, record["order"]["sellerFulfillmentOrderId"]),
         }
     }
 

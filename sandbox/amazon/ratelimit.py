@@ -24,6 +24,9 @@ USAGE_PLANS: dict[str, RateLimit] = {
             "cancelFulfillmentOrder",
             "updateFulfillmentOrder",
             "submitFulfillmentOrderStatusUpdate",
+            "getPackageTrackingDetails",
+            "listReturnReasonCodes",
+            "createFulfillmentReturn",
         )
     },
     "createReport": RateLimit(rate=0.0167, burst=15),

@@ -1,7 +1,8 @@
 """The Amazon sandbox's state and the clock-driven engine that moves it on.
 
 State lives in a `StateStore` (memory, optionally SQLite) under these kinds:
-  inventory, access_token, fulfillment_order, order, report, document, meta.
+  inventory, access_token, fulfillment_order, order, report, document, meta,
+  package, fulfillment_return (after_sale.py).
 `sync()` runs every registered ticker up to the sandbox clock's "now"; it is called before each
 API call, after each clock jump and by a background thread, so the state a client sees is the
 same whichever of them got there first.
@@ -27,6 +28,8 @@ _IN_FLIGHT: dict[str, Callable[[dict[str, Any]], bool]] = {
         r["order"]["fulfillmentOrderStatus"] in ("Received", "Planning", "Processing")
     ),
     "report": lambda r: r["processingStatus"] in ("IN_QUEUE", "IN_PROGRESS"),
+    "package": lambda r: not r["final"],
+    "fulfillment_return": lambda r: any(i["status"] == "New" for i in r["items"]),
 }
 Publisher = Callable[[str, dict[str, Any]], None]
 

@@ -12,7 +12,7 @@ describes (the library otherwise adds `marketplaceIds` keys to every POST body).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import cache
@@ -32,7 +32,12 @@ from opayo_fba.amazon.errors import (
     Throttled,
 )
 from opayo_fba.amazon.rate_limit import RATE_LIMIT_HEADER, SellerRateLimiter
-from opayo_fba.amazon.results import FulfillmentPreview, OrdersUpdate, ReportInfo
+from opayo_fba.amazon.results import (
+    FulfillmentPreview,
+    OrdersUpdate,
+    ReportInfo,
+    ReturnReasonCode,
+)
 from opayo_fba.amazon.retry import RetryPolicy, call_with_retries
 
 if TYPE_CHECKING:
@@ -40,11 +45,14 @@ if TYPE_CHECKING:
 
     from opayo_fba.model.fulfillment import FulfillmentOrder
     from opayo_fba.model.order import Order
+    from opayo_fba.model.tracking import PackageTracking
     from opayo_fba.transform.sku import SkuMapping
 
 SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 _ORDERS = "/orders/v0/orders"
 _FULFILLMENT_ORDERS = "/fba/outbound/2020-07-01/fulfillmentOrders"
+_TRACKING = "/fba/outbound/2020-07-01/tracking"
+_RETURN_REASON_CODES = "/fba/outbound/2020-07-01/returnReasonCodes"
 _REPORTS = "/reports/2021-06-30"
 _CHUNK = 64 * 1024
 
@@ -65,6 +73,16 @@ class AmazonConnector(Protocol):
     def cancel_fulfillment_order(self, seller_fulfillment_order_id: str) -> None: ...
 
     def get_fulfillment_order(self, seller_fulfillment_order_id: str) -> dict[str, Any]: ...
+
+    def package_tracking(self, package_number: int) -> dict[str, Any]: ...
+
+    def return_reason_codes(
+        self, seller_sku: str, seller_fulfillment_order_id: str | None = None
+    ) -> list[ReturnReasonCode]: ...
+
+    def create_fulfillment_return(
+        self, seller_fulfillment_order_id: str, items: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]: ...
 
     def create_report(
         self,
@@ -449,6 +467,117 @@ class SpApiConnector:
 
         payload = self.get_fulfillment_order(seller_fulfillment_order_id)
         return fulfillment_order_from_fba(payload, order_id=order_id)
+
+    # -- After the sale: tracking and returns ---------------------------------------------
+
+    def package_tracking(self, package_number: int) -> dict[str, Any]:
+        """getPackageTrackingDetails' payload for a package number from getFulfillmentOrder
+        (`fulfillmentShipmentPackage[].packageNumber`). An unknown package is SpApiNotFound."""
+        if isinstance(package_number, bool) or not isinstance(package_number, int):
+            raise SpApiRequestRejected(
+                "validate",
+                400,
+                "InvalidInput",
+                f"package_number must be an integer: {package_number!r}",
+            )
+        payload = self._call(
+            "getPackageTrackingDetails",
+            "fulfillment",
+            "GET",
+            _TRACKING,
+            params={"packageNumber": package_number},
+        ).payload
+        return dict(payload or {})
+
+    def tracked_package(self, package_number: int) -> PackageTracking:
+        """The canonical PackageTracking (via `opayo_fba.transform.fba_outbound`)."""
+        from opayo_fba.transform.fba_outbound import package_tracking_from_fba
+
+        return package_tracking_from_fba(self.package_tracking(package_number))
+
+    def return_reason_codes(
+        self,
+        seller_sku: str,
+        seller_fulfillment_order_id: str | None = None,
+        *,
+        language: str | None = None,
+    ) -> list[ReturnReasonCode]:
+        """The codes createFulfillmentReturn accepts for a SKU (in this marketplace, or in
+        the fulfillment order's when one is named)."""
+        if not seller_sku:
+            raise SpApiRequestRejected("validate", 400, "InvalidInput", "seller_sku is empty")
+        params: dict[str, Any] = {"sellerSku": seller_sku, "marketplaceId": self.marketplace_id}
+        if seller_fulfillment_order_id:
+            params["sellerFulfillmentOrderId"] = seller_fulfillment_order_id
+        if language:
+            params["language"] = language
+        payload = self._call(
+            "listReturnReasonCodes", "fulfillment", "GET", _RETURN_REASON_CODES, params=params
+        ).payload
+        details = (payload or {}).get("reasonCodeDetails") or []
+        return [ReturnReasonCode.from_payload(detail) for detail in details]
+
+    def create_fulfillment_return(
+        self, seller_fulfillment_order_id: str, items: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """createFulfillmentReturn's payload (`returnItems`, `invalidReturnItems`,
+        `returnAuthorizations`). Each item is one returned unit: {sellerReturnItemId,
+        sellerFulfillmentOrderItemId, amazonShipmentId, returnReasonCode, returnComment?}.
+
+        Idempotent on sellerReturnItemId: Amazon refuses a repeated one as DuplicateRequest,
+        so such an item is looked up in the order's own returnItems and, if it is the same
+        unit (same order item and shipment), reported as accepted with its authorization.
+        A retry after a lost answer therefore gives the same result as the first call.
+        """
+        path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}/return"
+        body = {"items": [dict(item) for item in items]}
+        payload = dict(
+            self._call("createFulfillmentReturn", "fulfillment", "PUT", path, body=body).payload
+            or {}
+        )
+        duplicates = [
+            invalid
+            for invalid in payload.get("invalidReturnItems") or []
+            if (invalid.get("invalidItemReason") or {}).get("invalidItemReasonCode")
+            == "DuplicateRequest"
+        ]
+        if duplicates:
+            payload = self._merge_existing_returns(seller_fulfillment_order_id, body, payload)
+        return payload
+
+    def _merge_existing_returns(
+        self, seller_fulfillment_order_id: str, body: dict[str, Any], payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        order = self.get_fulfillment_order(seller_fulfillment_order_id)
+        existing = {i["sellerReturnItemId"]: i for i in order.get("returnItems") or []}
+        authorizations = {
+            a["returnAuthorizationId"]: a for a in order.get("returnAuthorizations") or []
+        }
+        requested = {i["sellerReturnItemId"]: i for i in body["items"]}
+        accepted = list(payload.get("returnItems") or [])
+        granted = list(payload.get("returnAuthorizations") or [])
+        invalid = []
+        for item in payload.get("invalidReturnItems") or []:
+            code = (item.get("invalidItemReason") or {}).get("invalidItemReasonCode")
+            known = existing.get(item["sellerReturnItemId"])
+            wanted = requested.get(item["sellerReturnItemId"], {})
+            same_unit = known is not None and all(
+                known.get(key) == wanted.get(key)
+                for key in ("sellerFulfillmentOrderItemId", "amazonShipmentId")
+            )
+            if code != "DuplicateRequest" or not same_unit or known is None:
+                invalid.append(item)
+                continue
+            if all(a["sellerReturnItemId"] != known["sellerReturnItemId"] for a in accepted):
+                accepted.append(known)
+            authorization = authorizations.get(str(known.get("returnAuthorizationId")))
+            if authorization is not None and authorization not in granted:
+                granted.append(authorization)
+        return {
+            "returnItems": accepted,
+            "invalidReturnItems": invalid,
+            "returnAuthorizations": granted,
+        }
 
     def order(self, amazon_order_id: str, *, skus: SkuMapping | None = None) -> Order:
         """One Amazon order with its items, as the canonical Order (getOrder + getOrderItems)."""

@@ -44,6 +44,9 @@ def _plans() -> dict[str, UsagePlan]:
         "listAllFulfillmentOrders",
         "cancelFulfillmentOrder",
         "updateFulfillmentOrder",
+        "getPackageTrackingDetails",
+        "listReturnReasonCodes",
+        "createFulfillmentReturn",
     ):
         plans[operation] = UsagePlan(2.0, 30)
     plans.update(

@@ -71,3 +71,21 @@ class FulfillmentPreview:
             estimated_fees=list(payload.get("estimatedFees") or []),
             raw=payload,
         )
+
+
+@dataclass(frozen=True)
+class ReturnReasonCode:
+    """One of listReturnReasonCodes' `reasonCodeDetails`: a code createFulfillmentReturn
+    accepts for the SKU."""
+
+    code: str
+    description: str
+    translated_description: str | None = None
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> ReturnReasonCode:
+        return cls(
+            code=str(payload["returnReasonCode"]),
+            description=str(payload.get("description") or ""),
+            translated_description=payload.get("translatedDescription"),
+        )

@@ -5,13 +5,18 @@ forward: a FULFILLMENT_ORDER_STATUS older than the status we hold (by StatusUpda
 then by how far along the status is) changes nothing, and the same notification twice changes
 nothing the second time. The saga's own status check reads Amazon directly; these keep the
 order's status (what `GET /orders/{id}` and the ERP see) current between its checks.
+
+The FULFILLMENT_ORDER_STATUS schema documents no values for FulfillmentOrderStatus (its own
+example says `PROCESSED`), so a value we do not know is a hint, not a poison message: the
+order is read from Amazon (getFulfillmentOrder) and its real status applied instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
@@ -33,6 +38,15 @@ _FBA_PROGRESS = {
 }
 
 Outcome = Literal["applied", "stale", "unknown_order", "ignored"]
+StatusSource = Literal["notification", "amazon"]
+
+
+class FulfillmentOrderReader(Protocol):
+    def get_fulfillment_order(self, seller_fulfillment_order_id: str) -> dict[str, Any]: ...
+
+
+FulfillmentReaders = Callable[[str], FulfillmentOrderReader]
+"""Seller account -> what reads its fulfillment orders (the wiring's `amazon`)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +55,8 @@ class NotificationResult:
     notification_type: str
     outcome: Outcome
     order_id: str | None = None
+    status_source: StatusSource = "notification"
+    """`amazon` when the notification's status was unknown and the order was read instead."""
 
 
 def notification_id(message: dict[str, Any]) -> str:
@@ -64,17 +80,42 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _status_at_amazon(
+    readers: FulfillmentReaders | None, record: OrderRecord, sfo_id: str, hint: str
+) -> tuple[FbaFulfillmentOrderStatus, datetime]:
+    """The fulfillment order's real status and its time, read from Amazon."""
+    if readers is None:
+        raise InvalidInputError(
+            f"unknown FulfillmentOrderStatus {quote_input(hint)} and no way to read the order"
+        )
+    payload = readers(record.seller_account).get_fulfillment_order(sfo_id)
+    header = payload.get("fulfillmentOrder") or {}
+    return (
+        fba_status(str(header.get("fulfillmentOrderStatus") or "")),
+        _parse_time(str(header["statusUpdatedDate"])),
+    )
+
+
 def _fulfillment_status(
-    message: dict[str, Any], store: OrderStore, resumer: SagaResumer | None
+    message: dict[str, Any],
+    store: OrderStore,
+    resumer: SagaResumer | None,
+    readers: FulfillmentReaders | None = None,
 ) -> NotificationResult:
     nid = notification_id(message)
     payload = message["Payload"]["FulfillmentOrderStatusNotification"]
     sfo_id = str(payload["SellerFulfillmentOrderId"])
-    status = fba_status(str(payload["FulfillmentOrderStatus"]))
-    updated_at = _parse_time(str(payload["StatusUpdatedDateTime"]))
     record = store.find_by_fulfillment_order(sfo_id)
     if record is None:
         return NotificationResult(nid, "FULFILLMENT_ORDER_STATUS", "unknown_order")
+    raw_status = str(payload["FulfillmentOrderStatus"])
+    source: StatusSource = "notification"
+    try:
+        status = fba_status(raw_status)
+        updated_at = _parse_time(str(payload["StatusUpdatedDateTime"]))
+    except InvalidInputError:
+        status, updated_at = _status_at_amazon(readers, record, sfo_id, raw_status)
+        source = "amazon"
     applied: list[bool] = []
 
     def change(r: OrderRecord) -> None:
@@ -93,7 +134,8 @@ def _fulfillment_status(
             r.fulfillment = r.fulfillment.model_copy(
                 update={"status": status, "status_updated_at": updated_at}
             )
-        r.note("amazon_notification", f"{status.value} ({nid})")
+        read = "" if source == "notification" else f", read from Amazon for {raw_status[:40]!r}"
+        r.note("amazon_notification", f"{status.value} ({nid}{read})")
         r.refresh_status()
         applied.append(True)
 
@@ -101,7 +143,9 @@ def _fulfillment_status(
     outcome: Outcome = "applied" if applied else "stale"
     if applied and resumer is not None:
         resume_waiting_saga(store, resumer, updated)
-    return NotificationResult(nid, "FULFILLMENT_ORDER_STATUS", outcome, record.order_id)
+    return NotificationResult(
+        nid, "FULFILLMENT_ORDER_STATUS", outcome, record.order_id, status_source=source
+    )
 
 
 def resume_waiting_saga(store: OrderStore, resumer: SagaResumer, record: OrderRecord) -> bool:
@@ -162,11 +206,16 @@ def handle_amazon_notification(
     store: OrderStore,
     resumer: SagaResumer | None = None,
     amazon_orders: AmazonOrderStore | None = None,
+    fulfillment_readers: FulfillmentReaders | None = None,
 ) -> NotificationResult:
-    """Apply one notification; a decisive fulfillment status resumes the waiting saga."""
+    """Apply one notification; a decisive fulfillment status resumes the waiting saga.
+
+    With `fulfillment_readers`, a FULFILLMENT_ORDER_STATUS whose status we do not know makes
+    us read the order from Amazon and apply its real status; without, it is refused.
+    """
     kind = str(message.get("NotificationType") or message.get("notificationType") or "")
     if kind == "FULFILLMENT_ORDER_STATUS":
-        return _fulfillment_status(message, store, resumer)
+        return _fulfillment_status(message, store, resumer, fulfillment_readers)
     if kind == "ORDER_CHANGE" and amazon_orders is not None:
         return _order_change(message, amazon_orders)
     if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"):

@@ -88,6 +88,23 @@ class FbaShipmentStatus(StrEnum):
     CANCELLED_BY_SELLER = "CANCELLED_BY_SELLER"
 
 
+class FbaReturnItemStatus(StrEnum):
+    """FBA outbound 2020-07-01 `FulfillmentReturnItemStatus`."""
+
+    NEW = "New"
+    PROCESSED = "Processed"
+
+
+class ReturnReceivedCondition(StrEnum):
+    """FBA outbound 2020-07-01 `ReturnItemDisposition`: the condition a return arrived in."""
+
+    SELLABLE = "Sellable"
+    DEFECTIVE = "Defective"
+    CUSTOMER_DAMAGED = "CustomerDamaged"
+    CARRIER_DAMAGED = "CarrierDamaged"
+    FULFILLER_DAMAGED = "FulfillerDamaged"
+
+
 class OrdersV0Status(StrEnum):
     """`OrderStatus` of the Orders v0 API."""
 

@@ -36,6 +36,20 @@ class FulfillmentPort(Protocol):
     def get_fulfillment_order(self, seller_fulfillment_order_id: str) -> dict[str, Any]: ...
 
 
+class AfterSalePort(Protocol):
+    """Package tracking and returns at Amazon (SpApiConnector provides them as they are)."""
+
+    def package_tracking(self, package_number: int) -> dict[str, Any]: ...
+
+    def return_reason_codes(
+        self, seller_sku: str, seller_fulfillment_order_id: str | None = None
+    ) -> Sequence[Any]: ...
+
+    def create_fulfillment_return(
+        self, seller_fulfillment_order_id: str, items: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]: ...
+
+
 class PaymentResult(Protocol):
     @property
     def succeeded(self) -> bool: ...

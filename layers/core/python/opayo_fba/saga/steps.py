@@ -409,17 +409,16 @@ UNSHIPPED_REFUND_ID = "unshipped"
 """The request id of an order's one refund of the units Amazon did not ship."""
 
 
-def unshipped_units(order: Order, payload: Mapping[str, Any]) -> dict[str, int]:
-    """Units of each line Amazon says will not ship (getFulfillmentOrder's per-item
-    cancelledQuantity plus unfulfillableQuantity), by item id; lines that ship in full are
-    left out."""
+def unshipped_units(order: Order, fulfillment: FulfillmentOrder) -> dict[str, int]:
+    """Units of each line Amazon says will not ship (each item's cancelled plus unfulfillable
+    quantity, from getFulfillmentOrder), by item id; lines that ship in full are left out."""
     from opayo_fba.refunds.allocation import line_ids
 
     lines = line_ids(order)
     units: dict[str, int] = {}
-    for item in payload.get("fulfillmentOrderItems") or ():
-        item_id = str(item.get("sellerFulfillmentOrderItemId") or "")
-        lost = int(item.get("cancelledQuantity") or 0) + int(item.get("unfulfillableQuantity") or 0)
+    for item in fulfillment.items:
+        item_id = item.seller_fulfillment_order_item_id
+        lost = item.cancelled_quantity + item.unfulfillable_quantity
         if item_id in lines and lost > 0:
             units[item_id] = min(lost, lines[item_id].quantity)
     return units
@@ -468,8 +467,7 @@ def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
     record = deps.store.get(order_id)
     sfo_id = _sfo_id(record)
     with step_errors():
-        payload = deps.fulfillment(record.seller_account).get_fulfillment_order(sfo_id)
-    fulfillment = fulfillment_order_from_fba(payload, order_id=order_id)
+        fulfillment = _read_fulfillment(deps.fulfillment(record.seller_account), sfo_id, order_id)
     tracking = fulfillment.tracking_numbers()
 
     def keep(r: OrderRecord) -> None:
@@ -479,7 +477,7 @@ def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
             r.note("shipped", ", ".join(tracking)[:500] or None)
 
     record = save(deps, order_id, keep)
-    unshipped = unshipped_units(record.order, payload)
+    unshipped = unshipped_units(record.order, fulfillment)
     written = next((r for r in record.refunds if r.request_id == UNSHIPPED_REFUND_ID), None)
     if unshipped and written is None and record.captured is not None:
         already = refunded_units(record)

@@ -1,5 +1,7 @@
 """Canonical order -> FBA outbound 2020-07-01 `createFulfillmentOrder` request body, and the
-FBA `FulfillmentOrder` payload -> canonical `FulfillmentOrder`.
+FBA payloads -> canonical models: getFulfillmentOrder -> `FulfillmentOrder` (items, shipments,
+returns), getPackageTrackingDetails -> `PackageTracking`, createFulfillmentReturn ->
+`FulfillmentReturn`.
 
 The limits enforced here are those of the official model (sellerFulfillmentOrderId and
 displayableOrderId 40, displayableOrderComment 750, sellerSku and
@@ -14,20 +16,28 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from opayo_fba.errors import InvalidInputError
-from opayo_fba.model.address import AddressAdjustment, render_fba_address
+from opayo_fba.model.address import Address, AddressAdjustment, render_fba_address
 from opayo_fba.model.fulfillment import (
     FulfillmentAction,
     FulfillmentOrder,
+    FulfillmentOrderItem,
+    FulfillmentReturn,
     FulfillmentShipment,
+    InvalidReturnItem,
+    ReturnAuthorization,
+    ReturnItem,
     ShipmentItem,
     ShipmentPackage,
 )
 from opayo_fba.model.money import Money
 from opayo_fba.model.order import Order, OrderLine
+from opayo_fba.model.status import FbaFulfillmentOrderStatus
+from opayo_fba.model.tracking import PackageTracking, PackageTrackingStatus, TrackingEvent
 from opayo_fba.transform.sku import SkuMapping
 
 SELLER_FULFILLMENT_ORDER_ID_MAX = 40
@@ -203,7 +213,8 @@ def fulfillment_order_from_fba(
     payload: Mapping[str, Any], *, order_id: str | None = None
 ) -> FulfillmentOrder:
     """Canonical FulfillmentOrder from a getFulfillmentOrder `payload` (GetFulfillmentOrderResult:
-    `fulfillmentOrder`, `fulfillmentShipments`), or from a bare FulfillmentOrder object.
+    `fulfillmentOrder`, `fulfillmentOrderItems`, `fulfillmentShipments`, `returnItems`,
+    `returnAuthorizations`), or from a bare FulfillmentOrder object.
 
     A missing or malformed field raises pydantic's ValidationError naming the canonical field.
     """
@@ -244,10 +255,140 @@ def fulfillment_order_from_fba(
         seller_fulfillment_order_id=header.get("sellerFulfillmentOrderId"),
         order_id=order_id,
         marketplace_id=header.get("marketplaceId"),
-        status=header.get("fulfillmentOrderStatus"),
+        status=_order_status(header.get("fulfillmentOrderStatus")),
         action=header.get("fulfillmentAction"),
         shipping_speed=header.get("shippingSpeedCategory"),
         received_at=header.get("receivedDate"),
         status_updated_at=header.get("statusUpdatedDate"),
+        items=tuple(
+            _order_item_from_fba(item) for item in payload.get("fulfillmentOrderItems") or ()
+        ),
         shipments=tuple(shipments),
+        return_items=tuple(
+            _return_item_from_fba(item) for item in payload.get("returnItems") or ()
+        ),
+        return_authorizations=tuple(
+            _authorization_from_fba(a) for a in payload.get("returnAuthorizations") or ()
+        ),
+    )
+
+
+def _order_status(value: Any) -> Any:
+    """The API spells `Processing`; the model's own example (and the notification) spell
+    `PROCESSING` / `COMPLETE_PARTIALLED`: accept either spelling of a known status."""
+    if isinstance(value, str):
+        wanted = value.replace("_", "").casefold()
+        for status in FbaFulfillmentOrderStatus:
+            if status.value.casefold() == wanted:
+                return status
+    return value
+
+
+def _order_item_from_fba(item: Mapping[str, Any]) -> FulfillmentOrderItem:
+    return FulfillmentOrderItem(
+        seller_fulfillment_order_item_id=item.get("sellerFulfillmentOrderItemId"),
+        seller_sku=item.get("sellerSku"),
+        quantity=item.get("quantity"),
+        cancelled_quantity=item.get("cancelledQuantity") or 0,
+        unfulfillable_quantity=item.get("unfulfillableQuantity") or 0,
+        estimated_ship_at=item.get("estimatedShipDate"),
+        estimated_arrival_at=item.get("estimatedArrivalDate"),
+    )
+
+
+def _return_item_from_fba(item: Mapping[str, Any]) -> ReturnItem:
+    return ReturnItem(
+        seller_return_item_id=item.get("sellerReturnItemId"),
+        seller_fulfillment_order_item_id=item.get("sellerFulfillmentOrderItemId"),
+        amazon_shipment_id=item.get("amazonShipmentId"),
+        seller_return_reason_code=item.get("sellerReturnReasonCode"),
+        return_comment=item.get("returnComment"),
+        amazon_return_reason_code=item.get("amazonReturnReasonCode"),
+        status=item.get("status"),
+        status_changed_at=item.get("statusChangedDate"),
+        return_authorization_id=item.get("returnAuthorizationId"),
+        return_received_condition=item.get("returnReceivedCondition"),
+        fulfillment_center_id=item.get("fulfillmentCenterId"),
+    )
+
+
+def address_from_fba(fields: Mapping[str, Any]) -> Address:
+    """An FBA `Address` (return-to or destination) as the canonical Address."""
+    return Address(
+        country_code=fields.get("countryCode"),
+        name=fields.get("name"),
+        line1=fields.get("addressLine1"),
+        line2=fields.get("addressLine2"),
+        line3=fields.get("addressLine3"),
+        city=fields.get("city"),
+        district_or_county=fields.get("districtOrCounty"),
+        state_or_region=fields.get("stateOrRegion"),
+        postal_code=fields.get("postalCode"),
+        phone=fields.get("phone"),
+    )
+
+
+def _authorization_from_fba(authorization: Mapping[str, Any]) -> ReturnAuthorization:
+    return ReturnAuthorization(
+        return_authorization_id=authorization.get("returnAuthorizationId"),
+        fulfillment_center_id=authorization.get("fulfillmentCenterId"),
+        return_to_address=address_from_fba(authorization.get("returnToAddress") or {}),
+        amazon_rma_id=authorization.get("amazonRmaId"),
+        rma_page_url=authorization.get("rmaPageURL"),
+    )
+
+
+def fulfillment_return_from_fba(payload: Mapping[str, Any]) -> FulfillmentReturn:
+    """Canonical FulfillmentReturn from a createFulfillmentReturn `payload`."""
+    return FulfillmentReturn(
+        return_items=tuple(_return_item_from_fba(i) for i in payload.get("returnItems") or ()),
+        invalid_return_items=tuple(
+            InvalidReturnItem(
+                seller_return_item_id=item.get("sellerReturnItemId"),
+                seller_fulfillment_order_item_id=item.get("sellerFulfillmentOrderItemId"),
+                reason_code=(item.get("invalidItemReason") or {}).get("invalidItemReasonCode"),
+                description=(item.get("invalidItemReason") or {}).get("description"),
+            )
+            for item in payload.get("invalidReturnItems") or ()
+        ),
+        return_authorizations=tuple(
+            _authorization_from_fba(a) for a in payload.get("returnAuthorizations") or ()
+        ),
+    )
+
+
+def package_tracking_from_fba(payload: Mapping[str, Any]) -> PackageTracking:
+    """Canonical PackageTracking from a getPackageTrackingDetails `payload`.
+
+    Events come out oldest first whatever order Amazon lists them in; an unknown
+    `currentStatus` reads as UNKNOWN; a `customerTrackingLink` sent URL-encoded (as in the
+    model's own example) is decoded.
+    """
+    events = sorted(
+        (
+            TrackingEvent(
+                at=event.get("eventDate"),
+                code=event.get("eventCode"),
+                description=event.get("eventDescription"),
+                city=(event.get("eventAddress") or {}).get("city"),
+                state=(event.get("eventAddress") or {}).get("state"),
+                country=(event.get("eventAddress") or {}).get("country"),
+            )
+            for event in payload.get("trackingEvents") or ()
+        ),
+        key=lambda event: event.at,
+    )
+    link = payload.get("customerTrackingLink")
+    if isinstance(link, str) and link.lower().startswith(("http%3a", "https%3a")):
+        link = unquote(link).strip()
+    return PackageTracking(
+        package_number=payload.get("packageNumber"),
+        tracking_number=payload.get("trackingNumber"),
+        carrier_code=payload.get("carrierCode"),
+        customer_tracking_link=link or None,
+        current_status=PackageTrackingStatus.parse(payload.get("currentStatus")),
+        status_description=payload.get("currentStatusDescription"),
+        shipped_at=payload.get("shipDate"),
+        estimated_arrival_at=payload.get("estimatedArrivalDate"),
+        events=tuple(events),
     )
