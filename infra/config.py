@@ -74,6 +74,8 @@ class Schedules(_Model):
     opayo_pi_status_polling: str
     # The check for Deferred authorisations held too long (alarm, and abort where set).
     held_authorisations_check: str = "rate(1 hour)"
+    # The after-sale tracker: packages followed to delivery (and, later, returns).
+    after_sale_tracking: str = "rate(30 minutes)"
 
     @field_validator("*")
     @classmethod

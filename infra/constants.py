@@ -174,6 +174,9 @@ REPORT_SCHEDULER = FunctionSpec("report_scheduler", "Request Amazon reports on s
 REPORT_POLLER = FunctionSpec("report_poller", "Poll requested reports, archive documents", 300)
 OPAYO_BATCH_FETCH = FunctionSpec("opayo_batch_fetch", "Fetch Opayo settlement batches", 300)
 PI_STATUS_POLLER = FunctionSpec("pi_status_poller", "Poll Opayo Pi for pending transactions", 300)
+AFTER_SALE_TRACKER = FunctionSpec(
+    "after_sale_tracker", "Follow shipped packages to delivery (getPackageTrackingDetails)", 300
+)
 HELD_AUTHORISATIONS_CHECK = FunctionSpec(
     "held_authorisations_check", "Alarm on, and abort per policy, Deferreds held too long", 300
 )
@@ -199,6 +202,7 @@ SCHEDULED_FUNCTIONS: Final = (
     OPAYO_BATCH_FETCH,
     PI_STATUS_POLLER,
     HELD_AUTHORISATIONS_CHECK,
+    AFTER_SALE_TRACKER,
 )
 # Functions that post to Opayo's Shared Protocol, which accepts only registered IPs: they run
 # in the VPC behind NAT with the Elastic IP (infra/egress.py). Every other function stays out.

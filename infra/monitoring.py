@@ -46,6 +46,7 @@ from infra.constants import (
 PERIOD = Duration.minutes(5)
 OLDEST_MESSAGE_ALARM_SECONDS = 900
 SP_API_THROTTLE_ALARM_COUNT = 5
+MAX_ALARM_METRICS = 10
 
 
 @dataclass(frozen=True)
@@ -218,12 +219,14 @@ class Monitoring(Construct):
             1,
             "The API answered 5xx (Opayo will retry notifications; orders may be failing)",
         )
-        self._alarm(
-            "SpApiThrottled",
-            self._sp_api_throttles(),
-            SP_API_THROTTLE_ALARM_COUNT,
-            "Amazon SP-API throttled our calls repeatedly; check rate-limit buckets",
-        )
+        # An alarm's math may hold at most 10 metrics: one alarm per 10 SP-API callers.
+        for index, throttles in enumerate(self._sp_api_throttles()):
+            self._alarm(
+                "SpApiThrottled" + (str(index + 1) if index else ""),
+                throttles,
+                SP_API_THROTTLE_ALARM_COUNT,
+                "Amazon SP-API throttled our calls repeatedly; check rate-limit buckets",
+            )
 
         self._alarm(
             "ServerNotificationContradiction",
@@ -233,17 +236,25 @@ class Monitoring(Construct):
             "field was altered); it changed nothing: see the order's payment_contradiction note",
         )
 
-    def _sp_api_throttles(self) -> cloudwatch.MathExpression:
-        metrics = {
-            f"t{index}": powertools_metric(METRIC_SP_API_THROTTLED, module)
-            for index, module in enumerate(self._resources.sp_api_callers)
-        }
-        return cloudwatch.MathExpression(
-            expression=" + ".join(f"FILL({key}, 0)" for key in metrics),
-            using_metrics=metrics,
-            label="SP-API throttled calls",
-            period=PERIOD,
-        )
+    def _sp_api_throttles(self) -> list[cloudwatch.MathExpression]:
+        """The SP-API callers' throttle counts, summed ten callers at a time (CloudWatch's
+        limit on an alarm's metrics)."""
+        callers = self._resources.sp_api_callers
+        sums = []
+        for start in range(0, len(callers), MAX_ALARM_METRICS):
+            metrics = {
+                f"t{start + index}": powertools_metric(METRIC_SP_API_THROTTLED, module)
+                for index, module in enumerate(callers[start : start + MAX_ALARM_METRICS])
+            }
+            sums.append(
+                cloudwatch.MathExpression(
+                    expression=" + ".join(f"FILL({key}, 0)" for key in metrics),
+                    using_metrics=metrics,
+                    label="SP-API throttled calls",
+                    period=PERIOD,
+                )
+            )
+        return sums
 
     # ---- dashboard ------------------------------------------------------------------------
 
@@ -270,7 +281,7 @@ class Monitoring(Construct):
                 width=8,
             ),
             cloudwatch.GraphWidget(
-                title="SP-API throttles", left=[self._sp_api_throttles()], width=8
+                title="SP-API throttles", left=self._sp_api_throttles(), width=8
             ),
         )
         dashboard.add_widgets(

@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constants import (
+    AFTER_SALE_TRACKER,
     ENV_RECONCILE_CONFIG,
     ENV_SECURITY_KEYS_KEY_ARN,
     ENV_STATE_MACHINE_ARN,
@@ -87,6 +88,13 @@ class Schedules(Construct):
                 every.report_polling,
                 functions,
                 REPORT_POLLER.module,
+                subject,
+            )
+            self._build_schedule(
+                f"AfterSaleTracking-{seller.id}",
+                every.after_sale_tracking,
+                functions,
+                AFTER_SALE_TRACKER.module,
                 subject,
             )
         for vendor in config.opayo_vendors:
@@ -179,6 +187,16 @@ class Schedules(Construct):
         )
         security_keys.grant_decrypt(held)
         built[HELD_AUTHORISATIONS_CHECK.module] = held
+        # Reads the follow-up index, asks Amazon for each package's tracking (within the
+        # shared rate limit), records it on the order and tells the ERP.
+        built[AFTER_SALE_TRACKER.module] = platform.function(
+            self,
+            AFTER_SALE_TRACKER,
+            orders="write",
+            seller_secrets=True,
+            connector_state=True,
+            events_bus=True,
+        )
         self.functions = built
         return built
 

@@ -33,6 +33,7 @@ SP_API_CALLERS = (
     "saga_recovery",
     "order_cancel",
     "orders_poller",
+    "after_sale_tracker",
     "report_scheduler",
     "report_poller",
 )

@@ -196,3 +196,42 @@ def test_the_shops_refund_of_a_line_is_made_once_and_never_beyond_the_capture(
     assert demo.opayo_transaction(f"PAY-{order_id}")["refundCount"] == 1
     assert [e["refundId"] for e in bus("RefundIssued", order_id)] == ["ERP-1"]
     assert after["status"] == "partially_refunded"
+
+
+def _track(demo: DemoContext) -> dict[str, Any]:
+    """What the after-sale schedule does: follow the packages of the orders due."""
+    runtime = demo.environment.runtime
+    assert runtime is not None
+    invocation = runtime.invoke("after_sale_tracker", {"sellerAccountId": demo.seller_account})
+    assert invocation.error_type is None, invocation.error_message
+    return dict(invocation.payload or {})
+
+
+@pytest.mark.e2e
+def test_parcels_are_followed_to_delivery_or_to_their_failure(demo: DemoContext, bus: Any) -> None:
+    delivered, lost = "E2E-DELIVERED", "E2E-LOST"
+    _pay(demo, sample_order(delivered))
+    failing = sample_order(lost)
+    failing["shipping_address"]["name"] = "Ada UNDELIVERABLE"  # the sandbox's carrier loses it
+    _pay(demo, failing)
+    for order_id in (delivered, lost):
+        assert _shipped(_until(demo, order_id, _shipped))
+    # The carrier's clock moves past delivery (the sandbox's 1800 s), then the schedule runs.
+    assert demo.amazon.post("/_sandbox/clock/advance", json={"seconds": 3600}).status_code == 200
+    run = _track(demo)
+    assert run["orders"] >= 2
+
+    done = demo.order(delivered)
+    assert done["status"] == "delivered", done["history"]
+    assert [p["current_status"] for p in done["packages"]] == ["DELIVERED"]
+    assert done["follow_up_at"] is None
+    (event,) = bus("OrderDelivered", delivered)
+    assert event["packages"][0]["trackingNumber"] == done["packages"][0]["tracking_number"]
+    failed = demo.order(lost)
+    assert [p["current_status"] for p in failed["packages"]] == ["UNDELIVERABLE"]
+    assert failed["follow_up_at"] is None
+    assert [e["status"] for e in bus("DeliveryFailed", lost)] == ["UNDELIVERABLE"]
+    assert [e["status"] for e in bus("ShipmentUpdated", delivered)] == ["DELIVERED"]
+    # Nothing left to follow: the next run reads neither order.
+    again = _track(demo)
+    assert again["packages_read"] == 0

@@ -67,12 +67,17 @@ def test_saga_api_throttle_and_age_alarms(resources: dict[str, Any]) -> None:
         alarm = alarms[f"{queue}OldMessages"]
         assert alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
         assert alarm["Threshold"] == 900
-    throttles = alarms["SpApiThrottled"]
-    metric_names = {
-        m["MetricStat"]["Metric"]["MetricName"] for m in throttles["Metrics"] if "MetricStat" in m
-    }
-    assert metric_names == {"SpApiThrottled"}
-    assert len([m for m in throttles["Metrics"] if "MetricStat" in m]) == len(SP_API_CALLERS)
+    throttles = [
+        m["MetricStat"]["Metric"]
+        for name, alarm in alarms.items()
+        if name.startswith("SpApiThrottled")
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    ]
+    assert {m["MetricName"] for m in throttles} == {"SpApiThrottled"}
+    services = sorted(m["Dimensions"][0]["Value"] for m in throttles)
+    expected = sorted(f"opayo-fba-{module.replace('_', '-')}" for module in SP_API_CALLERS)
+    assert services == expected
 
 
 def test_authorisations_held_too_long_alarm(resources: dict[str, Any]) -> None:

@@ -251,3 +251,31 @@ def _abandoned_payments(event: Mapping[str, Any], w: Wiring, vendor: str) -> Any
         w.pi(vendor),
         older_than=datetime.now(UTC) - timedelta(minutes=minutes),
     )
+
+
+DEFAULT_TRACKING_INTERVAL_MINUTES = 60
+
+
+def track_shipments(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    """After the sale, for one seller account: each shipped package followed to delivered,
+    undeliverable or returned to sender (after_sale/tracking.py).
+
+    The schedule's input: `{"sellerAccountId", "intervalMinutes"?}` (how long until an order
+    still under way is looked at again; default 60).
+    """
+    from datetime import timedelta
+
+    from opayo_fba.after_sale.tracking import track_due_orders
+
+    w.config.require("orders_table", "connector_state_table", "event_bus_name")
+    account = _account(event, "sellerAccountId")
+    key = "intervalMinutes"
+    minutes = _whole(event.get(key, DEFAULT_TRACKING_INTERVAL_MINUTES), key, "minutes", 5, 1440)
+    run = track_due_orders(
+        w.saga(),
+        account,
+        w.amazon(account),
+        now=datetime.now(UTC),
+        interval=timedelta(minutes=minutes),
+    )
+    return _summary(run)

@@ -475,6 +475,9 @@ def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
         r.fulfillment_status = fulfillment.status.value
         if not any(entry.event == "shipped" for entry in r.history):
             r.note("shipped", ", ".join(tracking)[:500] or None)
+            # Followed to the door from now on by the after-sale tracker.
+            if any(shipment.packages for shipment in fulfillment.shipments):
+                r.follow_up_at = datetime.now(UTC)
 
     record = save(deps, order_id, keep)
     unshipped = unshipped_units(record.order, fulfillment)

@@ -24,9 +24,12 @@ from opayo_fba.errors import CardPaymentAbandoned, ConflictError, NotFoundError
 from opayo_fba.model import (
     FbaFulfillmentOrderStatus,
     FulfillmentOrder,
+    FulfillmentState,
     Money,
     Order,
     OrderStatus,
+    PackageTracking,
+    PackageTrackingStatus,
     PaymentState,
     PaymentTransaction,
     Refund,
@@ -103,6 +106,8 @@ class OrderRecord(BaseModel):
     # When the after-sale tracker should next look at this order (a parcel not delivered
     # yet, a return not received yet); None when there is nothing left to follow.
     follow_up_at: datetime | None = None
+    # What the carrier last said of each package (after_sale/tracking.py).
+    packages: list[PackageTracking] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
     version: int = 0
 
@@ -122,9 +127,13 @@ class OrderRecord(BaseModel):
         payment = self.payment.state if self.payment is not None else None
         if payment is PaymentState.AUTHORISED and self.captured is not None:
             payment = PaymentState.CAPTURED
-        fulfillment = (
+        fulfillment: FbaFulfillmentOrderStatus | FulfillmentState | None = (
             FbaFulfillmentOrderStatus(self.fulfillment_status) if self.fulfillment_status else None
         )
+        if any(p.current_status is PackageTrackingStatus.RETURNED for p in self.packages):
+            fulfillment = FulfillmentState.RETURNED  # the parcel went back to Amazon
+        elif self.all_delivered():
+            fulfillment = FulfillmentState.DELIVERED
         refunds = refund_state(self.refunds, self.captured) if self.captured else RefundState.NONE
         self.status = order_status(payment, fulfillment, refunds)
 
@@ -145,6 +154,18 @@ class OrderRecord(BaseModel):
         if payment.created_at is not None:
             return payment.created_at
         return self.history[0].at if self.history else self.order.placed_at
+
+    def all_delivered(self) -> bool:
+        """Every package of every shipment delivered, as its tracking says."""
+        from opayo_fba.after_sale.tracking import package_numbers
+
+        numbers = package_numbers(self)
+        delivered = {
+            p.package_number
+            for p in self.packages
+            if p.current_status is PackageTrackingStatus.DELIVERED
+        }
+        return bool(numbers) and set(numbers) <= delivered
 
     def refund_pending_since(self) -> datetime | None:
         """When the oldest refund still waiting for Opayo's answer was written down."""

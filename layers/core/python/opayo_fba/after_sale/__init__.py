@@ -1,0 +1,1 @@
+"""After the sale: parcels followed to the door, returns authorised and received."""
