@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sandbox.common.faults import FaultConfig
 
-NOTIFICATION_TYPES = ("FULFILLMENT_ORDER_STATUS", "ORDER_CHANGE", "REPORT_PROCESSING_FINISHED")
+NOTIFICATION_TYPES = (
+    "FULFILLMENT_ORDER_STATUS",
+    "ORDER_CHANGE",
+    "REPORT_PROCESSING_FINISHED",
+    "FBA_INVENTORY_AVAILABILITY_CHANGES",
+)
 
 
 class Credentials(BaseModel):
