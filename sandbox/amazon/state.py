@@ -76,8 +76,8 @@ class AmazonState:
         if not store.keys("inventory"):
             started = iso(clock.now())
             for stock in options.skus:
-                record = {**stock.model_dump(mode="json"), "last_updated": started}
-                store.put("inventory", stock.sku, record)
+                stock_record = {**stock.model_dump(mode="json"), "last_updated": started}
+                store.put("inventory", stock.sku, stock_record)
         self._in_flight: dict[str, set[str]] = {
             kind: {
                 key

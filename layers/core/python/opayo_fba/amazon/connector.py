@@ -32,7 +32,12 @@ from opayo_fba.amazon.errors import (
     Throttled,
 )
 from opayo_fba.amazon.rate_limit import RATE_LIMIT_HEADER, SellerRateLimiter
-from opayo_fba.amazon.results import FulfillmentPreview, OrdersUpdate, ReportInfo
+from opayo_fba.amazon.results import (
+    DownloadedDocument,
+    FulfillmentPreview,
+    OrdersUpdate,
+    ReportInfo,
+)
 from opayo_fba.amazon.retry import RetryPolicy, call_with_retries
 
 if TYPE_CHECKING:
@@ -76,7 +81,7 @@ class AmazonConnector(Protocol):
 
     def get_report(self, report_id: str) -> ReportInfo: ...
 
-    def download_report_document(self, document_id: str, sink: IO[bytes]) -> int: ...
+    def download_report_document(self, document_id: str, sink: IO[bytes]) -> DownloadedDocument: ...
 
     def list_settlement_reports(self, created_since: datetime) -> list[ReportInfo]: ...
 
@@ -521,23 +526,25 @@ class SpApiConnector:
         url, compression = self.report_document_location(document_id)
         return _DocumentStream(self._http, url, compression)
 
-    def download_report_document(self, document_id: str, sink: IO[bytes]) -> int:
-        """Write the decompressed document to `sink` (seekable); returns the bytes written.
+    def download_report_document(self, document_id: str, sink: IO[bytes]) -> DownloadedDocument:
+        """Write the decompressed document to `sink` (seekable): the bytes as Amazon sent
+        them, with the Content-Type that names their charset (`opayo_fba.amazon.charsets`).
 
         The download is retried from the start on broken connections; the presigned URL is
         fetched once (it stays valid for five minutes).
         """
         url, compression = self.report_document_location(document_id)
 
-        def attempt() -> int:
+        def attempt() -> DownloadedDocument:
             sink.seek(0)
             sink.truncate()
             written = 0
-            with _DocumentStream(self._http, url, compression) as chunks:
+            stream = _DocumentStream(self._http, url, compression)
+            with stream as chunks:
                 for chunk in chunks:
                     sink.write(chunk)
                     written += len(chunk)
-            return written
+            return DownloadedDocument(written, stream.content_type)
 
         try:
             return call_with_retries(
@@ -557,10 +564,12 @@ class _DocumentStream(AbstractContextManager[Iterator[bytes]]):
         self._url = url
         self._compression = compression
         self._response: AbstractContextManager[httpx.Response] | None = None
+        self.content_type: str | None = None
 
     def __enter__(self) -> Iterator[bytes]:
         self._response = self._http.stream("GET", self._url)
         response = self._response.__enter__()
+        self.content_type = response.headers.get("content-type")
         return self._chunks(response)
 
     def _chunks(self, response: httpx.Response) -> Iterator[bytes]:

@@ -71,3 +71,17 @@ class FulfillmentPreview:
             estimated_fees=list(payload.get("estimatedFees") or []),
             raw=payload,
         )
+
+
+@dataclass(frozen=True)
+class DownloadedDocument:
+    """A report document written to a sink: how many bytes, and the charset Amazon named."""
+
+    size: int
+    content_type: str | None = None
+
+    @property
+    def charset(self) -> str | None:
+        from opayo_fba.amazon.charsets import declared_charset
+
+        return declared_charset(self.content_type)
