@@ -65,12 +65,15 @@ ENV_SECURITY_KEYS_KEY_ARN: Final = "SECURITY_KEYS_KEY_ARN"
 ENV_OPAYO_REDIRECT_URL: Final = "OPAYO_REDIRECT_URL"
 ENV_MAPPING_TEMPLATES: Final = "MAPPING_TEMPLATES"
 ENV_RECONCILE_CONFIG: Final = "RECONCILE_CONFIG"
+# The merchant's SKU mapping CSV per seller account (JSON {account: s3://bucket/key}).
+ENV_SKU_MAPPINGS: Final = "SKU_MAPPINGS"
 
 # Canonical events on the bus to the merchant's ERP.
 EVENT_SOURCE: Final = "opayo-fba"
 EVENT_ORDER_SHIPPED: Final = "OrderShipped"
 EVENT_ORDER_COMPENSATED: Final = "OrderCompensated"
 EVENT_CANCELLATION_REFUSED: Final = "CancellationRefused"
+EVENT_INVENTORY_LEVEL_CHANGED: Final = "InventoryLevelChanged"
 
 
 # A Step Functions task must never time out while its function is still running: the state
@@ -161,6 +164,9 @@ ORDERS_POLLER = FunctionSpec("orders_poller", "Poll Amazon Orders since the wate
 REPORT_SCHEDULER = FunctionSpec("report_scheduler", "Request Amazon reports on schedule", 120)
 REPORT_POLLER = FunctionSpec("report_poller", "Poll requested reports, archive documents", 300)
 OPAYO_BATCH_FETCH = FunctionSpec("opayo_batch_fetch", "Fetch Opayo settlement batches", 300)
+INVENTORY_POLLER = FunctionSpec(
+    "inventory_poller", "Poll FBA inventory summaries changed since the watermark", 120
+)
 PI_STATUS_POLLER = FunctionSpec("pi_status_poller", "Poll Opayo Pi for pending transactions", 300)
 HELD_AUTHORISATIONS_CHECK = FunctionSpec(
     "held_authorisations_check", "Alarm on, and abort per policy, Deferreds held too long", 300
@@ -181,6 +187,7 @@ SAGA_FUNCTIONS: Final = (
 )
 SCHEDULED_FUNCTIONS: Final = (
     ORDERS_POLLER,
+    INVENTORY_POLLER,
     REPORT_SCHEDULER,
     REPORT_POLLER,
     OPAYO_BATCH_FETCH,

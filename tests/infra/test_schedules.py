@@ -25,7 +25,7 @@ def test_one_schedule_per_account_and_poller(
         subject = json.dumps({"sellerAccountId": seller.id}, separators=(",", ":"))
         expected += [
             (logical_id_by_path(resources, f"/Schedules/{name}Function/Resource"), subject)
-            for name in ("OrdersPoller", "ReportScheduler", "ReportPoller")
+            for name in ("OrdersPoller", "InventoryPoller", "ReportScheduler", "ReportPoller")
         ]
     for vendor in config.opayo_vendors:
         subject = json.dumps({"vendor": vendor.name}, separators=(",", ":"))
@@ -59,6 +59,7 @@ def test_expressions_come_from_config(resources: dict[str, Any], config: Environ
     every = config.schedules
     assert expressions == {
         "orders_poller": every.orders_polling,
+        "inventory_poller": every.inventory_polling,
         "report_scheduler": every.report_requests,
         "report_poller": every.report_polling,
         "opayo_batch_fetch": every.opayo_settlement_batch_fetch,
@@ -82,7 +83,7 @@ def test_scheduler_roles_can_dead_letter_to_the_encrypted_queue(resources: dict[
     data_key = logical_id_by_path(resources, "/Keys/DataKey/Resource")
     dlq = logical_id_by_path(resources, "/Schedules/SchedulesDlq/Resource")
     roles = {s["Target"]["RoleArn"]["Fn::GetAtt"][0] for s in _schedules(resources)}
-    assert len(roles) == 6  # one per invoked function
+    assert len(roles) == 7  # one per invoked function
     for role in roles:
         actions: dict[str, set[str]] = {}
         for policy in of_type(resources, "AWS::IAM::Policy").values():

@@ -51,6 +51,7 @@ SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 _ORDERS = "/orders/v0/orders"
 _FULFILLMENT_ORDERS = "/fba/outbound/2020-07-01/fulfillmentOrders"
 _REPORTS = "/reports/2021-06-30"
+_INVENTORY_SUMMARIES = "/fba/inventory/v1/summaries"
 _CHUNK = 64 * 1024
 
 
@@ -84,6 +85,8 @@ class AmazonConnector(Protocol):
     def download_report_document(self, document_id: str, sink: IO[bytes]) -> DownloadedDocument: ...
 
     def list_settlement_reports(self, created_since: datetime) -> list[ReportInfo]: ...
+
+    def inventory_summaries_changed_since(self, since: datetime) -> list[dict[str, Any]]: ...
 
 
 class SpApiEndpoints:
@@ -234,7 +237,7 @@ class SpApiConnector:
     def prepare(self) -> None:
         """Import python-amazon-sp-api and build its clients now (at cold start, say), so
         the first call does not pay for it while holding a rate-limit slot."""
-        for kind in ("orders", "fulfillment", "reports"):
+        for kind in ("orders", "fulfillment", "reports", "inventory"):
             self._client(kind)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -242,7 +245,7 @@ class SpApiConnector:
     def _client(self, kind: str) -> Client:
         """A library client whose endpoint, LWA URL and HTTP client are ours."""
         if kind not in self._clients:
-            from sp_api.api import FulfillmentOutbound, OrdersV0, Reports
+            from sp_api.api import FulfillmentOutbound, Inventories, OrdersV0, Reports
             from sp_api.base import Marketplaces
             from sp_api.base._transport_httpx import HttpxTransport
 
@@ -250,6 +253,7 @@ class SpApiConnector:
                 "orders": OrdersV0,
                 "fulfillment": FulfillmentOutbound,
                 "reports": Reports,
+                "inventory": Inventories,
             }[kind]
             marketplace = next(
                 (m for m in Marketplaces if m.marketplace_id == self.marketplace_id),
@@ -462,6 +466,35 @@ class SpApiConnector:
         path = f"{_ORDERS}/{_segment(amazon_order_id, 'amazon_order_id')}"
         payload = self._call("getOrder", "orders", "GET", path).payload or {}
         return order_from_orders_v0(payload, self.order_items(amazon_order_id), skus=skus)
+
+    # -- FBA inventory ----------------------------------------------------------------------
+
+    def inventory_summaries_changed_since(self, since: datetime) -> list[dict[str, Any]]:
+        """Every FBA inventory summary (with details) whose quantities changed since `since`,
+        in this account's marketplace, following nextToken through all pages.
+
+        Each page repeats startDateTime with the token, as Amazon asks ("use both
+        startDateTime and nextToken"); a token lives 30 seconds, so pages are read at once.
+        """
+        first: dict[str, Any] = {
+            "details": "true",
+            "granularityType": "Marketplace",
+            "granularityId": self.marketplace_id,
+            "marketplaceIds": self.marketplace_id,
+            "startDateTime": _iso(since),
+        }
+        summaries: list[dict[str, Any]] = []
+        params = first
+        while True:
+            response = self._call(
+                "getInventorySummaries", "inventory", "GET", _INVENTORY_SUMMARIES, params=params
+            )
+            payload = response.payload or {}
+            summaries.extend(payload.get("inventorySummaries") or [])
+            next_token = response.next_token
+            if not next_token:
+                return summaries
+            params = {**first, "nextToken": next_token}
 
     # -- Reports ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
@@ -19,6 +19,9 @@ from opayo_fba.model import FbaFulfillmentOrderStatus
 from opayo_fba.saga.ports import SagaResumer
 from opayo_fba.store.amazon_orders import AmazonOrderStore
 from opayo_fba.store.orders import OrderRecord, OrderStore
+
+if TYPE_CHECKING:
+    from opayo_fba.intake.amazon_inventory import InventoryNotificationDependencies
 
 _FBA_PROGRESS = {
     FbaFulfillmentOrderStatus.NEW: 0,
@@ -157,19 +160,39 @@ def _order_change(message: dict[str, Any], amazon_orders: AmazonOrderStore) -> N
     )
 
 
+def _inventory_change(
+    message: dict[str, Any], inventory: InventoryNotificationDependencies
+) -> NotificationResult:
+    """A SKU's availability changed: InventoryLevelChanged with the shop's SKU (see
+    intake/amazon_inventory.py); "ignored" when the SKU or marketplace is not ours."""
+    from opayo_fba.intake.amazon_inventory import NOTIFICATION_TYPE, apply_inventory_notification
+
+    nid = notification_id(message)
+    result = apply_inventory_notification(message, inventory)
+    outcome: Outcome = (
+        "applied"
+        if result.events_published
+        else ("ignored" if result.unmapped_seller_skus or result.marketplaces_not_ours else "stale")
+    )
+    return NotificationResult(nid, NOTIFICATION_TYPE, outcome)
+
+
 def handle_amazon_notification(
     message: dict[str, Any],
     store: OrderStore,
     resumer: SagaResumer | None = None,
     amazon_orders: AmazonOrderStore | None = None,
+    inventory: InventoryNotificationDependencies | None = None,
 ) -> NotificationResult:
     """Apply one notification; a decisive fulfillment status resumes the waiting saga."""
     kind = str(message.get("NotificationType") or message.get("notificationType") or "")
+    if kind == "FBA_INVENTORY_AVAILABILITY_CHANGES" and inventory is not None:
+        return _inventory_change(message, inventory)
     if kind == "FULFILLMENT_ORDER_STATUS":
         return _fulfillment_status(message, store, resumer)
     if kind == "ORDER_CHANGE" and amazon_orders is not None:
         return _order_change(message, amazon_orders)
-    if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"):
+    if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES"):
         # The report pipeline acts on report notifications; recording them is enough here.
         return NotificationResult(notification_id(message), kind, "ignored")
     raise InvalidInputError(f"unexpected SP-API notification type {quote_input(kind)}")

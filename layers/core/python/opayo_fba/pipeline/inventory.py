@@ -108,8 +108,14 @@ class InventoryResult:
 
 
 def inventory_level_changed_detail(
-    seller_account: str, level: InventoryLevel, previous: InventoryLevel | None
+    seller_account: str,
+    level: InventoryLevel,
+    previous: InventoryLevel | None,
+    *,
+    source: str = "report",
 ) -> dict[str, Any]:
+    """The InventoryLevelChanged detail; `source` is report, inventory-summaries or
+    notification (docs/pollers-and-reports.md)."""
     return {
         "eventId": f"{seller_account}#{level.sku}#{level.as_of.isoformat()}",
         "sellerAccount": seller_account,
@@ -124,6 +130,7 @@ def inventory_level_changed_detail(
         "previousFulfillable": previous.fulfillable if previous is not None else None,
         "asOf": level.as_of.isoformat(),
         "reportId": level.report_id,
+        "source": source,
     }
 
 
