@@ -1,4 +1,5 @@
-"""Consume SP-API notifications: FULFILLMENT_ORDER_STATUS, ORDER_CHANGE, REPORT_PROCESSING_FINISHED.
+"""Consume SP-API notifications: FULFILLMENT_ORDER_STATUS, ORDER_CHANGE, REPORT_PROCESSING_FINISHED,
+FBA_INVENTORY_AVAILABILITY_CHANGES.
 
 Standard queue, at least once and in any order: each notification is applied once (keyed on
 its NotificationId) and only ever moves an order forward. One bad record never makes the good
@@ -30,7 +31,9 @@ from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.store.amazon_orders import AmazonOrderStore
 from opayo_fba.wiring import settings
 
-config = settings().require("orders_table", "idempotency_table", "connector_state_table")
+config = settings().require(
+    "orders_table", "idempotency_table", "connector_state_table", "event_bus_name"
+)
 processor = BatchProcessor(event_type=EventType.SQS)
 idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=14 * 86400)
 persistence = DynamoDBPersistenceLayer(table_name=str(config.idempotency_table))
@@ -47,6 +50,7 @@ def apply_notification(notification: dict[str, Any]) -> dict[str, Any]:
         w.resumer,
         AmazonOrderStore(w.store.table),
         fulfillment_readers=w.amazon,
+        inventory=w.inventory_notifications(),
     )
     return {
         "outcome": result.outcome,

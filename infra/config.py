@@ -42,6 +42,13 @@ class SellerAccount(_Model):
     # SP-API regional endpoint: na, eu or fe.
     region: Literal["na", "eu", "fe"]
     marketplace_ids: list[Annotated[str, Field(pattern=r"^[A-Z0-9]{10,14}$")]] = Field(min_length=1)
+    # The merchant's SKU mapping for this account: a CSV (`internal_sku,seller_sku[,asin]`) at
+    # `s3://<bucket>/<key>`; the inventory poller, the notifications consumer and the order
+    # and report pollers read exactly that object. Without it, Amazon's seller SKUs are the
+    # shop's SKUs.
+    sku_mapping: (
+        Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$")] | None
+    ) = None
 
 
 class OpayoVendor(_Model):
@@ -76,6 +83,8 @@ class Schedules(_Model):
     held_authorisations_check: str = "rate(1 hour)"
     # The after-sale tracker: packages followed to delivery (and, later, returns).
     after_sale_tracking: str = "rate(30 minutes)"
+    # FBA inventory summaries changed since the last run (getInventorySummaries allows 2/s).
+    inventory_polling: str = "rate(5 minutes)"
 
     @field_validator("*")
     @classmethod

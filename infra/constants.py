@@ -69,12 +69,15 @@ ENV_OPAYO_REDIRECT_URL: Final = "OPAYO_REDIRECT_URL"
 ENV_MAPPING_TEMPLATES: Final = "MAPPING_TEMPLATES"
 ENV_FULFILLMENT_POLICY: Final = "FULFILLMENT_POLICY"
 ENV_RECONCILE_CONFIG: Final = "RECONCILE_CONFIG"
+# The merchant's SKU mapping CSV per seller account (JSON {account: s3://bucket/key}).
+ENV_SKU_MAPPINGS: Final = "SKU_MAPPINGS"
 
 # Canonical events on the bus to the merchant's ERP.
 EVENT_SOURCE: Final = "opayo-fba"
 EVENT_ORDER_SHIPPED: Final = "OrderShipped"
 EVENT_ORDER_COMPENSATED: Final = "OrderCompensated"
 EVENT_CANCELLATION_REFUSED: Final = "CancellationRefused"
+EVENT_INVENTORY_LEVEL_CHANGED: Final = "InventoryLevelChanged"
 
 
 # A Step Functions task must never time out while its function is still running: the state
@@ -173,6 +176,9 @@ ORDERS_POLLER = FunctionSpec("orders_poller", "Poll Amazon Orders since the wate
 REPORT_SCHEDULER = FunctionSpec("report_scheduler", "Request Amazon reports on schedule", 120)
 REPORT_POLLER = FunctionSpec("report_poller", "Poll requested reports, archive documents", 300)
 OPAYO_BATCH_FETCH = FunctionSpec("opayo_batch_fetch", "Fetch Opayo settlement batches", 300)
+INVENTORY_POLLER = FunctionSpec(
+    "inventory_poller", "Poll FBA inventory summaries changed since the watermark", 120
+)
 PI_STATUS_POLLER = FunctionSpec("pi_status_poller", "Poll Opayo Pi for pending transactions", 300)
 AFTER_SALE_TRACKER = FunctionSpec(
     "after_sale_tracker", "Follow shipped packages to delivery (getPackageTrackingDetails)", 300
@@ -197,6 +203,7 @@ SAGA_FUNCTIONS: Final = (
 )
 SCHEDULED_FUNCTIONS: Final = (
     ORDERS_POLLER,
+    INVENTORY_POLLER,
     REPORT_SCHEDULER,
     REPORT_POLLER,
     OPAYO_BATCH_FETCH,

@@ -6,6 +6,7 @@ function needs and puts only the store's *name or ARN* into the function's envir
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,6 +23,7 @@ from infra.constants import (
     ENV_ORDERS_TABLE,
     ENV_REPORTS_BUCKET,
     ENV_SELLER_SECRET_ARNS,
+    ENV_SKU_MAPPINGS,
     ENV_VENDOR_SECRET_ARNS,
     FunctionSpec,
 )
@@ -53,11 +55,13 @@ class Platform:
         vendor_secrets: bool = False,
         reports_bucket: bool = False,
         events_bus: bool = False,
+        sku_mappings: bool = False,
         extra_environment: dict[str, str] | None = None,
     ) -> lambda_.Function:
         """Build one function with exactly the access it declares.
 
-        `orders` is None (no access), "read" or "write".
+        `orders` is None (no access), "read" or "write". `sku_mappings`: the seller accounts'
+        SKU mapping CSVs (cdk.json `sellerAccounts[].skuMapping`), each object readable.
         """
         stack = Stack.of(scope)
         environment: dict[str, str] = dict(extra_environment or {})
@@ -80,6 +84,9 @@ class Platform:
             environment[ENV_VENDOR_SECRET_ARNS] = stack.to_json_string(
                 {key: secret.secret_arn for key, secret in self.secrets.vendor_secrets.items()}
             )
+        mappings = self.sku_mapping_objects() if sku_mappings else {}
+        if mappings:
+            environment[ENV_SKU_MAPPINGS] = json.dumps(mappings, sort_keys=True)
 
         function = self.factory.build(scope, spec, environment)
 
@@ -103,7 +110,26 @@ class Platform:
         if vendor_secrets:
             for secret in self.secrets.vendor_secrets.values():
                 secret.grant_read(function)
+        if mappings:
+            # Exactly the mapping objects, nothing else in their buckets.
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:GetObject"],
+                    resources=[
+                        f"arn:{stack.partition}:s3:::{reference.removeprefix('s3://')}"
+                        for reference in sorted(set(mappings.values()))
+                    ],
+                )
+            )
         return function
+
+    def sku_mapping_objects(self) -> dict[str, str]:
+        """Seller account -> its SKU mapping CSV (`s3://...`), for the accounts that have one."""
+        return {
+            seller.id: seller.sku_mapping
+            for seller in self.config.seller_accounts
+            if seller.sku_mapping
+        }
 
 
 def _grant_report_archive(storage: Storage, function: lambda_.Function) -> None:

@@ -7,6 +7,8 @@ that reports partial batch failures (one bad record never makes the good ones ru
 
 from __future__ import annotations
 
+import json
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -18,6 +20,7 @@ from constructs import Construct
 
 from infra.constants import (
     AMAZON_NOTIFICATIONS,
+    ENV_SELLER_MARKETPLACES,
     ENV_STATE_MACHINE_ARN,
     PAYMENT_EVENTS,
     SP_API_NOTIFICATIONS_ACCOUNT,
@@ -103,6 +106,8 @@ class Queues(Construct):
         _subscribe(self.payment_events, self.payment_events_consumer, fifo=True)
 
         # An unknown FULFILLMENT_ORDER_STATUS value makes it read the order from Amazon.
+        # FBA_INVENTORY_AVAILABILITY_CHANGES: inventory levels live in the connector-state
+        # table; the marketplace -> account map and the SKU mappings say whose SKU it is.
         self.amazon_notifications_consumer = platform.function(
             self,
             AMAZON_NOTIFICATIONS,
@@ -111,6 +116,12 @@ class Queues(Construct):
             events_bus=True,
             connector_state=True,
             seller_secrets=True,
+            sku_mappings=True,
+            extra_environment={
+                ENV_SELLER_MARKETPLACES: json.dumps(
+                    {s.id: s.marketplace_ids for s in config.seller_accounts}, sort_keys=True
+                )
+            },
         )
         # A fulfillment status resumes the saga waiting for it (SendTaskSuccess).
         state_machine.grant_task_response(self.amazon_notifications_consumer)

@@ -1,5 +1,5 @@
-"""Schedules (EventBridge Scheduler): Amazon orders polling, report requests and polling,
-Opayo settlement batch fetch and Opayo Pi status polling.
+"""Schedules (EventBridge Scheduler): Amazon orders polling, FBA inventory polling, report
+requests and polling, Opayo settlement batch fetch and Opayo Pi status polling.
 
 One schedule per seller account (Amazon) or per vendor (Opayo), each passing its account or
 vendor in the input, so one throttled account never delays the others. A schedule whose
@@ -25,6 +25,7 @@ from infra.constants import (
     ENV_SECURITY_KEYS_KEY_ARN,
     ENV_STATE_MACHINE_ARN,
     HELD_AUTHORISATIONS_CHECK,
+    INVENTORY_POLLER,
     OPAYO_BATCH_FETCH,
     ORDERS_POLLER,
     PI_STATUS_POLLER,
@@ -74,6 +75,13 @@ class Schedules(Construct):
                 every.orders_polling,
                 functions,
                 ORDERS_POLLER.module,
+                subject,
+            )
+            self._build_schedule(
+                f"InventoryPolling-{seller.id}",
+                every.inventory_polling,
+                functions,
+                INVENTORY_POLLER.module,
                 subject,
             )
             self._build_schedule(
@@ -137,16 +145,25 @@ class Schedules(Construct):
         publishes JournalEntriesReady.
         """
         amazon: dict[str, Any] = {"seller_secrets": True, "connector_state": True}
+        # What Amazon names a SKU becomes the shop's SKU wherever a poller reads one.
+        skus: dict[str, Any] = {"sku_mappings": True}
         journal: dict[str, Any] = {"orders": "read", "reports_bucket": True, "events_bus": True}
         chart = platform.config.chart_of_accounts
         if chart:
             journal["extra_environment"] = {ENV_RECONCILE_CONFIG: chart}
         built: dict[str, lambda_.IFunction] = {
             ORDERS_POLLER.module: platform.function(
-                self, ORDERS_POLLER, orders="write", events_bus=True, **amazon
+                self, ORDERS_POLLER, orders="write", events_bus=True, **amazon, **skus
+            ),
+            # Writes inventory levels and its watermark (connector-state), publishes
+            # InventoryLevelChanged; nothing else.
+            INVENTORY_POLLER.module: platform.function(
+                self, INVENTORY_POLLER, events_bus=True, **amazon, **skus
             ),
             REPORT_SCHEDULER.module: platform.function(self, REPORT_SCHEDULER, **amazon),
-            REPORT_POLLER.module: platform.function(self, REPORT_POLLER, **journal, **amazon),
+            REPORT_POLLER.module: platform.function(
+                self, REPORT_POLLER, **journal, **amazon, **skus
+            ),
             OPAYO_BATCH_FETCH.module: platform.function(
                 self, OPAYO_BATCH_FETCH, vendor_secrets=True, connector_state=True, **journal
             ),

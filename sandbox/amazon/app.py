@@ -23,7 +23,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import opayo_fba.amazon.spapi_models as spapi_models
-from sandbox.amazon import after_sale, auth, control, fulfillment, orders, reports, settlement
+from sandbox.amazon import (
+    after_sale,
+    auth,
+    control,
+    fulfillment,
+    inventory,
+    orders,
+    reports,
+    settlement,
+)
 from sandbox.amazon.errors import ApiError, error_body, invalid_input
 from sandbox.amazon.notifications import NotificationDispatcher
 from sandbox.amazon.options import AmazonSandboxOptions
@@ -59,6 +68,7 @@ HANDLERS: dict[str, Handler] = {
     "getReports": reports.get_reports,
     "getReport": reports.get_report,
     "getReportDocument": reports.get_report_document,
+    "getInventorySummaries": inventory.get_inventory_summaries,
 }
 TICK_SECONDS = 0.25
 # Keys python-amazon-sp-api adds to every POST/PUT body, whatever the operation.
@@ -94,6 +104,7 @@ class AmazonSandbox:
             options.notification_targets, seed=options.seed, history_limit=options.history_limit
         )
         self.state.subscribe(self.notifications.publish)
+        self.state.stock_observers.append(inventory.publish_availability_change)
         self.recorded: deque[RecordedResponse] = deque(maxlen=options.history_limit)
         if options.seed_amazon_orders and not self.store.keys("order"):
             orders.seed_amazon_orders(self.state)

@@ -13,7 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sandbox.common.faults import FaultConfig
 
-NOTIFICATION_TYPES = ("FULFILLMENT_ORDER_STATUS", "ORDER_CHANGE", "REPORT_PROCESSING_FINISHED")
+NOTIFICATION_TYPES = (
+    "FULFILLMENT_ORDER_STATUS",
+    "ORDER_CHANGE",
+    "REPORT_PROCESSING_FINISHED",
+    "FBA_INVENTORY_AVAILABILITY_CHANGES",
+)
 
 
 class Credentials(BaseModel):
@@ -43,19 +48,21 @@ class SkuStock(BaseModel):
     weight_grams: int = Field(default=350, gt=0)
 
 
+# EU product names with accents and ™, as merchants' listings carry them: report documents
+# must survive being served as Cp1252 (reports.py).
 DEFAULT_SKUS: tuple[SkuStock, ...] = (
     SkuStock(
         sku="OPF-MUG-BLUE",
         quantity=100,
         asin="B0SANDBX01",
-        title="Enamel mug, blue",
+        title="Tasse émaillée bleue – Enamel mug™",
         unit_price_minor=1299,
     ),
     SkuStock(
         sku="OPF-TEE-M",
         quantity=50,
         asin="B0SANDBX02",
-        title="Organic cotton T-shirt, medium",
+        title="T-Shirt aus Bio-Baumwolle, Größe M",
         unit_price_minor=1999,
         mcf_fee_minor=325,
     ),
@@ -63,14 +70,14 @@ DEFAULT_SKUS: tuple[SkuStock, ...] = (
         sku="OPF-CAP-RED",
         quantity=3,
         asin="B0SANDBX03",
-        title="Baseball cap, red",
+        title="Gorra de béisbol, roja",
         unit_price_minor=1499,
     ),
     SkuStock(
         sku="OPF-OUT-OF-STOCK",
         quantity=0,
         asin="B0SANDBX04",
-        title="Lantern (sold out)",
+        title="Lanterne « Nuit » (épuisée)",
         unit_price_minor=2999,
     ),
 )

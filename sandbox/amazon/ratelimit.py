@@ -34,6 +34,7 @@ USAGE_PLANS: dict[str, RateLimit] = {
     "getReportDocument": RateLimit(rate=0.0167, burst=15),
     "getReports": RateLimit(rate=0.0222, burst=10),
     "createRestrictedDataToken": RateLimit(rate=1, burst=10),
+    "getInventorySummaries": RateLimit(rate=2, burst=2),
 }
 DEFAULT_PLAN = RateLimit(rate=1, burst=5)
 

@@ -37,6 +37,11 @@ INVENTORY_REPORT_TYPES = frozenset(
         "GET_AFN_INVENTORY_DATA",
     }
 )
+# Flat-file documents are served as Amazon serves listings and inventory reports: encoded in
+# Cp1252 and saying so in the Content-Type (amzn/selling-partner-api-models #2748); a
+# character Cp1252 lacks becomes "?" (#4031).
+DOCUMENT_CHARSET = "Cp1252"
+DOCUMENT_CONTENT_TYPE = f"text/plain;charset={DOCUMENT_CHARSET}"
 PROCESSING_STATUSES = frozenset({"CANCELLED", "DONE", "FATAL", "IN_PROGRESS", "IN_QUEUE"})
 _MYI_COLUMNS = (
     "sku",
@@ -258,7 +263,8 @@ def get_report_document(state: AmazonState, call: ApiCall) -> tuple[int, dict[st
 
 
 async def serve_document(request: Request) -> Response:
-    """The "S3" side of a report document: GZIP bytes, only while the URL has not expired."""
+    """The "S3" side of a report document: GZIP bytes of Cp1252 text, only while the URL has
+    not expired."""
     state: AmazonState = request.app.state.amazon
     document_id = request.path_params["document_id"]
     expires_raw = request.query_params.get("X-Amz-Expires", "")
@@ -273,6 +279,6 @@ async def serve_document(request: Request) -> Response:
     if document is None:
         return JSONResponse({"error": "NoSuchKey"}, 404)
     return Response(
-        gzip.compress(document["content"].encode("utf-8"), mtime=0),
-        media_type="application/octet-stream",
+        gzip.compress(document["content"].encode("cp1252", errors="replace"), mtime=0),
+        headers={"content-type": DOCUMENT_CONTENT_TYPE},
     )

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.amazon.options import AmazonSandboxOptions
+from sandbox.amazon.timefmt import iso
 from sandbox.common.clock import SandboxClock
 from sandbox.common.store import StateStore
 
@@ -32,6 +33,8 @@ _IN_FLIGHT: dict[str, Callable[[dict[str, Any]], bool]] = {
     "fulfillment_return": lambda r: any(i["status"] == "New" for i in r["items"]),
 }
 Publisher = Callable[[str, dict[str, Any]], None]
+# Called with a stock record whose quantity has just changed (inventory.py publishes from it).
+StockObserver = Callable[["AmazonState", dict[str, Any]], None]
 
 
 @dataclass
@@ -70,11 +73,14 @@ class AmazonState:
         self.rng = random.Random(options.seed)
         self.tickers: list[Ticker] = []
         self._publishers: list[Publisher] = []
+        self.stock_observers: list[StockObserver] = []
         self._sync_lock = threading.RLock()
         self._synced_to: datetime | None = None
         if not store.keys("inventory"):
+            started = iso(clock.now())
             for stock in options.skus:
-                store.put("inventory", stock.sku, stock.model_dump(mode="json"))
+                stock_record = {**stock.model_dump(mode="json"), "last_updated": started}
+                store.put("inventory", stock.sku, stock_record)
         self._in_flight: dict[str, set[str]] = {
             kind: {
                 key
@@ -132,8 +138,14 @@ class AmazonState:
             record = self.store.get("inventory", sku)
             if record is None:
                 raise KeyError(sku)
+            if record["quantity"] == quantity:
+                return
             record["quantity"] = quantity
+            # When the quantity last changed: getInventorySummaries' lastUpdatedTime.
+            record["last_updated"] = iso(self.clock.now())
             self.store.put("inventory", sku, record)
+            for observer in self.stock_observers:
+                observer(self, record)
 
     # ---- notifications -----------------------------------------------------------------
     def subscribe(self, publisher: Publisher) -> None:

@@ -316,7 +316,12 @@ def test_amazon_notifications_validate_against_the_official_schema() -> None:
             validate_notification(kind, message)
             assert notification_id(message)
     assert kinds["FULFILLMENT_ORDER_STATUS"] == "amazon_notifications.json"
-    assert set(kinds) == {"FULFILLMENT_ORDER_STATUS", "ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"}
+    assert set(kinds) == {
+        "FULFILLMENT_ORDER_STATUS",
+        "ORDER_CHANGE",
+        "REPORT_PROCESSING_FINISHED",
+        "FBA_INVENTORY_AVAILABILITY_CHANGES",
+    }
 
 
 # ---- saga states ----------------------------------------------------------------------------
@@ -451,6 +456,7 @@ def test_the_api_and_queue_events_run_through_the_local_runtime(template_path: P
             "amazon_notifications.json",
             "amazon_notifications.order_change.json",
             "amazon_notifications.report_processing_finished.json",
+            "amazon_notifications.fba_inventory_availability_changes.json",
             "payment_events.pi_poll.json",
         ):
             assert reply(name) == {"batchItemFailures": []}, name

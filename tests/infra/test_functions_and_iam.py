@@ -162,6 +162,7 @@ def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any
         "OPAYO_REDIRECT_URL",
         "MAPPING_TEMPLATES",
         "FULFILLMENT_POLICY",  # FillOrKill or FillAllAvailable
+        "SKU_MAPPINGS",  # seller account -> s3:// object of its SKU mapping CSV
     }
     for logical_id, function in _functions(resources).items():
         for name, value in function["Properties"]["Environment"]["Variables"].items():

@@ -106,3 +106,45 @@ def test_s3_mapping_templates_reach_validate_and_map_with_a_read_grant(
     assert len(readers) == 1
     assert ref.removeprefix("s3://") in json.dumps(readers[0]["Resource"])
     assert validate_id
+
+
+SKU_MAPPING_READERS = (
+    "inventory_poller",
+    "amazon_notifications",
+    "orders_poller",
+    "report_poller",
+)
+
+
+@pytest.mark.parametrize("module", SKU_MAPPING_READERS)
+def test_sku_mappings_reach_the_functions_that_read_skus_with_a_read_grant(
+    prod: EnvironmentConfig, prod_resources: dict[str, Any], module: str
+) -> None:
+    mappings = {s.id: s.sku_mapping for s in prod.seller_accounts if s.sku_mapping}
+    assert mappings == {"uk-main": "s3://example-merchant-config/opayo-fba/sku-mapping-uk.csv"}
+    ((_, function),) = [
+        (k, f)
+        for k, f in of_type(prod_resources, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == f"{module}.handler"
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert json.loads(variables["SKU_MAPPINGS"]) == mappings
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    readers = [
+        s
+        for p in of_type(prod_resources, "AWS::IAM::Policy").values()
+        if {"Ref": role} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "s3:GetObject"
+    ]
+    assert len(readers) == 1
+    resource = json.dumps(readers[0]["Resource"])
+    assert "example-merchant-config/opayo-fba/sku-mapping-uk.csv" in resource
+    assert "*" not in resource
+
+
+def test_no_function_gets_a_sku_mapping_when_none_is_configured(
+    resources: dict[str, Any],
+) -> None:
+    for function in of_type(resources, "AWS::Lambda::Function").values():
+        assert "SKU_MAPPINGS" not in function["Properties"]["Environment"]["Variables"]

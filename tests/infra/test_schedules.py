@@ -25,7 +25,13 @@ def test_one_schedule_per_account_and_poller(
         subject = json.dumps({"sellerAccountId": seller.id}, separators=(",", ":"))
         expected += [
             (logical_id_by_path(resources, f"/Schedules/{name}Function/Resource"), subject)
-            for name in ("OrdersPoller", "ReportScheduler", "ReportPoller", "AfterSaleTracker")
+            for name in (
+                "OrdersPoller",
+                "InventoryPoller",
+                "ReportScheduler",
+                "ReportPoller",
+                "AfterSaleTracker",
+            )
         ]
     for vendor in config.opayo_vendors:
         subject = json.dumps({"vendor": vendor.name}, separators=(",", ":"))
@@ -59,6 +65,7 @@ def test_expressions_come_from_config(resources: dict[str, Any], config: Environ
     every = config.schedules
     assert expressions == {
         "orders_poller": every.orders_polling,
+        "inventory_poller": every.inventory_polling,
         "report_scheduler": every.report_requests,
         "report_poller": every.report_polling,
         "opayo_batch_fetch": every.opayo_settlement_batch_fetch,

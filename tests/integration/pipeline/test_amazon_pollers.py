@@ -132,13 +132,18 @@ def test_an_inventory_report_is_requested_waited_for_archived_and_parsed(
     [outcome] = done.outcomes  # type: ignore[attr-defined]
     assert outcome.status == "done"
     assert outcome.archive_key.startswith(f"amazon/{INVENTORY_REPORT_TYPE}/2026/03/02/")
-    archived = aws.archived(outcome.archive_key).decode("utf-8")
-    assert archived.startswith("sku\t")  # stored decompressed, as Amazon's text
+    archived = aws.archived(outcome.archive_key)
+    assert archived.decode("cp1252").startswith("sku\t")  # decompressed, Amazon's bytes
+    assert "Tasse émaillée bleue – Enamel mug™".encode("cp1252") in archived
     levels = inventory.levels(ACCOUNT)
     assert {sku: level.fulfillable for sku, level in levels.items()} == {
         sku: quantity for sku, quantity in stock.items() if quantity > 0
     }
     assert len(events.of(INVENTORY_LEVEL_CHANGED)) == len(levels)
+    # The document is Cp1252 and says so: EU names arrive intact, in the levels and events.
+    assert levels["OPF-MUG-BLUE"].product_name == "Tasse émaillée bleue – Enamel mug™"
+    names = {e["sku"]: e["productName"] for e in events.of(INVENTORY_LEVEL_CHANGED)}
+    assert names["OPF-TEE-M"] == "T-Shirt aus Bio-Baumwolle, Größe M"
 
     # One SKU sells out: the unsuppressed report drops it, and it is announced as zero.
     sold_out = next(iter(levels))

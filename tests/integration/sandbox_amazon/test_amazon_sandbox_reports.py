@@ -59,11 +59,27 @@ def test_document_url_serves_gzip_and_expires(
     url = reports.get_report_document(document_id).payload["url"]
     raw = httpx.get(url)
     assert raw.status_code == 200
-    text = gzip.decompress(raw.content).decode()
+    text = gzip.decompress(raw.content).decode("cp1252")
     assert text.startswith("seller-sku\t")
     amazon_sandbox.advance(301)
     assert httpx.get(url).status_code == 403
     assert httpx.get(url.replace("Signature=", "Signature=0")).status_code == 403
+
+
+def test_documents_are_cp1252_and_say_so(
+    amazon_sandbox: AmazonSandboxHandle, reports: Reports
+) -> None:
+    report_id = reports.create_report(
+        reportType=INVENTORY, marketplaceIds=["A1F83G8C2ARO7P"]
+    ).payload["reportId"]
+    amazon_sandbox.advance(DONE_AFTER)
+    document_id = reports.get_report(report_id).payload["reportDocumentId"]
+    raw = httpx.get(reports.get_report_document(document_id).payload["url"])
+    assert raw.headers["content-type"] == "text/plain;charset=Cp1252"
+    content = gzip.decompress(raw.content)
+    assert "Tasse émaillée bleue – Enamel mug™".encode("cp1252") in content
+    with pytest.raises(UnicodeDecodeError):
+        content.decode("utf-8")
 
 
 def test_settlement_cannot_be_requested_and_unknown_types_are_rejected(reports: Reports) -> None:

@@ -9,7 +9,7 @@ from typing import IO, Any
 import pytest
 
 from opayo_fba.amazon.connector import SETTLEMENT_REPORT_TYPE
-from opayo_fba.amazon.results import ReportInfo
+from opayo_fba.amazon.results import DownloadedDocument, ReportInfo
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.pipeline.amazon_reports import (
     GIVE_UP_AFTER,
@@ -37,6 +37,7 @@ class FakeReports:
 
     reports: dict[str, dict[str, Any]] = field(default_factory=dict)
     documents: dict[str, bytes] = field(default_factory=dict)
+    content_types: dict[str, str] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
     listed_since: list[datetime] = field(default_factory=list)
 
@@ -57,9 +58,18 @@ class FakeReports:
         self.created.append(report_id)
         return report_id
 
-    def finish(self, report_id: str, content: str) -> None:
+    def finish(
+        self,
+        report_id: str,
+        content: str,
+        *,
+        encoding: str = "utf-8",
+        content_type: str | None = None,
+    ) -> None:
         document_id = f"DOC-{report_id}"
-        self.documents[document_id] = content.encode("utf-8")
+        self.documents[document_id] = content.encode(encoding)
+        if content_type is not None:
+            self.content_types[document_id] = content_type
         self.reports[report_id].update(processingStatus="DONE", reportDocumentId=document_id)
 
     def add_settlement(self, report_id: str, content: str) -> None:
@@ -74,9 +84,11 @@ class FakeReports:
     def get_report(self, report_id: str) -> ReportInfo:
         return ReportInfo.from_payload(self.reports[report_id])
 
-    def download_report_document(self, document_id: str, sink: IO[bytes]) -> int:
+    def download_report_document(self, document_id: str, sink: IO[bytes]) -> DownloadedDocument:
         sink.write(self.documents[document_id])
-        return len(self.documents[document_id])
+        return DownloadedDocument(
+            len(self.documents[document_id]), self.content_types.get(document_id)
+        )
 
     def list_settlement_reports(self, created_since: datetime) -> list[ReportInfo]:
         self.listed_since.append(created_since)
@@ -169,6 +181,52 @@ def test_an_inventory_report_is_requested_once_then_archived_parsed_and_announce
     assert len(pipeline.events.of(INVENTORY_LEVEL_CHANGED)) == 2
     assert pipeline.ledger.pending(ACCOUNT) == []
     assert pipeline.poll(NOW + timedelta(minutes=10)).outcomes == ()
+
+
+EU_NAME = "Tasse émaillée – Enamel mug™"
+
+
+def _named_report(name: str) -> str:
+    return "".join(report(("AMZ-MUG-BLUE", 5, 0, 0))).replace("\tMug\t", f"\t{name}\t")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encoding"),
+    [
+        ("text/plain;charset=Cp1252", "cp1252"),  # Amazon's Java name
+        ("text/plain; charset=windows-1252", "cp1252"),
+        ("text/plain; charset=UTF-8", "utf-8"),
+        ("text/plain; charset=ISO8859_15", "iso8859-15"),
+        (None, "cp1252"),  # nothing declared: Cp1252
+        ("text/plain; charset=x-no-such-charset", "cp1252"),  # unknown: Cp1252
+        ("text/plain; charset=UTF-8", "cp1252"),  # declared UTF-8, bytes are not: Cp1252
+    ],
+)
+def test_an_inventory_report_is_read_in_its_declared_charset_or_cp1252(
+    pipeline: Pipeline, content_type: str | None, encoding: str
+) -> None:
+    name = EU_NAME if encoding != "iso8859-15" else "Tasse émaillée €"
+    pipeline.schedule()
+    pipeline.amazon.finish("R1", _named_report(name), encoding=encoding, content_type=content_type)
+    outcome = pipeline.poll().outcomes[0]
+    assert outcome.status == "done", outcome.detail
+    assert pipeline.inventory.levels(ACCOUNT)["AMZ-MUG-BLUE"].product_name == name
+    (event,) = pipeline.events.of(INVENTORY_LEVEL_CHANGED)
+    assert event["productName"] == name
+    head = pipeline.s3.head_object(Bucket=REPORTS_BUCKET, Key=outcome.archive_key)
+    assert head["ContentType"].startswith("text/tab-separated-values; charset=")
+
+
+def test_bytes_in_no_charset_we_can_read_fail_the_report_with_the_reason(
+    pipeline: Pipeline,
+) -> None:
+    pipeline.schedule()
+    pipeline.amazon.finish("R1", "", content_type="text/plain; charset=UTF-8")
+    pipeline.amazon.documents["DOC-R1"] = _named_report("Mug").encode() + b"\x81\xff\n"
+    outcome = pipeline.poll().outcomes[0]
+    assert outcome.status == "failed"
+    assert "UTF-8 nor in Cp1252" in (outcome.detail or "")
+    assert pipeline.events.of(INVENTORY_LEVEL_CHANGED) == []
 
 
 def test_a_report_that_never_finishes_is_given_up_with_a_clear_record(

@@ -44,8 +44,28 @@ def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
         datetime.now(UTC),
         orders=AmazonOrderStore.from_table_name(str(c.orders_table)),
         events=w.events,
+        skus=w.sku_mapping(account),
     )
     return _summary(result)
+
+
+def poll_inventory(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    """FBA inventory summaries changed since the watermark -> InventoryLevelChanged."""
+    from opayo_fba.polling.amazon_inventory import poll_amazon_inventory
+    from opayo_fba.store.watermarks import WatermarkStore
+
+    c = w.config.require("connector_state_table", "event_bus_name")
+    account = _account(event, "sellerAccountId")
+    result = poll_amazon_inventory(
+        w.amazon(account),
+        WatermarkStore.from_table_name(str(c.connector_state_table)),
+        account,
+        datetime.now(UTC),
+        inventory=w.inventory,
+        events=w.events,
+        skus=w.sku_mapping(account),
+    )
+    return {**_summary(result), "unmapped_seller_skus": len(result.unmapped_seller_skus)}
 
 
 def poll_pi_payments(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
@@ -121,6 +141,7 @@ def poll_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
         datetime.now(UTC),
         inventory=InventoryStore.from_table_name(table),
         events=w.events,
+        skus=w.sku_mapping(account),
     )
     return {**_summary(result), **_journal(w, archive, ledger)}
 

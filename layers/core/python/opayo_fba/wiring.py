@@ -26,6 +26,7 @@ from opayo_fba.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from opayo_fba.amazon.connector import SpApiConnector
+    from opayo_fba.intake.amazon_inventory import InventoryNotificationDependencies
     from opayo_fba.intake.orders import IntakeDependencies, KnownAccounts
     from opayo_fba.intake.three_d_secure import ChallengeDependencies
     from opayo_fba.opayo.pi import PiClient
@@ -34,9 +35,11 @@ if TYPE_CHECKING:
     from opayo_fba.saga.ports import PaymentPort
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
     from opayo_fba.saga.steps import MappedOrder, SagaDependencies
+    from opayo_fba.store.inventory import InventoryStore
     from opayo_fba.store.orders import OrderRecord, OrderStore
     from opayo_fba.store.sealed import KmsSealer
     from opayo_fba.store.secrets import SecretJsonReader
+    from opayo_fba.transform.sku import SkuMapping
 
 OPAYO_LIVE = "https://live.opayo.eu.elavon.com"
 SP_API_ENDPOINTS = {
@@ -85,6 +88,11 @@ class Settings(BaseSettings):
         default="FillOrKill", validation_alias=AliasChoices("FULFILLMENT_POLICY")
     )
     product_master_csv: str | None = _env("PRODUCT_MASTER_CSV")
+    # The merchant's SKU mapping per seller account (JSON {account: reference}), a CSV with
+    # internal_sku,seller_sku[,asin]: `s3://bucket/key` in AWS, a file path locally.
+    sku_mappings: dict[str, str] = Field(
+        default_factory=dict, validation_alias=AliasChoices("SKU_MAPPINGS")
+    )
     # The KMS key that seals Opayo Server SecurityKeys (store/sealed.py).
     security_keys_key_arn: str | None = _env("SECURITY_KEYS_KEY_ARN")
     # The chart of accounts the journal step posts with (reconcile/config.py's format):
@@ -99,6 +107,18 @@ class Settings(BaseSettings):
                 return json.loads(value) if value else {}
             except json.JSONDecodeError as error:
                 raise ValueError(f"must be a JSON object of name -> secret ARN: {error}") from None
+        return value
+
+    @field_validator("sku_mappings", mode="before")
+    @classmethod
+    def _json_references(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"must be a JSON object of seller account -> SKU mapping CSV: {error}"
+                ) from None
         return value
 
     @field_validator("seller_marketplaces", mode="before")
@@ -132,6 +152,18 @@ class Settings(BaseSettings):
 @cache
 def settings() -> Settings:
     return Settings()
+
+
+def _read_text(reference: str) -> str:
+    """A UTF-8 text file: `s3://bucket/key` (the function's role may read that object) or a
+    local path."""
+    if reference.startswith("s3://"):
+        import boto3
+
+        bucket, _, key = reference.removeprefix("s3://").partition("/")
+        body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body.decode("utf-8-sig")
+    return Path(reference).read_text(encoding="utf-8-sig")
 
 
 class _SellerEndpoints(BaseModel):
@@ -202,6 +234,7 @@ class Wiring:
         self._pi: dict[str, PiClient] = {}
         self._shared: dict[str, SharedProtocolClient] = {}
         self._chart: Path | None = None
+        self._sku_mappings: dict[str, SkuMapping | None] = {}
 
     @cached_property
     def secrets(self) -> SecretJsonReader:
@@ -348,6 +381,36 @@ class Wiring:
             boto3.client("s3").download_file(bucket, key, name)
             self._chart = Path(name)
         return self._chart
+
+    def sku_mapping(self, account: str) -> SkuMapping | None:
+        """The seller account's SKU mapping (read once), or None when none is configured:
+        then Amazon's seller SKUs are the shop's SKUs."""
+        if account not in self._sku_mappings:
+            from opayo_fba.transform.sku import SkuMapping
+
+            reference = self.config.sku_mappings.get(account)
+            self._sku_mappings[account] = (
+                SkuMapping.from_csv(_read_text(reference)) if reference else None
+            )
+        return self._sku_mappings[account]
+
+    @cached_property
+    def inventory(self) -> InventoryStore:
+        from opayo_fba.store.inventory import InventoryStore
+
+        self.config.require("connector_state_table")
+        return InventoryStore.from_table_name(str(self.config.connector_state_table))
+
+    def inventory_notifications(self) -> InventoryNotificationDependencies:
+        """What FBA_INVENTORY_AVAILABILITY_CHANGES needs: levels, the bus, accounts, SKUs."""
+        from opayo_fba.intake.amazon_inventory import InventoryNotificationDependencies
+
+        return InventoryNotificationDependencies(
+            inventory=self.inventory,
+            events=self.events,
+            marketplaces=self.known_accounts().marketplaces,
+            skus=self.sku_mapping,
+        )
 
     @cached_property
     def templates(self) -> list[Any]:

@@ -33,6 +33,7 @@ from opayo_fba.amazon.errors import (
 )
 from opayo_fba.amazon.rate_limit import RATE_LIMIT_HEADER, SellerRateLimiter
 from opayo_fba.amazon.results import (
+    DownloadedDocument,
     FulfillmentPreview,
     OrdersUpdate,
     ReportInfo,
@@ -54,6 +55,7 @@ _FULFILLMENT_ORDERS = "/fba/outbound/2020-07-01/fulfillmentOrders"
 _TRACKING = "/fba/outbound/2020-07-01/tracking"
 _RETURN_REASON_CODES = "/fba/outbound/2020-07-01/returnReasonCodes"
 _REPORTS = "/reports/2021-06-30"
+_INVENTORY_SUMMARIES = "/fba/inventory/v1/summaries"
 _CHUNK = 64 * 1024
 
 
@@ -94,9 +96,11 @@ class AmazonConnector(Protocol):
 
     def get_report(self, report_id: str) -> ReportInfo: ...
 
-    def download_report_document(self, document_id: str, sink: IO[bytes]) -> int: ...
+    def download_report_document(self, document_id: str, sink: IO[bytes]) -> DownloadedDocument: ...
 
     def list_settlement_reports(self, created_since: datetime) -> list[ReportInfo]: ...
+
+    def inventory_summaries_changed_since(self, since: datetime) -> list[dict[str, Any]]: ...
 
 
 class SpApiEndpoints:
@@ -247,7 +251,7 @@ class SpApiConnector:
     def prepare(self) -> None:
         """Import python-amazon-sp-api and build its clients now (at cold start, say), so
         the first call does not pay for it while holding a rate-limit slot."""
-        for kind in ("orders", "fulfillment", "reports"):
+        for kind in ("orders", "fulfillment", "reports", "inventory"):
             self._client(kind)
 
     # -- plumbing -------------------------------------------------------------------------
@@ -255,7 +259,7 @@ class SpApiConnector:
     def _client(self, kind: str) -> Client:
         """A library client whose endpoint, LWA URL and HTTP client are ours."""
         if kind not in self._clients:
-            from sp_api.api import FulfillmentOutbound, OrdersV0, Reports
+            from sp_api.api import FulfillmentOutbound, Inventories, OrdersV0, Reports
             from sp_api.base import Marketplaces
             from sp_api.base._transport_httpx import HttpxTransport
 
@@ -263,6 +267,7 @@ class SpApiConnector:
                 "orders": OrdersV0,
                 "fulfillment": FulfillmentOutbound,
                 "reports": Reports,
+                "inventory": Inventories,
             }[kind]
             marketplace = next(
                 (m for m in Marketplaces if m.marketplace_id == self.marketplace_id),
@@ -587,6 +592,35 @@ class SpApiConnector:
         payload = self._call("getOrder", "orders", "GET", path).payload or {}
         return order_from_orders_v0(payload, self.order_items(amazon_order_id), skus=skus)
 
+    # -- FBA inventory ----------------------------------------------------------------------
+
+    def inventory_summaries_changed_since(self, since: datetime) -> list[dict[str, Any]]:
+        """Every FBA inventory summary (with details) whose quantities changed since `since`,
+        in this account's marketplace, following nextToken through all pages.
+
+        Each page repeats startDateTime with the token, as Amazon asks ("use both
+        startDateTime and nextToken"); a token lives 30 seconds, so pages are read at once.
+        """
+        first: dict[str, Any] = {
+            "details": "true",
+            "granularityType": "Marketplace",
+            "granularityId": self.marketplace_id,
+            "marketplaceIds": self.marketplace_id,
+            "startDateTime": _iso(since),
+        }
+        summaries: list[dict[str, Any]] = []
+        params = first
+        while True:
+            response = self._call(
+                "getInventorySummaries", "inventory", "GET", _INVENTORY_SUMMARIES, params=params
+            )
+            payload = response.payload or {}
+            summaries.extend(payload.get("inventorySummaries") or [])
+            next_token = response.next_token
+            if not next_token:
+                return summaries
+            params = {**first, "nextToken": next_token}
+
     # -- Reports ----------------------------------------------------------------------------
 
     def create_report(
@@ -650,23 +684,25 @@ class SpApiConnector:
         url, compression = self.report_document_location(document_id)
         return _DocumentStream(self._http, url, compression)
 
-    def download_report_document(self, document_id: str, sink: IO[bytes]) -> int:
-        """Write the decompressed document to `sink` (seekable); returns the bytes written.
+    def download_report_document(self, document_id: str, sink: IO[bytes]) -> DownloadedDocument:
+        """Write the decompressed document to `sink` (seekable): the bytes as Amazon sent
+        them, with the Content-Type that names their charset (`opayo_fba.amazon.charsets`).
 
         The download is retried from the start on broken connections; the presigned URL is
         fetched once (it stays valid for five minutes).
         """
         url, compression = self.report_document_location(document_id)
 
-        def attempt() -> int:
+        def attempt() -> DownloadedDocument:
             sink.seek(0)
             sink.truncate()
             written = 0
-            with _DocumentStream(self._http, url, compression) as chunks:
+            stream = _DocumentStream(self._http, url, compression)
+            with stream as chunks:
                 for chunk in chunks:
                     sink.write(chunk)
                     written += len(chunk)
-            return written
+            return DownloadedDocument(written, stream.content_type)
 
         try:
             return call_with_retries(
@@ -686,10 +722,12 @@ class _DocumentStream(AbstractContextManager[Iterator[bytes]]):
         self._url = url
         self._compression = compression
         self._response: AbstractContextManager[httpx.Response] | None = None
+        self.content_type: str | None = None
 
     def __enter__(self) -> Iterator[bytes]:
         self._response = self._http.stream("GET", self._url)
         response = self._response.__enter__()
+        self.content_type = response.headers.get("content-type")
         return self._chunks(response)
 
     def _chunks(self, response: httpx.Response) -> Iterator[bytes]:

@@ -55,6 +55,7 @@ def _plans() -> dict[str, UsagePlan]:
         getReportDocument=UsagePlan(0.0167, 15),
         getReports=UsagePlan(0.0222, 10),
         createRestrictedDataToken=UsagePlan(1.0, 10),
+        getInventorySummaries=UsagePlan(2.0, 2),
     )
     return plans
 

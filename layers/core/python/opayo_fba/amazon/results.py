@@ -89,3 +89,17 @@ class ReturnReasonCode:
             description=str(payload.get("description") or ""),
             translated_description=payload.get("translatedDescription"),
         )
+
+
+@dataclass(frozen=True)
+class DownloadedDocument:
+    """A report document written to a sink: how many bytes, and the charset Amazon named."""
+
+    size: int
+    content_type: str | None = None
+
+    @property
+    def charset(self) -> str | None:
+        from opayo_fba.amazon.charsets import declared_charset
+
+        return declared_charset(self.content_type)

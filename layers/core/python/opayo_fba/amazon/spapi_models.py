@@ -27,6 +27,7 @@ NOTIFICATION_SCHEMAS: dict[str, str] = {
     "FULFILLMENT_ORDER_STATUS": "FulfillmentOrderStatusNotification",
     "ORDER_CHANGE": "OrderChangeNotification",
     "REPORT_PROCESSING_FINISHED": "ReportProcessingFinishedNotification",
+    "FBA_INVENTORY_AVAILABILITY_CHANGES": "FBAInventoryAvailabilityChangeNotification",
 }
 
 API_MODELS: tuple[str, ...] = (
@@ -35,6 +36,7 @@ API_MODELS: tuple[str, ...] = (
     "reports_2021-06-30",
     "notifications",
     "tokens_2021-03-01",
+    "fbaInventory",
 )
 
 _HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete"})

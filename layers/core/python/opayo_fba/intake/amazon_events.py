@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import InvalidInputError
@@ -24,6 +24,9 @@ from opayo_fba.model import FbaFulfillmentOrderStatus
 from opayo_fba.saga.ports import SagaResumer
 from opayo_fba.store.amazon_orders import AmazonOrderStore
 from opayo_fba.store.orders import OrderRecord, OrderStore
+
+if TYPE_CHECKING:
+    from opayo_fba.intake.amazon_inventory import InventoryNotificationDependencies
 
 _FBA_PROGRESS = {
     FbaFulfillmentOrderStatus.NEW: 0,
@@ -201,12 +204,30 @@ def _order_change(message: dict[str, Any], amazon_orders: AmazonOrderStore) -> N
     )
 
 
+def _inventory_change(
+    message: dict[str, Any], inventory: InventoryNotificationDependencies
+) -> NotificationResult:
+    """A SKU's availability changed: InventoryLevelChanged with the shop's SKU (see
+    intake/amazon_inventory.py); "ignored" when the SKU or marketplace is not ours."""
+    from opayo_fba.intake.amazon_inventory import NOTIFICATION_TYPE, apply_inventory_notification
+
+    nid = notification_id(message)
+    result = apply_inventory_notification(message, inventory)
+    outcome: Outcome = (
+        "applied"
+        if result.events_published
+        else ("ignored" if result.unmapped_seller_skus or result.marketplaces_not_ours else "stale")
+    )
+    return NotificationResult(nid, NOTIFICATION_TYPE, outcome)
+
+
 def handle_amazon_notification(
     message: dict[str, Any],
     store: OrderStore,
     resumer: SagaResumer | None = None,
     amazon_orders: AmazonOrderStore | None = None,
     fulfillment_readers: FulfillmentReaders | None = None,
+    inventory: InventoryNotificationDependencies | None = None,
 ) -> NotificationResult:
     """Apply one notification; a decisive fulfillment status resumes the waiting saga.
 
@@ -214,11 +235,13 @@ def handle_amazon_notification(
     us read the order from Amazon and apply its real status; without, it is refused.
     """
     kind = str(message.get("NotificationType") or message.get("notificationType") or "")
+    if kind == "FBA_INVENTORY_AVAILABILITY_CHANGES" and inventory is not None:
+        return _inventory_change(message, inventory)
     if kind == "FULFILLMENT_ORDER_STATUS":
         return _fulfillment_status(message, store, resumer, fulfillment_readers)
     if kind == "ORDER_CHANGE" and amazon_orders is not None:
         return _order_change(message, amazon_orders)
-    if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED"):
+    if kind in ("ORDER_CHANGE", "REPORT_PROCESSING_FINISHED", "FBA_INVENTORY_AVAILABILITY_CHANGES"):
         # The report pipeline acts on report notifications; recording them is enough here.
         return NotificationResult(notification_id(message), kind, "ignored")
     raise InvalidInputError(f"unexpected SP-API notification type {quote_input(kind)}")

@@ -6,7 +6,9 @@ Two scheduled steps, each a separate Lambda run:
   wait for is remembered in the report ledger (connector-state table);
 - `poll_amazon_reports` checks each remembered report: DONE -> download (GZIP is undone by
   the connector, the document is spooled to a temporary file, not held in memory), archive
-  the raw file to S3, then parse it streaming (inventory -> levels and events; settlement ->
+  the raw file to S3, then parse it streaming, decoded by the charset its Content-Type names
+  (Cp1252 when none, an unknown one, or bytes that are not in it: `opayo_fba.amazon.charsets`)
+  (inventory -> levels and events; settlement ->
   ready for reconciliation); CANCELLED/FATAL -> recorded as failed with Amazon's status;
   still not DONE after `give_up_after` -> recorded as given up, with when it was requested.
 
@@ -22,8 +24,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING, Protocol
 
+from opayo_fba.amazon.charsets import readable_encoding
 from opayo_fba.amazon.connector import SETTLEMENT_REPORT_TYPE
-from opayo_fba.amazon.results import ReportInfo
+from opayo_fba.amazon.results import DownloadedDocument, ReportInfo
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.pipeline.archive import ReportArchive, amazon_report_key
 from opayo_fba.pipeline.inventory import InventoryResult, apply_inventory_report
@@ -59,7 +62,7 @@ class ReportSource(Protocol):
 
     def get_report(self, report_id: str) -> ReportInfo: ...
 
-    def download_report_document(self, document_id: str, sink: IO[bytes]) -> int: ...
+    def download_report_document(self, document_id: str, sink: IO[bytes]) -> DownloadedDocument: ...
 
     def list_settlement_reports(self, created_since: datetime) -> list[ReportInfo]: ...
 
@@ -225,12 +228,19 @@ def _archive_and_process(
     key = amazon_report_key(report_type, entry.source_id, created.date())
     result: InventoryResult | None = None
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
-        size = connector.download_report_document(info.document_id, spool)
+        download = connector.download_report_document(info.document_id, spool)
+        size = download.size
+        try:
+            encoding = readable_encoding(spool, download.charset)
+        except UnicodeDecodeError:
+            encoding = None
         spool.seek(0)
         archive.upload(
             key,
             spool,
-            content_type="text/tab-separated-values; charset=utf-8",
+            # Archived as received; the charset says how to read it.
+            content_type="text/tab-separated-values"
+            + (f"; charset={encoding.removesuffix('-sig')}" if encoding else ""),
             metadata={
                 "report-id": entry.source_id,
                 "report-type": report_type,
@@ -241,8 +251,11 @@ def _archive_and_process(
         archived = replace(entry, archive_key=key, report_type=report_type, finished_at=now)
         try:
             if report_type in INVENTORY_REPORT_TYPES:
+                if encoding is None:
+                    declared = download.charset or "no charset declared"
+                    raise UnicodeError(f"its bytes are not text in {declared} nor in Cp1252")
                 spool.seek(0)
-                text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
+                text = io.TextIOWrapper(spool, encoding=encoding, newline="")
                 try:
                     result = apply_inventory_report(
                         text,
@@ -258,7 +271,7 @@ def _archive_and_process(
                     text.detach()
             elif report_type == SETTLEMENT_REPORT_TYPE:
                 ledger.mark_ready_for_reconciliation(archived)
-        except (InvalidInputError, UnicodeDecodeError) as error:
+        except (InvalidInputError, UnicodeError) as error:
             # The file is archived; what is wrong with it will not change on a retry.
             detail = f"archived {size} bytes to {archive.uri(key)} but could not read it: {error}"
             ledger.finish(replace(archived, status="failed", detail=detail))

@@ -26,6 +26,7 @@ from opayo_fba.transform.sku import SkuMapping, UnknownSkuError
 REQUIRED_COLUMNS = ("sku", "afn-fulfillable-quantity")
 _OPTIONAL_COLUMNS = (
     "asin",
+    "product-name",
     "afn-unsellable-quantity",
     "afn-reserved-quantity",
     "afn-total-quantity",
@@ -39,6 +40,7 @@ class InventoryRow(NamedTuple):
     unsellable: int
     reserved: int
     total: int
+    product_name: str | None = None
 
 
 def parse_inventory_report(lines: Iterable[str], source: str) -> Iterator[InventoryRow]:
@@ -92,6 +94,7 @@ def parse_inventory_report(lines: Iterable[str], source: str) -> Iterator[Invent
             unsellable=unsellable,
             reserved=reserved,
             total=quantity("afn-total-quantity", default=fulfillable + unsellable + reserved),
+            product_name=cell("product-name") or None,
         )
 
 
@@ -105,14 +108,21 @@ class InventoryResult:
 
 
 def inventory_level_changed_detail(
-    seller_account: str, level: InventoryLevel, previous: InventoryLevel | None
+    seller_account: str,
+    level: InventoryLevel,
+    previous: InventoryLevel | None,
+    *,
+    source: str = "report",
 ) -> dict[str, Any]:
+    """The InventoryLevelChanged detail; `source` is report, inventory-summaries or
+    notification (docs/pollers-and-reports.md)."""
     return {
         "eventId": f"{seller_account}#{level.sku}#{level.as_of.isoformat()}",
         "sellerAccount": seller_account,
         "sku": level.sku,
         "sellerSku": level.seller_sku,
         "asin": level.asin,
+        "productName": level.product_name,
         "fulfillable": level.fulfillable,
         "unsellable": level.unsellable,
         "reserved": level.reserved,
@@ -120,6 +130,7 @@ def inventory_level_changed_detail(
         "previousFulfillable": previous.fulfillable if previous is not None else None,
         "asOf": level.as_of.isoformat(),
         "reportId": level.report_id,
+        "source": source,
     }
 
 
@@ -152,6 +163,7 @@ def apply_inventory_report(
             sku=sku,
             seller_sku=row.seller_sku,
             asin=row.asin,
+            product_name=row.product_name,
             fulfillable=row.fulfillable,
             unsellable=row.unsellable,
             reserved=row.reserved,

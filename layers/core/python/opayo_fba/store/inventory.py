@@ -26,6 +26,8 @@ class InventoryLevel(BaseModel):
     """Our internal SKU (mapped from the seller SKU)."""
     seller_sku: str = Field(min_length=1)
     asin: str | None = None
+    product_name: str | None = None
+    """Amazon's title for the SKU in the marketplace (EU names: accents, ™), when known."""
     fulfillable: int = Field(ge=0)
     unsellable: int = Field(default=0, ge=0)
     reserved: int = Field(default=0, ge=0)
