@@ -34,6 +34,8 @@ SP_API_CALLERS = (
     "order_cancel",
     "orders_poller",
     "after_sale_tracker",
+    "inventory_poller",
+    "amazon_notifications",
     "report_scheduler",
     "report_poller",
 )

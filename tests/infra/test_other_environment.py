@@ -78,7 +78,7 @@ def test_schedules_and_secrets_follow_the_seller_accounts(
 ) -> None:
     assert len(prod.seller_accounts) == 2
     schedules = of_type(prod_resources, "AWS::Scheduler::Schedule")
-    assert len(schedules) == 4 * len(prod.seller_accounts) + 3 * len(prod.opayo_vendors)
+    assert len(schedules) == 5 * len(prod.seller_accounts) + 3 * len(prod.opayo_vendors)
     secrets = of_type(prod_resources, "AWS::SecretsManager::Secret")
     assert {s["Properties"]["Name"] for s in secrets.values()} >= {
         f"opayo-fba/prod/amazon/{seller.id}" for seller in prod.seller_accounts

@@ -90,7 +90,7 @@ def test_scheduler_roles_can_dead_letter_to_the_encrypted_queue(resources: dict[
     data_key = logical_id_by_path(resources, "/Keys/DataKey/Resource")
     dlq = logical_id_by_path(resources, "/Schedules/SchedulesDlq/Resource")
     roles = {s["Target"]["RoleArn"]["Fn::GetAtt"][0] for s in _schedules(resources)}
-    assert len(roles) == 7  # one per invoked function
+    assert len(roles) == 8  # one per invoked function
     for role in roles:
         actions: dict[str, set[str]] = {}
         for policy in of_type(resources, "AWS::IAM::Policy").values():

@@ -20,7 +20,7 @@ def test_resource_counts(template: Any, config: EnvironmentConfig) -> None:
         "AWS::SecretsManager::Secret", len(config.seller_accounts) + len(config.opayo_vendors)
     )
     template.resource_count_is(
-        "AWS::Scheduler::Schedule", 4 * len(config.seller_accounts) + 3 * len(config.opayo_vendors)
+        "AWS::Scheduler::Schedule", 5 * len(config.seller_accounts) + 3 * len(config.opayo_vendors)
     )
 
 

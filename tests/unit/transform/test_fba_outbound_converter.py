@@ -70,6 +70,7 @@ def test_body_has_everything_amazon_requires() -> None:
             "phone": "020 7946 0000",
         },
         "fulfillmentAction": "Hold",
+        "fulfillmentPolicy": "FillOrKill",
         "items": [
             {
                 "sellerSku": "AMZ-WIDGET-RED",
