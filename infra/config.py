@@ -126,6 +126,12 @@ class EnvironmentConfig(_Model):
     # is refunded in full) or FillAllAvailable (what is in stock ships; the units that do not
     # are refunded automatically, docs/refunds.md).
     fulfillment_policy: Literal["FillOrKill", "FillAllAvailable"] = "FillOrKill"
+    # What the merchant keeps of a returned unit's value, in percent, by the condition Amazon
+    # received it in; a condition not listed is refunded in full (after_sale/returns.py).
+    return_deductions: dict[
+        Literal["Sellable", "Defective", "CustomerDamaged", "CarrierDamaged", "FulfillerDamaged"],
+        Annotated[int, Field(ge=0, le=100)],
+    ] = Field(default_factory=dict)
     # A Deferred authorisation held (authorised, not captured) this many days alarms: an
     # order is stuck before capture, and Opayo lets a Deferred be released for 30 days.
     held_authorisation_alarm_days: int = Field(default=6, ge=1, le=29)

@@ -68,6 +68,7 @@ ENV_SECURITY_KEYS_KEY_ARN: Final = "SECURITY_KEYS_KEY_ARN"
 ENV_OPAYO_REDIRECT_URL: Final = "OPAYO_REDIRECT_URL"
 ENV_MAPPING_TEMPLATES: Final = "MAPPING_TEMPLATES"
 ENV_FULFILLMENT_POLICY: Final = "FULFILLMENT_POLICY"
+ENV_RETURN_DEDUCTIONS: Final = "RETURN_DEDUCTIONS"
 ENV_RECONCILE_CONFIG: Final = "RECONCILE_CONFIG"
 # The merchant's SKU mapping CSV per seller account (JSON {account: s3://bucket/key}).
 ENV_SKU_MAPPINGS: Final = "SKU_MAPPINGS"
@@ -125,6 +126,9 @@ ORDER_STATUS = FunctionSpec("order_status", "Answer GET /orders/{orderId}")
 ORDER_CANCEL = FunctionSpec("order_cancel", "POST /orders/{orderId}/cancel: the merchant cancels")
 ORDER_REFUND = FunctionSpec(
     "order_refund", "POST /orders/{orderId}/refunds: the shop or ERP refunds an order", 60
+)
+ORDER_RETURN = FunctionSpec(
+    "order_return", "POST /orders/{orderId}/returns: ask Amazon for a return authorization", 60
 )
 ORDER_3DS_CHALLENGE = FunctionSpec(
     "order_3ds_challenge", "POST /orders/{orderId}/3ds-challenge: finish a card's 3-D Secure"
@@ -221,6 +225,7 @@ FIXED_EGRESS_FUNCTIONS: Final = (
     SAGA_REFUND_UNSHIPPED,
     SAGA_RECOVERY,
     HELD_AUTHORISATIONS_CHECK,
+    AFTER_SALE_TRACKER,
 )
 ALL_FUNCTIONS: Final = (
     OPAYO_WEBHOOK,
@@ -228,6 +233,7 @@ ALL_FUNCTIONS: Final = (
     ORDER_STATUS,
     ORDER_CANCEL,
     ORDER_REFUND,
+    ORDER_RETURN,
     ORDER_3DS_CHALLENGE,
     PAYMENT_EVENTS,
     AMAZON_NOTIFICATIONS,

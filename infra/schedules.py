@@ -8,6 +8,7 @@ invocation fails after its retries lands in the schedules' dead-letter queue (al
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -22,6 +23,7 @@ from constructs import Construct
 from infra.constants import (
     AFTER_SALE_TRACKER,
     ENV_RECONCILE_CONFIG,
+    ENV_RETURN_DEDUCTIONS,
     ENV_SECURITY_KEYS_KEY_ARN,
     ENV_STATE_MACHINE_ARN,
     HELD_AUTHORISATIONS_CHECK,
@@ -204,16 +206,27 @@ class Schedules(Construct):
         )
         security_keys.grant_decrypt(held)
         built[HELD_AUTHORISATIONS_CHECK.module] = held
-        # Reads the follow-up index, asks Amazon for each package's tracking (within the
-        # shared rate limit), records it on the order and tells the ERP.
-        built[AFTER_SALE_TRACKER.module] = platform.function(
+        # Reads the follow-up index, asks Amazon for each package's tracking and each open
+        # return (within the shared rate limit), records it on the order, tells the ERP, and
+        # refunds a received return at Opayo (from the fixed egress; a Server payment's
+        # refund.vsp quotes its SecurityKey, so it may decrypt it).
+        tracker = platform.function(
             self,
             AFTER_SALE_TRACKER,
             orders="write",
             seller_secrets=True,
+            vendor_secrets=True,
             connector_state=True,
             events_bus=True,
+            extra_environment={
+                ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn,
+                ENV_RETURN_DEDUCTIONS: json.dumps(
+                    platform.config.return_deductions, separators=(",", ":"), sort_keys=True
+                ),
+            },
         )
+        security_keys.grant_decrypt(tracker)
+        built[AFTER_SALE_TRACKER.module] = tracker
         self.functions = built
         return built
 

@@ -32,6 +32,7 @@ SP_API_CALLERS = (
     "saga_mark_shipped",
     "saga_recovery",
     "order_cancel",
+    "order_return",
     "orders_poller",
     "after_sale_tracker",
     "inventory_poller",

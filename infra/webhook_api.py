@@ -37,6 +37,7 @@ from infra.constants import (
     ORDER_CANCEL,
     ORDER_INTAKE,
     ORDER_REFUND,
+    ORDER_RETURN,
     ORDER_STATUS,
     SERVICE_NAME,
 )
@@ -127,6 +128,37 @@ REFUND_REQUEST_SCHEMA = apigw.JsonSchema(
     },
 )
 
+# The edge's first screen of a return request (opayo_fba.after_sale.returns.ReturnRequest).
+RETURN_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="ReturnOrderRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["returnId", "items", "reasonCode"],
+    additional_properties=False,
+    properties={
+        "returnId": apigw.JsonSchema(
+            type=_STRING, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._:-]+$"
+        ),
+        "reasonCode": apigw.JsonSchema(type=_STRING, min_length=1, max_length=40),
+        "comment": apigw.JsonSchema(type=_STRING, max_length=1000),
+        "items": apigw.JsonSchema(
+            type=apigw.JsonSchemaType.ARRAY,
+            min_items=1,
+            max_items=100,
+            items=apigw.JsonSchema(
+                type=apigw.JsonSchemaType.OBJECT,
+                required=["lineId", "quantity"],
+                properties={
+                    "lineId": apigw.JsonSchema(type=_STRING, min_length=1, max_length=50),
+                    "quantity": apigw.JsonSchema(
+                        type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=250
+                    ),
+                },
+            ),
+        ),
+    },
+)
+
 
 class WebhookApi(Construct):
     def __init__(
@@ -146,6 +178,16 @@ class WebhookApi(Construct):
         )
         order_challenge = self._build_challenge_function(platform, state_machine)
         order_refund = self._build_refund_function(platform)
+        # Asks Amazon for reason codes and the return authorization (within the shared rate
+        # limit), records the return on the order and tells the ERP.
+        order_return = platform.function(
+            self,
+            ORDER_RETURN,
+            orders="write",
+            seller_secrets=True,
+            connector_state=True,
+            events_bus=True,
+        )
         self.access_logs = logs.LogGroup(
             self,
             "ApiAccessLogs",
@@ -157,7 +199,8 @@ class WebhookApi(Construct):
         self._build_webhook_route(opayo_webhook)
         self._build_order_routes(order_intake, order_status, order_cancel)
         self._build_challenge_route(order_challenge)
-        self._build_refund_route(order_refund)
+        self._build_body_route("refunds", order_refund, "RefundOrder", REFUND_REQUEST_SCHEMA)
+        self._build_body_route("returns", order_return, "ReturnOrder", RETURN_REQUEST_SCHEMA)
         self.web_acl = self._build_web_acl(config)
 
     def _build_functions(
@@ -244,18 +287,19 @@ class WebhookApi(Construct):
         security_keys.grant_decrypt(refund)
         return refund
 
-    def _build_refund_route(self, handler: lambda_.IFunction) -> None:
+    def _build_body_route(
+        self, path: str, handler: lambda_.IFunction, name: str, schema: apigw.JsonSchema
+    ) -> None:
+        """`POST /orders/{orderId}/<path>` with its body model checked at the edge."""
         validator = self.api.add_request_validator(
-            "RefundBodyValidator", validate_request_body=True, validate_request_parameters=True
+            f"{name}BodyValidator", validate_request_body=True, validate_request_parameters=True
         )
-        model = self.api.add_model(
-            "RefundOrderModel", content_type="application/json", schema=REFUND_REQUEST_SCHEMA
-        )
+        model = self.api.add_model(f"{name}Model", content_type="application/json", schema=schema)
         orders = self.api.root.get_resource("orders")
         assert orders is not None
         order = orders.get_resource("{orderId}")
         assert order is not None
-        order.add_resource("refunds").add_method(
+        order.add_resource(path).add_method(
             "POST",
             apigw.LambdaIntegration(handler),
             authorization_type=apigw.AuthorizationType.IAM,

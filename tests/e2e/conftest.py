@@ -20,7 +20,11 @@ def environment(template_path: Path) -> Iterator[LocalEnvironment]:
         time_factor=TIME_FACTOR,
         run_schedules=False,
         # As the demo: the merchant ships what is in stock (cdk.json `fulfillmentPolicy`).
-        function_environment={"FULFILLMENT_POLICY": "FillAllAvailable"},
+        # And keeps a fifth of a unit's value when a return comes back customer-damaged.
+        function_environment={
+            "FULFILLMENT_POLICY": "FillAllAvailable",
+            "RETURN_DEDUCTIONS": '{"CustomerDamaged": 20}',
+        },
     )
     with LocalEnvironment(options) as running:
         yield running

@@ -235,3 +235,51 @@ def test_parcels_are_followed_to_delivery_or_to_their_failure(demo: DemoContext,
     # Nothing left to follow: the next run reads neither order.
     again = _track(demo)
     assert again["packages_read"] == 0
+
+
+@pytest.mark.e2e
+def test_a_return_is_authorised_received_and_refunded_once(demo: DemoContext, bus: Any) -> None:
+    order_id = "E2E-RETURNED"
+    _pay(demo, sample_order(order_id))  # two mugs at 12.99
+    assert _shipped(_until(demo, order_id, _shipped))
+    route = f"/orders/{order_id}/returns"
+    body = {
+        "returnId": "RMA-1",
+        "items": [{"lineId": "1", "quantity": 1}],
+        "reasonCode": "CR-DEFECTIVE",
+        "comment": "box crushed, CustomerDamaged",
+    }
+    bad_code = demo.api.post(route, json={**body, "returnId": "RMA-X", "reasonCode": "NOPE"})
+    too_many = demo.api.post(
+        route, json={**body, "returnId": "RMA-Y", "items": [{"lineId": "1", "quantity": 3}]}
+    )
+    first = demo.api.post(route, json=body)
+    again = demo.api.post(route, json=body)
+
+    assert bad_code.status_code == 400
+    assert "CR-DEFECTIVE" in bad_code.json()["error"]  # the codes Amazon accepts are listed
+    assert too_many.status_code == 409
+    assert first.status_code == 201, first.text
+    (authorization,) = first.json()["return"]["authorizations"]
+    assert authorization["amazon_rma_id"]
+    assert authorization["return_to_address"]["country_code"] == "GB"
+    assert again.status_code == 200
+    assert again.json()["return"] == first.json()["return"]
+    assert [e["returnId"] for e in bus("ReturnAuthorized", order_id)] == ["RMA-1"]
+
+    # Amazon receives the parcel (the sandbox's 1800 s), then the schedule runs.
+    assert demo.amazon.post("/_sandbox/clock/advance", json={"seconds": 3600}).status_code == 200
+    run = _track(demo)
+    assert run["returns_received"] == 1
+    done = _until(demo, order_id, _refunds_settled)
+    assert done["returns"][0]["conditions"] == ["CustomerDamaged"]
+    (refund,) = done["refunds"]
+    assert (refund["kind"], refund["status"]) == ("return", "succeeded")
+    assert refund["amount"] == {"amount": 1299 * 80 // 100, "currency": "GBP"}
+    assert done["status"] == "returned"
+    opayo = demo.opayo_transaction(f"PAY-{order_id}")
+    assert (opayo["refundedAmount"], opayo["refundCount"]) == (1299 * 80 // 100, 1)
+    _track(demo)  # a second run refunds nothing more
+    assert demo.opayo_transaction(f"PAY-{order_id}")["refundCount"] == 1
+    (received,) = bus("ReturnReceived", order_id)
+    assert received["refund"] == {"amount": 1039, "currency": "GBP"}

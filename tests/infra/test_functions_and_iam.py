@@ -85,6 +85,7 @@ WIRING_NEEDS = {spec.module: "saga" for spec in SAGA_FUNCTIONS} | {
     "opayo_webhook": "sealer",
     "order_cancel": "resumer",
     "order_refund": "saga",
+    "order_return": "saga",
     "saga_recovery": "saga",
 }
 
@@ -162,6 +163,7 @@ def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any
         "OPAYO_REDIRECT_URL",
         "MAPPING_TEMPLATES",
         "FULFILLMENT_POLICY",  # FillOrKill or FillAllAvailable
+        "RETURN_DEDUCTIONS",  # condition -> percent kept
         "SKU_MAPPINGS",  # seller account -> s3:// object of its SKU mapping CSV
     }
     for logical_id, function in _functions(resources).items():
@@ -378,6 +380,7 @@ def test_only_the_webhook_and_the_server_payment_steps_open_security_keys(
         "SagaAbortPaymentFunction",
         "SagaRefundPaymentFunction",
         "SagaRefundUnshippedFunction",
+        "AfterSaleTrackerFunction",
         "OrderRefundFunction",
         "SagaRecoveryFunction",
         "HeldAuthorisationsCheckFunction",

@@ -286,17 +286,39 @@ def track_shipments(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     """
     from datetime import timedelta
 
+    from opayo_fba.after_sale.returns import open_returns, receive_returns
     from opayo_fba.after_sale.tracking import track_due_orders
+    from opayo_fba.saga import steps
 
     w.config.require("orders_table", "connector_state_table", "event_bus_name")
     account = _account(event, "sellerAccountId")
     key = "intervalMinutes"
     minutes = _whole(event.get(key, DEFAULT_TRACKING_INTERVAL_MINUTES), key, "minutes", 5, 1440)
+    deps = w.saga()
+    amazon = w.amazon(account)
+    received: list[str] = []
+
+    def returns(record: Any) -> None:
+        """A return not received yet: read the fulfillment order, refund what came back."""
+        if not open_returns(record):
+            return
+        sfo_id = str((record.fulfillment_request or {}).get("sellerFulfillmentOrderId"))
+        fresh = steps.read_fulfillment(amazon, sfo_id, record.order_id)
+
+        def keep(r: Any) -> None:
+            r.fulfillment = fresh
+
+        updated = steps.save(deps, record.order_id, keep)
+        done = receive_returns(deps, updated, deductions=w.config.return_deductions)
+        received.extend(r.return_id for r in done)
+
     run = track_due_orders(
-        w.saga(),
+        deps,
         account,
-        w.amazon(account),
+        amazon,
         now=datetime.now(UTC),
         interval=timedelta(minutes=minutes),
+        also_open=open_returns,
+        each=returns,
     )
-    return _summary(run)
+    return {**_summary(run), "returns_received": len(received)}

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     )
     # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
     mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
+    # What the merchant keeps of a returned unit's value, in percent, by the condition Amazon
+    # received it in (cdk.json `returnDeductions`, e.g. {"CustomerDamaged": 20}).
+    return_deductions: dict[str, int] = Field(
+        default_factory=dict, validation_alias=AliasChoices("RETURN_DEDUCTIONS")
+    )
     # Amazon's fulfillmentPolicy for every fulfillment order (cdk.json `fulfillmentPolicy`).
     fulfillment_policy: Literal["FillOrKill", "FillAllAvailable"] = Field(
         default="FillOrKill", validation_alias=AliasChoices("FULFILLMENT_POLICY")
@@ -118,6 +123,18 @@ class Settings(BaseSettings):
             except json.JSONDecodeError as error:
                 raise ValueError(
                     f"must be a JSON object of seller account -> SKU mapping CSV: {error}"
+                ) from None
+        return value
+
+    @field_validator("return_deductions", mode="before")
+    @classmethod
+    def _json_percentages(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"must be a JSON object of condition -> percent: {error}"
                 ) from None
         return value
 

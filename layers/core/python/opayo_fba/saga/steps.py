@@ -176,14 +176,15 @@ def create_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
             amazon.create_fulfillment_order_on_hold(request)
         except SpApiRequestRejected as error:
             raise FulfillmentRejected(f"Amazon refused the fulfillment order: {error}") from None
-        fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+        fulfillment = read_fulfillment(amazon, sfo_id, order_id)
     _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_created")
     if fulfillment.status in REJECTED_STATUSES:
         raise FulfillmentRejected(f"fulfillment order {sfo_id} is {fulfillment.status.value}")
     return {**state, "fulfillmentStatus": fulfillment.status.value}
 
 
-def _read_fulfillment(amazon: FulfillmentPort, sfo_id: str, order_id: str) -> FulfillmentOrder:
+def read_fulfillment(amazon: FulfillmentPort, sfo_id: str, order_id: str) -> FulfillmentOrder:
+    """The fulfillment order as Amazon has it now, in the canonical model."""
     return fulfillment_order_from_fba(amazon.get_fulfillment_order(sfo_id), order_id=order_id)
 
 
@@ -356,7 +357,7 @@ def check_fulfillment_status(state: State, deps: SagaDependencies) -> dict[str, 
         return {"status": MERCHANT_CANCELLED_STATUS}
     sfo_id = _sfo_id(record)
     with step_errors():
-        fulfillment = _read_fulfillment(deps.fulfillment(record.seller_account), sfo_id, order_id)
+        fulfillment = read_fulfillment(deps.fulfillment(record.seller_account), sfo_id, order_id)
     if fulfillment.status.value != record.fulfillment_status:
         _record_fulfillment(deps, order_id, fulfillment, "fulfillment_status")
     return {"status": fulfillment.status.value, "trackingNumbers": fulfillment.tracking_numbers()}
@@ -467,7 +468,7 @@ def mark_shipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
     record = deps.store.get(order_id)
     sfo_id = _sfo_id(record)
     with step_errors():
-        fulfillment = _read_fulfillment(deps.fulfillment(record.seller_account), sfo_id, order_id)
+        fulfillment = read_fulfillment(deps.fulfillment(record.seller_account), sfo_id, order_id)
     tracking = fulfillment.tracking_numbers()
 
     def keep(r: OrderRecord) -> None:
@@ -850,7 +851,7 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
     amazon = deps.fulfillment(record.seller_account)
     with step_errors():
         try:
-            found = _read_fulfillment(amazon, sfo_id, order_id)
+            found = read_fulfillment(amazon, sfo_id, order_id)
         except SpApiNotFound:
             save(deps, order_id, lambda r: r.note("fulfillment_observed", "none at Amazon"))
             return {"found": "none", "action": "none"}
@@ -867,7 +868,7 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
         try:
             amazon.cancel_fulfillment_order(sfo_id)
         except SpApiRequestRejected:
-            fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+            fulfillment = read_fulfillment(amazon, sfo_id, order_id)
             if fulfillment.status is not FbaFulfillmentOrderStatus.CANCELLED:
                 _record_fulfillment(deps, order_id, fulfillment, "fulfillment_status")
                 if merchant and record.cancel_requested:
@@ -879,7 +880,7 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
                     ) from None
                 raise
         else:
-            fulfillment = _read_fulfillment(amazon, sfo_id, order_id)
+            fulfillment = read_fulfillment(amazon, sfo_id, order_id)
     _record_fulfillment(deps, order_id, fulfillment, "fulfillment_order_cancelled")
     return {"found": status, "action": "cancelled"}
 

@@ -33,10 +33,12 @@ from opayo_fba.model import (
     PaymentState,
     PaymentTransaction,
     Refund,
+    RefundLine,
     RefundState,
     TransactionType,
     sum_money,
 )
+from opayo_fba.model.fulfillment import ReturnAuthorization
 from opayo_fba.model.three_d_secure import ThreeDSecureChallenge
 
 ORDER_KEY_PREFIX = "order#"
@@ -69,6 +71,23 @@ class HistoryEntry(BaseModel):
     at: datetime
     event: str
     detail: str | None = None
+
+
+class OrderReturn(BaseModel):
+    """A return the shop asked for (after_sale/returns.py): its units, Amazon's RMA, receipt."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    return_id: str
+    lines: tuple[RefundLine, ...]
+    reason_code: str
+    item_ids: tuple[str, ...]
+    """The sellerReturnItemIds sent to Amazon, one per unit."""
+    authorizations: tuple[ReturnAuthorization, ...] = ()
+    requested_at: datetime
+    received_at: datetime | None = None
+    conditions: tuple[str, ...] = ()
+    """Each unit's returnReceivedCondition, once received."""
 
 
 class OrderRecord(BaseModel):
@@ -108,6 +127,7 @@ class OrderRecord(BaseModel):
     follow_up_at: datetime | None = None
     # What the carrier last said of each package (after_sale/tracking.py).
     packages: list[PackageTracking] = Field(default_factory=list)
+    returns: list[OrderReturn] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
     version: int = 0
 
@@ -130,8 +150,10 @@ class OrderRecord(BaseModel):
         fulfillment: FbaFulfillmentOrderStatus | FulfillmentState | None = (
             FbaFulfillmentOrderStatus(self.fulfillment_status) if self.fulfillment_status else None
         )
-        if any(p.current_status is PackageTrackingStatus.RETURNED for p in self.packages):
-            fulfillment = FulfillmentState.RETURNED  # the parcel went back to Amazon
+        if any(r.received_at for r in self.returns) or any(
+            p.current_status is PackageTrackingStatus.RETURNED for p in self.packages
+        ):
+            fulfillment = FulfillmentState.RETURNED  # a return received, a parcel sent back
         elif self.all_delivered():
             fulfillment = FulfillmentState.DELIVERED
         refunds = refund_state(self.refunds, self.captured) if self.captured else RefundState.NONE
