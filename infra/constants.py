@@ -47,6 +47,7 @@ METRIC_HELD_AUTHORISATIONS: Final = "HeldAuthorisations"
 METRIC_UNITS_NOT_SHIPPED: Final = "UnitsNotShipped"
 METRIC_REFUNDS_REFUSED: Final = "RefundsRefused"
 METRIC_PENDING_REFUNDS_LEFT: Final = "PendingRefundsLeft"
+METRIC_DELIVERY_FAILURES: Final = "DeliveryFailures"
 # A genuine Opayo notification whose unsigned fields contradict the registered transaction.
 METRIC_SERVER_NOTIFICATION_CONTRADICTION: Final = "ServerNotificationContradiction"
 

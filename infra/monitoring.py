@@ -23,7 +23,9 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constants import (
+    AFTER_SALE_TRACKER,
     HELD_AUTHORISATIONS_CHECK,
+    METRIC_DELIVERY_FAILURES,
     METRIC_HELD_AUTHORISATIONS,
     METRIC_PENDING_REFUNDS_LEFT,
     METRIC_REFUNDS_REFUSED,
@@ -205,6 +207,13 @@ class Monitoring(Construct):
             1,
             "Opayo refused a refund: the customer has not been paid back (see docs/deploy.md,"
             " runbook 'RefundsRefused')",
+        )
+        self._alarm(
+            "DeliveryFailures",
+            powertools_metric(METRIC_DELIVERY_FAILURES, AFTER_SALE_TRACKER.module),
+            1,
+            "A parcel was undeliverable or returned to the sender: the customer has not got the"
+            " goods (see docs/deploy.md, runbook 'DeliveryFailures')",
         )
         self._alarm(
             "PendingRefundsLeft",
