@@ -193,6 +193,7 @@ class Monitoring(Construct):
                     SAGA_REFUND_UNSHIPPED,
                     SAGA_REFUND_PAYMENT,
                     HELD_AUTHORISATIONS_CHECK,
+                    AFTER_SALE_TRACKER,
                 )
             )
         }
