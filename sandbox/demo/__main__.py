@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -19,10 +20,12 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from sandbox.demo.scenarios import (
-    TERMINAL,
     DemoContext,
     Scenario,
     ScenarioResult,
+    after_the_sale,
+    delivery,
+    finished,
     judge,
     scenarios,
     wait_for,
@@ -68,12 +71,17 @@ def _run_batch(
             progress.update(
                 tasks[scenario.order_id], description=f"{scenario.name} [{order.get('status')}]"
             )
-            if order.get("status") in TERMINAL and (
-                order.get("outcome") or order.get("status") == "shipped"
-            ):
+            if finished(order):
                 progress.update(tasks[scenario.order_id], completed=1)
                 pending.remove(scenario)
     return [judge(ctx, s) for s in batch]
+
+
+def _after_sale_view(ctx: DemoContext, result: ScenarioResult) -> ScenarioResult:
+    """The row as it stands after the sale (a shipped order is now delivered); its result
+    stays the one judged when the saga ended."""
+    order = ctx.order(result.order_id)
+    return replace(result, status=order.get("status"), delivery=delivery(order))
 
 
 def _reset_sandboxes(ctx: DemoContext) -> None:
@@ -120,11 +128,28 @@ def run(argv: list[str] | None = None) -> int:
             for scenario in alone:
                 results += _run_batch(ctx, [scenario], args.timeout, progress)
                 _reset_sandboxes(ctx)
+        # After the sale: parcels delivered, returns received and refunded; the scenarios
+        # that end there are judged now, and every row shows its delivery.
+        after_the_sale(ctx)
+        late = {s.order_id: s for s in every if s.after_sale}
+        results = [
+            judge(ctx, late[r.order_id]) if r.order_id in late else _after_sale_view(ctx, r)
+            for r in results
+        ]
         ctx.close()
     finally:
         environment.stop()
     table = Table(title=f"opayo-fba demo ({time.monotonic() - started:.0f} s)")
-    columns = ("order", "scenario", "status", "payment", "fulfillment", "tracking", "outcome")
+    columns = (
+        "order",
+        "scenario",
+        "status",
+        "payment",
+        "fulfillment",
+        "tracking",
+        "delivery",
+        "outcome",
+    )
     for column in (*columns, "result"):
         table.add_column(column)
     for r in results:
@@ -135,6 +160,7 @@ def run(argv: list[str] | None = None) -> int:
             r.payment_state or "-",
             r.fulfillment_status or "-",
             r.tracking or "-",
+            r.delivery or "-",
             r.outcome or "-",
             "[green]as expected[/green]"
             if r.passed
