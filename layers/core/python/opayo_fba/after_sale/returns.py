@@ -28,7 +28,6 @@ from typing import Annotated, Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from opayo_fba.errors import ConflictError, InvalidInputError
-from opayo_fba.http_input import refuse_deep_json
 from opayo_fba.model import FbaShipmentStatus, Money, RefundLine
 from opayo_fba.model.address import CleanText
 from opayo_fba.model.fulfillment import ReturnAuthorization
@@ -65,17 +64,16 @@ class ReturnRequest(BaseModel):
 
 
 def parse_return_request(body: str) -> ReturnRequest:
-    from opayo_fba.errors import PayloadTooLargeError
-    from opayo_fba.intake.orders import refuse_card_numbers
+    """The body: bounded in size and depth, screened for card numbers, validated."""
+    from opayo_fba.intake.orders import parse_request
 
-    size = len(body.encode("utf-8", "surrogatepass"))
-    if size > MAX_RETURN_REQUEST_BYTES:
-        raise PayloadTooLargeError(
-            f"the return request is {size} bytes; at most {MAX_RETURN_REQUEST_BYTES} are accepted"
-        )
-    refuse_deep_json(body, MAX_RETURN_REQUEST_DEPTH)
-    refuse_card_numbers(body)
-    return ReturnRequest.model_validate_json(body)
+    return parse_request(
+        body,
+        ReturnRequest,
+        what="return",
+        max_bytes=MAX_RETURN_REQUEST_BYTES,
+        max_depth=MAX_RETURN_REQUEST_DEPTH,
+    )
 
 
 class ReturnsAmazon(Protocol):

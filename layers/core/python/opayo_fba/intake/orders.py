@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -63,6 +63,9 @@ MAX_ORDER_REQUEST_BYTES = 100 * 1024
 below DynamoDB's 400 KB item limit."""
 MAX_ORDER_REQUEST_DEPTH = 32
 """The deepest JSON nesting accepted (the model itself nests about 13 levels with `source`)."""
+
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
 
 
 class PiTransactionReference(BaseModel):
@@ -187,16 +190,29 @@ def refuse_card_numbers(raw: str) -> None:
         raise InvalidInputError(CARD_NUMBER_REFUSED)
 
 
-def parse_submission(body: str) -> OrderSubmission:
-    """`POST /orders`'s body: bounded in size and depth, screened for card numbers, validated."""
+def parse_request(
+    body: str, model: type[RequestT], *, what: str, max_bytes: int, max_depth: int
+) -> RequestT:
+    """A request body: bounded in size and depth, screened for card numbers, validated."""
     size = len(body.encode("utf-8", "surrogatepass"))
-    if size > MAX_ORDER_REQUEST_BYTES:
+    if size > max_bytes:
         raise PayloadTooLargeError(
-            f"the order request is {size} bytes; at most {MAX_ORDER_REQUEST_BYTES} are accepted"
+            f"the {what} request is {size} bytes; at most {max_bytes} are accepted"
         )
-    refuse_deep_json(body, MAX_ORDER_REQUEST_DEPTH)
+    refuse_deep_json(body, max_depth)
     refuse_card_numbers(body)
-    return OrderSubmission.model_validate_json(body)
+    return model.model_validate_json(body)
+
+
+def parse_submission(body: str) -> OrderSubmission:
+    """`POST /orders`'s body (parse_request's bounds and screening)."""
+    return parse_request(
+        body,
+        OrderSubmission,
+        what="order",
+        max_bytes=MAX_ORDER_REQUEST_BYTES,
+        max_depth=MAX_ORDER_REQUEST_DEPTH,
+    )
 
 
 def payment_vendor_tx_code(order_id: str) -> str:

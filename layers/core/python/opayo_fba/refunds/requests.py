@@ -22,7 +22,6 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from opayo_fba.errors import ConflictError, InvalidInputError
-from opayo_fba.http_input import refuse_deep_json
 from opayo_fba.model import Money, Refund, RefundLine
 from opayo_fba.model.address import CleanText
 from opayo_fba.refunds.allocation import count_units, line_ids, units_refund
@@ -70,17 +69,15 @@ class RefundRequest(BaseModel):
 
 def parse_refund_request(body: str) -> RefundRequest:
     """The body: bounded in size and depth, screened for card numbers, validated."""
-    from opayo_fba.errors import PayloadTooLargeError
-    from opayo_fba.intake.orders import refuse_card_numbers
+    from opayo_fba.intake.orders import parse_request
 
-    size = len(body.encode("utf-8", "surrogatepass"))
-    if size > MAX_REFUND_REQUEST_BYTES:
-        raise PayloadTooLargeError(
-            f"the refund request is {size} bytes; at most {MAX_REFUND_REQUEST_BYTES} are accepted"
-        )
-    refuse_deep_json(body, MAX_REFUND_REQUEST_DEPTH)
-    refuse_card_numbers(body)
-    return RefundRequest.model_validate_json(body)
+    return parse_request(
+        body,
+        RefundRequest,
+        what="refund",
+        max_bytes=MAX_REFUND_REQUEST_BYTES,
+        max_depth=MAX_REFUND_REQUEST_DEPTH,
+    )
 
 
 @dataclass(frozen=True)
