@@ -9,11 +9,11 @@ import json
 import time
 from typing import Any
 
-import boto3
 import pytest
 
 from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from sandbox.local.environment import LocalEnvironment
+from tests.fixtures.bus import subscribe_to_bus
 
 REGION = "eu-west-2"
 TIME_FACTOR = 600.0
@@ -21,24 +21,7 @@ TIME_FACTOR = 600.0
 
 @pytest.fixture(scope="module")
 def bus(environment: LocalEnvironment) -> Any:
-    runtime = environment.runtime
-    assert runtime is not None
-    name = next(
-        runtime.template.physical_name(r.logical_id)
-        for r in runtime.template.of_type("AWS::Events::EventBus")
-    )
-    sqs = boto3.client("sqs", REGION)
-    url = sqs.create_queue(QueueName="erp-after-sale")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events = boto3.client("events", REGION)
-    events.put_rule(
-        Name="erp-after-sale", EventBusName=name, EventPattern=json.dumps({"source": ["opayo-fba"]})
-    )
-    events.put_targets(
-        Rule="erp-after-sale", EventBusName=name, Targets=[{"Id": "erp", "Arn": arn}]
-    )
+    sqs, url = subscribe_to_bus(environment, "erp-after-sale")
     received: list[dict[str, Any]] = []
 
     def read(detail_type: str, order_id: str, timeout: float = 30) -> list[dict[str, Any]]:

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
 
 from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+from tests.fixtures.bus import subscribe_to_bus
 
 REGION = "eu-west-2"
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,27 +43,11 @@ def environment(template_path: Path) -> Iterator[LocalEnvironment]:
 @pytest.fixture(scope="module")
 def bus(environment: LocalEnvironment) -> Any:
     """An SQS queue subscribed to the canonical bus: what the ERP would receive."""
-    runtime = environment.runtime
-    assert runtime is not None
-    name = next(
-        runtime.template.physical_name(r.logical_id)
-        for r in runtime.template.of_type("AWS::Events::EventBus")
+    return subscribe_to_bus(
+        environment,
+        "erp-inventory",
+        {"source": ["opayo-fba"], "detail-type": ["InventoryLevelChanged"]},
     )
-    sqs = boto3.client("sqs", REGION)
-    url = sqs.create_queue(QueueName="erp-inventory")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events = boto3.client("events", REGION)
-    events.put_rule(
-        Name="erp-inventory",
-        EventBusName=name,
-        EventPattern=json.dumps(
-            {"source": ["opayo-fba"], "detail-type": ["InventoryLevelChanged"]}
-        ),
-    )
-    events.put_targets(Rule="erp-inventory", EventBusName=name, Targets=[{"Id": "erp", "Arn": arn}])
-    return sqs, url
 
 
 def received(bus: Any, *, expect: int, timeout: float = 30.0) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from sandbox.demo.scenarios import (
 )
 from sandbox.local.environment import LocalEnvironment
 from sandbox.opayo.browser import answer_challenge
+from tests.fixtures.bus import subscribe_to_bus
 
 REGION = "eu-west-2"
 # The scenarios that end after the sale (a return) need the carrier clock and the after-sale
@@ -35,23 +36,7 @@ SCENARIOS = {s.order_id: s for s in scenarios("E2E") if not s.after_sale}
 @pytest.fixture(scope="module")
 def bus_events(environment: LocalEnvironment) -> Any:
     """An SQS queue subscribed to the canonical bus, to read what the ERP would receive."""
-    runtime = environment.runtime
-    assert runtime is not None
-    bus = next(
-        runtime.template.physical_name(r.logical_id)
-        for r in runtime.template.of_type("AWS::Events::EventBus")
-    )
-    sqs = boto3.client("sqs", REGION)
-    url = sqs.create_queue(QueueName="erp-inbox")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events = boto3.client("events", REGION)
-    events.put_rule(
-        Name="erp", EventBusName=bus, EventPattern=json.dumps({"source": ["opayo-fba"]})
-    )
-    events.put_targets(Rule="erp", EventBusName=bus, Targets=[{"Id": "erp", "Arn": arn}])
-    return sqs, url
+    return subscribe_to_bus(environment, "erp-inbox")
 
 
 def _run(demo: DemoContext, scenario: Scenario) -> None:
