@@ -48,6 +48,7 @@ METRIC_UNITS_NOT_SHIPPED: Final = "UnitsNotShipped"
 METRIC_REFUNDS_REFUSED: Final = "RefundsRefused"
 METRIC_PENDING_REFUNDS_LEFT: Final = "PendingRefundsLeft"
 METRIC_DELIVERY_FAILURES: Final = "DeliveryFailures"
+METRIC_ORDERS_UNFULFILLABLE: Final = "OrdersUnfulfillable"
 # A genuine Opayo notification whose unsigned fields contradict the registered transaction.
 METRIC_SERVER_NOTIFICATION_CONTRADICTION: Final = "ServerNotificationContradiction"
 

@@ -27,6 +27,7 @@ from infra.constants import (
     HELD_AUTHORISATIONS_CHECK,
     METRIC_DELIVERY_FAILURES,
     METRIC_HELD_AUTHORISATIONS,
+    METRIC_ORDERS_UNFULFILLABLE,
     METRIC_PENDING_REFUNDS_LEFT,
     METRIC_REFUNDS_REFUSED,
     METRIC_SAGA_COMPENSATED,
@@ -208,6 +209,13 @@ class Monitoring(Construct):
             1,
             "Opayo refused a refund: the customer has not been paid back (see docs/deploy.md,"
             " runbook 'RefundsRefused')",
+        )
+        self._alarm(
+            "OrdersUnfulfillable",
+            powertools_metric(METRIC_ORDERS_UNFULFILLABLE, SAGA_RECORD_OUTCOME.module),
+            1,
+            "Amazon could not fulfil an order (stock or address); its payment was aborted or"
+            " refunded (see docs/deploy.md, runbook 'OrdersUnfulfillable')",
         )
         self._alarm(
             "DeliveryFailures",

@@ -224,4 +224,18 @@ def test_a_recorded_compensation_is_counted_for_the_dashboard(world: World) -> N
         {"orderId": "W-1001", "compensationReason": {"outcome": "capture_failed"}}, world.deps
     )
     assert metrics.metric_set["SagaCompensated"]["Value"] == [1.0]
+    assert "OrdersUnfulfillable" not in metrics.metric_set
+    metrics.clear_metrics()
+
+
+@pytest.mark.parametrize("outcome", ["fulfillment_rejected", "fulfillment_lost"])
+def test_an_order_amazon_cannot_fulfil_alarms(world: World, outcome: str) -> None:
+    from opayo_fba.observability import metrics
+
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    metrics.clear_metrics()
+    steps.record_outcome(
+        {"orderId": "W-1001", "compensationReason": {"outcome": outcome}}, world.deps
+    )
+    assert metrics.metric_set["OrdersUnfulfillable"]["Value"] == [1.0]
     metrics.clear_metrics()

@@ -885,6 +885,9 @@ def cancel_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
     return {"found": status, "action": "cancelled"}
 
 
+UNFULFILLABLE_OUTCOMES = frozenset({"fulfillment_rejected", "fulfillment_lost"})
+
+
 def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
     order_id = _order_id(state)
     reason = state.get("compensationReason") or {}
@@ -897,6 +900,10 @@ def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
     record = save(deps, order_id, keep)
     # The dashboard's "compensated" line and its alarm read this (infra/monitoring.py).
     metrics.add_metric(name="SagaCompensated", unit=MetricUnit.Count, value=1)
+    if outcome in UNFULFILLABLE_OUTCOMES:
+        # Amazon could not fulfil it (no stock, an address it cannot serve): this alarms, so
+        # someone restocks and the shop can take the order again.
+        metrics.add_metric(name="OrdersUnfulfillable", unit=MetricUnit.Count, value=1)
     return {"outcome": outcome, "status": record.status.value}
 
 
