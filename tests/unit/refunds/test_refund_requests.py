@@ -135,6 +135,27 @@ def test_a_pending_refund_is_carried_out_by_a_compensation_before_the_remainder(
     assert record.refunded == Money(amount=2500, currency="GBP")
 
 
+def test_a_refused_earlier_refund_does_not_stop_a_compensation_refunding_everything(
+    world: World,
+) -> None:
+    _captured(world)
+    world.opayo.lose_next_refund_response = True
+    request_refund(
+        world.deps,
+        "W-1001",
+        parse_refund_request(_request(amount={"amount": 700, "currency": "GBP"})),
+    )
+    world.opayo.refunds.clear()  # Opayo never made it (the answer lost was a refusal)
+    world.opayo.refuse_next_refund = True
+
+    steps.refund_payment({"orderId": "W-1001", "compensationReason": {"outcome": "x"}}, world.deps)
+
+    record = world.store.get("W-1001")
+    assert [r.status for r in record.refunds] == ["failed", "succeeded"]
+    assert [r[1] for r in world.opayo.refunds] == [2500]
+    assert record.refunded == Money(amount=2500, currency="GBP")
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
