@@ -151,8 +151,9 @@ def request_refund(deps: SagaDependencies, order_id: str, request: RefundRequest
             kind="merchant",
             request_id=request.refund_id,
             lines=lines,
-            # Checked again on the record being written: a refund written meanwhile counts.
-            check=lambda r: _check(r, amount),
+            # Checked again on the record being written: a refund written meanwhile counts,
+            # for the amount and for the units of each line.
+            check=lambda r: _check(r, _amount_for(r, request) if lines else amount),
         )
     else:
         index, created = record.refunds.index(existing), False
