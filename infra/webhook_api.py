@@ -89,6 +89,21 @@ CHALLENGE_REQUEST_SCHEMA = apigw.JsonSchema(
     },
 )
 
+# Units of order lines, as refund and return requests name them: `[{lineId, quantity}]`.
+_ORDER_LINE_UNITS = apigw.JsonSchema(
+    type=apigw.JsonSchemaType.ARRAY,
+    min_items=1,
+    max_items=100,
+    items=apigw.JsonSchema(
+        type=apigw.JsonSchemaType.OBJECT,
+        required=["lineId", "quantity"],
+        properties={
+            "lineId": apigw.JsonSchema(type=_STRING, min_length=1, max_length=50),
+            "quantity": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=250),
+        },
+    ),
+)
+
 # The edge's first screen of a refund request; the domain validates it fully
 # (opayo_fba.refunds.requests.RefundRequest): either amount or lines, never both.
 REFUND_REQUEST_SCHEMA = apigw.JsonSchema(
@@ -110,21 +125,7 @@ REFUND_REQUEST_SCHEMA = apigw.JsonSchema(
                 "currency": apigw.JsonSchema(type=_STRING, min_length=3, max_length=3),
             },
         ),
-        "lines": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.ARRAY,
-            min_items=1,
-            max_items=100,
-            items=apigw.JsonSchema(
-                type=apigw.JsonSchemaType.OBJECT,
-                required=["lineId", "quantity"],
-                properties={
-                    "lineId": apigw.JsonSchema(type=_STRING, min_length=1, max_length=50),
-                    "quantity": apigw.JsonSchema(
-                        type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=250
-                    ),
-                },
-            ),
-        ),
+        "lines": _ORDER_LINE_UNITS,
     },
 )
 
@@ -141,21 +142,7 @@ RETURN_REQUEST_SCHEMA = apigw.JsonSchema(
         ),
         "reasonCode": apigw.JsonSchema(type=_STRING, min_length=1, max_length=40),
         "comment": apigw.JsonSchema(type=_STRING, max_length=1000),
-        "items": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.ARRAY,
-            min_items=1,
-            max_items=100,
-            items=apigw.JsonSchema(
-                type=apigw.JsonSchemaType.OBJECT,
-                required=["lineId", "quantity"],
-                properties={
-                    "lineId": apigw.JsonSchema(type=_STRING, min_length=1, max_length=50),
-                    "quantity": apigw.JsonSchema(
-                        type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=250
-                    ),
-                },
-            ),
-        ),
+        "items": _ORDER_LINE_UNITS,
     },
 )
 
