@@ -126,6 +126,11 @@ class EnvironmentConfig(_Model):
     # is refunded in full) or FillAllAvailable (what is in stock ships; the units that do not
     # are refunded automatically, docs/refunds.md).
     fulfillment_policy: Literal["FillOrKill", "FillAllAvailable"] = "FillOrKill"
+    # What becomes of a Deferred authorisation when Amazon cannot fulfil the order: "abort"
+    # (default: the customer's money is released at once) or "hold" (kept, so the order can
+    # be resubmitted once stock is back and captured without asking the shopper again; the
+    # held-authorisations check alarms on it and aborts it at its limit).
+    unfulfillable_authorisations: Literal["abort", "hold"] = "abort"
     # What the merchant keeps of a returned unit's value, in percent, by the condition Amazon
     # received it in; a condition not listed is refunded in full (after_sale/returns.py).
     return_deductions: dict[

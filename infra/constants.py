@@ -71,6 +71,7 @@ ENV_OPAYO_REDIRECT_URL: Final = "OPAYO_REDIRECT_URL"
 ENV_MAPPING_TEMPLATES: Final = "MAPPING_TEMPLATES"
 ENV_FULFILLMENT_POLICY: Final = "FULFILLMENT_POLICY"
 ENV_RETURN_DEDUCTIONS: Final = "RETURN_DEDUCTIONS"
+ENV_UNFULFILLABLE_AUTHORISATIONS: Final = "UNFULFILLABLE_AUTHORISATIONS"
 ENV_RECONCILE_CONFIG: Final = "RECONCILE_CONFIG"
 # The merchant's SKU mapping CSV per seller account (JSON {account: s3://bucket/key}).
 ENV_SKU_MAPPINGS: Final = "SKU_MAPPINGS"
@@ -128,6 +129,11 @@ ORDER_STATUS = FunctionSpec("order_status", "Answer GET /orders/{orderId}")
 ORDER_CANCEL = FunctionSpec("order_cancel", "POST /orders/{orderId}/cancel: the merchant cancels")
 ORDER_REFUND = FunctionSpec(
     "order_refund", "POST /orders/{orderId}/refunds: the shop or ERP refunds an order", 60
+)
+ORDER_RESUBMIT = FunctionSpec(
+    "order_resubmit",
+    "POST /orders/{orderId}/resubmit: try again an order Amazon could not fulfil",
+    60,
 )
 ORDER_RETURN = FunctionSpec(
     "order_return", "POST /orders/{orderId}/returns: ask Amazon for a return authorization", 60
@@ -236,6 +242,7 @@ ALL_FUNCTIONS: Final = (
     ORDER_CANCEL,
     ORDER_REFUND,
     ORDER_RETURN,
+    ORDER_RESUBMIT,
     ORDER_3DS_CHALLENGE,
     PAYMENT_EVENTS,
     AMAZON_NOTIFICATIONS,

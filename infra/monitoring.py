@@ -38,6 +38,8 @@ from infra.constants import (
     METRICS_NAMESPACE,
     OPAYO_WEBHOOK,
     ORDER_REFUND,
+    SAGA_ABORT_PAYMENT,
+    SAGA_CAPTURE_PAYMENT,
     SAGA_MARK_SHIPPED,
     SAGA_RECORD_OUTCOME,
     SAGA_RECOVERY,
@@ -193,6 +195,10 @@ class Monitoring(Construct):
                     ORDER_REFUND,
                     SAGA_REFUND_UNSHIPPED,
                     SAGA_REFUND_PAYMENT,
+                    # Compensations refund through abort-payment too (a capture found), and
+                    # a Repeat taken after its attempt was given up is refunded by capture.
+                    SAGA_ABORT_PAYMENT,
+                    SAGA_CAPTURE_PAYMENT,
                     HELD_AUTHORISATIONS_CHECK,
                     AFTER_SALE_TRACKER,
                 )

@@ -43,6 +43,7 @@ from infra.constants import (
     ENV_FULFILLMENT_POLICY,
     ENV_MAPPING_TEMPLATES,
     ENV_SECURITY_KEYS_KEY_ARN,
+    ENV_UNFULFILLABLE_AUTHORISATIONS,
     ERROR_CANCELLATION_REFUSED,
     ERROR_CAPTURE_FAILED,
     ERROR_FULFILLMENT_REJECTED,
@@ -175,7 +176,15 @@ class Saga(Construct):
             # Reads the fulfillment order's shipments and tracking from Amazon.
             SAGA_MARK_SHIPPED: amazon,
             SAGA_REFUND_UNSHIPPED: server_payment,
-            SAGA_ABORT_PAYMENT: server_payment,
+            # Under `unfulfillableAuthorisations: hold` it keeps the Deferred of an order
+            # Amazon could not fulfil, for a resubmission.
+            SAGA_ABORT_PAYMENT: {
+                **server_payment,
+                "extra_environment": {
+                    **server_payment["extra_environment"],
+                    ENV_UNFULFILLABLE_AUTHORISATIONS: platform.config.unfulfillable_authorisations,
+                },
+            },
             SAGA_CANCEL_FULFILLMENT_ORDER: amazon,
             SAGA_REFUND_PAYMENT: server_payment,
             SAGA_RECORD_OUTCOME: common,

@@ -33,6 +33,7 @@ SP_API_CALLERS = (
     "saga_recovery",
     "order_cancel",
     "order_return",
+    "order_resubmit",
     "orders_poller",
     "after_sale_tracker",
     "inventory_poller",

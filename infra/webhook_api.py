@@ -37,6 +37,7 @@ from infra.constants import (
     ORDER_CANCEL,
     ORDER_INTAKE,
     ORDER_REFUND,
+    ORDER_RESUBMIT,
     ORDER_RETURN,
     ORDER_STATUS,
     SERVICE_NAME,
@@ -146,6 +147,20 @@ RETURN_REQUEST_SCHEMA = apigw.JsonSchema(
     },
 )
 
+# The edge's first screen of a resubmission (opayo_fba.saga.resubmit.ResubmitRequest).
+RESUBMIT_REQUEST_SCHEMA = apigw.JsonSchema(
+    schema=apigw.JsonSchemaVersion.DRAFT4,
+    title="ResubmitOrderRequest",
+    type=apigw.JsonSchemaType.OBJECT,
+    required=["resubmitId"],
+    additional_properties=False,
+    properties={
+        "resubmitId": apigw.JsonSchema(
+            type=_STRING, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"
+        ),
+    },
+)
+
 
 class WebhookApi(Construct):
     def __init__(
@@ -175,6 +190,20 @@ class WebhookApi(Construct):
             connector_state=True,
             events_bus=True,
         )
+        # Asks Opayo where the money is (Pi's API: no fixed egress needed, and a Server payment
+        # is refused before anything is asked), Amazon whether it can fulfil it now (within
+        # the shared rate limit), records the attempt and starts its saga execution.
+        order_resubmit = platform.function(
+            self,
+            ORDER_RESUBMIT,
+            orders="write",
+            vendor_secrets=True,
+            seller_secrets=True,
+            connector_state=True,
+            events_bus=True,
+            extra_environment={ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
+        )
+        state_machine.grant_start_execution(order_resubmit)
         self.access_logs = logs.LogGroup(
             self,
             "ApiAccessLogs",
@@ -188,6 +217,7 @@ class WebhookApi(Construct):
         self._build_challenge_route(order_challenge)
         self._build_body_route("refunds", order_refund, "RefundOrder", REFUND_REQUEST_SCHEMA)
         self._build_body_route("returns", order_return, "ReturnOrder", RETURN_REQUEST_SCHEMA)
+        self._build_body_route("resubmit", order_resubmit, "ResubmitOrder", RESUBMIT_REQUEST_SCHEMA)
         self.web_acl = self._build_web_acl(config)
 
     def _build_functions(

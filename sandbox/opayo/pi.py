@@ -362,7 +362,7 @@ async def create_transaction(request: Request, context: SandboxContext) -> Respo
                 check_reference_for_refund(context, reference, amount, currency)
                 outcome = OK
             else:
-                check_reference_for_repeat(reference, currency)
+                check_reference_for_repeat(reference)
                 outcome = MAGIC_AMOUNTS.get(amount) or OK
             record = new_record(
                 context,

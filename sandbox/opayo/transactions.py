@@ -138,7 +138,9 @@ def check_reference_for_refund(
 
 
 # rule: OPAYO-PI-08
-def check_reference_for_repeat(reference: Record, currency: str) -> None:
+def check_reference_for_repeat(reference: Record) -> None:
+    """Another amount or currency than the original's is allowed (Elavon, "REPEAT
+    Transactions"); the original must be a Payment, a Repeat or a released Deferred."""
     if reference["transactionType"] not in ("Payment", "Repeat", "Deferred"):
         raise PiError.field(
             "referenceTransactionId",
@@ -148,12 +150,12 @@ def check_reference_for_repeat(reference: Record, currency: str) -> None:
         raise PiError.field(
             "referenceTransactionId", "Only a successful, unvoided transaction can be repeated"
         )
+    if reference["transactionType"] == "Deferred" and not reference["released"]:
+        raise PiError.field(
+            "referenceTransactionId", "A Deferred transaction must be released before a repeat"
+        )
     if reference.get("card") is None:
         raise PiError.field("referenceTransactionId", "The original transaction has no card")
-    if currency != reference["currency"]:
-        raise PiError.field(
-            "currency", f"The repeat currency must be {reference['currency']}, as the original"
-        )
 
 
 def _refuse(description: str) -> PiError:

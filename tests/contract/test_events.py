@@ -59,6 +59,7 @@ API_EVENTS = {
     "order_cancel.json": ("POST", "/orders/{orderId}/cancel"),
     "order_refund.json": ("POST", "/orders/{orderId}/refunds"),
     "order_return.json": ("POST", "/orders/{orderId}/returns"),
+    "order_resubmit.json": ("POST", "/orders/{orderId}/resubmit"),
     "order_3ds_challenge.json": ("POST", "/orders/{orderId}/3ds-challenge"),
     "opayo_webhook.json": ("POST", "/webhooks/opayo/{vendor}"),
     "opayo_webhook.forged.json": ("POST", "/webhooks/opayo/{vendor}"),
@@ -217,6 +218,7 @@ def test_order_events_point_at_the_pi_card_order() -> None:
         "order_cancel.json",
         "order_refund.json",
         "order_return.json",
+        "order_resubmit.json",
         "order_3ds_challenge.json",
     ):
         assert APIGatewayProxyEvent(load(name)).path_parameters == {"orderId": order_id}

@@ -45,6 +45,7 @@ def test_exactly_the_expected_routes(resources: dict[str, Any]) -> None:
         ("POST", "/orders/{orderId}/cancel"),
         ("POST", "/orders/{orderId}/refunds"),
         ("POST", "/orders/{orderId}/returns"),
+        ("POST", "/orders/{orderId}/resubmit"),
         ("POST", "/orders/{orderId}/3ds-challenge"),
     }
 

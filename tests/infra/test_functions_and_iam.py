@@ -86,6 +86,7 @@ WIRING_NEEDS = {spec.module: "saga" for spec in SAGA_FUNCTIONS} | {
     "order_cancel": "resumer",
     "order_refund": "saga",
     "order_return": "saga",
+    "order_resubmit": "saga",
     "saga_recovery": "saga",
 }
 
@@ -164,6 +165,7 @@ def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any
         "MAPPING_TEMPLATES",
         "FULFILLMENT_POLICY",  # FillOrKill or FillAllAvailable
         "RETURN_DEDUCTIONS",  # condition -> percent kept
+        "UNFULFILLABLE_AUTHORISATIONS",  # abort or hold
         "SKU_MAPPINGS",  # seller account -> s3:// object of its SKU mapping CSV
     }
     for logical_id, function in _functions(resources).items():
@@ -230,10 +232,12 @@ def test_only_intake_paths_start_the_saga(resources: dict[str, Any]) -> None:
         for f in _functions(resources).values()
         if "states:StartExecution" in _actions_of(resources, f)
     }
-    # Orders from the API, payments decided by Opayo's notifications or by Pi polling, and
-    # card payments decided by their 3-D Secure challenge.
+    # Orders from the API, payments decided by Opayo's notifications or by Pi polling, card
+    # payments decided by their 3-D Secure challenge, and resubmissions of orders Amazon
+    # could not fulfil (a new attempt, a new execution).
     assert starters == {
         "OrderIntakeFunction",
+        "OrderResubmitFunction",
         "Order3dsChallengeFunction",
         "PaymentEventsFunction",
         "PiStatusPollerFunction",

@@ -312,7 +312,8 @@ def test_repeat_charges_the_card_of_the_original(opayo_sandbox: OpayoSandboxHand
     )
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["property"] == "referenceTransactionId"
-    wrong_currency = opayo_sandbox.create_transaction(
+    # Elavon: a REPEAT may be for another amount and currency than the original.
+    other_currency = opayo_sandbox.create_transaction(
         {
             "transactionType": "Repeat",
             "referenceTransactionId": original["transactionId"],
@@ -322,5 +323,35 @@ def test_repeat_charges_the_card_of_the_original(opayo_sandbox: OpayoSandboxHand
             "description": "x",
         }
     )
-    assert wrong_currency.status_code == 422
-    assert wrong_currency.json()["errors"][0]["property"] == "currency"
+    assert other_currency.status_code == 201, other_currency.text
+    assert other_currency.json()["currency"] == "EUR"
+
+
+def _repeat(opayo_sandbox: OpayoSandboxHandle, reference: str, code: str) -> httpx.Response:
+    return opayo_sandbox.create_transaction(
+        {
+            "transactionType": "Repeat",
+            "referenceTransactionId": reference,
+            "vendorTxCode": code,
+            "amount": 1999,
+            "currency": "GBP",
+            "description": "Order again",
+        }
+    )
+
+
+def test_a_deferred_is_repeated_only_once_released(opayo_sandbox: OpayoSandboxHandle) -> None:
+    """Elavon: REPEAT follows a PAYMENT or a RELEASED Deferred; not one held or aborted."""
+    held = opayo_sandbox.pay("Deferred")["transactionId"]
+    refused = _repeat(opayo_sandbox, held, "rpt-held")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["property"] == "referenceTransactionId"
+    aborted = opayo_sandbox.pay("Deferred")["transactionId"]
+    assert opayo_sandbox.instruct(aborted, "abort").status_code == 201
+    assert _repeat(opayo_sandbox, aborted, "rpt-aborted").status_code == 422
+    released = opayo_sandbox.pay("Deferred")["transactionId"]
+    assert opayo_sandbox.instruct(released, "release", 1999).status_code == 201
+    repeat = _repeat(opayo_sandbox, released, "rpt-released")
+    assert repeat.status_code == 201, repeat.text
+    assert repeat.json()["transactionType"] == "Repeat"
+    assert repeat.json()["status"] == "Ok"

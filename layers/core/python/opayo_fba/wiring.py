@@ -89,6 +89,9 @@ class Settings(BaseSettings):
         default_factory=dict, validation_alias=AliasChoices("RETURN_DEDUCTIONS")
     )
     # Amazon's fulfillmentPolicy for every fulfillment order (cdk.json `fulfillmentPolicy`).
+    unfulfillable_authorisations: Literal["abort", "hold"] = Field(
+        default="abort", validation_alias=AliasChoices("UNFULFILLABLE_AUTHORISATIONS")
+    )
     fulfillment_policy: Literal["FillOrKill", "FillAllAvailable"] = Field(
         default="FillOrKill", validation_alias=AliasChoices("FULFILLMENT_POLICY")
     )
@@ -489,6 +492,7 @@ class Wiring:
             events=self.events,
             map_order=self.map_order,
             resumer=self.resumer,
+            unfulfillable_authorisations=self.config.unfulfillable_authorisations,
         )
 
     def known_accounts(self) -> KnownAccounts:

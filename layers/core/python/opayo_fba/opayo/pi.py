@@ -356,6 +356,41 @@ class PiClient:
         }
         return self._create_transaction("createRefund", body, vendor_tx_code)
 
+    def repeat(
+        self,
+        reference_transaction_id: str,
+        amount: Money,
+        *,
+        vendor_tx_code: str,
+        description: str,
+    ) -> PiTransaction:
+        """Charge the card of an earlier transaction again (a Repeat), once per vendorTxCode.
+
+        The body is what public Pi clients send (academe/opayo-pi CreateRepeatPayment):
+        `transactionType, referenceTransactionId, vendorTxCode, amount, currency, description`.
+        Opayo repeats a Payment, a Repeat, or a Deferred once released (Elavon, "REPEAT
+        Transactions"); a declined repeat is a result, not an exception.
+        """
+        if amount.amount <= 0:
+            raise InvalidInputError("repeat amount must be positive")
+        if not 1 <= len(description) <= 100:
+            raise InvalidInputError("repeat description must be 1-100 characters")
+        body = {
+            "transactionType": "Repeat",
+            "referenceTransactionId": _check_transaction_id(reference_transaction_id),
+            "vendorTxCode": check_vendor_tx_code(vendor_tx_code),
+            "amount": amount.amount,
+            "currency": amount.currency,
+            "description": description,
+        }
+        return self._create_transaction("createRepeat", body, vendor_tx_code)
+
+    def recover_transaction_id(self, vendor_tx_code: str) -> str | None:
+        """The transactionId Opayo gave the transaction made under `vendor_tx_code`, if any
+        (`PaymentPort.recover_transaction_id`)."""
+        found = self.recover_transaction(vendor_tx_code)
+        return found.transaction_id if found is not None else None
+
     def recover_transaction(self, vendor_tx_code: str) -> PiTransaction | None:
         """The transaction created under `vendor_tx_code`, if Opayo has one."""
         detail = self._reporting.find_transaction(check_vendor_tx_code(vendor_tx_code))

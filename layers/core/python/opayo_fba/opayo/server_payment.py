@@ -105,6 +105,25 @@ class ServerPayment:
             description=description,
         )
 
+    def repeat(
+        self,
+        reference_transaction_id: str,
+        amount: Money,
+        *,
+        vendor_tx_code: str,
+        description: str,
+    ) -> SharedProtocolResult:
+        """Never: a resubmitted order is charged again only through Pi (saga/resubmit.py
+        refuses a Server payment before anything is written)."""
+        raise InvalidInputError(
+            "a payment made through Opayo Server is not charged again by this integration; "
+            "take a new payment from the shopper"
+        )
+
+    def recover_transaction_id(self, vendor_tx_code: str) -> str | None:
+        """Only this order's own transaction is known here (no Repeat is ever made)."""
+        return self._vps_tx_id if vendor_tx_code == self._vendor_tx_code else None
+
 
 def _guid(value: str) -> str:
     return value.strip().strip("{}").upper()

@@ -97,6 +97,17 @@ class PaymentPort(Protocol):
         description: str,
     ) -> PaymentResult: ...
 
+    def repeat(
+        self,
+        reference_transaction_id: str,
+        amount: Money,
+        *,
+        vendor_tx_code: str,
+        description: str,
+    ) -> PaymentResult: ...
+
+    def recover_transaction_id(self, vendor_tx_code: str) -> str | None: ...
+
 
 class EventPort(Protocol):
     def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None: ...

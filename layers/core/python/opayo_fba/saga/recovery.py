@@ -51,6 +51,7 @@ class EndedExecution:
     status: str
     order_id: str
     error: str | None = None
+    attempt: int = 1
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> EndedExecution:
@@ -62,19 +63,25 @@ class EndedExecution:
         arn, status = detail.get("executionArn"), detail.get("status")
         if not isinstance(arn, str) or not arn or not isinstance(status, str):
             raise InvalidInputError("the event's detail has no executionArn or status")
-        return cls(arn, status, _order_id(detail), _text(detail.get("error")))
+        order_id, attempt = _order_id(detail)
+        return cls(arn, status, order_id, _text(detail.get("error")), attempt)
 
 
-def _order_id(detail: Mapping[str, Any]) -> str:
-    """The saga's input is `{"orderId": ...}`; Step Functions includes it (it is tiny)."""
+def _order_id(detail: Mapping[str, Any]) -> tuple[str, int]:
+    """The saga's input is `{"orderId": ..., "attempt"?: n}`; Step Functions includes it."""
     try:
         execution_input = json.loads(detail.get("input") or "null")
     except (TypeError, ValueError):
         execution_input = None
-    order_id = execution_input.get("orderId") if isinstance(execution_input, dict) else None
+    if not isinstance(execution_input, dict):
+        execution_input = {}
+    order_id = execution_input.get("orderId")
     if not isinstance(order_id, str) or not order_id:
         raise InvalidInputError("the execution's input names no orderId")
-    return order_id
+    attempt = execution_input.get("attempt", 1)
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or attempt < 1:
+        raise InvalidInputError("the execution's input has an attempt that is not a number")
+    return order_id, attempt
 
 
 def _text(value: Any) -> str | None:
@@ -107,6 +114,10 @@ def _recover(ended: EndedExecution, deps: SagaDependencies) -> dict[str, Any]:
         return {"orderId": order_id, "action": "none", "reason": "no such order"}
     if _already_recovered(record, ended.execution_arn):
         return {"orderId": order_id, "action": "none", "reason": "already recovered"}
+    if ended.attempt != record.attempt:
+        # An earlier attempt's execution: the order was resubmitted since, and that attempt's
+        # money was settled before it could be (saga/resubmit.py).
+        return {"orderId": order_id, "action": "none", "reason": f"attempt {ended.attempt} ended"}
     outcome = f"execution_{ended.status.lower()}"
     state = {"orderId": order_id, "compensationReason": {"outcome": outcome}}
     try:

@@ -30,6 +30,7 @@ from opayo_fba.model import (
     Order,
     OrderStatus,
     PaymentState,
+    PaymentTransaction,
     Refund,
     RefundKind,
     RefundLine,
@@ -54,7 +55,7 @@ from opayo_fba.saga.ports import (
     PaymentPort,
     SagaResumer,
 )
-from opayo_fba.store.orders import OrderRecord, OrderStore
+from opayo_fba.store.orders import OrderRecord, OrderStore, RepeatCharge
 from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
 
 MERCHANT_CANCELLED_STATUS = "MerchantCancelled"
@@ -77,6 +78,10 @@ class SagaDependencies:
     # The createFulfillmentOrder body for an order, the merchant's templates applied.
     map_order: Callable[[OrderRecord], MappedOrder]
     resumer: SagaResumer
+    # `unfulfillableAuthorisations`: "abort" gives a Deferred back at once when Amazon cannot
+    # fulfil the order; "hold" keeps it for a resubmission once stock is back (resubmit.py),
+    # until the held-authorisations check aborts it at the merchant's limit.
+    unfulfillable_authorisations: str = "abort"
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,12 @@ def validate_and_map(state: State, deps: SagaDependencies) -> dict[str, Any]:
         raise PaymentDeclined(f"order {order_id}: payment is {payment.state.value}")
     mapped = deps.map_order(record)
     request = mapped.fulfillment_request
+    if record.attempt > 1:
+        # A resubmitted order is a new fulfillment order at Amazon, under a new id.
+        from opayo_fba.transform.fba_outbound import attempt_fulfillment_order_id
+
+        sfo_id = attempt_fulfillment_order_id(order_id, record.attempt)
+        request = {**request, "sellerFulfillmentOrderId": sfo_id}
 
     def keep(r: OrderRecord) -> None:
         r.fulfillment_request = request
@@ -171,7 +182,7 @@ def create_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, 
         if record.fulfillment is None:
             # Ask before creating: stock that is not there must stop the order before any
             # money is taken, not after (which would mean capture, then refund).
-            _check_fulfillable(amazon, request, sfo_id)
+            check_fulfillable(amazon, request, sfo_id)
         try:
             amazon.create_fulfillment_order_on_hold(request)
         except SpApiRequestRejected as error:
@@ -215,7 +226,7 @@ def preview_request(request: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_fulfillable(amazon: FulfillmentPort, request: Mapping[str, Any], sfo_id: str) -> None:
+def check_fulfillable(amazon: FulfillmentPort, request: Mapping[str, Any], sfo_id: str) -> None:
     try:
         previews = amazon.fulfillment_preview(preview_request(request))
     except SpApiRequestRejected as error:
@@ -262,10 +273,15 @@ def capture_amount(record: OrderRecord) -> Money:
 def capture_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
     order_id = _order_id(state)
     record = deps.store.get(order_id)
+    charge = record.repeat_charge
+    if charge is not None and charge.status in ("declined", "cancelled"):
+        raise CaptureFailed(f"order {order_id}: the repeat charge is {charge.status}")
     if record.captured is not None:
         return {**state, "captured": record.captured.model_dump(mode="json")}
     if record.cancel_requested:
         raise MerchantCancelled(f"order {order_id} was cancelled before capture")
+    if charge is not None and charge.status == "pending":
+        return {**state, "captured": _take_repeat(deps, record, charge).model_dump(mode="json")}
     payment = record.payment
     if payment is not None and payment.transaction_type in TAKEN_AT_AUTHORISATION:
         return {**state, "captured": _confirm_taken(deps, record).model_dump(mode="json")}
@@ -337,6 +353,98 @@ def _confirm_taken(deps: SagaDependencies, record: OrderRecord) -> Money:
         {"orderId": order_id, "vendorTxCode": payment.vendor_tx_code, **_money(taken)},
     )
     return taken
+
+
+def _take_repeat(deps: SagaDependencies, record: OrderRecord, charge: RepeatCharge) -> Money:
+    """Charge a resubmitted order's card again (a Pi Repeat), once, under the vendorTxCode
+    written down before: a retry after a lost answer finds the same Repeat (the connector
+    looks it up by vendorTxCode) instead of charging twice."""
+    order_id = record.order_id
+    due = record.order.amount_due()
+    if due != charge.amount:
+        raise CaptureFailed(f"order total {due} is not the {charge.amount} to charge again")
+    with step_errors():
+        result = deps.payments(record).repeat(
+            charge.reference_transaction_id,
+            charge.amount,
+            vendor_tx_code=charge.vendor_tx_code,
+            description=f"Order {order_id}, attempt {record.attempt}"[:100],
+        )
+    if not result.succeeded:
+        detail = f"Opayo declined the repeat: {result.status} {result.status_detail}".strip()
+
+        def declined(r: OrderRecord) -> None:
+            if r.repeat_charge is not None and r.repeat_charge.status == "pending":
+                r.repeat_charge = r.repeat_charge.model_copy(
+                    update={"status": "declined", "detail": detail[:200]}
+                )
+            r.note("repeat_declined", detail[:500])
+
+        save(deps, order_id, declined)
+        raise CaptureFailed(f"order {order_id}: {detail}; nothing ships")
+    adopted, given_up = _adopt_repeat(
+        deps, order_id, charge, result.transaction_id, PaymentState.CAPTURED, result.status
+    )
+    if given_up:
+        # The attempt was given up while Opayo was being asked (its compensation found no
+        # Repeat yet): the money just taken goes straight back.
+        if adopted:
+            record, index, _ = write_down_refund(
+                deps, order_id, charge.amount, reason="repeat taken after its attempt ended"
+            )
+            execute_refund(deps, record, index, raise_refused=True)
+        raise CaptureFailed(f"order {order_id}: the attempt ended while the repeat was taken")
+    deps.events.publish(
+        "PaymentCaptured",
+        {"orderId": order_id, "vendorTxCode": charge.vendor_tx_code, **_money(charge.amount)},
+    )
+    return charge.amount
+
+
+def _adopt_repeat(
+    deps: SagaDependencies,
+    order_id: str,
+    charge: RepeatCharge,
+    transaction_id: str,
+    state: PaymentState,
+    status: str,
+) -> tuple[bool, bool]:
+    """Make the Repeat Opayo made under `charge` the order's payment. Returns whether it was
+    adopted now (not by an earlier call) and whether the attempt had been given up."""
+    outcome: list[bool] = []
+
+    def keep(r: OrderRecord) -> None:
+        outcome.clear()
+        current = r.repeat_charge
+        if current is None or current.vendor_tx_code != charge.vendor_tx_code:
+            raise ValueError(f"order {order_id} no longer has the repeat {charge.vendor_tx_code}")
+        already = r.payment is not None and r.payment.vendor_tx_code == charge.vendor_tx_code
+        outcome[:] = [not already, current.status == "cancelled"]
+        if already:
+            return
+        earlier = r.payment
+        r.payment = PaymentTransaction(
+            provider="pi",
+            vendor_tx_code=charge.vendor_tx_code,
+            transaction_id=transaction_id,
+            transaction_type=TransactionType.REPEAT,
+            status=status,
+            state=state,
+            amount=charge.amount,
+            reference_transaction_id=charge.reference_transaction_id,
+            card=earlier.card if earlier is not None else None,
+            order_id=order_id,
+            created_at=datetime.now(UTC),
+            metadata=earlier.metadata if earlier is not None else {},
+        )
+        if state is PaymentState.CAPTURED:
+            r.captured = charge.amount
+        if current.status == "pending":
+            r.repeat_charge = current.model_copy(update={"status": "taken"})
+        r.note("payment_repeated", f"{charge.vendor_tx_code}: {state.value}, {charge.amount}")
+
+    save(deps, order_id, keep)
+    return outcome[0], outcome[1]
 
 
 def release_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str, Any]:
@@ -543,9 +651,46 @@ def refund_unshipped(state: State, deps: SagaDependencies) -> dict[str, Any]:
 # asks the provider what is true now, records what it found on the order, and acts on that.
 
 
+HOLD_UNFULFILLABLE = "hold"
+HELD_FOR_RESUBMIT_NOTE = "authorisation_held"
+
+
 def abort_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
-    """Give the customer's money back, whatever happened: abort if held, refund if taken."""
+    """Give the customer's money back, whatever happened: abort if held, refund if taken.
+
+    Under the merchant's `unfulfillableAuthorisations: hold`, a Deferred that Amazon could
+    not fulfil (FulfillmentRejected, so nothing was captured) is kept instead, for a
+    resubmission once stock is back; the held-authorisations check alarms on it and aborts
+    it at the merchant's limit, before Opayo's 30 days.
+    """
+    reason = state.get("compensationReason") or {}
+    outcome = reason.get("outcome") if isinstance(reason, Mapping) else None
+    hold = deps.unfulfillable_authorisations == HOLD_UNFULFILLABLE
+    if hold and outcome == "fulfillment_rejected":
+        held = _hold_for_resubmit(deps, _order_id(state))
+        if held is not None:
+            return held
     return settle_payment(state, deps)
+
+
+def _hold_for_resubmit(deps: SagaDependencies, order_id: str) -> dict[str, Any] | None:
+    record = deps.store.get(order_id)
+    payment = record.payment
+    if (
+        payment is None
+        or payment.transaction_type is not TransactionType.DEFERRED
+        or record.captured is not None
+        or record.repeat_charge is not None
+        or not payment.transaction_id
+    ):
+        return None
+    with step_errors():
+        observed = deps.payments(record).observe(pi_transaction_id(record))
+    if observed.state is not PaymentState.AUTHORISED:
+        return None  # captured or gone after all: settled as every compensation settles
+    record_observed_payment(deps, order_id, observed)
+    save(deps, order_id, lambda r: r.note(HELD_FOR_RESUBMIT_NOTE, "kept for a resubmission"))
+    return {"found": observed.state.value, "action": "held"}
 
 
 def refund_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
@@ -561,6 +706,14 @@ def settle_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
     """
     order_id = _order_id(state)
     record = deps.store.get(order_id)
+    charge = record.repeat_charge
+    if charge is not None and charge.status != "taken":
+        # A resubmitted attempt whose Repeat was not recorded as taken: its only money is
+        # that Repeat, if Opayo made it; the earlier payment was settled by its own attempt.
+        found = _settle_repeat(deps, record, charge)
+        if found is not None:
+            return found
+        record = deps.store.get(order_id)
     payment = record.payment
     if payment is None or not payment.transaction_id or payment.state in _NEVER_HELD:
         return {"found": "nothing to settle", "action": "none"}
@@ -582,6 +735,39 @@ def settle_payment(state: State, deps: SagaDependencies) -> dict[str, Any]:
         save(deps, order_id, keep)
         return {"found": observed.state.value, "action": "aborted"}
     return {"found": observed.state.value, "action": "none"}
+
+
+def _settle_repeat(
+    deps: SagaDependencies, record: OrderRecord, charge: RepeatCharge
+) -> dict[str, Any] | None:
+    """Close the attempt's Repeat charge, then find out from Opayo whether it was made. None
+    when it was (it is now the order's payment, and is settled like any other)."""
+    order_id = record.order_id
+    if charge.status == "declined":
+        return {"found": "repeat declined", "action": "none"}
+    if charge.status == "pending":
+        # Closed first: a capture still under way that takes it after this refunds it itself.
+        def close(r: OrderRecord) -> None:
+            if r.repeat_charge is not None and r.repeat_charge.status == "pending":
+                r.repeat_charge = r.repeat_charge.model_copy(update={"status": "cancelled"})
+
+        record = save(deps, order_id, close)
+        if record.repeat_charge is not None and record.repeat_charge.status == "taken":
+            return None  # the capture finished first: settle its payment
+    port = deps.payments(record)
+    with step_errors():
+        transaction_id = port.recover_transaction_id(charge.vendor_tx_code)
+        if transaction_id is None:
+            save(deps, order_id, lambda r: r.note("repeat_not_taken", charge.vendor_tx_code))
+            return {"found": "no repeat at Opayo", "action": "none"}
+        observed = port.observe(transaction_id)
+    status = {
+        PaymentState.CAPTURED: "Ok",
+        PaymentState.VOIDED: "Ok",
+        PaymentState.DECLINED: "NotAuthed",
+    }.get(observed.state, "Error")
+    _adopt_repeat(deps, order_id, charge, transaction_id, observed.state, status)
+    return None
 
 
 # A payment that never held money: nothing at Opayo to release or give back.
@@ -657,9 +843,12 @@ def _cancellation_refused(deps: SagaDependencies, record: OrderRecord, status: s
     raise CancellationRefused(f"order {order_id}: {detail}")
 
 
-def _refund_id(order_id: str, index: int) -> str:
-    """The n-th refund of an order; recomputable from the record alone."""
-    return f"{order_id}-R{index + 1}"
+def _refund_id(order_id: str, index: int, attempt: int = 1) -> str:
+    """The n-th refund of an order's attempt; recomputable from the record alone. A resubmitted
+    order's refunds name their attempt, so none shares a vendorTxCode with an earlier one."""
+    if attempt == 1:
+        return f"{order_id}-R{index + 1}"
+    return f"{order_id}-A{attempt}-R{index + 1}"
 
 
 def _refund_captured(
@@ -723,7 +912,7 @@ def write_down_refund(
         index = len(r.refunds)
         refund = Refund(
             order_id=order_id,
-            vendor_tx_code=refund_vendor_tx_code(_refund_id(order_id, index)),
+            vendor_tx_code=refund_vendor_tx_code(_refund_id(order_id, index, r.attempt)),
             reference_transaction_id=pi_transaction_id(r),
             amount=amount,
             reason=reason[:200],
@@ -766,7 +955,7 @@ def execute_refund(
     pending = record.refunds[index]
     if pending.status != "pending":
         return pending
-    refund_id = _refund_id(order_id, index)
+    refund_id = _refund_id(order_id, index, record.attempt)
     with step_errors():
         result = deps.payments(record).refund(
             pending.reference_transaction_id,

@@ -90,6 +90,41 @@ class OrderReturn(BaseModel):
     """Each unit's returnReceivedCondition, once received."""
 
 
+RepeatChargeStatus = Literal["pending", "taken", "declined", "cancelled"]
+
+
+class RepeatCharge(BaseModel):
+    """A Pi Repeat a resubmitted order is to be charged with, written down before Opayo is
+    asked (saga/resubmit.py), so that every step and compensation can look it up under its
+    vendorTxCode. It is taken by CapturePayment, after Amazon has said it can fulfil."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vendor_tx_code: str
+    reference_transaction_id: str
+    amount: Money
+    status: RepeatChargeStatus = "pending"
+    detail: str | None = None
+
+
+class OrderAttempt(BaseModel):
+    """An earlier try at fulfilling the order, kept when the order is resubmitted
+    (saga/resubmit.py): its fulfillment order, its payment and what became of the money."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    attempt: int
+    seller_fulfillment_order_id: str | None = None
+    fulfillment_status: str | None = None
+    outcome: str | None = None
+    payment: PaymentTransaction | None = None
+    captured: Money | None = None
+    refunds: tuple[Refund, ...] = ()
+    saga_execution: str | None = None
+    resubmit_id: str | None = None
+    ended_at: datetime
+
+
 class OrderRecord(BaseModel):
     """Everything the integration knows about one order."""
 
@@ -128,6 +163,12 @@ class OrderRecord(BaseModel):
     # What the carrier last said of each package (after_sale/tracking.py).
     packages: list[PackageTracking] = Field(default_factory=list)
     returns: list[OrderReturn] = Field(default_factory=list)
+    # The saga's try at this order: 1, then one more for each resubmission of an order Amazon
+    # could not fulfil; the earlier ones are kept, newest last, with their money.
+    attempt: int = 1
+    resubmit_id: str | None = None
+    repeat_charge: RepeatCharge | None = None
+    previous_attempts: list[OrderAttempt] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
     version: int = 0
 

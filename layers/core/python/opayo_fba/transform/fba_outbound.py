@@ -75,6 +75,15 @@ def seller_fulfillment_order_id(order_id: str) -> str:
     return f"{prefix}-{suffix}" if prefix else suffix
 
 
+def attempt_fulfillment_order_id(order_id: str, attempt: int) -> str:
+    """The sellerFulfillmentOrderId of an order's `attempt` (saga/resubmit.py): the first is
+    `seller_fulfillment_order_id(order_id)`; each later one is new, deterministic, and cannot
+    be another order's (the `~` forces the digest form, which no plain order id takes)."""
+    if attempt <= 1:
+        return seller_fulfillment_order_id(order_id)
+    return seller_fulfillment_order_id(f"{order_id}~A{attempt}")
+
+
 def _displayable_order_id(order_id: str, fallback: str) -> str:
     """Amazon: 1-40 alphanumeric or ISO 8859-1 characters, never two spaces in a row."""
     try:
