@@ -14,7 +14,9 @@ TIME_FACTOR = 600.0
 
 
 @pytest.fixture(scope="module")
-def environment(template_path: Path) -> Iterator[LocalEnvironment]:
+def environment(template_path: Path, request: pytest.FixtureRequest) -> Iterator[LocalEnvironment]:
+    # A module may add to the functions' environment (its merchant's configuration).
+    extra: dict[str, str] = getattr(request.module, "FUNCTION_ENVIRONMENT", {})
     options = EnvironmentOptions(
         template=template_path,
         time_factor=TIME_FACTOR,
@@ -24,6 +26,7 @@ def environment(template_path: Path) -> Iterator[LocalEnvironment]:
         function_environment={
             "FULFILLMENT_POLICY": "FillAllAvailable",
             "RETURN_DEDUCTIONS": '{"CustomerDamaged": 20}',
+            **extra,
         },
     )
     with LocalEnvironment(options) as running:

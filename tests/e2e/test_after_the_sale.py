@@ -17,6 +17,9 @@ from tests.fixtures.bus import subscribe_to_bus
 
 REGION = "eu-west-2"
 TIME_FACTOR = 600.0
+# This module's merchant keeps the authorisation of an order Amazon cannot fulfil, so it can
+# be resubmitted once stock is back (cdk.json `unfulfillableAuthorisations: hold`).
+FUNCTION_ENVIRONMENT = {"UNFULFILLABLE_AUTHORISATIONS": "hold"}
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +269,99 @@ def test_a_return_is_authorised_received_and_refunded_once(demo: DemoContext, bu
     assert demo.opayo_transaction(f"PAY-{order_id}")["refundCount"] == 1
     (received,) = bus("ReturnReceived", order_id)
     assert received["refund"] == {"amount": 1039, "currency": "GBP"}
+
+
+def _out_of_stock(demo: DemoContext, sku: str, quantity: int = 0) -> None:
+    stock = demo.amazon.post("/_sandbox/inventory", json={"sku": sku, "quantity": quantity})
+    assert stock.status_code == 200, stock.text
+
+
+def _resubmit(demo: DemoContext, order_id: str, resubmit_id: str) -> Any:
+    return demo.api.post(f"/orders/{order_id}/resubmit", json={"resubmitId": resubmit_id})
+
+
+@pytest.mark.e2e
+def test_an_unfulfillable_order_is_resubmitted_after_restock(demo: DemoContext, bus: Any) -> None:
+    order_id = "E2E-RESTOCK"
+    sku = "OPF-TEE-M"
+    _out_of_stock(demo, sku)
+    _pay(demo, sample_order(order_id, sku=sku, unit=1500, qty=1))
+    ended = _until(demo, order_id, lambda o: o.get("outcome") is not None)
+    assert ended["outcome"] == "fulfillment_rejected", ended.get("history")
+    held = demo.opayo_transaction(f"PAY-{order_id}")
+    assert (held["aborted"], held["released"]) == (False, False)  # kept for a resubmission
+    assert demo.amazon_fulfillment_orders(order_id) == 0  # refused at the preview
+
+    # Still out of stock: refused, and nothing changes.
+    refused = _resubmit(demo, order_id, "ERP-RS-1")
+    assert refused.status_code == 409, refused.text
+    assert "cannot fulfil" in refused.json()["error"]
+    assert demo.order(order_id)["attempt"] == 1
+
+    _out_of_stock(demo, sku, quantity=5)  # restocked
+    accepted = _resubmit(demo, order_id, "ERP-RS-1")
+    assert accepted.status_code == 202, accepted.text
+    assert (accepted.json()["attempt"], accepted.json()["payment"]) == (2, "held authorisation")
+    assert _resubmit(demo, order_id, "ERP-RS-1").status_code == 200  # the same resubmission
+
+    shipped = _until(demo, order_id, _shipped)
+    assert shipped["status"] == "shipped", shipped.get("history")
+    sfo_id = shipped["fulfillment"]["seller_fulfillment_order_id"]
+    assert sfo_id.startswith(f"{order_id}-A2-")
+    assert _amazon_record(demo, sfo_id)["order"]["fulfillmentOrderStatus"] == "Complete"
+    assert demo.amazon_fulfillment_orders(order_id) == 0  # one fulfillment order, the new one
+    captured = demo.opayo_transaction(f"PAY-{order_id}")
+    assert (captured["captureCount"], captured["capturedAmount"]) == (1, 1500)
+    assert captured["aborted"] is False
+    (earlier,) = shipped["previous_attempts"]
+    assert (earlier["attempt"], earlier["outcome"]) == (1, "fulfillment_rejected")
+    (event,) = bus("OrderResubmitted", order_id)
+    assert (event["attempt"], event["sellerFulfillmentOrderId"]) == (2, sfo_id)
+
+
+@pytest.mark.e2e
+def test_a_refunded_payment_is_charged_again_by_a_repeat_when_resubmitted(
+    demo: DemoContext,
+) -> None:
+    order_id = "E2E-RESTOCK-PAY"
+    sku = "OPF-TEE-M"
+    _out_of_stock(demo, sku)
+    code = f"SHOP-{order_id}"
+    original = demo.deferred_transaction(code, 1500, transaction_type="Payment")
+    reply = demo.submit(
+        sample_order(order_id, sku=sku, unit=1500, qty=1),
+        {"type": "pi_transaction", "transactionId": original, "vendorTxCode": code},
+    )
+    assert reply.status_code == 201, reply.text
+    ended = _until(demo, order_id, lambda o: o.get("outcome") is not None and _refunds_settled(o))
+    assert (ended["outcome"], ended["status"]) == ("fulfillment_rejected", "refunded")
+
+    _out_of_stock(demo, sku, quantity=5)
+    accepted = _resubmit(demo, order_id, "ERP-RS-PAY")
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["payment"] == "repeat"
+
+    shipped = _until(demo, order_id, _shipped)
+    assert shipped["status"] == "shipped", shipped.get("history")
+    repeat_code = f"RPT-{order_id}-A2"
+    assert shipped["payment"]["vendor_tx_code"] == repeat_code
+    assert shipped["payment"]["transaction_type"] == "Repeat"
+    repeat = demo.opayo_transaction(repeat_code)
+    assert (repeat["transactionType"], repeat["status"], repeat["amount"]) == ("Repeat", "Ok", 1500)
+    assert repeat["referenceTransactionId"] == original
+    first = demo.opayo_transaction(code)
+    assert (first["refundCount"], first["refundedAmount"]) == (1, 1500)  # refunded once only
+
+
+@pytest.mark.e2e
+def test_an_order_that_did_not_fail_at_amazon_is_not_resubmitted(demo: DemoContext) -> None:
+    order_id = "E2E-NOT-RESUBMITTED"
+    _pay(demo, sample_order(order_id))
+    refused = _resubmit(demo, order_id, "ERP-RS-NO")
+    assert refused.status_code == 409, refused.text
+    assert "only an order Amazon could not fulfil" in refused.json()["error"]
+    after = demo.order(order_id)
+    assert (after["attempt"], after["resubmit_id"]) == (1, None)
+    assert _resubmit(demo, "E2E-NO-SUCH-ORDER", "ERP-RS-NO").status_code == 404
+    assert _resubmit(demo, order_id, "not an id!").status_code == 400
+    assert demo.api.post(f"/orders/{order_id}/resubmit", json={}).status_code == 400

@@ -179,6 +179,45 @@ def test_a_refund_whose_response_is_lost_refunds_once_even_when_retried(
     assert (record["refundCount"], record["refundedAmount"]) == (1, 1000)
 
 
+def test_a_repeat_whose_response_is_lost_charges_the_card_once(
+    pi: PiClient, opayo_sandbox: OpayoSandboxHandle
+) -> None:
+    """What a resubmitted order is charged with: one Repeat per vendorTxCode, found again by
+    that code after a lost answer, and recoverable by it alone."""
+    created = pi.create_payment(card_payment(opayo_sandbox, kind="Payment", amount=2599))
+    amount = Money(amount=2599, currency="GBP")
+    lose_response_of(opayo_sandbox, "transactions")
+    first = pi.repeat(
+        created.transaction_id, amount, vendor_tx_code="RPT-1001-A2", description="Attempt 2"
+    )
+    again = pi.repeat(
+        created.transaction_id, amount, vendor_tx_code="RPT-1001-A2", description="Attempt 2"
+    )
+    assert first.succeeded
+    assert first.transaction_id == again.transaction_id
+    assert pi.recover_transaction_id("RPT-1001-A2") == first.transaction_id
+    assert pi.recover_transaction_id("RPT-1001-A3") is None
+    listed = opayo_sandbox.client.get(
+        "/_sandbox/transactions", params={"vendorTxCode": "RPT-1001-A2"}
+    ).json()["transactions"]
+    assert [(t["transactionType"], t["amount"]) for t in listed] == [("Repeat", 2599)]
+    assert pi.observe(first.transaction_id).state.value == "captured"
+
+
+def test_an_unreleased_deferred_is_not_repeated(
+    pi: PiClient, opayo_sandbox: OpayoSandboxHandle
+) -> None:
+    held = pi.create_payment(card_payment(opayo_sandbox))
+    with pytest.raises(OpayoRequestInvalid) as refused:
+        pi.repeat(
+            held.transaction_id,
+            Money(amount=2599, currency="GBP"),
+            vendor_tx_code="RPT-1002-A2",
+            description="Attempt 2",
+        )
+    assert refused.value.field == "referenceTransactionId"
+
+
 def test_a_server_error_that_changed_nothing_is_retried_after_checking(
     pi: PiClient, opayo_sandbox: OpayoSandboxHandle
 ) -> None:
