@@ -390,3 +390,18 @@ def test_only_the_webhook_and_the_server_payment_steps_open_security_keys(
         "HeldAuthorisationsCheckFunction",
     }
     assert encrypting == {"OrderIntakeFunction"}
+
+
+def test_only_the_abort_step_reads_the_unfulfillable_authorisations_policy(
+    resources: dict[str, Any],
+) -> None:
+    """`unfulfillableAuthorisations` (default abort) reaches the one step that acts on it."""
+    having = {
+        function["Metadata"]["aws:cdk:path"].split("/")[-2]: variables[
+            "UNFULFILLABLE_AUTHORISATIONS"
+        ]
+        for function in _functions(resources).values()
+        if "UNFULFILLABLE_AUTHORISATIONS"
+        in (variables := function["Properties"].get("Environment", {}).get("Variables", {}))
+    }
+    assert having == {"SagaAbortPaymentFunction": "abort"}

@@ -20,7 +20,7 @@ from opayo_fba.pipeline.opayo_batches import BATCH_WATERMARK, fetch_opayo_batche
 from opayo_fba.pipeline.order_book import order_book, order_book_line
 from opayo_fba.reconcile.outputs import EVENT_DETAIL_TYPE
 from opayo_fba.store.order_export import OrderExportStore
-from opayo_fba.store.orders import OrderRecord
+from opayo_fba.store.orders import OrderAttempt, OrderRecord
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore
 from tests.fixtures.saga_world import authorised_payment, make_order
@@ -228,6 +228,42 @@ def test_the_order_book_knows_each_order_by_every_providers_id(aws: None) -> Non
     assert book.resolve_opayo("W-1-P1") == book.order_ids.index("W-1")
     assert book.resolve_opayo("RFND-W-1-1") == book.order_ids.index("W-1")
     assert book.resolve_amazon("W-2", "") == book.order_ids.index("W-2")
+
+
+def test_a_resubmitted_order_is_known_by_its_earlier_attempts_ids_too(aws: None) -> None:
+    """A Payment refunded when Amazon could not fulfil it, then a Repeat for attempt 2: the
+    batches settle all three against the one order, and Amazon knows both order ids."""
+    first = authorised_payment("W-1")
+    refund = Refund(
+        order_id="W-1",
+        vendor_tx_code="RFND-W-1-R1",
+        reference_transaction_id="TX-W-1",
+        amount={"amount": 2500, "currency": "GBP"},  # type: ignore[arg-type]
+        status="succeeded",
+    )
+    record = OrderRecord(
+        order=make_order("W-1", total=2500),
+        payment=first.model_copy(update={"vendor_tx_code": "RPT-W-1-A2"}),
+        seller_account="uk-main",
+        attempt=2,
+        previous_attempts=[
+            OrderAttempt(
+                attempt=1,
+                seller_fulfillment_order_id="W-1",
+                payment=first,
+                refunds=(refund,),
+                ended_at=datetime(2026, 11, 28, tzinfo=UTC),
+            )
+        ],
+    )
+    line = json.loads(order_book_line(record) or "{}")
+    assert line["vendorTxCode"] == "RPT-W-1-A2"
+    assert line["earlierVendorTxCodes"] == ["RFND-W-1-R1", "W-1-P1"]
+    book = order_book([record])
+    for code in ("RPT-W-1-A2", "W-1-P1", "RFND-W-1-R1"):
+        assert book.resolve_opayo(code) == 0
+    assert book.resolve_amazon("W-1", "") == 0
+    assert book.resolve_opayo("RPT-W-1-A3") == -1
 
 
 def test_only_one_journal_run_at_a_time_and_a_crashed_runs_lease_expires(

@@ -33,6 +33,24 @@ def order_book_line(record: OrderRecord) -> str | None:
     }
     if record.payment is not None:
         line["vendorTxCode"] = record.payment.vendor_tx_code
+    # A resubmitted order (saga/resubmit.py): what its earlier attempts settled is its too.
+    current = {refund.vendor_tx_code for refund in record.refunds}
+    if record.payment is not None:
+        current.add(record.payment.vendor_tx_code)
+    earlier_codes: set[str] = set()
+    earlier_orders: set[str] = set()
+    for attempt in record.previous_attempts:
+        if attempt.payment is not None:
+            earlier_codes.add(attempt.payment.vendor_tx_code)
+        earlier_codes.update(refund.vendor_tx_code for refund in attempt.refunds)
+        if attempt.seller_fulfillment_order_id:
+            earlier_orders.add(attempt.seller_fulfillment_order_id)
+    earlier_codes -= current
+    earlier_orders.discard(str(line["sellerFulfillmentOrderId"]))
+    if earlier_codes:
+        line["earlierVendorTxCodes"] = sorted(earlier_codes)
+    if earlier_orders:
+        line["earlierSellerFulfillmentOrderIds"] = sorted(earlier_orders)
     return json.dumps(line)
 
 

@@ -7,7 +7,9 @@ Each line is a JSON object with (camelCase or the canonical model's snake_case):
 - `vendorTxCode` (also `vendor_tx_code`, `payment_reference`): the Opayo payment;
 - `sellerFulfillmentOrderId` (optional, defaults to the orderId): the Amazon MCF order;
 - `refundVendorTxCodes` (optional list): the vendorTxCodes of the order's refunds, for
-  batches that do not say which payment a refund belongs to.
+  batches that do not say which payment a refund belongs to;
+- `earlierVendorTxCodes`, `earlierSellerFulfillmentOrderIds` (optional lists): the payments,
+  refunds and fulfillment orders of a resubmitted order's earlier attempts.
 Only compact ints and the id strings are kept, not the order documents.
 """
 
@@ -63,11 +65,17 @@ class OrderBook:
             order, ("vendorTxCode", "vendor_tx_code", "payment_reference", "paymentReference"),
             source, line_no,
         )  # fmt: skip
-        refunds = order.get("refundVendorTxCodes", order.get("refund_vendor_tx_codes", []))
-        if not isinstance(refunds, list) or not all(isinstance(r, str) for r in refunds):
-            raise MalformedInputError(
-                source, line_no, "refundVendorTxCodes", "must be a list of strings"
-            )
+        refunds = _strings(order, "refundVendorTxCodes", "refund_vendor_tx_codes", source, line_no)
+        earlier_codes = _strings(
+            order, "earlierVendorTxCodes", "earlier_vendor_tx_codes", source, line_no
+        )
+        earlier_orders = _strings(
+            order,
+            "earlierSellerFulfillmentOrderIds",
+            "earlier_seller_fulfillment_order_ids",
+            source,
+            line_no,
+        )
         amount, currency = _total(order, source, line_no)
         index = len(self.order_ids)
         keys = [
@@ -76,6 +84,11 @@ class OrderBook:
             (self.by_vendor_tx_code, vendor_tx_code, "vendorTxCode"),
         ]
         keys += [(self.by_vendor_tx_code, code, "refundVendorTxCodes") for code in refunds]
+        keys += [(self.by_vendor_tx_code, code, "earlierVendorTxCodes") for code in earlier_codes]
+        keys += [
+            (self.by_fulfillment_id, sfo, "earlierSellerFulfillmentOrderIds")
+            for sfo in earlier_orders
+        ]
         for table, key, field in keys:
             if not key:
                 continue
@@ -104,6 +117,13 @@ class OrderBook:
         if index is None:
             index = self.by_order_id.get(vendor_tx_code, -1)
         return index
+
+
+def _strings(order: dict[str, Any], name: str, snake: str, source: str, line_no: int) -> list[str]:
+    values = order.get(name, order.get(snake, []))
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise MalformedInputError(source, line_no, name, "must be a list of strings")
+    return values
 
 
 def _parse(line: str, source: str, line_no: int) -> dict[str, Any]:
