@@ -13,11 +13,19 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from infra.constants import CONTEXT_ENVIRONMENT, CONTEXT_ENVIRONMENTS
 from opayo_fba.errors import ConfigurationError
+from opayo_fba.routing import RoutingRules
 
 # EventBridge Scheduler expressions: rate(N unit) or a six-field cron(...).
 _RATE = re.compile(r"^rate\(\s*[1-9]\d*\s+(minute|minutes|hour|hours|day|days)\s*\)$")
@@ -162,6 +170,40 @@ class EnvironmentConfig(_Model):
         Annotated[str, Field(pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$")] | None
     ) = None
     egress: Egress = Field(default_factory=Egress)
+    # Which seller account and marketplace fulfil an order, and which vendor takes its payment,
+    # when the order does not name them (opayo_fba/routing/rules.py, docs/deploy.md).
+    routing: RoutingRules = Field(default_factory=RoutingRules)
+
+    @model_validator(mode="after")
+    def _routes_to_configured_accounts(self) -> EnvironmentConfig:
+        """Every rule names a configured seller account, one of its marketplaces, a vendor."""
+        marketplaces = {seller.id: seller.marketplace_ids for seller in self.seller_accounts}
+        vendors = {vendor.name for vendor in self.opayo_vendors}
+        for index, rule in enumerate(self.routing.fulfillment):
+            where = f"routing.fulfillment[{index}]"
+            if rule.seller_account not in marketplaces:
+                raise ValueError(
+                    f"{where}.sellerAccount {rule.seller_account!r} is not one of the "
+                    f"sellerAccounts ({', '.join(sorted(marketplaces))})"
+                )
+            if rule.marketplace_id not in marketplaces[rule.seller_account]:
+                raise ValueError(
+                    f"{where}.marketplaceId {rule.marketplace_id!r} is not a marketplace of "
+                    f"{rule.seller_account} ({', '.join(marketplaces[rule.seller_account])})"
+                )
+        for index, payment in enumerate(self.routing.payments):
+            if payment.vendor not in vendors:
+                raise ValueError(
+                    f"routing.payments[{index}].vendor {payment.vendor!r} is not one of the "
+                    f"opayoVendors ({', '.join(sorted(vendors))})"
+                )
+        return self
+
+    def routing_json(self) -> str | None:
+        """The rules as the intake function reads them (ROUTING_RULES); None without rules."""
+        if not self.routing.fulfillment and not self.routing.payments:
+            return None
+        return self.routing.model_dump_json(by_alias=True, exclude_defaults=True)
 
     @field_validator("alert_email")
     @classmethod

@@ -29,6 +29,7 @@ from infra.constants import (
     ENV_OPAYO_REDIRECT_URL,
     ENV_OPAYO_VENDORS,
     ENV_PAYMENT_EVENTS_QUEUE_URL,
+    ENV_ROUTING_RULES,
     ENV_SECURITY_KEYS_KEY_ARN,
     ENV_SELLER_MARKETPLACES,
     ENV_STATE_MACHINE_ARN,
@@ -53,7 +54,8 @@ ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
     schema=apigw.JsonSchemaVersion.DRAFT4,
     title="CreateOrderRequest",
     type=apigw.JsonSchemaType.OBJECT,
-    required=["order", "vendor", "sellerAccount", "payment"],
+    # vendor and sellerAccount may be left to the deployment's routing rules.
+    required=["order", "payment"],
     properties={
         "order": apigw.JsonSchema(
             type=apigw.JsonSchemaType.OBJECT,
@@ -249,6 +251,11 @@ class WebhookApi(Construct):
             # Reads Pi transactions and creates Deferred ones from card identifiers.
             vendor_secrets=True,
             extra_environment={
+                **(
+                    {ENV_ROUTING_RULES: routing}
+                    if (routing := platform.config.routing_json())
+                    else {}
+                ),
                 ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
                 ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn,
                 # Names only: an order for any other seller account or marketplace is a 400.

@@ -183,3 +183,38 @@ def test_app_py_stops_with_the_message_and_no_traceback(tmp_path: Any) -> None:
     assert "opayo-fba:environments.dev.dlqMaxReceiveCount" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("*.template.json"))  # nothing synthesized
+
+
+@pytest.mark.parametrize(
+    ("rule", "named"),
+    [
+        (
+            {"fulfillment": [{"sellerAccount": "nobody", "marketplaceId": "A1F83G8C2ARO7P"}]},
+            r"routing\.fulfillment\[0\]\.sellerAccount 'nobody' is not one of the sellerAccounts",
+        ),
+        (
+            {"fulfillment": [{"sellerAccount": "uk-main", "marketplaceId": "A1PA6795UKMFR9"}]},
+            r"marketplaceId 'A1PA6795UKMFR9' is not a marketplace of uk-main",
+        ),
+        (
+            {"payments": [{"vendor": "othervendor"}]},
+            r"routing\.payments\[0\]\.vendor 'othervendor' is not one of the opayoVendors",
+        ),
+        (
+            {"fulfillment": [{"countries": ["XX"], "sellerAccount": "uk-main"}]},
+            r"routing\.fulfillment\[0\]\.countries: Value error, unknown country 'XX'",
+        ),
+    ],
+)
+def test_routing_rules_must_name_configured_accounts_marketplaces_and_vendors(
+    rule: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        load_config(_with({"routing": rule}))
+
+
+def test_without_routing_rules_the_intake_gets_none() -> None:
+    config = load_config(_context())  # dev has no routing rules
+    assert config.routing_json() is None
+    routed = load_config(_with({"routing": {"payments": [{"vendor": "sandboxvendor"}]}}))
+    assert json.loads(routed.routing_json() or "{}") == {"payments": [{"vendor": "sandboxvendor"}]}

@@ -148,3 +148,24 @@ def test_no_function_gets_a_sku_mapping_when_none_is_configured(
 ) -> None:
     for function in of_type(resources, "AWS::Lambda::Function").values():
         assert "SKU_MAPPINGS" not in function["Properties"]["Environment"]["Variables"]
+
+
+def test_the_prod_example_routes_uk_and_eu_orders_to_their_own_pools_and_vendors(
+    prod: EnvironmentConfig, prod_resources: dict[str, Any]
+) -> None:
+    from opayo_fba.routing import RoutingRules
+
+    assert [s.id for s in prod.seller_accounts] == ["uk-main", "eu-main"]
+    assert len(prod.opayo_vendors) == 2
+    (intake,) = [
+        f
+        for f in of_type(prod_resources, "AWS::Lambda::Function").values()
+        if f["Metadata"]["aws:cdk:path"].endswith("/OrderIntakeFunction/Resource")
+    ]
+    variables = intake["Properties"]["Environment"]["Variables"]
+    rules = RoutingRules.from_json(variables["ROUTING_RULES"])
+    assert rules == prod.routing
+    accounts = {rule.seller_account for rule in rules.fulfillment}
+    vendors = {rule.vendor for rule in rules.payments}
+    assert accounts == {"uk-main", "eu-main"}
+    assert vendors == {"exampleuk", "exampleeu"}

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
     from opayo_fba.opayo.shared_protocol import SharedProtocolClient
+    from opayo_fba.routing import RoutingRules
     from opayo_fba.saga.ports import PaymentPort
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
     from opayo_fba.saga.steps import MappedOrder, SagaDependencies
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
     seller_marketplaces: dict[str, list[str]] = Field(
         default_factory=dict, validation_alias=AliasChoices("SELLER_MARKETPLACES")
     )
+    # The merchant's routing rules (cdk.json `routing`, JSON): which seller account,
+    # marketplace and vendor an order goes to when it does not name them.
+    routing_rules: str | None = _env("ROUTING_RULES")
     opayo_redirect_url: str = Field(
         default="https://example.com/checkout/complete",
         validation_alias=AliasChoices("OPAYO_REDIRECT_URL"),
@@ -495,6 +499,12 @@ class Wiring:
             unfulfillable_authorisations=self.config.unfulfillable_authorisations,
         )
 
+    def routing(self) -> RoutingRules:
+        """The routing rules, validated at cold start (a bad rule fails the function's init)."""
+        from opayo_fba.routing import RoutingRules
+
+        return RoutingRules.from_json(self.config.routing_rules)
+
     def known_accounts(self) -> KnownAccounts:
         """The vendors and seller accounts (with marketplaces) this deployment serves."""
         from opayo_fba.intake.orders import KnownAccounts
@@ -523,4 +533,5 @@ class Wiring:
             seal=self.sealer.seal,
             opayo_fields=self.opayo_fields,
             accounts=self.known_accounts(),
+            routing=self.routing(),
         )

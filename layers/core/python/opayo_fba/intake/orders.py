@@ -25,7 +25,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
@@ -55,6 +55,7 @@ from opayo_fba.intake.three_d_secure import challenge_from_pi
 from opayo_fba.model import Order, PaymentState, PaymentTransaction, TransactionType
 from opayo_fba.model.common import SourceDocument
 from opayo_fba.model.three_d_secure import StrongCustomerAuthentication, ThreeDSecureChallenge
+from opayo_fba.routing import RoutingRules, route_order
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.opayo_pi import payment_from_pi, pi_transaction_request
 
@@ -114,8 +115,12 @@ class OrderSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     order: Order
-    vendor: str = Field(min_length=1, max_length=16)
-    seller_account: str = Field(alias="sellerAccount", min_length=1, max_length=64)
+    # Named by the shop, or chosen by the deployment's routing rules (opayo_fba.routing)
+    # from the destination, currency and channel: a name that contradicts them is a 400.
+    vendor: str | None = Field(default=None, min_length=1, max_length=16)
+    seller_account: str | None = Field(
+        default=None, alias="sellerAccount", min_length=1, max_length=64
+    )
     payment: PaymentReference
     # The order exactly as the shop or ERP has it (Shopify, WooCommerce, ...): the merchant's
     # mapping templates read their custom fields from here.
@@ -140,12 +145,14 @@ class KnownAccounts:
     marketplaces: Mapping[str, frozenset[str]]  # by seller account
 
     def check(self, submission: OrderSubmission) -> None:
-        if submission.vendor not in self.vendors:
+        """A routed submission (route_submission) names both its vendor and its account."""
+        vendor, account = _vendor(submission), _account(submission)
+        if vendor not in self.vendors:
             raise InvalidInputError(
                 f"vendor: {quote_input(submission.vendor)} is not an Opayo vendor of this "
                 f"deployment (configured: {', '.join(sorted(self.vendors)) or 'none'})"
             )
-        marketplaces = self.marketplaces.get(submission.seller_account)
+        marketplaces = self.marketplaces.get(account)
         if marketplaces is None:
             raise InvalidInputError(
                 f"sellerAccount: {quote_input(submission.seller_account)} is not a seller "
@@ -157,6 +164,20 @@ class KnownAccounts:
                 f"order.marketplace_id: {quote_input(marketplace)} is not a marketplace of seller "
                 f"account {submission.seller_account} ({', '.join(sorted(marketplaces))})"
             )
+
+
+def _vendor(submission: OrderSubmission) -> str:
+    if submission.vendor is None:
+        raise InvalidInputError("vendor: the order names no Opayo vendor and none was routed")
+    return submission.vendor
+
+
+def _account(submission: OrderSubmission) -> str:
+    if submission.seller_account is None:
+        raise InvalidInputError(
+            "sellerAccount: the order names no seller account and none was routed"
+        )
+    return submission.seller_account
 
 
 @dataclass
@@ -171,6 +192,8 @@ class IntakeDependencies:
     opayo_fields: Callable[[dict[str, Any]], dict[str, Any]] = lambda source: {}
     # None only where a test builds the dependencies by hand; the wiring always sets it.
     accounts: KnownAccounts | None = None
+    # The merchant's routing rules (cdk.json `routing`); none: every order names its accounts.
+    routing: RoutingRules = field(default_factory=RoutingRules)
 
 
 def refuse_card_numbers(raw: str) -> None:
@@ -227,7 +250,7 @@ def _pi_payment(
     submission: OrderSubmission, deps: IntakeDependencies
 ) -> tuple[PaymentTransaction, ThreeDSecureChallenge | None]:
     order = submission.order
-    pi = deps.payments(submission.vendor)
+    pi = deps.payments(_vendor(submission))
     reference = submission.payment
     if isinstance(reference, PiTransactionReference):
         transaction = pi.get_transaction(reference.transaction_id)
@@ -266,7 +289,7 @@ def _pi_payment(
     )
     # Noted before Opayo is asked: if this order is never stored, the sweep finds the note
     # and ends whatever Opayo made of it (intake/abandoned.py).
-    deps.store.begin_card_intake(str(order.order_id), submission.vendor, vendor_tx_code)
+    deps.store.begin_card_intake(str(order.order_id), _vendor(submission), vendor_tx_code)
     transaction = pi.create_payment(card_payment)
     payment = payment_from_pi(
         transaction.raw,
@@ -320,7 +343,26 @@ def _same_submission(record: OrderRecord, submission: OrderSubmission) -> bool:
     )
 
 
+def route_submission(submission: OrderSubmission, rules: RoutingRules) -> OrderSubmission:
+    """The submission with its seller account, marketplace and vendor as the routing rules
+    choose them (InvalidInputError for a contradiction or an order nothing routes)."""
+    route = route_order(
+        rules,
+        submission.order,
+        seller_account=submission.seller_account,
+        vendor=submission.vendor,
+    )
+    order = submission.order
+    if route.marketplace_id is not None and order.marketplace_id != route.marketplace_id:
+        order = order.model_copy(update={"marketplace_id": route.marketplace_id})
+    return submission.model_copy(
+        update={"order": order, "seller_account": route.seller_account, "vendor": route.vendor}
+    )
+
+
 def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> OrderRecord:
+    # Routed and checked before anything is stored or Opayo is called.
+    submission = route_submission(submission, deps.routing)
     if deps.accounts is not None:
         deps.accounts.check(submission)
     order_id = str(submission.order.order_id)
@@ -346,8 +388,8 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
         payment = parked.model_copy(update={"amount": payment.amount, "order_id": order_id})
     record = OrderRecord(
         order=submission.order,
-        vendor=submission.vendor,
-        seller_account=submission.seller_account,
+        vendor=_vendor(submission),
+        seller_account=_account(submission),
         payment=payment,
         server_security_key_sealed=(
             deps.seal(security_key, order_id) if security_key is not None else None
