@@ -14,6 +14,7 @@ from opayo_fba.cli.local import local_app
 from opayo_fba.cli.mapping import mapping_app
 from opayo_fba.cli.opayo import opayo_app
 from opayo_fba.cli.reconcile import reconcile
+from opayo_fba.cli.routing import routing_app
 from opayo_fba.cli.saga import saga_app
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(dlq_app, name="dlq")
 app.add_typer(local_app, name="local")
 app.add_typer(opayo_app, name="opayo")
 app.add_typer(saga_app, name="saga")
+app.add_typer(routing_app, name="routing")
 app.command("reconcile")(reconcile)
 
 
