@@ -190,3 +190,19 @@ def test_a_routed_order_is_stored_under_its_routes_account_and_marketplace(world
         DE,
     )
     assert world.store.get("W-3001").seller_account == "eu-main"
+
+
+def test_the_fulfillment_preview_is_asked_in_the_routed_marketplace() -> None:
+    """The preview must draw on the pool the order will use: the create body's marketplace."""
+    from opayo_fba.amazon.spapi_models import validate_request_body
+    from opayo_fba.saga.steps import preview_request
+    from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
+
+    order = order_to("DE", "EUR", marketplace_id=DE)
+    body = create_fulfillment_order_request(order).body
+    preview = preview_request(body)
+    assert preview["marketplaceId"] == DE
+    validate_request_body("getFulfillmentPreview", preview)
+    unrouted = preview_request(create_fulfillment_order_request(order_to("GB")).body)
+    assert "marketplaceId" not in unrouted
+    validate_request_body("getFulfillmentPreview", unrouted)

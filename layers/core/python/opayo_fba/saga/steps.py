@@ -211,8 +211,12 @@ def _record_fulfillment(
 
 
 def preview_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The getFulfillmentPreview body for a createFulfillmentOrder body."""
+    """The getFulfillmentPreview body for a createFulfillmentOrder body: asked in the
+    marketplace the order will be placed against, whose stock pool it draws on (UK and EU
+    stock are separate pools)."""
+    marketplace = {"marketplaceId": request["marketplaceId"]} if "marketplaceId" in request else {}
     return {
+        **marketplace,
         "address": request["destinationAddress"],
         "items": [
             {
