@@ -72,12 +72,13 @@ class Schedules(Construct):
         every = config.schedules
         for seller in config.seller_accounts:
             subject = {"sellerAccountId": seller.id}
+            # Every marketplace the account sells in is polled, in one getOrders call.
             self._build_schedule(
                 f"OrdersPolling-{seller.id}",
                 every.orders_polling,
                 functions,
                 ORDERS_POLLER.module,
-                subject,
+                {**subject, "marketplaceIds": list(seller.marketplace_ids)},
             )
             self._build_schedule(
                 f"InventoryPolling-{seller.id}",

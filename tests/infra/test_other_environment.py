@@ -169,3 +169,21 @@ def test_the_prod_example_routes_uk_and_eu_orders_to_their_own_pools_and_vendors
     vendors = {rule.vendor for rule in rules.payments}
     assert accounts == {"uk-main", "eu-main"}
     assert vendors == {"exampleuk", "exampleeu"}
+
+
+def test_each_accounts_orders_poller_polls_every_marketplace_it_sells_in(
+    prod: EnvironmentConfig, prod_resources: dict[str, Any]
+) -> None:
+    inputs = [
+        json.loads(s["Properties"]["Target"]["Input"])
+        for s in of_type(prod_resources, "AWS::Scheduler::Schedule").values()
+        if "OrdersPolling" in s["Metadata"]["aws:cdk:path"]
+    ]
+    assert sorted(inputs, key=lambda i: i["sellerAccountId"]) == sorted(
+        (
+            {"sellerAccountId": seller.id, "marketplaceIds": seller.marketplace_ids}
+            for seller in prod.seller_accounts
+        ),
+        key=lambda i: str(i["sellerAccountId"]),
+    )
+    assert any(len(i["marketplaceIds"]) == 4 for i in inputs)  # the EU account's four

@@ -23,10 +23,16 @@ def test_one_schedule_per_account_and_poller(
     expected = []
     for seller in config.seller_accounts:
         subject = json.dumps({"sellerAccountId": seller.id}, separators=(",", ":"))
+        orders = json.dumps(
+            {"sellerAccountId": seller.id, "marketplaceIds": seller.marketplace_ids},
+            separators=(",", ":"),
+        )
+        expected.append(
+            (logical_id_by_path(resources, "/Schedules/OrdersPollerFunction/Resource"), orders)
+        )
         expected += [
             (logical_id_by_path(resources, f"/Schedules/{name}Function/Resource"), subject)
             for name in (
-                "OrdersPoller",
                 "InventoryPoller",
                 "ReportScheduler",
                 "ReportPoller",

@@ -26,6 +26,7 @@ from opayo_fba.amazon.errors import (
 )
 from opayo_fba.amazon.rate_limit import UsagePlan
 from opayo_fba.amazon.retry import RetryPolicy
+from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.order import Order
 from opayo_fba.store.rate_limits import TokenBucketTable
 from opayo_fba.transform.fba_outbound import seller_fulfillment_order_id
@@ -73,6 +74,16 @@ def test_orders_updated_since_a_watermark_with_their_items(
     canonical = amazon.order(first)
     assert canonical.order_id == first
     assert [line.quantity for line in canonical.lines] == [i["QuantityOrdered"] for i in items]
+
+
+def test_orders_are_polled_in_every_marketplace_named(amazon: SpApiConnector) -> None:
+    since = AMAZON_SANDBOX_START - timedelta(days=7)
+    own = {o["AmazonOrderId"] for o in amazon.orders_updated_since(since).orders}
+    both = amazon.orders_updated_since(since, ["A1F83G8C2ARO7P", "A1PA6795UKMFR9"]).orders
+    assert {o["AmazonOrderId"] for o in both} == own  # the sandbox's orders are all in the UK
+    assert amazon.orders_updated_since(since, ["A1PA6795UKMFR9"]).orders == []
+    with pytest.raises(InvalidInputError, match="at most 50 marketplaces"):
+        amazon.orders_updated_since(since, ["A1F83G8C2ARO7P"] * 51)
 
 
 def test_fulfillment_order_lifecycle_hold_release_get(

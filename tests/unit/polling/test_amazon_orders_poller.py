@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,15 +65,19 @@ class FakeAmazon:
     item_calls: list[str] = field(default_factory=list)
     fail_items_for: set[str] = field(default_factory=set)
     throttle_orders: bool = False
+    marketplaces: list[tuple[str, ...]] = field(default_factory=list)
 
     def add(self, order: dict[str, Any], sku: str = "AMZ-MUG") -> None:
         self.orders[order["AmazonOrderId"]] = order
         self.items[order["AmazonOrderId"]] = [order_item(sku)]
 
-    def orders_updated_since(self, since: datetime) -> OrdersUpdate:
+    def orders_updated_since(
+        self, since: datetime, marketplace_ids: Sequence[str] = ()
+    ) -> OrdersUpdate:
         if self.throttle_orders:
             raise Throttled("getOrders", 1.0)
         self.queries.append(since)
+        self.marketplaces.append(tuple(marketplace_ids))
         found = [
             o
             for o in self.orders.values()
@@ -126,6 +131,15 @@ def test_first_run_stores_orders_announces_them_and_sets_the_watermark(
     assert shipped["sourceStatus"] == "Shipped"
     assert shipped["channel"] == "amazon"
     assert "BuyerInfo" not in str(shipped)
+
+
+def test_every_marketplace_the_schedule_names_is_polled(
+    stores: tuple[AmazonOrderStore, WatermarkStore],
+) -> None:
+    amazon, events = FakeAmazon(), RecordingEvents()
+    poll(amazon, stores, events, marketplace_ids=("A1PA6795UKMFR9", "A13V1IB3VIYZZH"))
+    poll(amazon, stores, events)
+    assert amazon.marketplaces == [("A1PA6795UKMFR9", "A13V1IB3VIYZZH"), ()]
 
 
 def test_the_next_run_reads_from_the_watermark_minus_the_overlap_and_repeats_nothing(

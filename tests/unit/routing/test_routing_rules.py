@@ -206,3 +206,16 @@ def test_the_fulfillment_preview_is_asked_in_the_routed_marketplace() -> None:
     unrouted = preview_request(create_fulfillment_order_request(order_to("GB")).body)
     assert "marketplaceId" not in unrouted
     validate_request_body("getFulfillmentPreview", unrouted)
+
+
+def test_a_routed_order_is_released_in_its_own_marketplace(world: World) -> None:
+    from opayo_fba.saga import steps
+    from tests.fixtures.saga_world import authorised_payment
+
+    order = make_order("W-1001").model_copy(update={"marketplace_id": "A13V1IB3VIYZZH"})
+    world.add_order(order, authorised_payment("W-1001"))
+    state = steps.validate_and_map({"orderId": "W-1001"}, world.deps)
+    state = steps.create_fulfillment_order(state, world.deps)
+    state = steps.capture_payment(state, world.deps)
+    steps.release_fulfillment_order(state, world.deps)
+    assert world.amazon.release_marketplaces == ["A13V1IB3VIYZZH"]

@@ -37,6 +37,11 @@ def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 
     c = w.config.require("orders_table", "connector_state_table", "event_bus_name")
     account = _account(event, "sellerAccountId")
+    # Every marketplace of the account (the schedule's input, from cdk.json); the account's
+    # own from its secret when the input names none.
+    marketplaces = event.get("marketplaceIds") or ()
+    if not isinstance(marketplaces, list) or not all(isinstance(m, str) for m in marketplaces):
+        raise InvalidInputError("marketplaceIds must be a list of marketplace ids")
     result = poll_amazon_orders(
         w.amazon(account),
         WatermarkStore.from_table_name(str(c.connector_state_table)),
@@ -45,6 +50,7 @@ def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
         orders=AmazonOrderStore.from_table_name(str(c.orders_table)),
         events=w.events,
         skus=w.sku_mapping(account),
+        marketplace_ids=tuple(marketplaces),
     )
     return _summary(result)
 

@@ -40,6 +40,7 @@ from opayo_fba.amazon.results import (
     ReturnReasonCode,
 )
 from opayo_fba.amazon.retry import RetryPolicy, call_with_retries
+from opayo_fba.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from sp_api.base import ApiResponse, Client
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 
 SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 _ORDERS = "/orders/v0/orders"
+MAX_ORDER_MARKETPLACES = 50
+"""getOrders' MarketplaceIds: "Maximum count: 50" (ordersV0.json)."""
 _FULFILLMENT_ORDERS = "/fba/outbound/2020-07-01/fulfillmentOrders"
 _TRACKING = "/fba/outbound/2020-07-01/tracking"
 _RETURN_REASON_CODES = "/fba/outbound/2020-07-01/returnReasonCodes"
@@ -62,7 +65,9 @@ _CHUNK = 64 * 1024
 class AmazonConnector(Protocol):
     """What the domain needs from Amazon; tests may pass an in-memory fake."""
 
-    def orders_updated_since(self, since: datetime) -> OrdersUpdate: ...
+    def orders_updated_since(
+        self, since: datetime, marketplace_ids: Sequence[str] = ()
+    ) -> OrdersUpdate: ...
 
     def order_items(self, amazon_order_id: str) -> list[dict[str, Any]]: ...
 
@@ -70,7 +75,9 @@ class AmazonConnector(Protocol):
 
     def create_fulfillment_order_on_hold(self, request: Mapping[str, Any]) -> str: ...
 
-    def release_fulfillment_order(self, seller_fulfillment_order_id: str) -> None: ...
+    def release_fulfillment_order(
+        self, seller_fulfillment_order_id: str, marketplace_id: str | None = None
+    ) -> None: ...
 
     def cancel_fulfillment_order(self, seller_fulfillment_order_id: str) -> None: ...
 
@@ -367,11 +374,21 @@ class SpApiConnector:
 
     # -- Orders ---------------------------------------------------------------------------
 
-    def orders_updated_since(self, since: datetime) -> OrdersUpdate:
-        """Every order updated at or after `since`, following NextToken through all pages."""
+    def orders_updated_since(
+        self, since: datetime, marketplace_ids: Sequence[str] = ()
+    ) -> OrdersUpdate:
+        """Every order updated at or after `since` in `marketplace_ids` (the account's own
+        marketplace when none is given; getOrders takes at most 50), following NextToken
+        through all pages."""
+        marketplaces = ",".join(marketplace_ids or (self.marketplace_id,))
+        if len(marketplace_ids) > MAX_ORDER_MARKETPLACES:
+            raise InvalidInputError(
+                f"getOrders takes at most {MAX_ORDER_MARKETPLACES} marketplaces, "
+                f"got {len(marketplace_ids)}"
+            )
         orders: list[dict[str, Any]] = []
         params: dict[str, Any] = {
-            "MarketplaceIds": self.marketplace_id,
+            "MarketplaceIds": marketplaces,
             "LastUpdatedAfter": _iso(since),
         }
         watermark: datetime | None = None
@@ -384,7 +401,7 @@ class SpApiConnector:
             next_token = payload.get("NextToken")
             if not next_token:
                 break
-            params = {"MarketplaceIds": self.marketplace_id, "NextToken": next_token}
+            params = {"MarketplaceIds": marketplaces, "NextToken": next_token}
         return OrdersUpdate(orders=orders, last_updated_before=watermark)
 
     def order_items(self, amazon_order_id: str) -> list[dict[str, Any]]:
@@ -448,10 +465,13 @@ class SpApiConnector:
         )
         return self.create_fulfillment_order_on_hold(request.body)
 
-    def release_fulfillment_order(self, seller_fulfillment_order_id: str) -> None:
-        """Move a Hold order to Ship (repeating it is harmless: the PUT sets the same value)."""
+    def release_fulfillment_order(
+        self, seller_fulfillment_order_id: str, marketplace_id: str | None = None
+    ) -> None:
+        """Move a Hold order to Ship (repeating it is harmless: the PUT sets the same value),
+        in the marketplace it was placed against (the account's own when not given)."""
         path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}"
-        body = {"marketplaceId": self.marketplace_id, "fulfillmentAction": "Ship"}
+        body = {"marketplaceId": marketplace_id or self.marketplace_id, "fulfillmentAction": "Ship"}
         self._call("updateFulfillmentOrder", "fulfillment", "PUT", path, body=body)
 
     def cancel_fulfillment_order(self, seller_fulfillment_order_id: str) -> None:

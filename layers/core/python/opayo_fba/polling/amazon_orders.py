@@ -17,7 +17,7 @@ Why the order of steps matters:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -46,7 +46,9 @@ left, so the next run carries on from it."""
 class OrdersSource(Protocol):
     """The part of the Amazon connector this poller uses."""
 
-    def orders_updated_since(self, since: datetime) -> OrdersUpdate: ...
+    def orders_updated_since(
+        self, since: datetime, marketplace_ids: Sequence[str] = ()
+    ) -> OrdersUpdate: ...
 
     def order_items(self, amazon_order_id: str) -> list[dict[str, Any]]: ...
 
@@ -137,6 +139,7 @@ def poll_amazon_orders(
     orders: AmazonOrderStore,
     events: EventPort,
     skus: SkuMapping | None = None,
+    marketplace_ids: Sequence[str] = (),
     overlap: timedelta = OVERLAP,
     initial_lookback: timedelta = INITIAL_LOOKBACK,
     max_new_orders: int = MAX_NEW_ORDERS_PER_RUN,
@@ -150,7 +153,7 @@ def poll_amazon_orders(
         raise ValueError("now must be timezone-aware (UTC)")
     previous = watermarks.get(seller_account, ORDERS_WATERMARK)
     since = previous - overlap if previous is not None else now - initial_lookback
-    update = connector.orders_updated_since(since)
+    update = connector.orders_updated_since(since, marketplace_ids)
     stored = unchanged = published = converted = 0
     unconvertible: list[str] = []
     dated = []

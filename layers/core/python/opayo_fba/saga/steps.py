@@ -455,8 +455,10 @@ def release_fulfillment_order(state: State, deps: SagaDependencies) -> dict[str,
     order_id = _order_id(state)
     record = deps.store.get(order_id)
     sfo_id = _sfo_id(record)
+    # In the marketplace the order was placed against (the route's, or the account's own).
+    marketplace = (record.fulfillment_request or {}).get("marketplaceId")
     with step_errors():
-        deps.fulfillment(record.seller_account).release_fulfillment_order(sfo_id)
+        deps.fulfillment(record.seller_account).release_fulfillment_order(sfo_id, marketplace)
     save(deps, order_id, lambda r: r.note("fulfillment_order_released"))
     return dict(state)
 
