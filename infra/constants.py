@@ -49,6 +49,12 @@ METRIC_REFUNDS_REFUSED: Final = "RefundsRefused"
 METRIC_PENDING_REFUNDS_LEFT: Final = "PendingRefundsLeft"
 METRIC_DELIVERY_FAILURES: Final = "DeliveryFailures"
 METRIC_ORDERS_UNFULFILLABLE: Final = "OrdersUnfulfillable"
+# Per seller account (opayo_fba.observability.account_metric): dimensions service, sellerAccount.
+ACCOUNT_DIMENSION: Final = "sellerAccount"
+METRIC_ACCOUNT_RECEIVED: Final = "AccountOrdersReceived"
+METRIC_ACCOUNT_COMPENSATED: Final = "AccountOrdersCompensated"
+METRIC_ACCOUNT_DECLINED: Final = "AccountPaymentsDeclined"
+METRIC_ACCOUNT_UNFULFILLABLE: Final = "AccountOrdersUnfulfillable"
 # A genuine Opayo notification whose unsigned fields contradict the registered transaction.
 METRIC_SERVER_NOTIFICATION_CONTRADICTION: Final = "ServerNotificationContradiction"
 

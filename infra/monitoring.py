@@ -23,8 +23,13 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constants import (
+    ACCOUNT_DIMENSION,
     AFTER_SALE_TRACKER,
     HELD_AUTHORISATIONS_CHECK,
+    METRIC_ACCOUNT_COMPENSATED,
+    METRIC_ACCOUNT_DECLINED,
+    METRIC_ACCOUNT_RECEIVED,
+    METRIC_ACCOUNT_UNFULFILLABLE,
     METRIC_DELIVERY_FAILURES,
     METRIC_HELD_AUTHORISATIONS,
     METRIC_ORDERS_UNFULFILLABLE,
@@ -37,6 +42,7 @@ from infra.constants import (
     METRIC_UNITS_NOT_SHIPPED,
     METRICS_NAMESPACE,
     OPAYO_WEBHOOK,
+    ORDER_INTAKE,
     ORDER_REFUND,
     SAGA_ABORT_PAYMENT,
     SAGA_CAPTURE_PAYMENT,
@@ -63,6 +69,28 @@ class MonitoredResources:
     functions: dict[str, lambda_.Function]
     # Modules whose functions call SP-API and publish the throttle metric.
     sp_api_callers: tuple[str, ...]
+
+
+HOUR = Duration.hours(1)
+ACCOUNT_COMPENSATIONS_PER_HOUR = 5
+DECLINE_RATE_PERCENT = 25
+DECLINE_RATE_MIN_ORDERS = 10
+
+
+def account_metric(
+    name: str, module: str, seller_account: str, period: Duration = PERIOD
+) -> cloudwatch.Metric:
+    """A per-account count as opayo_fba.observability.account_metric publishes it."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={
+            "service": f"{SERVICE_NAME}-{module.replace('_', '-')}",
+            ACCOUNT_DIMENSION: seller_account,
+        },
+        statistic="Sum",
+        period=period,
+    )
 
 
 def powertools_metric(name: str, module: str) -> cloudwatch.Metric:
@@ -115,6 +143,7 @@ class Monitoring(Construct):
         self._resources = resources
         self.alarms: list[cloudwatch.Alarm] = []
         self._build_alarms()
+        self._build_account_alarms(config)
         self.dashboard = self._build_dashboard(config)
 
     # ---- alarms ---------------------------------------------------------------------------
@@ -220,8 +249,9 @@ class Monitoring(Construct):
             "OrdersUnfulfillable",
             powertools_metric(METRIC_ORDERS_UNFULFILLABLE, SAGA_RECORD_OUTCOME.module),
             1,
-            "Amazon could not fulfil an order (stock or address); its payment was aborted or"
-            " refunded (see docs/deploy.md, runbook 'OrdersUnfulfillable')",
+            "Amazon could not fulfil an order (stock or address); its payment was aborted,"
+            " refunded, or held for a resubmission (see docs/deploy.md, runbook"
+            " 'OrdersUnfulfillable')",
         )
         self._alarm(
             "DeliveryFailures",
@@ -281,6 +311,50 @@ class Monitoring(Construct):
         return sums
 
     # ---- dashboard ------------------------------------------------------------------------
+
+    def _build_account_alarms(self, config: EnvironmentConfig) -> None:
+        """Per seller account: its compensations, its decline rate and its unfulfillable
+        orders alarm on their own, so one account's trouble is not hidden in the totals
+        (metrics with a `sellerAccount` dimension, opayo_fba.observability.account_metric)."""
+        for seller in config.seller_accounts:
+            account = seller.id
+            self._alarm(
+                f"Compensations-{account}",
+                account_metric(
+                    METRIC_ACCOUNT_COMPENSATED, SAGA_RECORD_OUTCOME.module, account, HOUR
+                ),
+                ACCOUNT_COMPENSATIONS_PER_HOUR,
+                f"{account}: {ACCOUNT_COMPENSATIONS_PER_HOUR} or more orders were compensated in an"
+                f" hour (see docs/deploy.md, runbook 'Compensations-<account>')",
+            )
+            self._alarm(
+                f"OrdersUnfulfillable-{account}",
+                account_metric(METRIC_ACCOUNT_UNFULFILLABLE, SAGA_RECORD_OUTCOME.module, account),
+                1,
+                f"{account}: Amazon could not fulfil an order (see docs/deploy.md, runbook"
+                " 'OrdersUnfulfillable')",
+            )
+            received = account_metric(METRIC_ACCOUNT_RECEIVED, ORDER_INTAKE.module, account, HOUR)
+            declined = account_metric(
+                METRIC_ACCOUNT_DECLINED, SAGA_RECORD_OUTCOME.module, account, HOUR
+            )
+            self._alarm(
+                f"DeclineRate-{account}",
+                cloudwatch.MathExpression(
+                    # A percentage, once the hour has enough orders to mean something.
+                    expression=(
+                        f"IF(FILL(received, 0) >= {DECLINE_RATE_MIN_ORDERS},"
+                        " 100 * FILL(declined, 0) / received, 0)"
+                    ),
+                    using_metrics={"received": received, "declined": declined},
+                    label=f"{account} decline rate (%)",
+                    period=HOUR,
+                ),
+                DECLINE_RATE_PERCENT,
+                f"{account}: {DECLINE_RATE_PERCENT}% or more of an hour's orders (at least"
+                f" {DECLINE_RATE_MIN_ORDERS}) were declined (see docs/deploy.md, runbook"
+                " 'DeclineRate-<account>')",
+            )
 
     def _build_dashboard(self, config: EnvironmentConfig) -> cloudwatch.Dashboard:
         res = self._resources

@@ -128,3 +128,45 @@ def test_dashboard_shows_every_signal(resources: dict[str, Any]) -> None:
         "Duration",
     ):
         assert metric in body, metric
+
+
+def test_each_seller_account_has_its_own_alarms(
+    resources: dict[str, Any], config: EnvironmentConfig
+) -> None:
+    """Compensations, decline rate and unfulfillable orders alarm per account, on metrics
+    with the account's dimension, as the code publishes them."""
+    from opayo_fba import observability
+
+    assert (
+        observability.ACCOUNT_DIMENSION,
+        observability.ACCOUNT_RECEIVED,
+        observability.ACCOUNT_COMPENSATED,
+        observability.ACCOUNT_DECLINED,
+        observability.ACCOUNT_UNFULFILLABLE,
+    ) == (
+        "sellerAccount",
+        "AccountOrdersReceived",
+        "AccountOrdersCompensated",
+        "AccountPaymentsDeclined",
+        "AccountOrdersUnfulfillable",
+    )
+    alarms = _alarms(resources)
+    for seller in config.seller_accounts:
+        account = {"Name": "sellerAccount", "Value": seller.id}
+        compensations = alarms[f"Compensations-{seller.id}"]
+        assert compensations["MetricName"] == "AccountOrdersCompensated"
+        assert account in compensations["Dimensions"]
+        assert (compensations["Period"], compensations["Threshold"]) == (3600, 5)
+        unfulfillable = alarms[f"OrdersUnfulfillable-{seller.id}"]
+        assert unfulfillable["MetricName"] == "AccountOrdersUnfulfillable"
+        assert account in unfulfillable["Dimensions"]
+        rate = alarms[f"DeclineRate-{seller.id}"]
+        metrics = {m["Id"]: m for m in rate["Metrics"]}
+        assert "100 * FILL(declined, 0) / received" in metrics[next(
+            k for k, m in metrics.items() if "Expression" in m
+        )]["Expression"]  # fmt: skip
+        stats = {k: m["MetricStat"]["Metric"] for k, m in metrics.items() if "MetricStat" in m}
+        assert stats["received"]["MetricName"] == "AccountOrdersReceived"
+        assert stats["declined"]["MetricName"] == "AccountPaymentsDeclined"
+        assert all(account in m["Dimensions"] for m in stats.values())
+        assert rate["Threshold"] == 25

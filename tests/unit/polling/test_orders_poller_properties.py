@@ -5,6 +5,7 @@ the same test fails: the overlap is what it checks.)"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -50,7 +51,9 @@ class LaggingAmazon:
                 latest[order_id] = amazon_order(order_id, update.at, update.status)
         return latest
 
-    def orders_updated_since(self, since: datetime) -> OrdersUpdate:
+    def orders_updated_since(
+        self, since: datetime, marketplace_ids: Sequence[str] = ()
+    ) -> OrdersUpdate:
         found = [
             order
             for order in self._visible().values()

@@ -239,3 +239,52 @@ def test_an_order_amazon_cannot_fulfil_alarms(world: World, outcome: str) -> Non
     )
     assert metrics.metric_set["OrdersUnfulfillable"]["Value"] == [1.0]
     metrics.clear_metrics()
+
+
+def _account_counts(printed: str) -> dict[tuple[str, str], float]:
+    """The per-account EMF lines printed (single_metric), by (metric, sellerAccount)."""
+    counts: dict[tuple[str, str], float] = {}
+    for line in printed.splitlines():
+        if not line.startswith("{"):
+            continue
+        document = json.loads(line)
+        for directive in document.get("_aws", {}).get("CloudWatchMetrics", []):
+            if {"service", "sellerAccount"} not in [set(d) for d in directive["Dimensions"]]:
+                continue
+            for metric in directive["Metrics"]:
+                key = (metric["Name"], document["sellerAccount"])
+                counts[key] = counts.get(key, 0) + sum(document[metric["Name"]])
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        ("capture_failed", {"AccountOrdersCompensated"}),
+        ("payment_declined", {"AccountOrdersCompensated", "AccountPaymentsDeclined"}),
+        ("fulfillment_rejected", {"AccountOrdersCompensated", "AccountOrdersUnfulfillable"}),
+    ],
+)
+def test_outcomes_are_counted_per_seller_account(
+    world: World, outcome: str, expected: set[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.add_order(make_order(), authorised_payment("W-1001"))
+    capsys.readouterr()
+    steps.record_outcome(
+        {"orderId": "W-1001", "compensationReason": {"outcome": outcome}}, world.deps
+    )
+    counts = _account_counts(capsys.readouterr().out)
+    assert counts == {(name, "uk-main"): 1.0 for name in expected}
+
+
+def test_a_per_account_count_is_published_even_without_a_namespace_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from opayo_fba.observability import account_metric
+
+    monkeypatch.delenv("POWERTOOLS_METRICS_NAMESPACE", raising=False)
+    capsys.readouterr()
+    account_metric("AccountOrdersReceived", "eu-main")
+    printed = capsys.readouterr().out
+    assert _account_counts(printed) == {("AccountOrdersReceived", "eu-main"): 1.0}
+    assert '"Namespace":"OpayoFba"' in printed

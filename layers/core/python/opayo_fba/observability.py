@@ -99,3 +99,36 @@ logger: Logger = Logger(logger_formatter=CardNumberMaskingFormatter())
 tracer: Tracer = Tracer()
 metrics: Metrics = Metrics()
 install_card_number_masking(logger)
+
+
+ACCOUNT_DIMENSION = "sellerAccount"
+# Per seller account (dimensions service and sellerAccount), for the per-account alarms.
+ACCOUNT_RECEIVED = "AccountOrdersReceived"  # order intake
+ACCOUNT_COMPENSATED = "AccountOrdersCompensated"  # the saga's RecordOutcome, from here on
+ACCOUNT_DECLINED = "AccountPaymentsDeclined"
+ACCOUNT_UNFULFILLABLE = "AccountOrdersUnfulfillable"
+
+
+def account_metric(name: str, seller_account: str, value: float = 1) -> None:
+    """A count for one seller account, published at once with the `service` and
+    `sellerAccount` dimensions (Powertools `single_metric`): the per-account alarms and
+    dashboard read these (infra/monitoring.py), so one account's trouble shows apart from
+    another's."""
+    import os
+
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    from aws_lambda_powertools.metrics.exceptions import MetricValueError, SchemaValidationError
+
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME", "opayo-fba")
+    try:
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=value,
+            namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "OpayoFba",
+            default_dimensions={"service": service},
+        ) as metric:
+            metric.add_dimension(name=ACCOUNT_DIMENSION, value=seller_account)
+    except (MetricValueError, SchemaValidationError):
+        # A count never stops an order or a payment: say so, and go on.
+        logger.warning("per-account metric not published", extra={"metric": name})

@@ -411,6 +411,9 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
     except ConflictError:
         # Another request with the same order won the race; answer as for a repeat.
         return submit_order(submission, deps)
+    from opayo_fba.observability import ACCOUNT_RECEIVED, account_metric
+
+    account_metric(ACCOUNT_RECEIVED, stored.seller_account)  # the decline rate's denominator
     start_if_decided(stored, deps.starter)
     return stored
 

@@ -36,7 +36,13 @@ from opayo_fba.model import (
     RefundLine,
     TransactionType,
 )
-from opayo_fba.observability import metrics
+from opayo_fba.observability import (
+    ACCOUNT_COMPENSATED,
+    ACCOUNT_DECLINED,
+    ACCOUNT_UNFULFILLABLE,
+    account_metric,
+    metrics,
+)
 from opayo_fba.opayo.errors import OpayoInstructionRefused
 from opayo_fba.saga.errors import (
     CancellationRefused,
@@ -1095,10 +1101,15 @@ def record_outcome(state: State, deps: SagaDependencies) -> dict[str, Any]:
     record = save(deps, order_id, keep)
     # The dashboard's "compensated" line and its alarm read this (infra/monitoring.py).
     metrics.add_metric(name="SagaCompensated", unit=MetricUnit.Count, value=1)
+    account = record.seller_account
+    account_metric(ACCOUNT_COMPENSATED, account)  # per account: its own alarm
+    if outcome == "payment_declined":
+        account_metric(ACCOUNT_DECLINED, account)  # over ACCOUNT_RECEIVED: the decline rate
     if outcome in UNFULFILLABLE_OUTCOMES:
         # Amazon could not fulfil it (no stock, an address it cannot serve): this alarms, so
-        # someone restocks and the shop can take the order again.
+        # someone restocks and resubmits it (resubmit.py).
         metrics.add_metric(name="OrdersUnfulfillable", unit=MetricUnit.Count, value=1)
+        account_metric(ACCOUNT_UNFULFILLABLE, account)
     return {"outcome": outcome, "status": record.status.value}
 
 
