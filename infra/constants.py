@@ -55,6 +55,7 @@ METRIC_ACCOUNT_RECEIVED: Final = "AccountOrdersReceived"
 METRIC_ACCOUNT_COMPENSATED: Final = "AccountOrdersCompensated"
 METRIC_ACCOUNT_DECLINED: Final = "AccountPaymentsDeclined"
 METRIC_ACCOUNT_UNFULFILLABLE: Final = "AccountOrdersUnfulfillable"
+METRIC_ACCOUNT_HELD: Final = "AccountHeldAuthorisations"
 # A genuine Opayo notification whose unsigned fields contradict the registered transaction.
 METRIC_SERVER_NOTIFICATION_CONTRADICTION: Final = "ServerNotificationContradiction"
 

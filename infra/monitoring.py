@@ -28,6 +28,7 @@ from infra.constants import (
     HELD_AUTHORISATIONS_CHECK,
     METRIC_ACCOUNT_COMPENSATED,
     METRIC_ACCOUNT_DECLINED,
+    METRIC_ACCOUNT_HELD,
     METRIC_ACCOUNT_RECEIVED,
     METRIC_ACCOUNT_UNFULFILLABLE,
     METRIC_DELIVERY_FAILURES,
@@ -333,6 +334,13 @@ class Monitoring(Construct):
                 1,
                 f"{account}: Amazon could not fulfil an order (see docs/deploy.md, runbook"
                 " 'OrdersUnfulfillable')",
+            )
+            self._alarm(
+                f"HeldAuthorisations-{account}",
+                account_metric(METRIC_ACCOUNT_HELD, HELD_AUTHORISATIONS_CHECK.module, account),
+                1,
+                f"{account}: a Deferred authorisation of one of its orders has been held too long"
+                " without capture (see docs/deploy.md, runbook 'HeldAuthorisations')",
             )
             received = account_metric(METRIC_ACCOUNT_RECEIVED, ORDER_INTAKE.module, account, HOUR)
             declined = account_metric(

@@ -143,12 +143,14 @@ def test_each_seller_account_has_its_own_alarms(
         observability.ACCOUNT_COMPENSATED,
         observability.ACCOUNT_DECLINED,
         observability.ACCOUNT_UNFULFILLABLE,
+        observability.ACCOUNT_HELD,
     ) == (
         "sellerAccount",
         "AccountOrdersReceived",
         "AccountOrdersCompensated",
         "AccountPaymentsDeclined",
         "AccountOrdersUnfulfillable",
+        "AccountHeldAuthorisations",
     )
     alarms = _alarms(resources)
     for seller in config.seller_accounts:
@@ -160,6 +162,9 @@ def test_each_seller_account_has_its_own_alarms(
         unfulfillable = alarms[f"OrdersUnfulfillable-{seller.id}"]
         assert unfulfillable["MetricName"] == "AccountOrdersUnfulfillable"
         assert account in unfulfillable["Dimensions"]
+        held = alarms[f"HeldAuthorisations-{seller.id}"]
+        assert held["MetricName"] == "AccountHeldAuthorisations"
+        assert account in held["Dimensions"]
         rate = alarms[f"DeclineRate-{seller.id}"]
         metrics = {m["Id"]: m for m in rate["Metrics"]}
         assert "100 * FILL(declined, 0) / received" in metrics[next(

@@ -43,6 +43,7 @@ def test_only_authorisations_held_past_the_alarm_age_are_counted(world: World) -
     result = _check(world)
     assert (result.held_too_long, result.aborted, result.oldest_order_id) == (2, 0, "OLDER")
     assert world.opayo.aborts == []  # without a policy, it only alarms
+    assert result.held_by_account == {"uk-main": 2}  # for HeldAuthorisations-<account>
 
 
 def test_the_policy_aborts_only_those_past_its_limit(world: World) -> None:

@@ -107,6 +107,7 @@ ACCOUNT_RECEIVED = "AccountOrdersReceived"  # order intake
 ACCOUNT_COMPENSATED = "AccountOrdersCompensated"  # the saga's RecordOutcome, from here on
 ACCOUNT_DECLINED = "AccountPaymentsDeclined"
 ACCOUNT_UNFULFILLABLE = "AccountOrdersUnfulfillable"
+ACCOUNT_HELD = "AccountHeldAuthorisations"  # the held-authorisations check
 
 
 def account_metric(name: str, seller_account: str, value: float = 1) -> None:

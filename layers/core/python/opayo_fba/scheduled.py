@@ -215,8 +215,13 @@ def check_held_authorisations(event: Mapping[str, Any], w: Wiring) -> dict[str, 
         alarm_after=timedelta(days=alarm_days or 0),
         abort_after=None if abort_days is None else timedelta(days=abort_days),
     )
-    # The HeldAuthorisations alarm reads this (infra/monitoring.py).
+    # The HeldAuthorisations alarm reads this (infra/monitoring.py), and per seller account
+    # HeldAuthorisations-<account> reads the account's own count.
     metrics.add_metric(name="HeldAuthorisations", unit=MetricUnit.Count, value=result.held_too_long)
+    from opayo_fba.observability import ACCOUNT_HELD, account_metric
+
+    for account, count in sorted(result.held_by_account.items()):
+        account_metric(ACCOUNT_HELD, account, count)
     metrics.add_metric(
         name="HeldAuthorisationsAborted", unit=MetricUnit.Count, value=result.aborted
     )

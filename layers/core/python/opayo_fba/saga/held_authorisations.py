@@ -10,7 +10,8 @@ the saga missed is recorded instead, and an authorisation already gone is just w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from opayo_fba.model import PaymentState
@@ -30,6 +31,8 @@ class HeldAuthorisationsResult:
     aborted: int
     already_settled: int  # Opayo no longer held them (captured or aborted elsewhere)
     oldest_order_id: str = ""
+    # held_too_long by seller account, for the per-account alarms.
+    held_by_account: dict[str, int] = field(default_factory=dict)
 
 
 def check_held_authorisations(
@@ -58,6 +61,7 @@ def check_held_authorisations(
         aborted=aborted,
         already_settled=settled,
         oldest_order_id=aged[0].order_id if aged else "",
+        held_by_account=dict(Counter(record.seller_account for record in aged)),
     )
 
 
