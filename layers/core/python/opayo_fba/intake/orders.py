@@ -21,9 +21,7 @@ and marketplace checked against the deployment's configuration (`KnownAccounts`)
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -240,10 +238,9 @@ def parse_submission(body: str) -> OrderSubmission:
 
 def payment_vendor_tx_code(order_id: str) -> str:
     """The vendorTxCode of an order's payment, derived from the order id alone."""
-    candidate = f"PAY-{order_id}"
-    if re.fullmatch(r"[A-Za-z0-9{}._-]{1,40}", candidate):
-        return candidate
-    return "PAYH-" + hashlib.sha256(order_id.encode("utf-8")).hexdigest()[:32]
+    from opayo_fba.opayo.pi import derived_vendor_tx_code
+
+    return derived_vendor_tx_code("PAY", order_id)
 
 
 def _pi_payment(

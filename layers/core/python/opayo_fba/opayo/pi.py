@@ -74,6 +74,16 @@ def refund_vendor_tx_code(refund_id: str) -> str:
     return "RFNH-" + hashlib.sha256(refund_id.encode("utf-8")).hexdigest()[:32]
 
 
+def derived_vendor_tx_code(prefix: str, key: str) -> str:
+    """`<prefix>-<key>` when that is a valid vendorTxCode (at most 40 of A-Z a-z 0-9 {} . _ -),
+    else `<prefix>H-` and 32 hex digits of the key's SHA-256: the same key always gives the
+    same code, so Opayo's uniqueness check refuses a second transaction for it."""
+    candidate = f"{prefix}-{key}"
+    if _VENDOR_TX_CODE.match(candidate):
+        return candidate
+    return f"{prefix}H-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+
+
 def check_vendor_tx_code(value: str) -> str:
     if not _VENDOR_TX_CODE.match(value or ""):
         raise InvalidInputError(

@@ -28,8 +28,6 @@ Unfulfillable after capture) can be resubmitted once stock is back. A resubmissi
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
@@ -89,11 +87,9 @@ class ResubmitReply:
 def repeat_vendor_tx_code(order_id: str, attempt: int) -> str:
     """The vendorTxCode of the Repeat that pays `attempt` of an order, from the two alone
     (readable when it fits Opayo's 40 characters, else hashed, like a refund's)."""
-    candidate = f"RPT-{order_id}-A{attempt}"
-    if re.fullmatch(r"[A-Za-z0-9._-]{1,40}", candidate):
-        return candidate
-    digest = hashlib.sha256(f"{order_id}-A{attempt}".encode()).hexdigest()[:32]
-    return f"RPTH-{digest}"
+    from opayo_fba.opayo.pi import derived_vendor_tx_code
+
+    return derived_vendor_tx_code("RPT", f"{order_id}-A{attempt}")
 
 
 def resubmit_order(
