@@ -53,6 +53,7 @@ from opayo_fba.intake.three_d_secure import challenge_from_pi
 from opayo_fba.model import Order, PaymentState, PaymentTransaction, TransactionType
 from opayo_fba.model.common import SourceDocument
 from opayo_fba.model.three_d_secure import StrongCustomerAuthentication, ThreeDSecureChallenge
+from opayo_fba.observability import ACCOUNT_RECEIVED, account_metric
 from opayo_fba.routing import RoutingRules, route_order
 from opayo_fba.store.orders import OrderRecord, OrderStore
 from opayo_fba.transform.opayo_pi import payment_from_pi, pi_transaction_request
@@ -408,8 +409,6 @@ def submit_order(submission: OrderSubmission, deps: IntakeDependencies) -> Order
     except ConflictError:
         # Another request with the same order won the race; answer as for a repeat.
         return submit_order(submission, deps)
-    from opayo_fba.observability import ACCOUNT_RECEIVED, account_metric
-
     account_metric(ACCOUNT_RECEIVED, stored.seller_account)  # the decline rate's denominator
     start_if_decided(stored, deps.starter)
     return stored

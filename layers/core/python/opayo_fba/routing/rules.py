@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
@@ -149,7 +149,10 @@ class Route:
     reasons: tuple[str, ...]
 
 
-def _first(rules: Sequence[_Rule], order: Order) -> tuple[int, _Rule] | None:
+RuleT = TypeVar("RuleT", bound=_Rule)
+
+
+def _first(rules: Sequence[RuleT], order: Order) -> tuple[int, RuleT] | None:
     for index, rule in enumerate(rules):
         if rule.matches(order):
             return index, rule
@@ -175,7 +178,6 @@ def route_order(
     found = _first(rules.fulfillment, order)
     if found is not None:
         index, rule = found
-        assert isinstance(rule, FulfillmentRule)
         if seller_account is not None and seller_account != rule.seller_account:
             raise InvalidInputError(
                 f"sellerAccount: {quote_input(seller_account)} contradicts fulfillment rule "
@@ -197,10 +199,9 @@ def route_order(
             "sellerAccount, or add a routing rule for it"
         )
     chosen_vendor = vendor
-    found = _first(rules.payments, order)
-    if found is not None:
-        index, payment_rule = found
-        assert isinstance(payment_rule, PaymentRule)
+    payment_found = _first(rules.payments, order)
+    if payment_found is not None:
+        index, payment_rule = payment_found
         if vendor is not None and vendor != payment_rule.vendor:
             raise InvalidInputError(
                 f"vendor: {quote_input(vendor)} contradicts payment rule {index + 1} "
