@@ -36,8 +36,17 @@ class Carrier:
 NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
-def test_a_parcel_is_followed_until_delivered_and_announced_once(world: World) -> None:
+def _shipped(world: World) -> datetime:
+    """Ship W-1001; the moment its tracking starts (mark_shipped reads the wall clock, so the
+    test's times are taken from it, not from a fixed date that the clock will pass)."""
     steps.mark_shipped(_shipped_order(world, unfulfillable=0), world.deps)
+    shipped = world.store.get("W-1001").follow_up_at
+    assert shipped is not None
+    return shipped
+
+
+def test_a_parcel_is_followed_until_delivered_and_announced_once(world: World) -> None:
+    NOW = _shipped(world)  # noqa: N806
     carrier = Carrier({1: "IN_TRANSIT"})
 
     first = track_due_orders(world.deps, "uk-main", carrier, now=NOW + timedelta(seconds=1))
@@ -69,7 +78,7 @@ def test_a_parcel_is_followed_until_delivered_and_announced_once(world: World) -
 def test_an_unknown_package_is_asked_again_and_a_lost_one_is_a_failed_delivery(
     world: World,
 ) -> None:
-    steps.mark_shipped(_shipped_order(world, unfulfillable=0), world.deps)
+    NOW = _shipped(world)  # noqa: N806
     carrier = Carrier()
     track_due_orders(world.deps, "uk-main", carrier, now=NOW + timedelta(seconds=1))
     assert world.store.get("W-1001").follow_up_at is not None
