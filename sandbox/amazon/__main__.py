@@ -46,6 +46,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--marketplace-id", default=_env("MARKETPLACE_ID", _DEFAULTS.marketplace_id)
     )
     parser.add_argument(
+        "--also-marketplace-id",
+        action="append",
+        default=[m for m in _env("MARKETPLACE_IDS", "").split(",") if m],
+        help="another marketplace the seller sells in (repeatable; UK and EU stock are "
+        "separate pools)",
+    )
+    parser.add_argument(
         "--sqs-queue-url",
         action="append",
         default=[u for u in _env("SQS_QUEUE_URL", "").split(",") if u],
@@ -84,6 +91,7 @@ def build_options(args: argparse.Namespace) -> AmazonSandboxOptions:
             refresh_token=args.refresh_token,
             seller_id=args.seller_id,
             marketplace_id=args.marketplace_id,
+            marketplace_ids=tuple(args.also_marketplace_id),
         ),
         notification_targets=targets,
         faults=FaultConfig.model_validate_json(args.faults) if args.faults else FaultConfig(),
@@ -108,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  LWA client secret:   {creds.client_secret}")
     print(f"  refresh token:       {creds.refresh_token}")
     print(f"  seller id:           {creds.seller_id}")
-    print(f"  marketplace id:      {creds.marketplace_id}")
+    print(f"  marketplace ids:     {', '.join(creds.enabled_marketplaces)}")
     print(
         f"  SKUs in stock:       {', '.join(s.sku + '=' + str(s.quantity) for s in options.skus)}"
     )

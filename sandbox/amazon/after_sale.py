@@ -339,10 +339,10 @@ def list_return_reason_codes(state: AmazonState, call: ApiCall) -> tuple[int, di
     sku = call.param("sellerSku")
     if not sku:
         raise invalid_input("sellerSku is required.", "sellerSku")
-    if state.inventory(sku) is None:
+    if state.catalog_item(sku) is None:
         raise invalid_input(f"sellerSku {sku!r} is not in this seller's catalog.", "sellerSku")
     marketplace = call.param("marketplaceId")
-    if marketplace and marketplace != state.credentials.marketplace_id:
+    if marketplace and marketplace not in state.credentials.enabled_marketplaces:
         raise invalid_input(
             f"marketplaceId {marketplace!r} is not enabled for this seller.", "marketplaceId"
         )
@@ -537,6 +537,10 @@ def _receive_returns(state: AmazonState, returns: dict[str, Any], now: datetime)
     )
     if not due:
         return
+    original = state.store.get("fulfillment_order", order_id)
+    # A sellable return goes back into the stock of the order's own pool (our assumption:
+    # Amazon's pages say where a return is received, not whose pool it joins).
+    pool = state.pool_for(original["order"].get("marketplaceId") if original else None)
     for item in due:
         received = datetime.fromtimestamp(item["_receive_at"], now.tzinfo)
         condition = _condition(item, chosen)
@@ -548,9 +552,9 @@ def _receive_returns(state: AmazonState, returns: dict[str, Any], now: datetime)
             fulfillmentCenterId=FULFILLMENT_CENTER,
         )
         if condition == "Sellable":
-            stock = state.inventory(item["_sku"])
+            stock = state.inventory(item["_sku"], pool)
             if stock is not None:
-                state.set_inventory(item["_sku"], stock["quantity"] + 1)
+                state.set_inventory(item["_sku"], stock["quantity"] + 1, pool)
     state.store.put("fulfillment_return", order_id, returns)
     if all(i["status"] == "Processed" for i in returns["items"]):
         state.untrack("fulfillment_return", order_id)

@@ -4,7 +4,8 @@ POST /_sandbox/clock/advance      jump the clock, then apply every transition th
 GET|POST /_sandbox/notifications  targets (SQS queue URL or HTTP URL), duplicate_rate, log
 GET|POST /_sandbox/rate-limits    {"enabled", "scale", "overrides": {op: {"rate", "burst"}}}
 POST /_sandbox/settlements/close  close a settlement now; returns the report
-GET|POST /_sandbox/inventory      stock levels; POST {"sku", "quantity"} sets one
+GET|POST /_sandbox/inventory      stock levels by pool; POST {"sku", "quantity"[, "pool" or
+                                  "marketplaceId"]} sets one (default: the home pool)
 POST /_sandbox/tracking           {"outcome", "sellerFulfillmentOrderId" | "packageNumber"}
 POST /_sandbox/returns            {"sellerFulfillmentOrderId", "condition", "sellerReturnItemId"?}
 """
@@ -40,6 +41,10 @@ class RateLimitConfig(BaseModel):
 class InventoryUpdate(BaseModel):
     sku: str = Field(min_length=1)
     quantity: int = Field(ge=0)
+    # The stock pool ("UK", "EU"; sandbox/amazon/pools.py), or a marketplace whose pool it is;
+    # neither: the home marketplace's pool.
+    pool: str | None = Field(default=None, min_length=1)
+    marketplaceId: str | None = Field(default=None, min_length=1)
 
 
 class TrackingOutcome(BaseModel):
@@ -139,7 +144,7 @@ async def close_settlement(request: Request) -> JSONResponse:
 
 
 async def get_inventory(request: Request) -> JSONResponse:
-    stock = sorted(_sandbox(request).store.all("inventory"), key=lambda r: r["sku"])
+    stock = sorted(_sandbox(request).store.all("inventory"), key=lambda r: (r["sku"], r["pool"]))
     return JSONResponse({"inventory": stock})
 
 
@@ -148,10 +153,12 @@ async def set_inventory(request: Request) -> JSONResponse:
         update = InventoryUpdate.model_validate_json(await request.body())
     except ValidationError as error:
         return _bad_request(error)
+    state = _sandbox(request).state
+    pool = update.pool or state.pool_for(update.marketplaceId)
     try:
-        _sandbox(request).state.set_inventory(update.sku, update.quantity)
+        state.set_inventory(update.sku, update.quantity, pool)
     except KeyError:
-        return JSONResponse({"error": f"unknown sku {update.sku!r}"}, 404)
+        return JSONResponse({"error": f"unknown sku {update.sku!r} in the {pool} pool"}, 404)
     return await get_inventory(request)
 
 

@@ -55,7 +55,9 @@ _ADDRESS_TO_ORDERS = {
 
 
 def _stock(state: AmazonState, sku: str, field: str) -> dict[str, Any]:
-    record = state.inventory(sku)
+    """The SKU's catalog record (from any pool: a SKU known to the seller but with no stock
+    in the order's pool is accepted and goes unfulfillable, as one sold out)."""
+    record = state.catalog_item(sku)
     if record is None:
         raise invalid_input(f"{field}: SKU {sku!r} is not in this seller's catalog.", field)
     return record
@@ -63,10 +65,11 @@ def _stock(state: AmazonState, sku: str, field: str) -> dict[str, Any]:
 
 def _check_marketplace(state: AmazonState, body: dict[str, Any]) -> None:
     marketplace = body.get("marketplaceId")
-    if marketplace and marketplace != state.credentials.marketplace_id:
+    enabled = state.credentials.enabled_marketplaces
+    if marketplace and marketplace not in enabled:
         raise invalid_input(
             f"marketplaceId {marketplace!r} is not enabled for this seller "
-            f"(use {state.credentials.marketplace_id}).",
+            f"(use one of {', '.join(enabled)}).",
             "marketplaceId",
         )
 
@@ -105,15 +108,17 @@ def _check_items(state: AmazonState, items: list[dict[str, Any]]) -> None:
                 )
 
 
-def _available(state: AmazonState, sku: str, excluding: str) -> int:
-    """Stock not yet promised to another order in Planning or Processing."""
-    record = state.inventory(sku)
+def _available(state: AmazonState, sku: str, excluding: str, pool: str) -> int:
+    """Stock of `pool` not yet promised to another order of that pool in Planning or
+    Processing (sandbox/amazon/pools.py: UK stock never fills an EU order)."""
+    record = state.inventory(sku, pool)
     on_hand: int = record["quantity"] if record else 0
     reserved: int = sum(
         int(item["quantity"])
         for other in state.in_flight("fulfillment_order")
         if other["order"]["sellerFulfillmentOrderId"] != excluding
         and other["order"]["fulfillmentOrderStatus"] in ("Planning", "Processing")
+        and state.pool_for(other["order"].get("marketplaceId")) == pool
         for item in other["items"]
         if item["sellerSku"] == sku
     )
@@ -159,9 +164,10 @@ def _plan(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
     nothing at all is in stock (the official model's FulfillmentPolicy descriptions).
     """
     order_id = record["order"]["sellerFulfillmentOrderId"]
+    pool = state.pool_for(record["order"].get("marketplaceId"))
     available = {
         item["sellerFulfillmentOrderItemId"]: max(
-            0, min(item["quantity"], _available(state, item["sellerSku"], order_id))
+            0, min(item["quantity"], _available(state, item["sellerSku"], order_id, pool))
         )
         for item in record["items"]
     }
@@ -214,11 +220,12 @@ def ship(state: AmazonState, record: dict[str, Any], at: datetime) -> None:
                 "estimatedArrivalDate": shipment["estimatedArrivalDate"],
             }
         ]
+    pool = state.pool_for(record["order"].get("marketplaceId"))
     for item in record["items"]:
-        stock = state.inventory(item["sellerSku"])
+        stock = state.inventory(item["sellerSku"], pool)
         if stock is not None:
             state.set_inventory(
-                item["sellerSku"], max(0, stock["quantity"] - shipped_quantity(item))
+                item["sellerSku"], max(0, stock["quantity"] - shipped_quantity(item)), pool
             )
     after_sale.register_packages(state, record, at)
     record["completed_at"] = at.timestamp()
@@ -363,6 +370,7 @@ def create_fulfillment_order(state: AmazonState, call: ApiCall) -> tuple[int, di
         buyer=None,
         seller_order_id=order_id,
         ship_service_level=body["shippingSpeedCategory"],
+        marketplace_id=body.get("marketplaceId"),
     )
     record = {
         "request": body,
@@ -510,16 +518,21 @@ def get_fulfillment_preview(state: AmazonState, call: ApiCall) -> tuple[int, dic
     if not items:
         raise invalid_input("items must contain at least one item.", "items")
     now = state.now()
+    marketplace = body.get("marketplaceId") or state.credentials.marketplace_id
+    pool = state.pool_for(marketplace)
     speeds = body.get("shippingSpeedCategories") or ["Standard", "Expedited", "Priority"]
     previews = []
     for speed in speeds:
         unfulfillable, fulfillable = [], []
         fee_minor, grams, currency = 0, 0, "GBP"
         for item in items:
-            stock = state.inventory(item["sellerSku"])
+            stock = state.catalog_item(item["sellerSku"])
             # The units in stock are previewed as fulfillable and the rest as unfulfillable
             # (our assumption: Amazon's pages do not say how an item partly in stock previews).
-            in_stock = 0 if stock is None else max(0, _available(state, item["sellerSku"], ""))
+            # Only the marketplace's own pool counts (sandbox/amazon/pools.py).
+            in_stock = (
+                0 if stock is None else max(0, _available(state, item["sellerSku"], "", pool))
+            )
             ships = min(item["quantity"], in_stock)
             if ships < item["quantity"]:
                 unfulfillable.append(
@@ -551,7 +564,7 @@ def get_fulfillment_preview(state: AmazonState, call: ApiCall) -> tuple[int, dic
             "shippingSpeedCategory": speed,
             "isFulfillable": not unfulfillable,
             "isCODCapable": False,
-            "marketplaceId": state.credentials.marketplace_id,
+            "marketplaceId": marketplace,
             "estimatedShippingWeight": _weight(grams),
             "estimatedFees": [
                 {

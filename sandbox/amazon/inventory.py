@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.amazon.errors import invalid_input
+from sandbox.amazon.pools import marketplaces_in
 from sandbox.amazon.state import AmazonState, ApiCall
 from sandbox.amazon.timefmt import iso, parse_iso, parse_param
 
@@ -87,14 +88,15 @@ def _query(state: AmazonState, call: ApiCall) -> dict[str, Any]:
     """The request's filters, checked; 400 naming the parameter otherwise."""
     if call.param("granularityType") != "Marketplace":
         raise invalid_input("granularityType must be Marketplace.", "granularityType")
-    marketplace = state.credentials.marketplace_id
+    enabled = state.credentials.enabled_marketplaces
     marketplaces = call.param_list("marketplaceIds")
-    if marketplaces != [marketplace]:
+    if len(marketplaces) != 1 or marketplaces[0] not in enabled:
         raise invalid_input(
             f"marketplaceIds must be exactly one marketplace enabled for this seller "
-            f"({marketplace}).",
+            f"(one of {', '.join(enabled)}).",
             "marketplaceIds",
         )
+    marketplace = marketplaces[0]
     if call.param("granularityId") != marketplace:
         raise invalid_input(
             "granularityId must be the marketplace id when granularityType is Marketplace.",
@@ -114,6 +116,7 @@ def _query(state: AmazonState, call: ApiCall) -> dict[str, Any]:
         raise invalid_input(f"sellerSkus takes at most {MAX_SELLER_SKUS} SKUs.", "sellerSkus")
     single = call.param("sellerSku")
     return {
+        "marketplace": marketplace,
         "details": details_raw == "true",
         "start": iso(start) if start is not None else None,
         # startDateTime wins over sellerSkus, which wins over sellerSku (the model's summary).
@@ -135,8 +138,14 @@ def get_inventory_summaries(state: AmazonState, call: ApiCall) -> tuple[int, dic
                 "A nextToken must be sent with the same startDateTime as the first page.",
                 "startDateTime",
             )
+        if saved.get("marketplace", query["marketplace"]) != query["marketplace"]:
+            raise invalid_input(
+                "A nextToken must be sent with the same marketplaceIds as the first page.",
+                "marketplaceIds",
+            )
         query, offset = {**query, "skus": saved["skus"]}, int(saved["offset"])
-    records = sorted(state.store.all("inventory"), key=lambda r: r["sku"])
+    # The marketplace's own pool: UK stock is not sellable in the EU (sandbox/amazon/pools.py).
+    records = state.stock_in(state.pool_for(query["marketplace"]))
     if query["start"] is not None:
         since = parse_iso(query["start"])
         records = [r for r in records if last_updated(r) >= since]
@@ -144,7 +153,7 @@ def get_inventory_summaries(state: AmazonState, call: ApiCall) -> tuple[int, dic
         wanted = set(query["skus"])
         records = [r for r in records if r["sku"] in wanted]
     page = records[offset : offset + PAGE_SIZE]
-    marketplace = state.credentials.marketplace_id
+    marketplace = query["marketplace"]
     body: dict[str, Any] = {
         "payload": {
             "granularity": {"granularityType": "Marketplace", "granularityId": marketplace},
@@ -156,6 +165,7 @@ def get_inventory_summaries(state: AmazonState, call: ApiCall) -> tuple[int, dic
             "nextToken": _encode(
                 {
                     "start": query["start"],
+                    "marketplace": query["marketplace"],
                     "skus": query["skus"],
                     "offset": offset + PAGE_SIZE,
                     "issued": iso(state.now()),
@@ -198,9 +208,10 @@ def availability_change(state: AmazonState, record: dict[str, Any]) -> dict[str,
             "FNSKU": fn_sku(record),
             "ASIN": record["asin"],
             "SKU": record["sku"],
+            # One entry per marketplace the record's pool sells in (sandbox/amazon/pools.py).
             "FulfillmentInventoryByMarketplace": [
                 {
-                    "MarketplaceId": state.credentials.marketplace_id,
+                    "MarketplaceId": marketplace,
                     "ItemName": record["title"],
                     "FulfillmentInventory": {
                         "InboundQuantityBreakdown": {"Working": 0, "Shipped": 0, "Receiving": 0},
@@ -216,6 +227,9 @@ def availability_change(state: AmazonState, record: dict[str, Any]) -> dict[str,
                         "PendingCustomerOrderInTransit": 0,
                     },
                 }
+                for marketplace in marketplaces_in(
+                    record["pool"], state.credentials.enabled_marketplaces
+                )
             ],
         },
         "NotificationMetadata": {
@@ -233,5 +247,8 @@ def _notification_id(state: AmazonState) -> str:
 
 
 def publish_availability_change(state: AmazonState, record: dict[str, Any]) -> None:
-    """A stock observer (`AmazonState.stock_observers`): one notification per change."""
+    """A stock observer (`AmazonState.stock_observers`): one notification per change, for
+    stock in a pool the seller sells in."""
+    if not marketplaces_in(record["pool"], state.credentials.enabled_marketplaces):
+        return
     state.publish(NOTIFICATION_TYPE, availability_change(state, record))

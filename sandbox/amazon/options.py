@@ -28,8 +28,17 @@ class Credentials(BaseModel):
     client_secret: str = "sandbox-client-secret"
     refresh_token: str = "Atzr|sandbox-refresh-token"
     seller_id: str = "A1SANDBOXSELLER"
+    # The seller's home marketplace, and the others it sells in (sandbox/amazon/pools.py:
+    # UK and EU marketplaces draw on separate stock pools).
     marketplace_id: str = "A1F83G8C2ARO7P"
+    marketplace_ids: tuple[str, ...] = ()
     application_id: str = "amzn1.sellerapps.app.sandbox-opayo-fba"
+
+    @property
+    def enabled_marketplaces(self) -> tuple[str, ...]:
+        """Every marketplace the seller sells in, the home marketplace first."""
+        others = [m for m in self.marketplace_ids if m != self.marketplace_id]
+        return (self.marketplace_id, *dict.fromkeys(others))
 
 
 class SkuStock(BaseModel):
@@ -46,6 +55,9 @@ class SkuStock(BaseModel):
     # The MCF per-unit fulfillment fee Amazon charges; appears in settlement reports.
     mcf_fee_minor: int = Field(default=285, ge=0)
     weight_grams: int = Field(default=350, gt=0)
+    # The stock pool the units are in (sandbox/amazon/pools.py: "UK", "EU"); None: the pool
+    # of the seller's home marketplace. A SKU may be listed once per pool.
+    pool: str | None = Field(default=None, min_length=1)
 
 
 # EU product names with accents and ™, as merchants' listings carry them: report documents

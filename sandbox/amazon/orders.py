@@ -52,6 +52,7 @@ def add_order(
     buyer: dict[str, Any] | None,
     seller_order_id: str | None = None,
     ship_service_level: str = "Standard",
+    marketplace_id: str | None = None,
 ) -> str:
     """Store an order; `items` are (sku, quantity, unit_price_minor, currency, asin, title)."""
     amazon_order_id = state.amazon_order_id()
@@ -70,7 +71,7 @@ def add_order(
         "NumberOfItemsShipped": 0,
         "NumberOfItemsUnshipped": sum(item["quantity"] for item in items),
         "PaymentMethod": "Other",
-        "MarketplaceId": state.credentials.marketplace_id,
+        "MarketplaceId": marketplace_id or state.credentials.marketplace_id,
         "OrderType": "StandardOrder",
         "IsBusinessOrder": False,
         "IsPrime": False,
@@ -137,7 +138,7 @@ def set_order_status(
 def seed_amazon_orders(state: AmazonState) -> None:
     """Two Amazon.co.uk orders so getOrders has something besides MCF orders."""
     now = state.now()
-    stock = {record["sku"]: record for record in state.store.all("inventory")}
+    stock = {record["sku"]: record for record in state.stock_in(state.home_pool)}
     skus = [sku for sku, record in stock.items() if record["quantity"] > 0][:2]
     for index, (sku, status, channel) in enumerate(
         [(skus[0], "Shipped", "AFN"), (skus[-1], "Unshipped", "MFN")]

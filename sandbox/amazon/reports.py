@@ -61,8 +61,12 @@ _MYI_COLUMNS = (
 )
 
 
-def _inventory_document(state: AmazonState, report_type: str) -> str:
-    stock = sorted(state.store.all("inventory"), key=lambda r: r["sku"])
+def _inventory_document(state: AmazonState, report_type: str, marketplaces: list[str]) -> str:
+    """The stock of the pools the report's marketplaces draw on (sandbox/amazon/pools.py)."""
+    pools = dict.fromkeys(state.pool_for(m) for m in marketplaces)
+    stock = sorted(
+        (r for pool in pools for r in state.stock_in(pool)), key=lambda r: (r["sku"], r["pool"])
+    )
     if report_type == "GET_AFN_INVENTORY_DATA":
         lines = [
             "seller-sku\tfulfillment-channel-sku\tasin\tcondition-type\t"
@@ -138,7 +142,7 @@ def tick(state: AmazonState, now: datetime) -> None:
             state.untrack("report", report["reportId"])
             report["processingEndTime"] = iso(created + timedelta(seconds=DONE_AFTER))
             report["reportDocumentId"] = store_document(
-                state, _inventory_document(state, report["reportType"])
+                state, _inventory_document(state, report["reportType"], report["marketplaceIds"])
             )
             state.store.put("report", report["reportId"], report)
             state.publish(
@@ -162,15 +166,19 @@ def create_report(state: AmazonState, call: ApiCall) -> tuple[int, dict[str, Any
             f"supported: {sorted(INVENTORY_REPORT_TYPES)}.",
             "reportType",
         )
-    if state.credentials.marketplace_id not in body["marketplaceIds"]:
+    enabled = state.credentials.enabled_marketplaces
+    marketplaces = [m for m in enabled if m in body["marketplaceIds"]]
+    if not marketplaces:
         raise invalid_input(
-            f"marketplaceIds must include {state.credentials.marketplace_id}.", "marketplaceIds"
+            f"marketplaceIds must include a marketplace enabled for this seller "
+            f"(one of {', '.join(enabled)}).",
+            "marketplaceIds",
         )
     now = state.now()
     report: dict[str, Any] = {
         "reportId": str(50000000000 + state.next_number("report")),
         "reportType": report_type,
-        "marketplaceIds": [state.credentials.marketplace_id],
+        "marketplaceIds": marketplaces,
         "createdTime": iso(now),
         "processingStatus": "IN_QUEUE",
     }

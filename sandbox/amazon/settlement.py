@@ -65,7 +65,7 @@ def _order_rows(state: AmazonState, record: dict[str, Any]) -> list[tuple[dict[s
         shipped = fulfillment.shipped_quantity(item)
         if shipped == 0:
             continue
-        stock = state.inventory(item["sellerSku"]) or {"mcf_fee_minor": 0, "currency": "GBP"}
+        stock = state.catalog_item(item["sellerSku"]) or {"mcf_fee_minor": 0, "currency": "GBP"}
         fee = -stock["mcf_fee_minor"] * shipped
         rows.append(
             (

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sandbox.amazon.options import AmazonSandboxOptions
+from sandbox.amazon.pools import inventory_key, pool_of
 from sandbox.amazon.timefmt import iso
 from sandbox.common.clock import SandboxClock
 from sandbox.common.store import StateStore
@@ -79,8 +80,13 @@ class AmazonState:
         if not store.keys("inventory"):
             started = iso(clock.now())
             for stock in options.skus:
-                stock_record = {**stock.model_dump(mode="json"), "last_updated": started}
-                store.put("inventory", stock.sku, stock_record)
+                pool = stock.pool or self.home_pool
+                stock_record = {
+                    **stock.model_dump(mode="json"),
+                    "pool": pool,
+                    "last_updated": started,
+                }
+                store.put("inventory", inventory_key(pool, stock.sku), stock_record)
         self._in_flight: dict[str, set[str]] = {
             kind: {
                 key
@@ -130,12 +136,33 @@ class AmazonState:
             return [record for record in records if record is not None]
 
     # ---- inventory ---------------------------------------------------------------------
-    def inventory(self, sku: str) -> dict[str, Any] | None:
-        return self.store.get("inventory", sku)
+    @property
+    def home_pool(self) -> str:
+        return pool_of(self.credentials.marketplace_id)
 
-    def set_inventory(self, sku: str, quantity: int) -> None:
+    def pool_for(self, marketplace_id: str | None) -> str:
+        """The pool a marketplace's orders draw on (the home pool when none is named)."""
+        return pool_of(marketplace_id) if marketplace_id else self.home_pool
+
+    def inventory(self, sku: str, pool: str | None = None) -> dict[str, Any] | None:
+        """The stock of `sku` in `pool` (default: the home marketplace's pool)."""
+        return self.store.get("inventory", inventory_key(pool or self.home_pool, sku))
+
+    def stock_in(self, pool: str) -> list[dict[str, Any]]:
+        """Every stock record of a pool, by SKU."""
+        records = (r for r in self.store.all("inventory") if r["pool"] == pool)
+        return sorted(records, key=lambda r: r["sku"])
+
+    def catalog_item(self, sku: str) -> dict[str, Any] | None:
+        """The SKU's record in any pool (its catalog data: title, fees, weight)."""
+        return self.inventory(sku) or next(
+            (r for r in self.store.all("inventory") if r["sku"] == sku), None
+        )
+
+    def set_inventory(self, sku: str, quantity: int, pool: str | None = None) -> None:
+        key = inventory_key(pool or self.home_pool, sku)
         with self.store.transaction():
-            record = self.store.get("inventory", sku)
+            record = self.store.get("inventory", key)
             if record is None:
                 raise KeyError(sku)
             if record["quantity"] == quantity:
@@ -143,7 +170,7 @@ class AmazonState:
             record["quantity"] = quantity
             # When the quantity last changed: getInventorySummaries' lastUpdatedTime.
             record["last_updated"] = iso(self.clock.now())
-            self.store.put("inventory", sku, record)
+            self.store.put("inventory", key, record)
             for observer in self.stock_observers:
                 observer(self, record)
 
