@@ -106,6 +106,9 @@ class AmazonSandbox:
         self.state.subscribe(self.notifications.publish)
         self.state.stock_observers.append(inventory.publish_availability_change)
         self.recorded: deque[RecordedResponse] = deque(maxlen=options.history_limit)
+        # The authenticated calls as the handlers saw them (operation, parameters, body), for
+        # tests that judge what a client asked for.
+        self.calls: deque[ApiCall] = deque(maxlen=options.history_limit)
         if options.seed_amazon_orders and not self.store.keys("order"):
             orders.seed_amazon_orders(self.state)
         self._stop = threading.Event()
@@ -168,6 +171,7 @@ class AmazonSandbox:
                     caller, request.method, request.url.path
                 ),
             )
+            self.calls.append(call)
             with self.store.transaction():
                 status, payload = handler(self.state, call)
         except ApiError as error:

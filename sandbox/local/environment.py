@@ -1,6 +1,6 @@
 """Everything `make demo`, `opayo-fba local up` and the end-to-end tests run together:
-the Amazon sandbox, one Opayo sandbox per vendor in the template, and the local runtime
-running the synthesized template against them.
+one Amazon sandbox per seller account and one Opayo sandbox per vendor in the template, and
+the local runtime running the synthesized template against them.
 """
 
 from __future__ import annotations
@@ -12,9 +12,15 @@ import httpx
 
 from sandbox.amazon.app import create_app as create_amazon_app
 from sandbox.amazon.options import AmazonSandboxOptions, NotificationTarget
+from sandbox.amazon.options import Credentials as AmazonCredentials
 from sandbox.common.server import ThreadedServer
 from sandbox.local.runtime import LocalRuntime, RuntimeOptions
-from sandbox.local.seeds import sandbox_secret_values, vendors_in
+from sandbox.local.seeds import (
+    sandbox_secret_values,
+    seller_accounts_in,
+    seller_credentials,
+    vendors_in,
+)
 from sandbox.local.template import Template
 from sandbox.opayo.app import close_app as close_opayo_app
 from sandbox.opayo.app import create_app as create_opayo_app
@@ -36,8 +42,10 @@ class EnvironmentOptions:
     time_factor: float = 60.0
     api_port: int = 0
     moto_port: int | None = None
+    # The first seller account's sandbox (the others take any free port).
     amazon_port: int = 0
     opayo_port: int = 0
+    # The first seller account's sandbox options (its credentials are the account's).
     amazon: AmazonSandboxOptions | None = None
     opayo: dict[str, OpayoSandboxOptions] = field(default_factory=dict)
     run_schedules: bool = True
@@ -74,7 +82,9 @@ def _function_environment(options: EnvironmentOptions) -> dict[str, str]:
 class LocalEnvironment:
     def __init__(self, options: EnvironmentOptions) -> None:
         self.options = options
+        # The first seller account's sandbox, and every account's by account id.
         self.amazon: ThreadedServer | None = None
+        self.amazons: dict[str, ThreadedServer] = {}
         self.opayo: dict[str, ThreadedServer] = {}
         self.runtime: LocalRuntime | None = None
 
@@ -91,20 +101,30 @@ class LocalEnvironment:
             server = ThreadedServer(create_opayo_app(sandbox_options), port=o.opayo_port)
             opayo_urls[vendor] = server.start()
             self.opayo[vendor] = server
-        amazon_options = o.amazon or AmazonSandboxOptions(
-            clock_factor=o.time_factor,
-            history_limit=1000,
-            # Clients cache a token for an hour of real time; so does the fast sandbox.
-            token_lifetime_seconds=int(3600 * max(1.0, o.time_factor)),
-        )
-        self.amazon = ThreadedServer(create_amazon_app(amazon_options), port=o.amazon_port)
-        amazon_url = self.amazon.start()
+        amazon: dict[str, tuple[str, AmazonCredentials]] = {}
+        for index, (account, marketplaces) in enumerate(seller_accounts_in(template).items()):
+            credentials = seller_credentials(index, account, marketplaces)
+            base = (o.amazon if index == 0 else None) or AmazonSandboxOptions(
+                clock_factor=o.time_factor,
+                history_limit=1000,
+                # Clients cache a token for an hour of real time; so does the fast sandbox.
+                token_lifetime_seconds=int(3600 * max(1.0, o.time_factor)),
+                # Each seller's own orders on Amazon; the first seller's are the demo's.
+                seed_amazon_orders=index == 0,
+            )
+            amazon_options = base.model_copy(update={"credentials": credentials})
+            server = ThreadedServer(
+                create_amazon_app(amazon_options), port=o.amazon_port if index == 0 else 0
+            )
+            amazon[account] = (server.start(), credentials)
+            self.amazons[account] = server
+        self.amazon = next(iter(self.amazons.values()), None)
         self.runtime = LocalRuntime(
             RuntimeOptions(
                 template=o.template,
                 region=o.region,
                 time_factor=o.time_factor,
-                secret_values=sandbox_secret_values(template, amazon_url, opayo_urls),
+                secret_values=sandbox_secret_values(template, amazon, opayo_urls),
                 api_port=o.api_port,
                 moto_port=o.moto_port,
                 run_schedules=o.run_schedules,
@@ -117,18 +137,19 @@ class LocalEnvironment:
             target = NotificationTarget(
                 kind="sqs", url=queue, endpoint_url=self.runtime.moto_url or None, region=o.region
             )
-            httpx.post(
-                f"{amazon_url}/_sandbox/notifications",
-                json={"targets": [target.model_dump(mode="json")]},
-            ).raise_for_status()
+            for amazon_url, _ in amazon.values():
+                httpx.post(
+                    f"{amazon_url}/_sandbox/notifications",
+                    json={"targets": [target.model_dump(mode="json")]},
+                ).raise_for_status()
         return self
 
     def stop(self) -> None:
         if self.runtime is not None:
             self.runtime.stop()
-        if self.amazon is not None:
-            self.amazon.app.state.sandbox.close()  # type: ignore[attr-defined]
-            self.amazon.stop()
+        for server in self.amazons.values():
+            server.app.state.sandbox.close()  # type: ignore[attr-defined]
+            server.stop()
         for server in self.opayo.values():
             close_opayo_app(server.app)  # type: ignore[arg-type]
             server.stop()
@@ -143,6 +164,8 @@ class LocalEnvironment:
         if self.runtime is None or self.amazon is None:
             raise RuntimeError("the local environment is not running")
         urls = {"api": self.runtime.api_url, "amazon": self.amazon.url}
+        if len(self.amazons) > 1:
+            urls.update({f"amazon:{account}": s.url for account, s in self.amazons.items()})
         urls.update({f"opayo:{vendor}": server.url for vendor, server in self.opayo.items()})
         if self.runtime.moto_url:
             urls["aws"] = self.runtime.moto_url

@@ -46,7 +46,7 @@ def _shipped(world: World) -> datetime:
 
 
 def test_a_parcel_is_followed_until_delivered_and_announced_once(world: World) -> None:
-    NOW = _shipped(world)  # noqa: N806
+    NOW = _shipped(world)
     carrier = Carrier({1: "IN_TRANSIT"})
 
     first = track_due_orders(world.deps, "uk-main", carrier, now=NOW + timedelta(seconds=1))
@@ -78,7 +78,7 @@ def test_a_parcel_is_followed_until_delivered_and_announced_once(world: World) -
 def test_an_unknown_package_is_asked_again_and_a_lost_one_is_a_failed_delivery(
     world: World,
 ) -> None:
-    NOW = _shipped(world)  # noqa: N806
+    NOW = _shipped(world)
     carrier = Carrier()
     track_due_orders(world.deps, "uk-main", carrier, now=NOW + timedelta(seconds=1))
     assert world.store.get("W-1001").follow_up_at is not None
