@@ -59,7 +59,10 @@ def sandbox_connector(
     sleep: Callable[[float], None] | None = None,
     latency_cushion: float = 0.5,
     plans: Mapping[str, UsagePlan] | None = None,
+    limiter_key: str | None = None,
 ) -> SpApiConnector:
+    """`limiter_key`: whose buckets the connector draws on (default: its seller's, as in
+    production; the two-accounts benchmark's baseline shares one key between sellers)."""
     credentials = sandbox_credentials(options)
     buckets = (
         TokenBucketTable(BUCKETS_TABLE, client=dynamodb, clock=clock)
@@ -71,7 +74,7 @@ def sandbox_connector(
         limiter_kwargs["plans"] = {**USAGE_PLANS, **plans}
     if sleep is not None:
         limiter_kwargs["sleep"] = sleep
-    limiter = SellerRateLimiter(buckets, credentials.seller_id, **limiter_kwargs)
+    limiter = SellerRateLimiter(buckets, limiter_key or credentials.seller_id, **limiter_kwargs)
     return SpApiConnector(
         credentials,
         limiter=limiter,

@@ -1,0 +1,43 @@
+"""Two seller accounts at full rate do not share a usage-plan budget (bench/two_accounts.py
+prints the rates; this runs its smallest form and judges the calls counted, not the time).
+
+In 8 sandbox seconds a createFulfillmentOrder budget (2/s, burst 30) allows about 46 calls.
+With buckets per seller account each account gets its whole burst; with one bucket for the
+application (the baseline) the two accounts share a single one.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from bench.two_accounts import FULFIL, bench
+
+pytestmark = pytest.mark.integration
+BURST = 30
+
+
+def _args() -> argparse.Namespace:
+    return argparse.Namespace(workers=4, pollers=1, seconds=8.0, speed=8.0)
+
+
+def test_each_account_spends_its_own_budget_and_an_app_wide_bucket_would_share_one() -> None:
+    ours = {
+        x.account: x
+        for x in bench("ours", ["uk-main", "eu-main"], _args())
+        if x.operation == FULFIL
+    }
+    shared = {
+        x.account: x
+        for x in bench("app-wide", ["uk-main", "eu-main"], _args(), app_wide=True)
+        if x.operation == FULFIL
+    }
+    assert set(ours) == set(shared) == {"uk-main", "eu-main"}
+    for line in ours.values():
+        assert line.failed == 0
+        assert line.throttled == 0  # the limiter waits for a slot instead of drawing a 429
+        assert line.completed > BURST, line
+    # One bucket for both: together they get about one account's budget.
+    assert sum(x.completed for x in shared.values()) < sum(x.completed for x in ours.values())
+    assert min(x.completed for x in shared.values()) < BURST
