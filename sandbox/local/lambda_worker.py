@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import sys
 import time
 import traceback
@@ -109,6 +110,9 @@ def _stop_after_armed_calls() -> None:
 
 
 def serve(request_fd: int, result_fd: int) -> None:
+    # Ctrl-C in `opayo-fba local up` reaches the whole process group: the runtime stops its
+    # execution environments itself (closing their pipes), so a worker ignores it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     requests = os.fdopen(request_fd, "r", encoding="utf-8")
     results = os.fdopen(result_fd, "w", encoding="utf-8")
     function = json.loads(requests.readline())

@@ -1,9 +1,10 @@
 """Two seller accounts and two Opayo vendors from one deployment, through the real template
 on the local runtime, judged on the sandboxes' own records.
 
-The merchant sells from the UK into the UK and the EU: UK orders are fulfilled by `uk-main`
-from UK stock and paid in GBP through one vendor, EU orders by `eu-main` (Germany and France)
-from EU stock and paid in EUR through another (`cdk.json`'s prod example has the same shape).
+The merchant sells from the UK into the UK and the EU (cdk.json's `twoaccounts` stage, the
+prod example's shape with sandbox vendors): UK orders are fulfilled by `uk-main` from UK stock
+and paid in GBP through one vendor, EU orders by `eu-main` (Germany and France) from EU stock
+and paid in EUR through another.
 Each account has its own Amazon sandbox, which keeps UK and EU stock in separate pools
 (docs/sandbox-amazon.md, "Marketplaces and stock pools"). The shop names neither the account
 nor the vendor: the routing rules choose them.
@@ -20,7 +21,7 @@ import pytest
 
 from sandbox.demo.scenarios import AUTH, BROWSER_DATA, TEST_CARD, sample_order
 from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
-from tests.fixtures.cloud_assembly import synthesize_environment
+from tests.fixtures.cloud_assembly import synthesize_stage
 
 pytestmark = pytest.mark.e2e
 TIME_FACTOR = 600.0
@@ -29,34 +30,13 @@ DE = "A1PA6795UKMFR9"
 FR = "A13V1IB3VIYZZH"
 UK_VENDOR = "sandboxvendor"
 EU_VENDOR = "sandboxeu"
-TWO_ACCOUNTS = {
-    "sellerAccounts": [
-        {"id": "uk-main", "region": "eu", "marketplaceIds": [UK]},
-        {"id": "eu-main", "region": "eu", "marketplaceIds": [DE, FR]},
-    ],
-    "opayoVendors": [
-        {"name": UK_VENDOR, "environment": "sandbox", "abortDeferredAfterDays": 25},
-        {"name": EU_VENDOR, "environment": "sandbox", "abortDeferredAfterDays": 25},
-    ],
-    "routing": {
-        "fulfillment": [
-            {"countries": ["GB"], "sellerAccount": "uk-main", "marketplaceId": UK},
-            {"countries": ["FR"], "sellerAccount": "eu-main", "marketplaceId": FR},
-            {"countries": ["EU"], "sellerAccount": "eu-main", "marketplaceId": DE},
-        ],
-        "payments": [
-            {"currencies": ["GBP"], "vendor": UK_VENDOR},
-            {"currencies": ["EUR"], "vendor": EU_VENDOR},
-        ],
-    },
-}
+# cdk.json's `twoaccounts` stage: the prod example's shape, with sandbox vendors.
+STAGE = "twoaccounts"
 
 
 @pytest.fixture(scope="module")
 def environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEnvironment]:
-    template = synthesize_environment(
-        tmp_path_factory.mktemp("two-accounts-cdk-out"), "twoaccounts", TWO_ACCOUNTS
-    )
+    template = synthesize_stage(tmp_path_factory.mktemp("two-accounts-cdk-out"), STAGE)
     options = EnvironmentOptions(
         template=template,
         time_factor=TIME_FACTOR,

@@ -29,7 +29,7 @@ def _with(change: dict[str, Any], environment: str = "dev") -> dict[str, Any]:
     return context
 
 
-@pytest.mark.parametrize("environment", ["dev", "prod"])
+@pytest.mark.parametrize("environment", ["dev", "twoaccounts", "prod"])
 def test_every_environment_in_cdk_json_is_valid(environment: str) -> None:
     config = load_config(_context(environment))
     assert config.name == environment
@@ -139,7 +139,9 @@ def test_duplicate_seller_ids_are_refused() -> None:
 
 
 def test_an_unknown_environment_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigurationError, match=r"'staging' is not defined.*\['dev', 'prod'\]"):
+    with pytest.raises(
+        ConfigurationError, match=r"'staging' is not defined.*\['dev', 'prod', 'twoaccounts'\]"
+    ):
         load_config(_context("staging"))
 
 
