@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sandbox.amazon.options import RateLimit
 
-# The usage plans of /work/shared/reference/sp-api.md (requests per second, burst).
+# The usage plans of docs/reference/sp-api.md (requests per second, burst).
 USAGE_PLANS: dict[str, RateLimit] = {
     "getOrders": RateLimit(rate=0.0167, burst=20),
     **{

@@ -2,7 +2,7 @@
 NotificationURL, abort transactions left unfinished, and (on request) duplicate or reorder
 deliveries.
 
-What the merchant's reply means (/work/shared/reference/opayo.md, "Corrections and
+What the merchant's reply means (docs/reference/opayo.md, "Corrections and
 additions"; Sage Pay's txstateid list, Stack Overflow 40176413: "9 Transaction completed but
 Vendor systems returned INVALID or ERROR in response to notification POST. Transaction
 CANCELLED by the Vendor"):

@@ -1,7 +1,7 @@
 """The Server & Direct Shared Protocol: RELEASE, ABORT, REFUND and VOID of a transaction
 registered through Server, by form POST to `/gateway/service/{release|abort|refund|void}.vsp`.
 
-Fields, from /work/shared/reference/opayo.md ("Corrections and additions") and
+Fields, from docs/reference/opayo.md ("Corrections and additions") and
 omnipay-sagepay's src/Message/Shared{Capture,Abort,Refund,Void}Request.php, ebizmarts'
 Model/Api/Shared.php:
 - RELEASE: VPSProtocol, TxType=RELEASE, Vendor, VendorTxCode, VPSTxId, SecurityKey, TxAuthNo,

@@ -1,7 +1,7 @@
 """How the sandbox signs its Server notifications, written from the public sources on its own
 (not imported from the connector it tests, so a mistake on one side shows on the other).
 
-Order of the signed fields: /work/shared/reference/opayo.md and omnipay-sagepay's
+Order of the signed fields: docs/reference/opayo.md and omnipay-sagepay's
 `src/Traits/ServerNotifyTrait.php` (`buildSignature`). A successful TOKEN registration
 (`TxType=TOKEN`, `Status=OK`) is signed differently (same file): the VPSTxId without its
 braces, and nothing after the SecurityKey. An aborted TOKEN registration is signed as a

@@ -2,7 +2,7 @@
 
 Values from the list Sage Pay support gave (Stack Overflow question 40176413, "Sagepay
 Reporting API getTransactionDetail txstateid values"), which the reference page
-(`/work/shared/reference/opayo.md`, "Knowing what happened after a lost response") repeats for
+(`docs/reference/opayo.md`, "Knowing what happened after a lost response") repeats for
 8, 14, 15, 16 and 19, confirmed in part by ebizmarts' Magento Sage Pay Suite
 (Model/Api/Shared.php: 14, 15, 16; Model/Cron.php: 8). Which value a RELEASED Deferred shows is
 not published: the sandbox shows 16, "successfully authorised" (our assumption, and what

@@ -1,6 +1,6 @@
 """Opayo Server notifications: parse the form body, verify VPSSignature, build the reply.
 
-Verification follows /work/shared/reference/opayo.md exactly (field order, lower-cased vendor
+Verification follows docs/reference/opayo.md exactly (field order, lower-cased vendor
 name, Token only for TOKEN, braces kept on VPSTxId) through `opayo_fba.opayo.signatures`,
 compared case-insensitively in constant time. Every rejection says why, naming the field or
 the signature mismatch, so an operator can debug it (`opayo-fba opayo verify-notification`);
@@ -46,7 +46,7 @@ class NotificationCheck:
 
 def decode_notification(body: bytes) -> str:
     """UTF-8, or else ISO-8859-1: Opayo's gateway is Latin-1 underneath, and the signed
-    fields are ASCII either way (/work/shared/reference/opayo.md, "Smaller points")."""
+    fields are ASCII either way (docs/reference/opayo.md, "Smaller points")."""
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:

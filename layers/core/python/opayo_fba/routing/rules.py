@@ -2,7 +2,7 @@
 vendor takes its payment, from the order itself.
 
 Since Brexit, UK and EU stock are separate pools: an MCF order to a GB address must use the UK
-marketplace's stock and one to an EU address EU stock (`../shared/reference/sp-api.md`,
+marketplace's stock and one to an EU address EU stock (`docs/reference/sp-api.md`,
 "Marketplaces"). A merchant with a UK and an EU account therefore routes by destination
 country, and usually takes GBP and EUR payments through different Opayo vendors.
 
