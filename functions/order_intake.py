@@ -33,7 +33,7 @@ settings().require(
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # the order: names, addresses
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     remember_context(context)
     try:

@@ -22,7 +22,7 @@ settings().require("orders_table")
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False)  # the order: names, addresses
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         order_id = order_id_parameter(event)

@@ -121,6 +121,10 @@ class FunctionFactory:
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"{SERVICE_NAME}-{spec.module.replace('_', '-')}",
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                # X-Ray keeps no return values: many hold names, addresses and e-mails (an
+                # order's view, a saga step's state). Handlers also say so where they return
+                # an order; this makes it the default for every traced method.
+                "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
                 ENV_ENVIRONMENT_NAME: self._config.name,
                 **(environment or {}),
             },

@@ -149,6 +149,13 @@ def test_all_functions_share_runtime_architecture_layers_and_tracing(
         assert log_group["Properties"]["RetentionInDays"] >= 30
 
 
+def test_no_function_records_return_values_in_its_traces(resources: dict[str, Any]) -> None:
+    """Return values (an order's view, a saga step's state) carry personal data."""
+    for logical_id, function in _functions(resources).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables.get("POWERTOOLS_TRACER_CAPTURE_RESPONSE") == "false", logical_id
+
+
 def test_each_function_has_its_own_role(resources: dict[str, Any]) -> None:
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _functions(resources).values()]
     assert len(roles) == len(set(roles))
@@ -158,6 +165,7 @@ def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any
     allowed_literals = {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
         "OPAYO_FBA_ENVIRONMENT",
         "OPAYO_VENDORS",
         "SELLER_MARKETPLACES",  # seller account ids -> marketplace ids: names, no secret
