@@ -108,3 +108,73 @@ def test_the_saga_reaches_each_payment_through_its_own_integration(
         assert (opened.security_key, opened.tx_auth_no) == ("ABCDEFGHIJ", "9155")
         with pytest.raises(ConfigurationError, match="no SecurityKey"):
             wiring.payments(record("server", None))
+
+
+def test_a_rotated_secret_rebuilds_the_connectors_built_from_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A warm environment keeps its connectors while their secret is unchanged, and builds
+    new ones from the new value once Secrets Manager holds a rotated version (read again
+    after the secrets cache's max age; here 0, so on the next use)."""
+    import json
+
+    from opayo_fba.store.secrets import SecretJsonReader
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    with mock_aws():
+        secrets = boto3.client("secretsmanager")
+        seller = {
+            "lwa_client_id": "client",
+            "lwa_client_secret": "old-secret",
+            "refresh_token": "Atzr|old",
+            "seller_id": "A1SELLER",
+            "marketplace_id": "A1F83G8C2ARO7P",
+        }
+        vendor = {
+            "vendor_name": "shop",
+            "integration_key": "k",
+            "integration_password": "old-password",
+            "reporting_user": "u",
+            "reporting_password": "r",
+        }
+        seller_arn = secrets.create_secret(
+            Name="opayo-fba/test/amazon/uk-main", SecretString=json.dumps(seller)
+        )["ARN"]
+        vendor_arn = secrets.create_secret(
+            Name="opayo-fba/test/opayo/shop", SecretString=json.dumps(vendor)
+        )["ARN"]
+        wiring = Wiring(
+            Settings(
+                SELLER_SECRET_ARNS=json.dumps({"uk-main": seller_arn}),
+                VENDOR_SECRET_ARNS=json.dumps({"shop": vendor_arn}),
+                CONNECTOR_STATE_TABLE_NAME="state",
+            )
+        )
+        wiring.__dict__["secrets"] = SecretJsonReader(max_age=0)
+
+        amazon, pi, shared = (
+            wiring.amazon("uk-main"),
+            wiring.pi("shop"),
+            wiring.shared_protocol("shop"),
+        )
+        assert wiring.amazon("uk-main") is amazon  # unchanged secret: the same connector
+        assert wiring.pi("shop") is pi
+        assert wiring.shared_protocol("shop") is shared
+
+        # Rotation: a new version becomes AWSCURRENT.
+        secrets.put_secret_value(
+            SecretId=seller_arn, SecretString=json.dumps({**seller, "refresh_token": "Atzr|new"})
+        )
+        secrets.put_secret_value(
+            SecretId=vendor_arn,
+            SecretString=json.dumps({**vendor, "integration_password": "new-password"}),
+        )
+
+        rotated = wiring.amazon("uk-main")
+        assert rotated is not amazon
+        assert rotated._credentials.refresh_token.get_secret_value() == "Atzr|new"
+        new_pi = wiring.pi("shop")
+        assert new_pi is not pi
+        assert new_pi._credentials.integration_password.get_secret_value() == "new-password"
+        assert wiring.shared_protocol("shop") is not shared
+        assert wiring.amazon("uk-main") is rotated  # and kept again until the next rotation

@@ -2,8 +2,8 @@
 
 Handlers import `settings()` at module level and call `.require(...)` with what they need, so a
 missing variable fails the first invocation's init with its name, not the thousandth event.
-Connectors are built lazily and cached per seller account and per vendor for the life of the
-execution environment.
+Connectors are built lazily and cached per seller account and per vendor, and rebuilt when
+their secret's value changes (a rotation, picked up within the secrets cache's max age).
 
 Endpoints: production URLs are the defaults. A secret may override them (`endpoint` and
 `lwa_url` for a seller account, `base_url` for an Opayo vendor); the local runtime does that to
@@ -254,9 +254,10 @@ class Wiring:
     ) -> None:
         self.config = config
         self.time_budget = time_budget
-        self._amazon: dict[str, SpApiConnector] = {}
-        self._pi: dict[str, PiClient] = {}
-        self._shared: dict[str, SharedProtocolClient] = {}
+        # Each connector with the fingerprint of the secret it was built from.
+        self._amazon: dict[str, tuple[str, SpApiConnector]] = {}
+        self._pi: dict[str, tuple[str, PiClient]] = {}
+        self._shared: dict[str, tuple[str, SharedProtocolClient]] = {}
         self._chart: Path | None = None
         self._sku_mappings: dict[str, SkuMapping | None] = {}
 
@@ -280,15 +281,31 @@ class Wiring:
             known = ", ".join(sorted(arns)) or "none configured"
             raise ConfigurationError(f"no {kind} {name!r} (configured: {known})") from None
 
+    def _current(self, cache: dict[str, tuple[str, Any]], key: str, arn: str) -> Any:
+        """The cached connector for `key` if its secret is unchanged since it was built;
+        None when it must be (re)built. A stale one is closed if it can be."""
+        cached = cache.get(key)
+        if cached is None:
+            return None
+        if cached[0] == self.secrets.fingerprint(arn):
+            return cached[1]
+        del cache[key]
+        close = getattr(cached[1], "close", None)
+        if callable(close):
+            close()
+        return None
+
     def amazon(self, account: str) -> SpApiConnector:
-        if account not in self._amazon:
+        arn = self._secret_arn("seller account", self.config.seller_secret_arns, account)
+        current: SpApiConnector | None = self._current(self._amazon, account, arn)
+        if current is None:
             from opayo_fba.amazon.connector import SpApiConnector, SpApiEndpoints
             from opayo_fba.amazon.credentials import SellerCredentials
             from opayo_fba.amazon.rate_limit import SellerRateLimiter
             from opayo_fba.store.rate_limits import TokenBucketTable
 
             self.config.require("connector_state_table")
-            arn = self._secret_arn("seller account", self.config.seller_secret_arns, account)
+            fingerprint = self.secrets.fingerprint(arn)
             credentials = self.secrets.read(arn, SellerCredentials)
             where = self.secrets.read(arn, _SellerEndpoints)
             endpoints = SpApiEndpoints(
@@ -299,41 +316,48 @@ class Wiring:
             limiter = SellerRateLimiter(
                 TokenBucketTable(str(self.config.connector_state_table)), credentials.seller_id
             )
-            self._amazon[account] = SpApiConnector(
+            current = SpApiConnector(
                 credentials, limiter=limiter, endpoints=endpoints, time_budget=self.time_budget
             )
-        return self._amazon[account]
+            self._amazon[account] = (fingerprint, current)
+        return current
 
     def reporting(self, vendor: str) -> ReportingClient:
         """The vendor's Reporting & Admin API client (the one its Pi client consults)."""
         return self.pi(vendor).reporting
 
     def pi(self, vendor: str) -> PiClient:
-        if vendor not in self._pi:
+        arn = self._secret_arn("Opayo vendor", self.config.vendor_secret_arns, vendor)
+        current: PiClient | None = self._current(self._pi, vendor, arn)
+        if current is None:
             from opayo_fba.opayo.credentials import VendorCredentials
             from opayo_fba.opayo.pi import PiClient
             from opayo_fba.opayo.reporting import ReportingClient
 
-            arn = self._secret_arn("Opayo vendor", self.config.vendor_secret_arns, vendor)
+            fingerprint = self.secrets.fingerprint(arn)
             credentials = self.secrets.read(arn, VendorCredentials)
             base = (self.secrets.read(arn, _VendorEndpoint).base_url or OPAYO_LIVE).rstrip("/")
             reporting = ReportingClient(credentials, url=f"{base}/access/access.htm")
-            self._pi[vendor] = PiClient(credentials, reporting=reporting, base_url=f"{base}/api/v1")
-        return self._pi[vendor]
+            current = PiClient(credentials, reporting=reporting, base_url=f"{base}/api/v1")
+            self._pi[vendor] = (fingerprint, current)
+        return current
 
     def shared_protocol(self, vendor: str) -> SharedProtocolClient:
         """The vendor's Server & Direct Shared Protocol client (same secret and host as Pi)."""
-        if vendor not in self._shared:
+        arn = self._secret_arn("Opayo vendor", self.config.vendor_secret_arns, vendor)
+        current: SharedProtocolClient | None = self._current(self._shared, vendor, arn)
+        if current is None:
             from opayo_fba.opayo.credentials import VendorCredentials
             from opayo_fba.opayo.shared_protocol import SharedProtocolClient
 
-            arn = self._secret_arn("Opayo vendor", self.config.vendor_secret_arns, vendor)
+            fingerprint = self.secrets.fingerprint(arn)
             credentials = self.secrets.read(arn, VendorCredentials)
             base = (self.secrets.read(arn, _VendorEndpoint).base_url or OPAYO_LIVE).rstrip("/")
-            self._shared[vendor] = SharedProtocolClient(
+            current = SharedProtocolClient(
                 credentials, reporting=self.reporting(vendor), base_url=f"{base}/gateway/service"
             )
-        return self._shared[vendor]
+            self._shared[vendor] = (fingerprint, current)
+        return current
 
     def payments(self, record: OrderRecord) -> PaymentPort:
         """How the saga reaches this order's payment: Pi for a Pi payment; for a payment

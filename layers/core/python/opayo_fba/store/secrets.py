@@ -2,12 +2,16 @@
 
 One JSON secret per seller account (Amazon) or per vendor (Opayo). The cache means a warm
 Lambda reads each secret at most once per `max_age` seconds; rotating a secret therefore
-takes effect within `max_age` without a deploy. Values are never logged: errors name the
-secret and the missing fields, never what the secret holds.
+takes effect within `max_age` without a deploy: `fingerprint` tells the composition root
+(wiring.py) that the value changed, so it rebuilds the connector built from the old one.
+Values are never logged: errors name the secret and the missing fields, never what the
+secret holds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -31,7 +35,23 @@ class SecretJsonReader:
         self._provider = SecretsProvider(boto3_client=boto3_client)
         self._max_age = max_age
 
+    def fingerprint(self, secret_name: str) -> str:
+        """A digest of the secret's current value (as cached): it changes when the secret is
+        rotated, and says nothing about the value itself."""
+        raw = self._raw(secret_name)
+        return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+
     def read(self, secret_name: str, model: type[ModelT]) -> ModelT:
+        raw = self._raw(secret_name)
+        try:
+            return model.model_validate(raw)
+        except ValidationError as error:
+            problems = ", ".join(
+                f"{'.'.join(str(p) for p in e['loc'])} ({e['msg']})" for e in error.errors()
+            )
+            raise ConfigurationError(f"secret {secret_name!r} is incomplete: {problems}") from None
+
+    def _raw(self, secret_name: str) -> dict[str, Any]:
         from aws_lambda_powertools.utilities.parameters.exceptions import (
             GetParameterError,
             TransformParameterError,
@@ -47,15 +67,8 @@ class SecretJsonReader:
             ) from None
         except TransformParameterError:
             raise ConfigurationError(
-                f"secret {secret_name!r} is not a JSON object; store the fields of "
-                f"{model.__name__} as JSON"
+                f"secret {secret_name!r} is not a JSON object; store its fields as JSON"
             ) from None
         if not isinstance(raw, dict):
             raise ConfigurationError(f"secret {secret_name!r} must be a JSON object")
-        try:
-            return model.model_validate(raw)
-        except ValidationError as error:
-            problems = ", ".join(
-                f"{'.'.join(str(p) for p in e['loc'])} ({e['msg']})" for e in error.errors()
-            )
-            raise ConfigurationError(f"secret {secret_name!r} is incomplete: {problems}") from None
+        return raw
