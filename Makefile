@@ -29,8 +29,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# --dist loadscope: each test module runs in one worker, so an e2e module starts its local
+# environment once and its tests run in file order.
 test: lint typecheck $(NPM_STAMP)
-	$(VENV)/bin/pytest -n 2
+	$(VENV)/bin/pytest -n 2 --dist loadscope
 
 # Node.js tools pinned in package.json: the CDK CLI and asl-validator (tests/infra).
 $(NPM_STAMP): package.json package-lock.json

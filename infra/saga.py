@@ -72,6 +72,7 @@ from infra.constants import (
 )
 from infra.functions import log_retention
 from infra.platform import Platform
+from opayo_fba.model.events import EVENT_VERSION
 
 # Errors worth retrying: our connectors' transient failures and Lambda's own.
 TRANSIENT_ERRORS = [
@@ -519,6 +520,9 @@ class Saga(Construct):
                     detail_type=detail_type,
                     detail=sfn.TaskInput.from_object(
                         {
+                            # The shape of opayo_fba.model.events (OrderShipped,
+                            # OrderCompensated); tests/contract checks it on the bus.
+                            "version": EVENT_VERSION,
                             "orderId": sfn.JsonPath.string_at("$.orderId"),
                             "outcome": outcome,
                             "executionId": sfn.JsonPath.execution_id,

@@ -48,6 +48,8 @@ NOT_NEEDED_LOCALLY: dict[str, str] = {
     "AWS::S3::BucketPolicy": "no resource policies locally",
     "AWS::Events::EventBusPolicy": "no resource policies locally",
     "AWS::SNS::TopicPolicy": "no resource policies locally",
+    "AWS::EventSchemas::Registry": "the event schemas are in docs/events/",
+    "AWS::EventSchemas::Schema": "the event schemas are in docs/events/",
 }
 # The fixed egress address for Opayo (infra/egress.py): locally every function reaches the
 # sandboxes on loopback, and the Opayo sandbox plays the Valid IPs check itself.

@@ -13,7 +13,7 @@ import pytest
 
 from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from sandbox.local.environment import LocalEnvironment
-from tests.fixtures.bus import subscribe_to_bus
+from tests.fixtures.bus import check_canonical, subscribe_to_bus
 
 REGION = "eu-west-2"
 TIME_FACTOR = 600.0
@@ -33,7 +33,9 @@ def bus(environment: LocalEnvironment) -> Any:
             for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
                 "Messages", []
             ):
-                received.append(json.loads(message["Body"]))
+                event = json.loads(message["Body"])
+                check_canonical(event)
+                received.append(event)
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             found = [
                 e["detail"]

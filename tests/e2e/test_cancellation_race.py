@@ -23,6 +23,7 @@ import pytest
 
 from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from sandbox.local.environment import LocalEnvironment
+from tests.fixtures.bus import check_canonical
 
 REGION = "eu-west-2"
 ORDER_ID = "E2E-CANCEL-RACE"
@@ -161,5 +162,6 @@ def test_a_cancellation_racing_the_release_to_ship_lets_the_order_ship(
 
     [event] = _until("the CancellationRefused event", refusal, seconds=10)
     assert event["detail-type"] == "CancellationRefused"
+    check_canonical(event)
     assert event["detail"]["orderId"] == ORDER_ID
     assert event["detail"]["fulfillmentStatus"] == "Processing"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
-from tests.fixtures.bus import subscribe_to_bus
+from tests.fixtures.bus import check_canonical, subscribe_to_bus
 
 REGION = "eu-west-2"
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +62,7 @@ def received(bus: Any, *, expect: int, timeout: float = 30.0) -> list[dict[str, 
         for message in batch:
             event = json.loads(message["Body"])
             assert event["detail-type"] == "InventoryLevelChanged"
+            check_canonical(event)
             details.append(event["detail"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         if len(details) >= expect:

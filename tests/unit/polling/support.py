@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 
+from opayo_fba.model.events import canonical_detail
 from tests.fixtures.tables import ORDERS_TABLE as ORDERS_TABLE
 from tests.fixtures.tables import REGION as REGION
 from tests.fixtures.tables import create_orders_table as create_orders_table
@@ -53,6 +54,7 @@ class RecordingEvents:
         if self.fail_next:
             self.fail_next = False
             raise RuntimeError("event bus unavailable")
+        canonical_detail(detail_type, detail)  # as EventBridgePublisher: the schema holds
         self.published.append((detail_type, dict(detail)))
 
     def of(self, detail_type: str) -> list[dict[str, Any]]:

@@ -203,7 +203,8 @@ class _VendorEndpoint(BaseModel):
 
 
 class EventBridgePublisher:
-    """Canonical events to the merchant's bus (`source` opayo-fba)."""
+    """Canonical events to the merchant's bus (`source` opayo-fba), each checked against its
+    model and versioned first (opayo_fba.model.events)."""
 
     def __init__(self, bus_name: str, client: Any = None) -> None:
         if client is None:
@@ -214,13 +215,16 @@ class EventBridgePublisher:
         self._bus = bus_name
 
     def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None:
+        from opayo_fba.model.events import EVENT_SOURCE, canonical_detail
+
+        checked = canonical_detail(detail_type, detail)
         result = self._client.put_events(
             Entries=[
                 {
                     "EventBusName": self._bus,
-                    "Source": "opayo-fba",
+                    "Source": EVENT_SOURCE,
                     "DetailType": detail_type,
-                    "Detail": json.dumps(dict(detail), default=str),
+                    "Detail": json.dumps(checked),
                 }
             ]
         )

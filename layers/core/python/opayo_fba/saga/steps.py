@@ -128,9 +128,19 @@ def save(
 
     record = deps.store.update(order_id, apply)
     if before and before[0] != record.status:
+        # The canonical OrderStatusChanged, as the orders poller sends it for Amazon orders.
         deps.events.publish(
             "OrderStatusChanged",
-            {"orderId": order_id, "from": before[0].value, "to": record.status.value},
+            {
+                "eventId": f"{order_id}#{record.version}",
+                "orderId": order_id,
+                "channel": record.order.channel.value,
+                "sellerAccount": record.seller_account,
+                "status": record.status.value,
+                "previousStatus": before[0].value,
+                "sourceStatus": None,
+                "updatedAt": datetime.now(UTC).isoformat(),
+            },
         )
     return record
 
