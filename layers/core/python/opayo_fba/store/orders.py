@@ -375,6 +375,18 @@ class OrderStore:
                 return count, oldest
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def held_vendors(self) -> set[str]:
+        """The partitions of the sparse held-authorisation index: a Scan of that index only
+        (its items are the orders still holding money, refunds and card notes pending)."""
+        kwargs: dict[str, Any] = {"IndexName": HELD_AUTHORISATIONS_INDEX}
+        found: set[str] = set()
+        while True:
+            page = self._table.scan(**kwargs)
+            found.update(str(item[HELD_VENDOR_ATTRIBUTE]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def held_authorisations(self, vendor: str, older_than: datetime) -> Iterator[OrderRecord]:
         """Orders of `vendor` whose Deferred authorisation is held since before `older_than`.
 
