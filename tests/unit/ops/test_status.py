@@ -45,7 +45,7 @@ def test_periods_parse(text: str, period: timedelta) -> None:
 
 @pytest.mark.parametrize("text", ["", "24", "h", "0h", "-1d", "1y", "1.5h", "24 hours"])
 def test_bad_periods_say_what_to_write(text: str) -> None:
-    with pytest.raises(ValueError, match="use e.g. 90m, 24h"):
+    with pytest.raises(ValueError, match=r"use e\.g\. 90m, 24h"):
         parse_period(text)
 
 
@@ -99,7 +99,9 @@ def _dead_letter_queue(sqs: Any, name: str, messages: int) -> None:
     ]
     sqs.create_queue(
         QueueName=name,
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 3})},
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 3})
+        },
     )
     for n in range(messages):
         sqs.send_message(QueueUrl=dead, MessageBody=f"poison-{n}")
@@ -204,7 +206,8 @@ def test_counts_query_the_index_every_page(aws: None) -> None:
 
 def test_open_authorisations_per_vendor_with_the_oldest(aws: None) -> None:
     holds = {h.vendor: h for h in _gather().holds}
-    assert holds["exampleuk"].held == 0 and holds["exampleuk"].oldest_held_since is None
+    assert holds["exampleuk"].held == 0
+    assert holds["exampleuk"].oldest_held_since is None
     eu = holds["exampleeu"]
     assert eu.held == 2
     assert eu.oldest_held_since is not None
@@ -250,9 +253,11 @@ def test_the_cloudformation_locator_reads_the_stacks_resources() -> None:
         cloudformation.create_stack(StackName="OpayoFba-prod", TemplateBody=json.dumps(template))
         found = status.CloudFormationLocator(cloudformation).locate("OpayoFba-prod")
         tables = boto3.client("dynamodb", REGION).list_tables()["TableNames"]
-        assert found.orders_table in tables and "OrdersTable" in found.orders_table
+        assert found.orders_table in tables
+        assert "OrdersTable" in found.orders_table
         assert "ConnectorStateTable" in found.connector_state_table
-        assert len(found.queue_names) == 1 and "EventsDlq" in next(iter(found.queue_names))
+        assert len(found.queue_names) == 1
+        assert "EventsDlq" in next(iter(found.queue_names))
         with pytest.raises(status.StackNotFound, match="no stack OpayoFba-dev"):
             status.CloudFormationLocator(cloudformation).locate("OpayoFba-dev")
 
@@ -316,7 +321,8 @@ def test_the_cli_prints_tables(moto_server: str) -> None:
     for heading in ("Orders", "Open authorisations", "Dead-letter queues", "Last polls"):
         assert heading in result.output
     assert f"{STACK}-EventsQueue-dlq" in result.output
-    assert "uk-main" in result.output and "7m" in result.output
+    assert "uk-main" in result.output
+    assert "7m" in result.output
 
 
 @pytest.mark.parametrize(
