@@ -49,6 +49,15 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="followAt", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
+        # Every order (not the other items of the table) by seller account and the time it
+        # was received, with its status and marketplace, for `opayo-fba status`'s counts.
+        self.orders_table.add_global_secondary_index(
+            index_name="by-account",
+            partition_key=dynamodb.Attribute(name="account", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="receivedAt", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=["status", "marketplaceId"],
+        )
         self.idempotency_table = _build_table(
             self,
             "IdempotencyTable",

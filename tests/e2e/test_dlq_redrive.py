@@ -8,6 +8,9 @@ made through the AWS API (moto), and the redrive is what `opayo-fba dlq redrive`
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 
 import boto3
@@ -77,3 +80,41 @@ def test_poison_payment_event_is_dead_lettered_then_processed_once_after_redrive
     assert demo.opayo_transaction(vendor_tx_code)["captureCount"] == 1
     assert demo.amazon_fulfillment_orders(order_id) == 1
     assert dead_letters() == 0
+
+
+@pytest.mark.e2e
+def test_status_shows_an_order_the_shop_submitted(
+    environment: LocalEnvironment, demo: DemoContext
+) -> None:
+    """`opayo-fba status --json` against the running local runtime counts a submitted order."""
+    runtime = environment.runtime
+    assert runtime is not None
+    order_id, vendor_tx_code = "E2E-STATUS", "SRV-E2E-STATUS"
+    vps_tx_id, key = demo.register_server(vendor_tx_code, 1850)
+    reply = demo.submit(
+        sample_order(order_id, sku="OPF-TEE-M", unit=1850, qty=1),
+        {
+            "type": "server",
+            "vendorTxCode": vendor_tx_code,
+            "vpsTxId": vps_tx_id,
+            "securityKey": key,
+        },
+    )
+    assert reply.status_code == 201, reply.text
+
+    def uk_orders() -> int:
+        # A process of its own: the in-process functions log to this process's stdout.
+        command = [sys.executable, "-m", "opayo_fba.cli.main", "status", "--json"]
+        result = subprocess.run(  # noqa: S603 (our own CLI, our own arguments)
+            [*command, "--endpoint-url", runtime.moto_url, "--region", REGION],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert document["stack"] == "OpayoFba-dev"
+        return sum(o["total"] for o in document["orders"] if o["sellerAccount"] == "uk-main")
+
+    _poll("the order in opayo-fba status", uk_orders, seconds=20)

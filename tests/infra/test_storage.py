@@ -55,6 +55,45 @@ def test_held_authorisations_are_a_sparse_index_queried_by_vendor_and_age(
     ]
 
 
+def test_orders_are_indexed_by_account_and_received_time_with_status_and_marketplace(
+    resources: dict[str, Any],
+) -> None:
+    from opayo_fba.store.orders import (
+        ACCOUNT_ATTRIBUTE,
+        ACCOUNT_INDEX,
+        MARKETPLACE_ATTRIBUTE,
+        RECEIVED_AT_ATTRIBUTE,
+    )
+
+    props = resources[logical_id_by_path(resources, "/Storage/OrdersTable/")]["Properties"]
+    by_name = {index["IndexName"]: index for index in props["GlobalSecondaryIndexes"]}
+    assert by_name[ACCOUNT_INDEX]["KeySchema"] == [
+        {"AttributeName": ACCOUNT_ATTRIBUTE, "KeyType": "HASH"},
+        {"AttributeName": RECEIVED_AT_ATTRIBUTE, "KeyType": "RANGE"},
+    ]
+    assert by_name[ACCOUNT_INDEX]["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["status", MARKETPLACE_ATTRIBUTE],
+    }
+
+
+def test_the_tests_orders_table_has_the_stacks_indexes(resources: dict[str, Any]) -> None:
+    """tests/fixtures/tables.py builds the orders table for moto tests; it must not drift."""
+    from tests.fixtures.tables import ORDERS_TABLE_SHAPE
+
+    props = resources[logical_id_by_path(resources, "/Storage/OrdersTable/")]["Properties"]
+
+    def shape(indexes: list[dict[str, Any]]) -> dict[str, Any]:
+        return {i["IndexName"]: (i["KeySchema"], i["Projection"]) for i in indexes}
+
+    assert shape(ORDERS_TABLE_SHAPE["GlobalSecondaryIndexes"]) == shape(
+        props["GlobalSecondaryIndexes"]
+    )
+    assert sorted(map(str, ORDERS_TABLE_SHAPE["AttributeDefinitions"])) == sorted(
+        map(str, props["AttributeDefinitions"])
+    )
+
+
 def test_connector_state_table_has_partition_and_sort_key(resources: dict[str, Any]) -> None:
     props = resources[logical_id_by_path(resources, "/Storage/ConnectorStateTable/")]["Properties"]
     assert [k["KeyType"] for k in props["KeySchema"]] == ["HASH", "RANGE"]

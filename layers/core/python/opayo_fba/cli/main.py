@@ -16,6 +16,7 @@ from opayo_fba.cli.opayo import opayo_app
 from opayo_fba.cli.reconcile import reconcile
 from opayo_fba.cli.routing import routing_app
 from opayo_fba.cli.saga import saga_app
+from opayo_fba.cli.status import status
 
 app = typer.Typer(
     name="opayo-fba",
@@ -30,6 +31,7 @@ app.add_typer(opayo_app, name="opayo")
 app.add_typer(saga_app, name="saga")
 app.add_typer(routing_app, name="routing")
 app.command("reconcile")(reconcile)
+app.command("status")(status)
 
 
 @app.callback()

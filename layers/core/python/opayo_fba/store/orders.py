@@ -13,6 +13,7 @@ parked under `payment#<vendorTxCode>` and joined when the order comes.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -60,6 +61,13 @@ HELD_SINCE_ATTRIBUTE = "heldSince"
 FOLLOW_UP_INDEX = "by-follow-up"
 FOLLOW_ACCOUNT_ATTRIBUTE = "followAccount"
 FOLLOW_AT_ATTRIBUTE = "followAt"
+# Every order by seller account and the time we received it, with its status and marketplace
+# projected, so that `opayo-fba status` counts a period's orders with a Query, never a Scan.
+# Only order items carry these keys (not parked payments, links or card-intake notes).
+ACCOUNT_INDEX = "by-account"
+ACCOUNT_ATTRIBUTE = "account"
+RECEIVED_AT_ATTRIBUTE = "receivedAt"
+MARKETPLACE_ATTRIBUTE = "marketplaceId"
 MAX_UPDATE_ATTEMPTS = 5
 
 PaymentSource = Literal["pi", "server"]
@@ -218,6 +226,12 @@ class OrderRecord(BaseModel):
             return payment.created_at
         return self.history[0].at if self.history else self.order.placed_at
 
+    def received_at(self) -> datetime:
+        """When we received the order: the first entry of its history (intake writes
+        "received" before the first store), else, for a record without one, when it was placed.
+        """
+        return self.history[0].at if self.history else self.order.placed_at
+
     def all_delivered(self) -> bool:
         """Every package of every shipment delivered, as its tracking says."""
         from opayo_fba.after_sale.tracking import package_numbers
@@ -274,7 +288,11 @@ class OrderStore:
             "status": record.status.value,
             "version": record.version,
             "record": record.model_dump_json(),
+            ACCOUNT_ATTRIBUTE: record.seller_account,
+            RECEIVED_AT_ATTRIBUTE: _sortable(record.received_at()),
         }
+        if record.order.marketplace_id is not None:
+            item[MARKETPLACE_ATTRIBUTE] = str(record.order.marketplace_id)
         if record.payment is not None:
             item["vendorTxCode"] = record.payment.vendor_tx_code
         held = record.held_since()
@@ -305,6 +323,69 @@ class OrderStore:
                 and record.follow_up_at <= now
             ):
                 yield record
+
+    def orders_by_status(
+        self, seller_account: str, since: datetime
+    ) -> dict[str | None, Counter[str]]:
+        """How many orders of `seller_account` received since `since` are in each status, by
+        marketplace (None: an order that names none). A Query of the by-account index, every
+        page; the index is eventually consistent, so a write of the last second may be missing.
+        """
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {
+            "IndexName": ACCOUNT_INDEX,
+            "KeyConditionExpression": Key(ACCOUNT_ATTRIBUTE).eq(seller_account)
+            & Key(RECEIVED_AT_ATTRIBUTE).gte(_sortable(since)),
+            "ProjectionExpression": "#status, #marketplace",
+            "ExpressionAttributeNames": {
+                "#status": "status",
+                "#marketplace": MARKETPLACE_ATTRIBUTE,
+            },
+        }
+        counts: dict[str | None, Counter[str]] = {}
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                marketplace = item.get(MARKETPLACE_ATTRIBUTE)
+                key = str(marketplace) if marketplace is not None else None
+                counts.setdefault(key, Counter())[str(item["status"])] += 1
+            if "LastEvaluatedKey" not in page:
+                return counts
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def held_index_summary(self, held_vendor: str) -> tuple[int, datetime | None]:
+        """How many items sit under `held_vendor` in the sparse held-authorisation index
+        (a vendor, or `refund#<vendor>`, `intake#<vendor>`) and since when the oldest: read
+        from the index alone (its keys carry the time), every page, without the items."""
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {
+            "IndexName": HELD_AUTHORISATIONS_INDEX,
+            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(held_vendor),
+        }
+        count, oldest = 0, None
+        while True:
+            page = self._table.query(**kwargs)
+            items = page.get("Items", [])
+            if oldest is None and items:
+                oldest = _from_sortable(str(items[0][HELD_SINCE_ATTRIBUTE]))
+            count += len(items)
+            if "LastEvaluatedKey" not in page:
+                return count, oldest
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def held_vendors(self) -> set[str]:
+        """The partitions of the sparse held-authorisation index: a Scan of that index only
+        (its items are the orders still holding money, refunds and card notes pending)."""
+        kwargs: dict[str, Any] = {"IndexName": HELD_AUTHORISATIONS_INDEX}
+        found: set[str] = set()
+        while True:
+            page = self._table.scan(**kwargs)
+            found.update(str(item[HELD_VENDOR_ATTRIBUTE]) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def held_authorisations(self, vendor: str, older_than: datetime) -> Iterator[OrderRecord]:
         """Orders of `vendor` whose Deferred authorisation is held since before `older_than`.
@@ -605,3 +686,7 @@ def _abandoned(order_id: str) -> str:
 def _sortable(moment: datetime) -> str:
     """A UTC timestamp whose string order is its time order (the index's sort key)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _from_sortable(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -62,3 +62,37 @@ class WatermarkStore:
                 return False
             raise
         return True
+
+    def for_scope(self, scope: str) -> dict[str, datetime]:
+        """Every watermark of `scope` (a seller account or vendor), by name: a Query."""
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(WATERMARK_KEY_PREFIX + scope),
+            "ConsistentRead": True,
+        }
+        found: dict[str, datetime] = {}
+        while True:
+            page = self._table.query(**kwargs)
+            for item in page.get("Items", []):
+                found[str(item["sk"])] = from_iso(str(item["value"]))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scopes(self) -> dict[str, set[str]]:
+        """Every scope that has a watermark, with the names of its watermarks. A Scan of the
+        connector-state table (a few items per account and vendor), for `opayo-fba status`
+        when no cdk.json names the accounts and vendors."""
+        from boto3.dynamodb.conditions import Attr
+
+        kwargs: dict[str, Any] = {"FilterExpression": Attr("pk").begins_with(WATERMARK_KEY_PREFIX)}
+        found: dict[str, set[str]] = {}
+        while True:
+            page = self._table.scan(**kwargs)
+            for item in page.get("Items", []):
+                scope = str(item["pk"]).removeprefix(WATERMARK_KEY_PREFIX)
+                found.setdefault(scope, set()).add(str(item["sk"]))
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
