@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,6 +57,10 @@ def _stage_config(stage: str | None) -> tuple[str, Any]:
     cdk_json = Path("cdk.json")
     if not cdk_json.is_file():
         return stage or DEFAULT_STAGE, None
+    # The console script runs from .venv/bin: the checkout's `infra` package is beside cdk.json.
+    checkout = str(cdk_json.resolve().parent)
+    if Path("infra", "config.py").is_file() and checkout not in sys.path:
+        sys.path.insert(0, checkout)
     try:
         from infra.config import load_config
     except ImportError:
