@@ -33,6 +33,22 @@ def _poll(what: str, check, seconds: float = 60):  # type: ignore[no-untyped-def
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _submit_server_order(demo: DemoContext, order_id: str, vendor_tx_code: str) -> str:
+    """A one-T-shirt order paid through Opayo Server, submitted by the shop: its VPSTxId."""
+    vps_tx_id, key = demo.register_server(vendor_tx_code, 1850)
+    reply = demo.submit(
+        sample_order(order_id, sku="OPF-TEE-M", unit=1850, qty=1),
+        {
+            "type": "server",
+            "vendorTxCode": vendor_tx_code,
+            "vpsTxId": vps_tx_id,
+            "securityKey": key,
+        },
+    )
+    assert reply.status_code == 201, reply.text
+    return vps_tx_id
+
+
 @pytest.mark.e2e
 def test_poison_payment_event_is_dead_lettered_then_processed_once_after_redrive(
     environment: LocalEnvironment, demo: DemoContext
@@ -46,17 +62,7 @@ def test_poison_payment_event_is_dead_lettered_then_processed_once_after_redrive
     sfn.delete_state_machine(stateMachineArn=machine_arn)  # the outage
 
     order_id, vendor_tx_code = "E2E-REDRIVE", "SRV-E2E-REDRIVE"
-    vps_tx_id, key = demo.register_server(vendor_tx_code, 1850)
-    reply = demo.submit(
-        sample_order(order_id, sku="OPF-TEE-M", unit=1850, qty=1),
-        {
-            "type": "server",
-            "vendorTxCode": vendor_tx_code,
-            "vpsTxId": vps_tx_id,
-            "securityKey": key,
-        },
-    )
-    assert reply.status_code == 201, reply.text
+    vps_tx_id = _submit_server_order(demo, order_id, vendor_tx_code)
     demo.complete_server(vps_tx_id)  # Opayo notifies the webhook; the event is queued
 
     def dead_letters() -> int:
@@ -90,17 +96,7 @@ def test_status_shows_an_order_the_shop_submitted(
     runtime = environment.runtime
     assert runtime is not None
     order_id, vendor_tx_code = "E2E-STATUS", "SRV-E2E-STATUS"
-    vps_tx_id, key = demo.register_server(vendor_tx_code, 1850)
-    reply = demo.submit(
-        sample_order(order_id, sku="OPF-TEE-M", unit=1850, qty=1),
-        {
-            "type": "server",
-            "vendorTxCode": vendor_tx_code,
-            "vpsTxId": vps_tx_id,
-            "securityKey": key,
-        },
-    )
-    assert reply.status_code == 201, reply.text
+    _submit_server_order(demo, order_id, vendor_tx_code)
 
     def uk_orders() -> int:
         # A process of its own: the in-process functions log to this process's stdout.

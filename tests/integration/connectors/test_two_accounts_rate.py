@@ -19,7 +19,10 @@ BURST = 30
 
 
 def _args() -> argparse.Namespace:
-    return argparse.Namespace(workers=4, pollers=1, seconds=8.0, speed=8.0)
+    # Real time (x1): on a busy machine the calls still come far faster than the plan allows
+    # (15 a second per account were seen at x8 under the full suite), so the budget, not the
+    # machine, decides how many complete.
+    return argparse.Namespace(workers=4, pollers=1, seconds=8.0, speed=1.0)
 
 
 def test_each_account_spends_its_own_budget_and_an_app_wide_bucket_would_share_one() -> None:

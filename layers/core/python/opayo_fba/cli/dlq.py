@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from opayo_fba.cli.options import EndpointOption, RegionOption
 from opayo_fba.ops import dlq
 
 dlq_app = typer.Typer(
@@ -16,17 +17,6 @@ dlq_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(soft_wrap=True)
-
-EndpointOption = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        help="The local runtime's AWS endpoint (printed by `opayo-fba local up`); "
-        "leave out for AWS.",
-        envvar="OPAYO_FBA_AWS_ENDPOINT_URL",
-    ),
-]
-RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region.")]
 
 
 def _sqs(endpoint_url: str | None, region: str | None) -> Any:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from opayo_fba.cli.options import EndpointOption, RegionOption
 from opayo_fba.ops import status as ops
 
 UNUSABLE_INPUT = 2
@@ -99,16 +100,8 @@ def status(
         str | None,
         typer.Option("--stage", help="The environment (default: cdk.json's, else dev)."),
     ] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option(
-            "--endpoint-url",
-            help="The local runtime's AWS endpoint (printed by `opayo-fba local up`); "
-            "leave out for AWS.",
-            envvar="OPAYO_FBA_AWS_ENDPOINT_URL",
-        ),
-    ] = None,
-    region: Annotated[str | None, typer.Option("--region", help="AWS region.")] = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
     since: Annotated[
         str, typer.Option("--since", help="The period of orders counted: 90m, 24h, 7d, 2w.")
     ] = "24h",
