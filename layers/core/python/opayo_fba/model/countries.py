@@ -49,7 +49,7 @@ BJ BEN Benin
 BL BLM Saint Barthélemy|Saint Barthelemy
 BM BMU Bermuda
 BN BRN Brunei Darussalam|Brunei
-BO BOL Bolivia
+BO BOL Bolivia|Bolivia, Plurinational State of
 BQ BES Bonaire, Sint Eustatius and Saba|Caribbean Netherlands
 BR BRA Brazil
 BS BHS Bahamas|The Bahamas
@@ -60,7 +60,7 @@ BY BLR Belarus
 BZ BLZ Belize
 CA CAN Canada
 CC CCK Cocos (Keeling) Islands|Cocos Islands
-CD COD Democratic Republic of the Congo|DR Congo|Congo-Kinshasa
+CD COD Democratic Republic of the Congo|DR Congo|Congo-Kinshasa|Congo, The Democratic Republic of the
 CF CAF Central African Republic
 CG COG Congo|Republic of the Congo|Congo-Brazzaville
 CH CHE Switzerland
@@ -92,8 +92,8 @@ ES ESP Spain|España|Espana
 ET ETH Ethiopia
 FI FIN Finland
 FJ FJI Fiji
-FK FLK Falkland Islands
-FM FSM Micronesia|Federated States of Micronesia
+FK FLK Falkland Islands|Falkland Islands (Malvinas)
+FM FSM Micronesia|Federated States of Micronesia|Micronesia, Federated States of
 FO FRO Faroe Islands
 FR FRA France
 GA GAB Gabon
@@ -128,7 +128,7 @@ IM IMN Isle of Man
 IN IND India
 IO IOT British Indian Ocean Territory
 IQ IRQ Iraq
-IR IRN Iran
+IR IRN Iran|Iran, Islamic Republic of
 IS ISL Iceland
 IT ITA Italy|Italia
 JE JEY Jersey
@@ -141,8 +141,8 @@ KH KHM Cambodia
 KI KIR Kiribati
 KM COM Comoros
 KN KNA Saint Kitts and Nevis
-KP PRK North Korea|Democratic People's Republic of Korea
-KR KOR South Korea|Republic of Korea|Korea
+KP PRK North Korea|Democratic People's Republic of Korea|Korea, Democratic People's Republic of
+KR KOR South Korea|Republic of Korea|Korea|Korea, Republic of
 KW KWT Kuwait
 KY CYM Cayman Islands
 KZ KAZ Kazakhstan
@@ -159,9 +159,9 @@ LV LVA Latvia
 LY LBY Libya
 MA MAR Morocco
 MC MCO Monaco
-MD MDA Moldova|Republic of Moldova
+MD MDA Moldova|Republic of Moldova|Moldova, Republic of
 ME MNE Montenegro
-MF MAF Saint Martin
+MF MAF Saint Martin|Saint Martin (French part)
 MG MDG Madagascar
 MH MHL Marshall Islands
 MK MKD North Macedonia|Macedonia
@@ -203,7 +203,7 @@ PL POL Poland|Polska
 PM SPM Saint Pierre and Miquelon
 PN PCN Pitcairn|Pitcairn Islands
 PR PRI Puerto Rico
-PS PSE Palestine|State of Palestine
+PS PSE Palestine|State of Palestine|Palestine, State of
 PT PRT Portugal
 PW PLW Palau
 PY PRY Paraguay
@@ -231,7 +231,7 @@ SR SUR Suriname
 SS SSD South Sudan
 ST STP Sao Tome and Principe|São Tomé and Príncipe
 SV SLV El Salvador
-SX SXM Sint Maarten
+SX SXM Sint Maarten|Sint Maarten (Dutch part)
 SY SYR Syria|Syrian Arab Republic
 SZ SWZ Eswatini|Swaziland
 TC TCA Turks and Caicos Islands
@@ -248,17 +248,17 @@ TO TON Tonga
 TR TUR Türkiye|Turkey|Turkiye
 TT TTO Trinidad and Tobago
 TV TUV Tuvalu
-TW TWN Taiwan
-TZ TZA Tanzania|United Republic of Tanzania
+TW TWN Taiwan|Taiwan, Province of China
+TZ TZA Tanzania|United Republic of Tanzania|Tanzania, United Republic of
 UA UKR Ukraine
 UG UGA Uganda
 UM UMI United States Minor Outlying Islands
 US USA United States|United States of America|USA|US|America
 UY URY Uruguay
 UZ UZB Uzbekistan
-VA VAT Holy See|Vatican City|Vatican
+VA VAT Holy See|Vatican City|Vatican|Holy See (Vatican City State)
 VC VCT Saint Vincent and the Grenadines
-VE VEN Venezuela
+VE VEN Venezuela|Venezuela, Bolivarian Republic of
 VG VGB British Virgin Islands|Virgin Islands (British)
 VI VIR United States Virgin Islands|US Virgin Islands|Virgin Islands (U.S.)
 VN VNM Viet Nam|Vietnam

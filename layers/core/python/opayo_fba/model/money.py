@@ -27,18 +27,20 @@ def _codes(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# ISO 4217 active codes whose minor unit is not 2. Every other code in CURRENCY_CODES has 2.
+# ISO 4217 active codes (the list of 1 January 2026: BGN and ANG withdrawn, XAD added) whose
+# minor unit is not 2. Every other code in CURRENCY_CODES has 2. Funds, metals and testing
+# codes without a minor unit (XAU, XDR, XTS, ...) are not money a shop takes.
 _EXPONENT_0 = _codes("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF")
 _EXPONENT_3 = _codes("BHD IQD JOD KWD LYD OMR TND")
 _EXPONENT_4 = _codes("CLF UYW")
 _EXPONENT_2 = _codes("""
-    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP
+    AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BMD BND BOB BOV BRL BSD BTN BWP
     BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD
     FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD
     KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD
     NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP
     SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED
-    VES WST XCD XCG YER ZAR ZMW ZWG
+    VES WST XAD XCD XCG YER ZAR ZMW ZWG
     """)
 
 CURRENCY_EXPONENTS: dict[str, int] = {
