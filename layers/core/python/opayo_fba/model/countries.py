@@ -6,7 +6,8 @@ pycountry would add megabytes of translations to the Lambda layer for that.
 
 Each row is `alpha-2 alpha-3 Name|Alias|Alias`. Aliases cover common short forms ("UK",
 "USA", "Holland", "Czech Republic") and constituent countries that shops put in the country
-field ("England", "Scotland"). "Korea" means South Korea.
+field ("England", "Scotland"), and ISO's own short names ("Korea, Republic of"). "Korea"
+means South Korea. A code may take a second row, for more aliases than fit on one line.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ BY BLR Belarus
 BZ BLZ Belize
 CA CAN Canada
 CC CCK Cocos (Keeling) Islands|Cocos Islands
-CD COD Democratic Republic of the Congo|DR Congo|Congo-Kinshasa|Congo, The Democratic Republic of the
+CD COD Democratic Republic of the Congo|DR Congo|Congo-Kinshasa
+CD COD Congo, The Democratic Republic of the
 CF CAF Central African Republic
 CG COG Congo|Republic of the Congo|Congo-Brazzaville
 CH CHE Switzerland
@@ -292,7 +294,7 @@ def _load() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     for row in _TABLE.strip().splitlines():
         code2, code3, aliases = row.split(" ", 2)
         spellings = aliases.split("|")
-        names[code2] = spellings[0]
+        names.setdefault(code2, spellings[0])  # a second row of a code adds aliases
         alpha3[code2] = code3
         for spelling in spellings:
             lookup.setdefault(_key(spelling), code2)
