@@ -41,12 +41,15 @@ class Outcome:
     """Sandbox seconds from the start to the last completed call."""
 
 
-def start_sandbox(speed: float) -> tuple[Any, Any]:
+def start_sandbox(speed: float, credentials: Any = None) -> tuple[Any, Any]:
+    """An Amazon sandbox with one SKU in plenty, for `credentials`' seller (default: the
+    sandbox's own)."""
     from sandbox.amazon import AmazonSandboxOptions, create_app
-    from sandbox.amazon.options import SkuStock
+    from sandbox.amazon.options import Credentials, SkuStock
     from sandbox.common.server import ThreadedServer
 
     options = AmazonSandboxOptions(
+        credentials=credentials or Credentials(),
         clock_factor=speed,
         clock_start=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
         skus=[

@@ -36,7 +36,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
 
 FULFIL = "createFulfillmentOrder"
 POLL = "getInventorySummaries"
-SKU = "BENCH-MUG"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ACCOUNTS = {
     # account: (seller id, home marketplace, other marketplaces)
@@ -71,31 +70,19 @@ class Line:
 
 
 def start_sandbox(account: str, speed: float) -> tuple[Any, Any]:
-    from sandbox.amazon import AmazonSandboxOptions, create_app
-    from sandbox.amazon.options import Credentials, SkuStock
-    from sandbox.common.server import ThreadedServer
+    from bench.rate_limit import start_sandbox as start_one
+    from sandbox.amazon.options import Credentials
 
     seller_id, home, others = ACCOUNTS[account]
-    options = AmazonSandboxOptions(
-        clock_factor=speed,
-        clock_start=START,
-        credentials=Credentials(
+    return start_one(
+        speed,
+        Credentials(
             seller_id=seller_id,
             refresh_token=f"Atzr|bench-{account}",
             marketplace_id=home,
             marketplace_ids=others,
         ),
-        skus=[
-            SkuStock(
-                sku=SKU, quantity=1_000_000, asin="B0BENCH001", title="Mug", unit_price_minor=999
-            )
-        ],
-        seed_amazon_orders=False,
     )
-    app = create_app(options)
-    server = ThreadedServer(app)
-    server.start()
-    return app, server
 
 
 def order_body(order_id: str, marketplace: str) -> dict[str, Any]:

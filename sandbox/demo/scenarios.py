@@ -45,6 +45,30 @@ BROWSER_DATA: dict[str, Any] = {
 OPAYO_CHALLENGE_TIMEOUT_SECONDS = 900
 
 
+def tokenise_card(
+    opayo: httpx.Client, vendor: str, card: str = TEST_CARD, cardholder_name: str = "Jane Doe"
+) -> tuple[str, str]:
+    """What the shopper's browser does at checkout against `vendor`'s Opayo (Pi): a merchant
+    session key, then a card identifier for the card. Returns (msk, cardIdentifier)."""
+    key = opayo.post("/api/v1/merchant-session-keys", json={"vendorName": vendor}, auth=AUTH)
+    key.raise_for_status()
+    msk = key.json()["merchantSessionKey"]
+    identifier = opayo.post(
+        "/api/v1/card-identifiers",
+        headers={"Authorization": f"Bearer {msk}"},
+        json={
+            "cardDetails": {
+                "cardholderName": cardholder_name,
+                "cardNumber": card,
+                "expiryDate": "1230",
+                "securityCode": "123",
+            }
+        },
+    )
+    identifier.raise_for_status()
+    return msk, identifier.json()["cardIdentifier"]
+
+
 @dataclass
 class Expectation:
     status: str
@@ -99,25 +123,7 @@ class DemoContext:
     def card_identifier(
         self, card: str = TEST_CARD, cardholder_name: str = "Jane Doe"
     ) -> tuple[str, str]:
-        key = self.opayo.post(
-            "/api/v1/merchant-session-keys", json={"vendorName": self.vendor}, auth=AUTH
-        )
-        key.raise_for_status()
-        msk = key.json()["merchantSessionKey"]
-        identifier = self.opayo.post(
-            "/api/v1/card-identifiers",
-            headers={"Authorization": f"Bearer {msk}"},
-            json={
-                "cardDetails": {
-                    "cardholderName": cardholder_name,
-                    "cardNumber": card,
-                    "expiryDate": "1230",
-                    "securityCode": "123",
-                }
-            },
-        )
-        identifier.raise_for_status()
-        return msk, identifier.json()["cardIdentifier"]
+        return tokenise_card(self.opayo, self.vendor, card, cardholder_name)
 
     def deferred_transaction(
         self, vendor_tx_code: str, amount: int, *, transaction_type: str = "Deferred"

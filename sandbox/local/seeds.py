@@ -18,15 +18,20 @@ from sandbox.local.template import Template
 from sandbox.opayo.options import OpayoSandboxOptions
 
 
-def vendors_in(template: Template) -> list[str]:
+def _named_in_secrets(template: Template, kind: str) -> list[str]:
+    """The names after `opayo-fba/<environment>/<kind>/` of the template's secrets, in order."""
     return [
         name.rsplit("/", 1)[-1]
         for name in (
             template.physical_name(r.logical_id)
             for r in template.of_type("AWS::SecretsManager::Secret")
         )
-        if "/opayo/" in name
+        if f"/{kind}/" in name
     ]
+
+
+def vendors_in(template: Template) -> list[str]:
+    return _named_in_secrets(template, "opayo")
 
 
 # Where the template says which marketplaces each seller account serves (infra/queues.py).
@@ -36,14 +41,7 @@ SELLER_MARKETPLACES_VARIABLE = "SELLER_MARKETPLACES"
 def seller_accounts_in(template: Template) -> dict[str, list[str]]:
     """Each seller account of the template (its secrets, in template order) with the
     marketplaces it serves (the functions' SELLER_MARKETPLACES; none known: the default)."""
-    accounts = [
-        name.rsplit("/", 1)[-1]
-        for name in (
-            template.physical_name(r.logical_id)
-            for r in template.of_type("AWS::SecretsManager::Secret")
-        )
-        if "/amazon/" in name
-    ]
+    accounts = _named_in_secrets(template, "amazon")
     served: dict[str, list[str]] = {}
     for function in template.of_type("AWS::Lambda::Function"):
         variables = function.properties.get("Environment", {}).get("Variables", {})

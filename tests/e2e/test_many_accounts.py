@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.demo.scenarios import AUTH, BROWSER_DATA, TEST_CARD, sample_order
+from sandbox.demo.scenarios import BROWSER_DATA, sample_order, tokenise_card
 from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
 from tests.fixtures.cloud_assembly import synthesize_stage
 
@@ -72,26 +72,11 @@ def _transactions(environment: LocalEnvironment, vendor: str) -> int:
 def _pi_card(environment: LocalEnvironment, vendor: str) -> dict[str, Any]:
     """A card tokenised at `vendor`'s Opayo, as the shop's checkout page would."""
     with _opayo(environment, vendor) as opayo:
-        key = opayo.post("/api/v1/merchant-session-keys", json={"vendorName": vendor}, auth=AUTH)
-        key.raise_for_status()
-        msk = key.json()["merchantSessionKey"]
-        card = opayo.post(
-            "/api/v1/card-identifiers",
-            headers={"Authorization": f"Bearer {msk}"},
-            json={
-                "cardDetails": {
-                    "cardholderName": "Jane Doe",
-                    "cardNumber": TEST_CARD,
-                    "expiryDate": "1230",
-                    "securityCode": "123",
-                }
-            },
-        )
-        card.raise_for_status()
+        msk, card = tokenise_card(opayo, vendor)
     return {
         "type": "pi_card",
         "merchantSessionKey": msk,
-        "cardIdentifier": card.json()["cardIdentifier"],
+        "cardIdentifier": card,
         "strongCustomerAuthentication": BROWSER_DATA,
     }
 
