@@ -130,8 +130,8 @@ def run(argv: list[str] | None = None) -> int:
                 _reset_sandboxes(ctx)
         # After the sale: parcels delivered, returns received and refunded; the scenarios
         # that end there are judged now, and every row shows its delivery.
-        after_the_sale(ctx)
         late = {s.order_id: s for s in every if s.after_sale}
+        after_the_sale(ctx, list(late.values()))
         results = [
             judge(ctx, late[r.order_id]) if r.order_id in late else _after_sale_view(ctx, r)
             for r in results

@@ -9,13 +9,17 @@ order's status (what `GET /orders/{id}` and the ERP see) current between its che
 The FULFILLMENT_ORDER_STATUS schema documents no values for FulfillmentOrderStatus (its own
 example says `PROCESSED`), so a value we do not know is a hint, not a poison message: the
 order is read from Amazon (getFulfillmentOrder) and its real status applied instead.
+
+A notification with EventType `Return` (Amazon has received returned units) makes an order
+with a return still open due for the after-sale tracker at once, whatever its status says:
+the tracker reads the fulfillment order and refunds what came back (after_sale/returns.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from opayo_fba.card_numbers import quote_input
@@ -120,9 +124,14 @@ def _fulfillment_status(
         status, updated_at = _status_at_amazon(readers, record, sfo_id, raw_status)
         source = "amazon"
     applied: list[bool] = []
+    returned = str(payload.get("EventType") or "") == "Return"
 
     def change(r: OrderRecord) -> None:
         applied.clear()
+        if returned and any(x.received_at is None for x in r.returns):
+            r.follow_up_at = datetime.now(UTC)  # the tracker reads the return on its next run
+            r.note("amazon_notification", f"return received at Amazon ({nid})")
+            applied.append(True)
         current = FbaFulfillmentOrderStatus(r.fulfillment_status) if r.fulfillment_status else None
         current_at = r.fulfillment.status_updated_at if r.fulfillment is not None else None
         if current is not None:
