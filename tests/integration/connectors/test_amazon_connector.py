@@ -350,3 +350,12 @@ def test_a_canonical_order_becomes_one_hold_fulfillment_order(
     held = amazon.fulfillment_order(first, order_id=order.order_id)
     assert held.action == "Hold"
     assert calls_to(amazon_sandbox, "createFulfillmentOrder").count(400) == 0
+
+
+def test_a_token_expired_on_the_sandbox_clock_is_exchanged_for_a_fresh_one(
+    amazon: SpApiConnector, amazon_sandbox: AmazonSandboxHandle
+) -> None:
+    amazon.create_fulfillment_order_on_hold(mcf_order_body("OPF-5001"))
+    amazon_sandbox.advance(2 * 3600, keep_tokens=True)  # the cached token is now expired
+    assert amazon.get_fulfillment_order("OPF-5001")["fulfillmentOrder"]
+    assert calls_to(amazon_sandbox, "getFulfillmentOrder") == [403, 200]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from opayo_fba.after_sale.tracking import track_due_orders
+from opayo_fba.after_sale.tracking import DEFAULT_INTERVAL, track_due_orders
 from opayo_fba.amazon.errors import SpApiNotFound
 from opayo_fba.model import PackageTracking
 from opayo_fba.saga import steps
@@ -80,8 +80,9 @@ def test_an_unknown_package_is_asked_again_and_a_lost_one_is_a_failed_delivery(
 ) -> None:
     NOW = _shipped(world)
     carrier = Carrier()
-    track_due_orders(world.deps, "uk-main", carrier, now=NOW + timedelta(seconds=1))
-    assert world.store.get("W-1001").follow_up_at is not None
+    asked_at = NOW + timedelta(seconds=1)
+    track_due_orders(world.deps, "uk-main", carrier, now=asked_at)
+    assert world.store.get("W-1001").follow_up_at == asked_at + DEFAULT_INTERVAL  # asked again
 
     carrier.statuses[1] = "UNDELIVERABLE"
     track_due_orders(world.deps, "uk-main", carrier, now=NOW + timedelta(hours=2))

@@ -75,8 +75,8 @@ def test_a_flat_transaction_detail_is_read_with_amounts_in_minor_units() -> None
     assert detail.transaction_id == "6B4C5C8E-7F43-4C1B-9E3F-1D2A3B4C5D6E"
     assert (detail.tx_state_id, detail.payment_system, detail.batch_id) == ("14", "VISA", "")
     assert detail.instruction_applied("release") is False
-    assert detail.started is not None
-    assert detail.started.tzinfo is not None
+    # dd/mm/yyyy: the 2nd of March, read as UTC (Opayo documents no zone).
+    assert detail.started == datetime(2026, 3, 2, 8, 59, 58, 120000, tzinfo=UTC)
     assert detail.amount == Money(amount=123450, currency="GBP")
 
 

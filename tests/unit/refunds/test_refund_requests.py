@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
@@ -104,11 +105,15 @@ def test_a_lost_answer_leaves_the_refund_pending_and_the_repeat_sends_it_once(wo
     world.opayo.lose_next_refund_response = True
     request = parse_refund_request(_request(amount={"amount": 700, "currency": "GBP"}))
 
+    before = datetime.now(UTC)
     first = request_refund(world.deps, "W-1001", request)
+    after = datetime.now(UTC)
     assert first.refund.status == "pending"
     assert reply_body(first)[0] == 202
     record = world.store.get("W-1001")
-    assert record.refund_pending_since() is not None
+    since = record.refund_pending_since()
+    assert since is not None
+    assert before <= since <= after  # written down when it was sent, not when the order was placed
 
     again = request_refund(world.deps, "W-1001", request)
     assert again.refund.status == "succeeded"

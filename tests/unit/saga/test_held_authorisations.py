@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opayo_fba.model import PaymentState
+from opayo_fba.model import Money, PaymentState
 from opayo_fba.saga import steps
 from opayo_fba.saga.held_authorisations import check_held_authorisations
 from tests.fixtures.saga_world import World, authorised_payment, make_order
@@ -64,7 +64,7 @@ def test_a_capture_opayo_made_is_recorded_not_aborted(world: World) -> None:
     result = _check(world, abort_days=25)
     assert (result.aborted, result.already_settled) == (0, 1)
     assert world.opayo.aborts == []
-    assert world.store.get("OLDER").captured is not None
+    assert world.store.get("OLDER").captured == Money(amount=2500, currency="GBP")
 
 
 def test_a_policy_at_or_past_opayos_30_days_is_refused(world: World) -> None:

@@ -1,12 +1,13 @@
 """The only code that talks to Amazon: a small interface and its SP-API implementation.
 
 Every call goes through the same three steps: take a slot from the seller's shared rate-limit
-bucket (waiting within the caller's time budget, or failing with `Throttled`), send it with
-python-amazon-sp-api, and retry 429, 5xx, timeouts and broken connections with full-jitter
-backoff. 400/403/404/409 are never retried; they become typed errors carrying Amazon's code.
+bucket (waiting within the caller's time budget, or failing with `Throttled`), send it (over
+our httpx client, `opayo_fba.amazon.transport`; python-amazon-sp-api only exchanges the LWA
+token), and retry 429, 5xx, timeouts and broken connections with full-jitter backoff.
+400/403/404/409 are never retried; they become typed errors carrying Amazon's code.
 
-Requests are sent with `add_marketplace=False` so the body is exactly what Amazon's model
-describes (the library otherwise adds `marketplaceIds` keys to every POST body).
+Bodies are exactly what Amazon's model describes (the library's own clients would add
+`marketplaceIds` keys to them).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from functools import cache
 from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
@@ -40,10 +40,11 @@ from opayo_fba.amazon.results import (
     ReturnReasonCode,
 )
 from opayo_fba.amazon.retry import RetryPolicy, call_with_retries
+from opayo_fba.amazon.transport import SpApiHttpError, SpApiTransport
 from opayo_fba.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from sp_api.base import ApiResponse, Client
+    from sp_api.base import ApiResponse
 
     from opayo_fba.model.fulfillment import FulfillmentOrder
     from opayo_fba.model.order import Order
@@ -126,67 +127,23 @@ class SpApiEndpoints:
         self.lwa_url = lwa_url
 
 
-@cache
-def _access_token_client_class(lwa_url: str) -> type[Any]:
-    """python-amazon-sp-api reads the LWA URL from class attributes; make a class per URL."""
-    from sp_api.auth import AccessTokenClient
-
-    parts = urlsplit(lwa_url)
-    return type(
-        "ConfiguredAccessTokenClient",
-        (AccessTokenClient,),
-        {"scheme": f"{parts.scheme}://", "host": parts.netloc, "path": parts.path},
-    )
-
-
-class _UnparsedHttpError(Exception):
-    """An HTTP error whose body is not an SP-API error list (e.g. a proxy's 502 page)."""
-
-    def __init__(self, status: int, text: str) -> None:
-        super().__init__(f"HTTP {status}: {text[:200]}")
-        self.status = status
-
-
-def _raise_unparsed_errors(response: httpx.Response) -> None:
-    """httpx hook: the library silently returns an empty payload for a non-JSON error body."""
-    if response.status_code < 400 or response.request.url.path.endswith("/auth/o2/token"):
-        return
-    response.read()
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if not (isinstance(body, dict) and body.get("errors")):
-        raise _UnparsedHttpError(response.status_code, response.text)
-
-
 def _is_retryable(error: Exception) -> bool:
-    from sp_api.auth.exceptions import AuthorizationError
-    from sp_api.base import SellingApiException
+    from sp_api.base import AuthorizationError
 
     if isinstance(error, AuthorizationError):
         # LWA itself failing (5xx, 429) heals; refused credentials (4xx) do not.
         return int(error.status_code) >= 500 or int(error.status_code) == 429
-
-    if isinstance(error, SellingApiException):
-        status = int(error.code)
-        return status == 429 or status >= 500 or status == 999
-    if isinstance(error, _UnparsedHttpError):
+    if isinstance(error, SpApiHttpError):
         return error.status == 429 or error.status >= 500
     return isinstance(error, httpx.TimeoutException | httpx.TransportError)
 
 
 def _translate(operation: str, error: Exception) -> Exception:
-    """Library and transport errors -> this connector's typed errors."""
-    from sp_api.auth.exceptions import AuthorizationError
-    from sp_api.base import SellingApiException
+    """SP-API, LWA and transport errors -> this connector's typed errors."""
+    from sp_api.base import AuthorizationError
 
-    if isinstance(error, SellingApiException):
-        status = error.code
-        code = getattr(error, "amzn_code", None) or "Unknown"
-        message = getattr(error, "message", None) or ""
-    elif isinstance(error, _UnparsedHttpError):
-        status, code, message = error.status, "HttpError", str(error)
+    if isinstance(error, SpApiHttpError):
+        status, code, message = error.status, error.code, error.message
     elif isinstance(error, AuthorizationError):
         lwa_error = SpApiAccessDenied if int(error.status_code) < 500 else SpApiUnavailable
         return lwa_error(
@@ -242,11 +199,12 @@ class SpApiConnector:
         self._time_budget = time_budget
         self._call_seconds = timeout
         self._http = http_client or httpx.Client(timeout=timeout)
-        self._http.event_hooks["response"] = [
-            *self._http.event_hooks["response"],
-            _raise_unparsed_errors,
-        ]
-        self._clients: dict[str, Client] = {}
+        self._transport = SpApiTransport(
+            credentials,
+            endpoint=self._endpoints.endpoint,
+            lwa_url=self._endpoints.lwa_url,
+            http=self._http,
+        )
 
     @property
     def marketplace_id(self) -> str:
@@ -256,72 +214,28 @@ class SpApiConnector:
         self._http.close()
 
     def prepare(self) -> None:
-        """Import python-amazon-sp-api and build its clients now (at cold start, say), so
+        """Import python-amazon-sp-api and build its LWA client now (at cold start, say), so
         the first call does not pay for it while holding a rate-limit slot."""
-        for kind in ("orders", "fulfillment", "reports", "inventory"):
-            self._client(kind)
+        self._transport.prepare()
 
     # -- plumbing -------------------------------------------------------------------------
-
-    def _client(self, kind: str) -> Client:
-        """A library client whose endpoint, LWA URL and HTTP client are ours."""
-        if kind not in self._clients:
-            from sp_api.api import FulfillmentOutbound, Inventories, OrdersV0, Reports
-            from sp_api.base import Marketplaces
-            from sp_api.base._transport_httpx import HttpxTransport
-
-            client_class = {
-                "orders": OrdersV0,
-                "fulfillment": FulfillmentOutbound,
-                "reports": Reports,
-                "inventory": Inventories,
-            }[kind]
-            marketplace = next(
-                (m for m in Marketplaces if m.marketplace_id == self.marketplace_id),
-                Marketplaces.UK,
-            )
-            client: Client = client_class(
-                marketplace,
-                credentials=self._credentials.sp_api_credentials(),
-                auth_token_client_class=_access_token_client_class(self._endpoints.lwa_url),
-            )
-            client.endpoint = self._endpoints.endpoint
-            client.marketplace_id = self.marketplace_id
-            # The library builds its own httpx.Client; ours carries timeouts and the hook.
-            client._transport = HttpxTransport(client=self._http)
-            self._clients[kind] = client
-        return self._clients[kind]
 
     def _call(
         self,
         operation: str,
-        kind: str,
         method: str,
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> ApiResponse:
-        from sp_api.base import SellingApiException
-
-        client = self._client(kind)
-
         def attempt() -> ApiResponse:
             self._limiter.acquire(operation, max_wait=self._rate_limit_budget)
             try:
-                response: ApiResponse = client._request(
-                    path,
-                    params={**(params or {}), "method": method},
-                    data=dict(body or {}),
-                    add_marketplace=False,
-                )
-            except SellingApiException as error:
-                headers = error.headers or {}
-                self._limiter.observe(operation, headers.get(RATE_LIMIT_HEADER))
-                if error.code == 429:
-                    self._throttled(operation)
-                raise
-            except _UnparsedHttpError as error:
+                response = self._transport.request(method, path, params=params, body=body)
+            except SpApiHttpError as error:
+                if error.errors:
+                    self._limiter.observe(operation, error.headers.get(RATE_LIMIT_HEADER))
                 if error.status == 429:
                     self._throttled(operation)
                 raise
@@ -331,13 +245,12 @@ class SpApiConnector:
         def with_token_refresh() -> ApiResponse:
             try:
                 return attempt()
-            except SellingApiException as error:
-                if error.code != 403:
+            except SpApiHttpError as error:
+                if error.status != 403 or not error.errors:
                     raise
-                # python-amazon-sp-api caches access tokens per process for most of an hour;
-                # a token revoked or issued by another LWA endpoint is refused with 403.
-                # Forget it and try once more with a fresh one; a second 403 is a real denial.
-                self._forget_access_token()
+                # Access tokens are cached per process for most of an hour; a token revoked
+                # or issued by another LWA endpoint is refused with 403. The transport has
+                # forgotten it: try once more with a fresh one; a second 403 is a real denial.
                 return attempt()
 
         try:
@@ -365,13 +278,6 @@ class SpApiConnector:
         self._limiter.throttled(operation)
         metrics.add_metric(name="SpApiThrottled", unit=MetricUnit.Count, value=1)
 
-    def _forget_access_token(self) -> None:
-        from sp_api.auth import access_token_client
-        from sp_api.auth._core import build_cache_key
-
-        refresh_token = self._credentials.refresh_token.get_secret_value()
-        access_token_client.cache.pop(build_cache_key(refresh_token), None)
-
     # -- Orders ---------------------------------------------------------------------------
 
     def orders_updated_since(
@@ -393,7 +299,7 @@ class SpApiConnector:
         }
         watermark: datetime | None = None
         while True:
-            response = self._call("getOrders", "orders", "GET", _ORDERS, params=params)
+            response = self._call("getOrders", "GET", _ORDERS, params=params)
             payload = response.payload or {}
             orders.extend(payload.get("Orders") or [])
             if watermark is None and payload.get("LastUpdatedBefore"):
@@ -409,7 +315,7 @@ class SpApiConnector:
         items: list[dict[str, Any]] = []
         params: dict[str, Any] = {}
         while True:
-            payload = self._call("getOrderItems", "orders", "GET", path, params=params).payload
+            payload = self._call("getOrderItems", "GET", path, params=params).payload
             items.extend((payload or {}).get("OrderItems") or [])
             next_token = (payload or {}).get("NextToken")
             if not next_token:
@@ -422,7 +328,6 @@ class SpApiConnector:
         body = {"marketplaceId": self.marketplace_id, **request}
         payload = self._call(
             "getFulfillmentPreview",
-            "fulfillment",
             "POST",
             f"{_FULFILLMENT_ORDERS}/preview",
             body=body,
@@ -440,9 +345,7 @@ class SpApiConnector:
         _segment(seller_fulfillment_order_id, "sellerFulfillmentOrderId")
         body = {"marketplaceId": self.marketplace_id, **request, "fulfillmentAction": "Hold"}
         try:
-            self._call(
-                "createFulfillmentOrder", "fulfillment", "POST", _FULFILLMENT_ORDERS, body=body
-            )
+            self._call("createFulfillmentOrder", "POST", _FULFILLMENT_ORDERS, body=body)
         except (SpApiRequestRejected, SpApiConflict) as rejected:
             try:
                 self.get_fulfillment_order(seller_fulfillment_order_id)
@@ -472,16 +375,16 @@ class SpApiConnector:
         in the marketplace it was placed against (the account's own when not given)."""
         path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}"
         body = {"marketplaceId": marketplace_id or self.marketplace_id, "fulfillmentAction": "Ship"}
-        self._call("updateFulfillmentOrder", "fulfillment", "PUT", path, body=body)
+        self._call("updateFulfillmentOrder", "PUT", path, body=body)
 
     def cancel_fulfillment_order(self, seller_fulfillment_order_id: str) -> None:
         path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}/cancel"
-        self._call("cancelFulfillmentOrder", "fulfillment", "PUT", path)
+        self._call("cancelFulfillmentOrder", "PUT", path)
 
     def get_fulfillment_order(self, seller_fulfillment_order_id: str) -> dict[str, Any]:
         """getFulfillmentOrder's payload (fulfillmentOrder, fulfillmentOrderItems, shipments)."""
         path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}"
-        payload = self._call("getFulfillmentOrder", "fulfillment", "GET", path).payload
+        payload = self._call("getFulfillmentOrder", "GET", path).payload
         return dict(payload or {})
 
     def fulfillment_order(
@@ -507,7 +410,6 @@ class SpApiConnector:
             )
         payload = self._call(
             "getPackageTrackingDetails",
-            "fulfillment",
             "GET",
             _TRACKING,
             params={"packageNumber": package_number},
@@ -537,7 +439,7 @@ class SpApiConnector:
         if language:
             params["language"] = language
         payload = self._call(
-            "listReturnReasonCodes", "fulfillment", "GET", _RETURN_REASON_CODES, params=params
+            "listReturnReasonCodes", "GET", _RETURN_REASON_CODES, params=params
         ).payload
         details = (payload or {}).get("reasonCodeDetails") or []
         return [ReturnReasonCode.from_payload(detail) for detail in details]
@@ -556,10 +458,7 @@ class SpApiConnector:
         """
         path = f"{_FULFILLMENT_ORDERS}/{_segment(seller_fulfillment_order_id, 'id')}/return"
         body = {"items": [dict(item) for item in items]}
-        payload = dict(
-            self._call("createFulfillmentReturn", "fulfillment", "PUT", path, body=body).payload
-            or {}
-        )
+        payload = dict(self._call("createFulfillmentReturn", "PUT", path, body=body).payload or {})
         duplicates = [
             invalid
             for invalid in payload.get("invalidReturnItems") or []
@@ -609,7 +508,7 @@ class SpApiConnector:
         from opayo_fba.transform.orders_v0 import order_from_orders_v0
 
         path = f"{_ORDERS}/{_segment(amazon_order_id, 'amazon_order_id')}"
-        payload = self._call("getOrder", "orders", "GET", path).payload or {}
+        payload = self._call("getOrder", "GET", path).payload or {}
         return order_from_orders_v0(payload, self.order_items(amazon_order_id), skus=skus)
 
     # -- FBA inventory ----------------------------------------------------------------------
@@ -632,7 +531,7 @@ class SpApiConnector:
         params = first
         while True:
             response = self._call(
-                "getInventorySummaries", "inventory", "GET", _INVENTORY_SUMMARIES, params=params
+                "getInventorySummaries", "GET", _INVENTORY_SUMMARIES, params=params
             )
             payload = response.payload or {}
             summaries.extend(payload.get("inventorySummaries") or [])
@@ -662,14 +561,12 @@ class SpApiConnector:
             body["dataStartTime"] = _iso(data_start)
         if data_end is not None:
             body["dataEndTime"] = _iso(data_end)
-        payload = self._call(
-            "createReport", "reports", "POST", f"{_REPORTS}/reports", body=body
-        ).payload
+        payload = self._call("createReport", "POST", f"{_REPORTS}/reports", body=body).payload
         return str((payload or {})["reportId"])
 
     def get_report(self, report_id: str) -> ReportInfo:
         path = f"{_REPORTS}/reports/{_segment(report_id, 'report_id')}"
-        payload = self._call("getReport", "reports", "GET", path).payload
+        payload = self._call("getReport", "GET", path).payload
         return ReportInfo.from_payload(payload or {})
 
     def list_settlement_reports(self, created_since: datetime) -> list[ReportInfo]:
@@ -681,9 +578,7 @@ class SpApiConnector:
         }
         reports: list[ReportInfo] = []
         while True:
-            payload = self._call(
-                "getReports", "reports", "GET", f"{_REPORTS}/reports", params=params
-            ).payload
+            payload = self._call("getReports", "GET", f"{_REPORTS}/reports", params=params).payload
             reports.extend(ReportInfo.from_payload(r) for r in (payload or {}).get("reports", []))
             next_token = (payload or {}).get("nextToken")
             if not next_token:
@@ -693,7 +588,7 @@ class SpApiConnector:
     def report_document_location(self, document_id: str) -> tuple[str, str | None]:
         """(presigned URL, compression algorithm) of a report document."""
         path = f"{_REPORTS}/documents/{_segment(document_id, 'document_id')}"
-        payload = self._call("getReportDocument", "reports", "GET", path).payload or {}
+        payload = self._call("getReportDocument", "GET", path).payload or {}
         return str(payload["url"]), payload.get("compressionAlgorithm")
 
     def stream_report_document(self, document_id: str) -> AbstractContextManager[Iterator[bytes]]:
@@ -728,7 +623,7 @@ class SpApiConnector:
             return call_with_retries(
                 attempt, policy=self._retry, retryable=_is_retryable, name="downloadReport"
             )
-        except (httpx.TimeoutException, httpx.TransportError, _UnparsedHttpError) as error:
+        except (httpx.TimeoutException, httpx.TransportError, SpApiHttpError) as error:
             raise _translate("getReportDocument", error) from error
 
 
@@ -747,6 +642,14 @@ class _DocumentStream(AbstractContextManager[Iterator[bytes]]):
     def __enter__(self) -> Iterator[bytes]:
         self._response = self._http.stream("GET", self._url)
         response = self._response.__enter__()
+        if response.status_code >= 400:
+            # An error page (S3 answers in XML) is an error, never the document.
+            response.read()
+            self._response.__exit__(None, None, None)
+            self._response = None
+            raise SpApiHttpError(
+                response.status_code, errors=[], text=response.text, headers=response.headers
+            )
         self.content_type = response.headers.get("content-type")
         return self._chunks(response)
 
