@@ -85,8 +85,9 @@ def create_app(backend: ConsoleBackend, token: str) -> Starlette:
         response.delete_cookie(console.sessions.cookie_name, path="/")
         return response
 
-    def refuse(reason: str, status: int) -> Response:
-        return console.render(None, "refused.html", {"reason": reason, "status": status}, status)
+    def refuse(reason: str, status: int, sign_in: bool) -> Response:
+        context = {"reason": reason, "status": status, "sign_in": sign_in}
+        return console.render(None, "refused.html", context, status)
 
     routes = [
         Route("/", home),

@@ -15,8 +15,8 @@ In order:
    token (the `csrf_token` form field, or the X-CSRF-Token header htmx sends), compared with
    hmac.compare_digest. Else 403, before the route runs.
 5. Every response carries a Content-Security-Policy that allows scripts, styles and images
-   from the console only (no inline script or style, no eval), no framing, no Referer, and
-   no caching.
+   from the console only (no inline script or style, no eval), no framing, no Referer to
+   another site, and no caching.
 """
 
 from __future__ import annotations
@@ -45,14 +45,15 @@ SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # Not no-referrer: with it Chromium sends `Origin: null` on the console's own forms.
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
 }
 
-Renderer = Callable[[str, int], Response]
-"""Renders a refusal page: (reason, status) -> Response."""
+Renderer = Callable[[str, int, bool], Response]
+"""Renders a refusal page: (reason, status, whether to say how to sign in) -> Response."""
 
 
 class Sessions:
@@ -150,11 +151,11 @@ class ConsoleGuard:
         offered = [value for name, value in query if name == TOKEN_PARAMETER]
         if offered:
             if method != "GET" or not self.sessions.token_matches(offered[0]):
-                return self.refuse("That link's token is not this console's.", 403), receive
+                return self.refuse("That link's token is not this console's.", 403, True), receive
             return self._open_session(path, query), receive
         session = _cookie(headers, self.sessions.cookie_name)
         if not self.sessions.is_open(session):
-            return self.refuse("This browser has no session with the console.", 403), receive
+            return self.refuse("This browser has no session with the console.", 403, True), receive
         assert session is not None
         scope.setdefault("state", {})["session"] = session
         scope["state"]["csrf_token"] = self.sessions.csrf_token(session)
@@ -180,11 +181,13 @@ class ConsoleGuard:
         origin = headers.get("origin")
         if origin != f"http://{host}":
             return self.refuse(
-                "A change must come from a page of this console (its Origin did not match).", 403
+                "A change must come from a page of this console (its Origin did not match).",
+                403,
+                False,
             ), receive
         body, receive = await _read_body(receive)
         if body is None:
-            return self.refuse("That form is too large.", 413), receive
+            return self.refuse("That form is too large.", 413, False), receive
         offered = headers.get(CSRF_HEADER)
         if offered is None and headers.get("content-type", "").startswith(
             "application/x-www-form-urlencoded"
@@ -196,6 +199,7 @@ class ConsoleGuard:
                 "That form was not sent by this console's page (its CSRF token is missing or "
                 "wrong). Reload the page and try again.",
                 403,
+                False,
             ), receive
         return None, receive
 
