@@ -11,7 +11,7 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 NPM_STAMP := node_modules/.installed-stamp
 
-.PHONY: install test lint typecheck unit clean demo sandbox
+.PHONY: install test lint typecheck unit clean demo sandbox console-assets
 
 install: $(STAMP)
 
@@ -31,13 +31,22 @@ typecheck: $(STAMP)
 
 # --dist loadscope: each test module runs in one worker, so an e2e module starts its local
 # environment once and its tests run in file order.
-test: lint typecheck $(NPM_STAMP)
+test: lint typecheck $(NPM_STAMP) console-assets
 	$(VENV)/bin/pytest -n 2 --dist loadscope
 
 # Node.js tools pinned in package.json: the CDK CLI and asl-validator (tests/infra).
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(NPM_STAMP)
+
+# The console's JavaScript, vendored from its npm package (pinned in package.json): a build
+# product, kept out of git, served by the console itself (no CDN at run time).
+CONSOLE_VENDOR := layers/core/python/opayo_fba/console/static/vendor
+console-assets: $(CONSOLE_VENDOR)/htmx.min.js
+
+$(CONSOLE_VENDOR)/htmx.min.js: $(NPM_STAMP)
+	mkdir -p $(CONSOLE_VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
 
 # `make synth [STAGE=prod]`: offline, Docker-free synthesis into cdk.out/ with cdk-nag checks.
 .PHONY: synth deploy
@@ -49,7 +58,7 @@ deploy: $(STAMP) $(NPM_STAMP)
 	node_modules/.bin/cdk deploy --require-approval broadening $(CDK_ENV_FLAG)
 
 # `make demo`: sample orders through the synthesized app, both sandboxes and the local runtime.
-demo: synth
+demo: synth console-assets
 	$(PY) -m sandbox.demo
 
 # `make sandbox`: the Amazon and Opayo sandboxes in the foreground (Ctrl-C stops both).

@@ -28,10 +28,10 @@ FUNCTIONS_DIR = PROJECT_ROOT / "functions"
 CORE_LAYER_DIR = PROJECT_ROOT / "layers" / "core"
 LAYER_CACHE_DIR = PROJECT_ROOT / "build" / "layers"
 
-# What never goes into an asset: caches, and the operator's CLI (it needs typer and rich,
-# which the layer does not ship, and no Lambda runs it).
+# What never goes into an asset: caches, and the operator's CLI and console (they need typer,
+# rich, Starlette and Jinja2, which the layer does not ship, and no Lambda runs them).
 COMMON_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".mypy_cache", ".pytest_cache"]
-CORE_LAYER_EXCLUDES = [*COMMON_EXCLUDES, "python/opayo_fba/cli"]
+CORE_LAYER_EXCLUDES = [*COMMON_EXCLUDES, "python/opayo_fba/cli", "python/opayo_fba/console"]
 
 
 def runtime_requirements(pyproject: Path = PROJECT_ROOT / "pyproject.toml") -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,3 +39,26 @@ def demo(environment: LocalEnvironment) -> Iterator[DemoContext]:
     ctx = DemoContext(environment)
     yield ctx
     ctx.close()
+
+
+# -- the browser (pytest-playwright's fixtures, launching the Chromium tests/e2e/browser.py finds)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(
+    browser_type_launch_args: dict[str, Any], playwright: Any
+) -> dict[str, Any]:
+    from tests.e2e.browser import CHROMIUM_ARGS, NO_BROWSER, opted_out, system_chromium
+
+    executable = system_chromium()
+    if executable is None and not Path(playwright.chromium.executable_path).is_file():
+        if opted_out():
+            pytest.skip(NO_BROWSER)
+        pytest.fail(NO_BROWSER, pytrace=False)
+    found = {"executable_path": executable} if executable else {}
+    return {**browser_type_launch_args, **found, "headless": True, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 860}}

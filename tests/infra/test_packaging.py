@@ -1,4 +1,5 @@
-"""Packaging: the dependency layer for the Lambda platform, cached by the pins; no CLI shipped."""
+"""Packaging: the dependency layer for the Lambda platform, cached by the pins; no CLI or
+console shipped."""
 
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ def _layer_dirs(cloud_assembly: Path, resources: dict[str, Any]) -> dict[str, Pa
     return found
 
 
-def test_core_layer_ships_the_domain_but_not_the_cli(
+def test_core_layer_ships_the_domain_but_not_the_cli_or_the_console(
     cloud_assembly: Path, resources: dict[str, Any]
 ) -> None:
     core = _layer_dirs(cloud_assembly, resources)["CoreLayer"]
     assert (core / "python" / "opayo_fba" / "__init__.py").is_file()
     assert (core / "python" / "opayo_fba" / "observability.py").is_file()
     assert not (core / "python" / "opayo_fba" / "cli").exists()
+    assert not (core / "python" / "opayo_fba" / "console").exists()
     assert not list(core.rglob("__pycache__"))
 
 
@@ -44,6 +46,7 @@ def test_dependency_layer_is_built_for_the_lambda_platform(
     # The operator's CLI dependencies stay out of the layer.
     assert not (deps / "typer").exists()
     assert not (deps / "rich").exists()
+    assert not (deps / "jinja2").exists()
 
 
 def _size_mb(path: Path) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,10 @@ local_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console(soft_wrap=True)
+
+if TYPE_CHECKING:
+    from opayo_fba.console.server import ConsoleServer
+    from sandbox.local.environment import LocalEnvironment
 
 TemplateOption = Annotated[
     Path | None,
@@ -55,8 +59,15 @@ def up(
     aws_port: Annotated[
         int, typer.Option(help="Port of the local AWS endpoint (moto) for other tools.")
     ] = 5000,
+    with_console: Annotated[
+        bool, typer.Option("--console/--no-console", help="Also serve the web console.")
+    ] = True,
+    console_port: Annotated[
+        int, typer.Option(help="Port of the console on 127.0.0.1 (default: a free one).")
+    ] = 0,
 ) -> None:
-    """Start both sandboxes and the local runtime, in the foreground, until Ctrl-C."""
+    """Start both sandboxes and the local runtime (and the console), in the foreground, until
+    Ctrl-C."""
     from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
 
     options = EnvironmentOptions(
@@ -67,13 +78,22 @@ def up(
     )
     with console.status("Starting the sandboxes and the local runtime..."):
         environment = LocalEnvironment(options).start()
+    web_console = None
     try:
         assert environment.runtime is not None
         for line in environment.runtime.report():
             console.print(line, markup=False)
         console.print()
-        for name, url in environment.urls().items():
-            console.print(f"[bold]{name:>16}[/bold]  {url}")
+        urls = environment.urls()
+        if with_console:
+            from opayo_fba.console.assets import AssetsMissing
+
+            try:
+                web_console, urls["console"] = start_console(environment, console_port)
+            except (AssetsMissing, OSError) as error:
+                console.print(f"[yellow]The console is not started: {error}[/yellow]")
+        for name, url in urls.items():
+            console.print(f"[bold]{name:>16}[/bold]  {url}", markup=True, highlight=False)
         console.print(
             f"\nOpayo webhook: {environment.runtime.api_url}/webhooks/opayo/<vendor>\n"
             f"DLQs from another terminal: opayo-fba dlq list --endpoint-url "
@@ -84,7 +104,32 @@ def up(
     except KeyboardInterrupt:
         console.print("Stopping.")
     finally:
+        if web_console is not None:
+            web_console.stop()
         environment.stop()
+
+
+def start_console(environment: LocalEnvironment, port: int = 0) -> tuple[ConsoleServer, str]:
+    """The web console on the running local environment, in a thread: (server, its URL)."""
+    from opayo_fba.cli.console import connect
+    from opayo_fba.console.app import create_app
+    from opayo_fba.console.assets import ensure_vendored
+    from opayo_fba.console.server import ConsoleServer, console_url, new_token
+    from sandbox.local.seeds import seller_accounts_in
+
+    runtime = environment.runtime
+    assert runtime is not None
+    ensure_vendored()
+    backend = connect(
+        runtime.template.stack_name,
+        seller_accounts_in(runtime.template),
+        runtime.moto_url,
+        environment.options.region,
+    )
+    token = new_token()
+    server = ConsoleServer(create_app(backend, token), port)
+    server.start()
+    return server, console_url(server.port, token)
 
 
 @local_app.command("invoke")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from opayo_fba import __version__
+from opayo_fba.cli.console import console
 from opayo_fba.cli.dlq import dlq_app
 from opayo_fba.cli.local import local_app
 from opayo_fba.cli.mapping import mapping_app
@@ -32,6 +33,7 @@ app.add_typer(saga_app, name="saga")
 app.add_typer(routing_app, name="routing")
 app.command("reconcile")(reconcile)
 app.command("status")(status)
+app.command("console")(console)
 
 
 @app.callback()

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from opayo_fba.cli.options import EndpointOption, RegionOption
+from opayo_fba.cli.stack import STACK_PREFIX, not_found_hint
+from opayo_fba.cli.stack import aws_session as _session
+from opayo_fba.cli.stack import fail as _fail
+from opayo_fba.cli.stack import stage_config as _stage_config
 from opayo_fba.ops import status as ops
 
-UNUSABLE_INPUT = 2
-STACK_PREFIX = "OpayoFba"
-DEFAULT_STAGE = "dev"
 _PERIOD = re.compile(r"^\s*([1-9]\d*)\s*([mhdw])\s*$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -43,56 +41,6 @@ def format_age(age: timedelta) -> str:
     if days == 0:
         return f"{hours}h {minutes % 60:02d}m"
     return f"{days}d {hours % 24:02d}h"
-
-
-def _fail(message: str, hint: str) -> typer.Exit:
-    console = Console(stderr=True)
-    text = f"[bold red]error:[/] {escape(message)}" + (f" [dim]({escape(hint)})[/]" if hint else "")
-    console.print(text, highlight=False)
-    return typer.Exit(code=UNUSABLE_INPUT)
-
-
-def _stage_config(stage: str | None) -> tuple[str, Any]:
-    """The stage and its EnvironmentConfig from ./cdk.json, or (stage, None) outside the
-    repository (then the accounts and vendors come from the tables)."""
-    cdk_json = Path("cdk.json")
-    if not cdk_json.is_file():
-        return stage or DEFAULT_STAGE, None
-    # The console script runs from .venv/bin: the checkout's `infra` package is beside cdk.json.
-    checkout = str(cdk_json.resolve().parent)
-    if Path("infra", "config.py").is_file() and checkout not in sys.path:
-        sys.path.insert(0, checkout)
-    try:
-        from infra.config import load_config
-    except ImportError:
-        return stage or DEFAULT_STAGE, None
-    from opayo_fba.errors import ConfigurationError
-
-    try:
-        context = json.loads(cdk_json.read_text(encoding="utf-8")).get("context", {})
-    except ValueError as error:
-        raise _fail(f"cannot read cdk.json: {error}", "fix its JSON and run again") from None
-    if stage is not None:
-        context = {**context, "opayo-fba:environment": stage}
-    try:
-        config = load_config(context)
-    except ConfigurationError as error:
-        raise _fail(str(error), "pass one of them with --stage") from None
-    return config.name, config
-
-
-def _session(endpoint_url: str | None, region: str | None) -> tuple[Any, dict[str, Any]]:
-    import boto3
-
-    session = boto3.session.Session()
-    kwargs: dict[str, Any] = {"region_name": region}
-    if endpoint_url is not None:
-        kwargs["endpoint_url"] = endpoint_url
-        # The local runtime accepts any credentials; none need to be configured for it.
-        if session.get_credentials() is None:
-            kwargs["aws_access_key_id"] = "local"
-            kwargs["aws_secret_access_key"] = "local"  # noqa: S105 (moto's, not a secret)
-    return session, kwargs
 
 
 def status(
@@ -154,12 +102,7 @@ def status(
                 now=now,
             )
     except ops.StackNotFound as error:
-        hint = (
-            "is `opayo-fba local up` running, with this stage's template?"
-            if endpoint_url
-            else "check --stage and --region, or pass --endpoint-url for the local runtime"
-        )
-        raise _fail(str(error), hint) from None
+        raise _fail(str(error), not_found_hint(endpoint_url)) from None
     except (BotoCoreError, ClientError) as error:
         raise _fail(str(error), "check your AWS credentials, --region and --endpoint-url") from None
     if as_json:

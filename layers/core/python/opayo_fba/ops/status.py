@@ -37,6 +37,8 @@ class StackResources:
     orders_table: str
     connector_state_table: str
     queue_names: frozenset[str]
+    # The stack's state machines (ARNs): the console reads an order's saga executions there.
+    state_machine_arns: tuple[str, ...] = ()
 
 
 class StackLocator(Protocol):
@@ -65,6 +67,7 @@ class CloudFormationLocator:
 
         tables: dict[str, str] = {}
         queues: set[str] = set()
+        state_machines: list[str] = []
         try:
             pages = self._cloudformation.get_paginator("list_stack_resources").paginate(
                 StackName=stack_name
@@ -78,6 +81,8 @@ class CloudFormationLocator:
                         tables[resource["LogicalResourceId"]] = physical
                     elif resource["ResourceType"] == "AWS::SQS::Queue":
                         queues.add(physical.rsplit("/", 1)[-1])  # its URL
+                    elif resource["ResourceType"] == "AWS::StepFunctions::StateMachine":
+                        state_machines.append(physical)  # its ARN
         except ClientError as error:
             if error.response["Error"]["Code"] == "ValidationError":
                 raise StackNotFound(f"no stack {stack_name} in this account and region") from None
@@ -87,16 +92,20 @@ class CloudFormationLocator:
             orders_table=_pick(stack_name, tables, ORDERS_TABLE_LOGICAL_ID),
             connector_state_table=_pick(stack_name, tables, CONNECTOR_STATE_TABLE_LOGICAL_ID),
             queue_names=frozenset(queues),
+            state_machine_arns=tuple(sorted(state_machines)),
         )
 
 
 class LocalRuntimeLocator:
-    """The local runtime: tables and queues named `<stack name>-<logicalId>`."""
+    """The local runtime: tables and queues named `<stack name>-<logicalId>`; its state
+    machines keep the names the template gives them, and it runs one stack, so all of them."""
 
-    def __init__(self, dynamodb: Any, sqs: Any) -> None:
-        """`dynamodb` and `sqs` are boto3 clients."""
+    def __init__(self, dynamodb: Any, sqs: Any, stepfunctions: Any | None = None) -> None:
+        """`dynamodb`, `sqs` and `stepfunctions` are boto3 clients (without the last, no
+        state machines are found)."""
         self._dynamodb = dynamodb
         self._sqs = sqs
+        self._stepfunctions = stepfunctions
 
     def locate(self, stack_name: str) -> StackResources:
         prefix = f"{stack_name}-"
@@ -110,11 +119,16 @@ class LocalRuntimeLocator:
         queues: set[str] = set()
         for page in self._sqs.get_paginator("list_queues").paginate(QueueNamePrefix=prefix):
             queues.update(url.rsplit("/", 1)[-1] for url in page.get("QueueUrls", []))
+        state_machines: list[str] = []
+        if self._stepfunctions is not None:
+            for page in self._stepfunctions.get_paginator("list_state_machines").paginate():
+                state_machines.extend(m["stateMachineArn"] for m in page.get("stateMachines", []))
         return StackResources(
             stack_name=stack_name,
             orders_table=_pick(stack_name, tables, ORDERS_TABLE_LOGICAL_ID),
             connector_state_table=_pick(stack_name, tables, CONNECTOR_STATE_TABLE_LOGICAL_ID),
             queue_names=frozenset(queues),
+            state_machine_arns=tuple(sorted(state_machines)),
         )
 
 

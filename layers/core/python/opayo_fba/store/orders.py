@@ -354,6 +354,78 @@ class OrderStore:
                 return counts
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def orders_by_account(
+        self,
+        seller_account: str,
+        *,
+        received_from: datetime | None = None,
+        received_to: datetime | None = None,
+        status: str | None = None,
+        marketplace_id: str | None = None,
+        limit: int = 25,
+        start_key: dict[str, str] | None = None,
+        max_reads: int = 10,
+    ) -> OrderPage:
+        """One page of `seller_account`'s orders, newest received first, by Query of the
+        by-account index (its sort key bounds the dates; status and marketplace, projected
+        there, filter), then each order read from the table.
+
+        `start_key` is the `next_key` of the page before. A filter may leave a read with few
+        items, so up to `max_reads` reads are made to fill the page; `next_key` is None on the
+        last page. The index is eventually consistent: an order stored in the last second
+        may be missing (and each order is read consistently, as it is now).
+        """
+        from boto3.dynamodb.conditions import Attr, Key
+
+        condition = Key(ACCOUNT_ATTRIBUTE).eq(seller_account)
+        if received_from is not None and received_to is not None:
+            condition &= Key(RECEIVED_AT_ATTRIBUTE).between(
+                _sortable(received_from), _sortable(received_to)
+            )
+        elif received_from is not None:
+            condition &= Key(RECEIVED_AT_ATTRIBUTE).gte(_sortable(received_from))
+        elif received_to is not None:
+            condition &= Key(RECEIVED_AT_ATTRIBUTE).lte(_sortable(received_to))
+        kwargs: dict[str, Any] = {
+            "IndexName": ACCOUNT_INDEX,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": False,
+        }
+        filters = []
+        if status is not None:
+            filters.append(Attr("status").eq(status))
+        if marketplace_id is not None:
+            filters.append(Attr(MARKETPLACE_ATTRIBUTE).eq(marketplace_id))
+        if filters:
+            expression = filters[0]
+            for more in filters[1:]:
+                expression &= more
+            kwargs["FilterExpression"] = expression
+        if start_key is not None:
+            kwargs["ExclusiveStartKey"] = start_key
+        keys: list[dict[str, str]] = []
+        next_key: dict[str, str] | None = None
+        for _ in range(max_reads):
+            page = self._table.query(**kwargs, Limit=limit - len(keys))
+            keys.extend(
+                {name: str(item[name]) for name in ("pk", ACCOUNT_ATTRIBUTE, RECEIVED_AT_ATTRIBUTE)}
+                for item in page.get("Items", [])
+            )
+            last = page.get("LastEvaluatedKey")
+            if last is None:
+                next_key = None
+                break
+            next_key = {name: str(value) for name, value in last.items()}
+            if len(keys) >= limit:
+                break
+            kwargs["ExclusiveStartKey"] = last
+        records = []
+        for key in keys:
+            record = self.find(key["pk"].removeprefix(ORDER_KEY_PREFIX))
+            if record is not None:
+                records.append(record)
+        return OrderPage(records=records, next_key=next_key)
+
     def held_index_summary(self, held_vendor: str) -> tuple[int, datetime | None]:
         """How many items sit under `held_vendor` in the sparse held-authorisation index
         (a vendor, or `refund#<vendor>`, `intake#<vendor>`) and since when the oldest: read
@@ -665,6 +737,13 @@ class OrderStore:
             ConsistentRead=True,
         ).get("Item")
         return self.find(str(item["orderId"])) if item else None
+
+
+class OrderPage(BaseModel):
+    """A page of orders and where the next one starts (None: this was the last)."""
+
+    records: list[OrderRecord]
+    next_key: dict[str, str] | None = None
 
 
 class CardIntake(BaseModel):

@@ -1,0 +1,119 @@
+"""`opayo-fba console`: the web console on 127.0.0.1, against the local runtime or a stack."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from opayo_fba.cli.options import EndpointOption, RegionOption
+from opayo_fba.cli.stack import (
+    STACK_PREFIX,
+    aws_session,
+    fail,
+    not_found_hint,
+    stage_config,
+)
+
+if TYPE_CHECKING:
+    from opayo_fba.console.backend import StackBackend
+
+
+def connect(
+    stack_name: str,
+    accounts: Mapping[str, Sequence[str]] | None,
+    endpoint_url: str | None,
+    region: str | None,
+) -> StackBackend:
+    """The console's backend on `stack_name`: its resources by the locator `status` uses (the
+    local runtime's names with an endpoint, else CloudFormation); its seller accounts with
+    their marketplaces as given (the stage's configuration, the local template's) or, if
+    None, those the tables name. Raises ops.status.StackNotFound, or botocore's errors."""
+    from opayo_fba.console.backend import StackBackend
+    from opayo_fba.ops import status as ops
+    from opayo_fba.store.orders import OrderStore
+    from opayo_fba.store.watermarks import WatermarkStore
+
+    session, kwargs = aws_session(endpoint_url, region)
+    dynamodb = session.resource("dynamodb", **kwargs)
+    stepfunctions = session.client("stepfunctions", **kwargs)
+    locator: ops.StackLocator = (
+        ops.LocalRuntimeLocator(
+            session.client("dynamodb", **kwargs), session.client("sqs", **kwargs), stepfunctions
+        )
+        if endpoint_url is not None
+        else ops.CloudFormationLocator(session.client("cloudformation", **kwargs))
+    )
+    resources = locator.locate(stack_name)
+    orders = OrderStore(dynamodb.Table(resources.orders_table))
+    if accounts is None:
+        watermarks = WatermarkStore(dynamodb.Table(resources.connector_state_table))
+        accounts = ops.scopes_from_tables(orders, watermarks).accounts
+    return StackBackend(
+        stack_name,
+        orders,
+        accounts,
+        stepfunctions=stepfunctions,
+        state_machine_arns=resources.state_machine_arns,
+    )
+
+
+def console(
+    stage: Annotated[
+        str | None,
+        typer.Option("--stage", help="The environment (default: cdk.json's, else dev)."),
+    ] = None,
+    endpoint_url: EndpointOption = None,
+    region: RegionOption = None,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (default: a free one)."),
+    ] = 0,
+) -> None:
+    """Serve the web console on 127.0.0.1 and print its URL (with a one-off token); Ctrl-C
+    stops it. Against the local runtime with --endpoint-url, else the stage's stack on AWS
+    with your own credentials."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from opayo_fba.console.app import create_app
+    from opayo_fba.console.assets import AssetsMissing, ensure_vendored
+    from opayo_fba.console.server import ConsoleServer, console_url, new_token
+    from opayo_fba.ops.status import StackNotFound
+
+    try:
+        ensure_vendored()
+    except AssetsMissing as error:
+        raise fail(str(error), "") from None
+    stage_name, config = stage_config(stage)
+    stack_name = f"{STACK_PREFIX}-{stage_name}"
+    region = region or (config.region if config is not None else None)
+    out = Console(stderr=True)
+    try:
+        with out.status(f"Finding {stack_name}..."):
+            accounts = (
+                {s.id: list(s.marketplace_ids) for s in config.seller_accounts}
+                if config is not None
+                else None
+            )
+            backend = connect(stack_name, accounts, endpoint_url, region)
+    except StackNotFound as error:
+        raise fail(str(error), not_found_hint(endpoint_url)) from None
+    except (BotoCoreError, ClientError) as error:
+        raise fail(str(error), "check your AWS credentials, --region and --endpoint-url") from None
+    token = new_token()
+    try:
+        server = ConsoleServer(create_app(backend, token), port)
+    except OSError as error:
+        raise fail(
+            f"cannot listen on 127.0.0.1:{port}: {error.strerror}", "try another --port"
+        ) from None
+    typer.echo(f"The console of {stack_name}, for this machine only:")
+    typer.echo(f"    {console_url(server.port, token)}")
+    typer.echo("Open that link (it signs this browser in). Ctrl-C stops the console.")
+    # uvicorn stops on SIGINT and then raises it again: Ctrl-C is how it ends, not an error.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve()
+    typer.echo("Console stopped.")

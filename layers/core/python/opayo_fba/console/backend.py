@@ -1,0 +1,147 @@
+"""What the console reads, through the stores the API and the CLI use: no second path to the data.
+
+`ConsoleBackend` is the small interface the pages need; `StackBackend` implements it on a
+stack's resources (found by ops.status's locators, on AWS or on the local runtime): orders
+by OrderStore, saga executions by Step Functions' GetExecutionHistory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+
+from opayo_fba.model import OrderStatus
+from opayo_fba.ops.timeline import (
+    TimelineEntry,
+    execution_arn,
+    execution_timeline,
+    saga_attempts,
+)
+from opayo_fba.store.orders import OrderPage, OrderRecord, OrderStore
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """The Orders page's filters: one seller account (the index's partition), and within it a
+    status, a marketplace and the days received (UTC, both inclusive)."""
+
+    seller_account: str
+    status: OrderStatus | None = None
+    marketplace_id: str | None = None
+    received_from: date | None = None
+    received_to: date | None = None
+
+
+@dataclass(frozen=True)
+class SagaHistory:
+    entries: list[TimelineEntry]
+    problem: str | None = None
+    """Why the saga's history could not be read, when it could not (e.g. no permission)."""
+
+
+class ConsoleBackend(Protocol):
+    @property
+    def stack_name(self) -> str: ...
+
+    def seller_accounts(self) -> Mapping[str, Sequence[str]]:
+        """Each seller account with its marketplaces."""
+        ...
+
+    def orders(
+        self, filters: OrderFilters, limit: int, start_key: dict[str, str] | None
+    ) -> OrderPage: ...
+
+    def search(self, text: str) -> list[OrderRecord]:
+        """The orders `text` names: as order id, vendorTxCode or sellerFulfillmentOrderId."""
+        ...
+
+    def order(self, order_id: str) -> OrderRecord | None: ...
+
+    def saga_history(self, record: OrderRecord) -> SagaHistory: ...
+
+
+class StackBackend:
+    def __init__(
+        self,
+        stack_name: str,
+        orders: OrderStore,
+        accounts: Mapping[str, Sequence[str]],
+        *,
+        stepfunctions: Any | None = None,
+        state_machine_arns: Sequence[str] = (),
+    ) -> None:
+        """`stepfunctions` is a boto3 client (None: no saga history is shown)."""
+        self._stack_name = stack_name
+        self._orders = orders
+        self._accounts = {account: list(m) for account, m in accounts.items()}
+        self._stepfunctions = stepfunctions
+        self._state_machines = list(state_machine_arns)
+
+    @property
+    def stack_name(self) -> str:
+        return self._stack_name
+
+    def seller_accounts(self) -> Mapping[str, Sequence[str]]:
+        return self._accounts
+
+    def orders(
+        self, filters: OrderFilters, limit: int, start_key: dict[str, str] | None
+    ) -> OrderPage:
+        start = filters.received_from
+        end = filters.received_to
+        return self._orders.orders_by_account(
+            filters.seller_account,
+            received_from=datetime.combine(start, time.min, UTC) if start else None,
+            received_to=(
+                datetime.combine(end + timedelta(days=1), time.min, UTC) - timedelta(microseconds=1)
+                if end
+                else None
+            ),
+            status=filters.status.value if filters.status else None,
+            marketplace_id=filters.marketplace_id,
+            limit=limit,
+            start_key=start_key,
+        )
+
+    def search(self, text: str) -> list[OrderRecord]:
+        found: dict[str, OrderRecord] = {}
+        for lookup in (
+            self._orders.find,
+            self._orders.find_by_vendor_tx_code,
+            self._orders.find_by_fulfillment_order,
+        ):
+            record = lookup(text)
+            if record is not None:
+                found.setdefault(record.order_id, record)
+        return list(found.values())
+
+    def order(self, order_id: str) -> OrderRecord | None:
+        return self._orders.find(order_id)
+
+    def saga_history(self, record: OrderRecord) -> SagaHistory:
+        if self._stepfunctions is None or not self._state_machines:
+            return SagaHistory([], "no state machine of this stack was found")
+        from botocore.exceptions import ClientError
+
+        entries: list[TimelineEntry] = []
+        for attempt in saga_attempts(record):
+            for state_machine in self._state_machines:
+                arn = execution_arn(state_machine, record.order_id, attempt)
+                try:
+                    events = [
+                        event
+                        for page in self._stepfunctions.get_paginator(
+                            "get_execution_history"
+                        ).paginate(executionArn=arn)
+                        for event in page.get("events", [])
+                    ]
+                except ClientError as error:
+                    code = error.response["Error"]["Code"]
+                    if code == "ExecutionDoesNotExist":
+                        continue
+                    return SagaHistory(entries, f"Step Functions refused ({code})")
+                entries += execution_timeline(events, attempt)
+                break
+        return SagaHistory(entries)

@@ -1,0 +1,222 @@
+"""The Orders page (a list by the orders table's by-account index, and search) and an
+order's own page (its whole story on one timeline)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from opayo_fba.console.backend import OrderFilters
+from opayo_fba.console.masking import mask_email, mask_name
+from opayo_fba.model import OrderStatus
+from opayo_fba.ops.timeline import merged, record_timeline
+from opayo_fba.store.orders import ACCOUNT_ATTRIBUTE, RECEIVED_AT_ATTRIBUTE, OrderRecord
+
+if TYPE_CHECKING:
+    from opayo_fba.console.app import Console
+
+PAGE_SIZE = 25
+MAX_SEARCH = 100
+_SEARCHABLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#{}@+-]*$")
+_MARKETPLACE = re.compile(r"^[A-Z0-9]{10,14}$")
+_ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
+_CURSOR_KEYS = frozenset({"pk", ACCOUNT_ATTRIBUTE, RECEIVED_AT_ATTRIBUTE})
+FILTER_PARAMETERS = ("account", "status", "marketplace", "from", "to")
+
+
+class BadQuery(ValueError):
+    """A filter, search or cursor the page cannot use; its message says which and why."""
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filters: OrderFilters | None
+    search: str | None
+    cursor: dict[str, str] | None
+
+    def parameters(self) -> dict[str, str]:
+        """The query string of this list (without its cursor)."""
+        if self.search is not None:
+            return {"q": self.search}
+        f = self.filters
+        assert f is not None
+        found = {
+            "account": f.seller_account,
+            "status": f.status.value if f.status else "",
+            "marketplace": f.marketplace_id or "",
+            "from": f.received_from.isoformat() if f.received_from else "",
+            "to": f.received_to.isoformat() if f.received_to else "",
+        }
+        return {k: v for k, v in found.items() if v}
+
+
+def encode_cursor(console: Console, key: dict[str, str]) -> str:
+    data = json.dumps(key, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(data).decode().rstrip("=") + "." + console.sessions.sign(data)
+
+
+def decode_cursor(console: Console, text: str, account: str) -> dict[str, str]:
+    """The start key a cursor of this console carries; BadQuery for any other text."""
+    encoded, _, mac = text.partition(".")
+    try:
+        data = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except ValueError:
+        raise BadQuery("the page cursor is not one this console wrote") from None
+    import hmac
+
+    if not hmac.compare_digest(mac, console.sessions.sign(data)):
+        raise BadQuery("the page cursor is not one this console wrote")
+    key = json.loads(data)
+    if set(key) != _CURSOR_KEYS or key[ACCOUNT_ATTRIBUTE] != account:
+        raise BadQuery("the page cursor belongs to another list: start from the first page")
+    return {str(k): str(v) for k, v in key.items()}
+
+
+def _date(name: str, text: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadQuery(f"{name} must be a date as YYYY-MM-DD, not {text[:20]!r}") from None
+
+
+def parse_list_query(console: Console, params: Any) -> ListQuery:
+    """The list the query string asks for; BadQuery naming every problem."""
+    problems: list[str] = []
+    search = params.get("q", "").strip()
+    if search:
+        if len(search) > MAX_SEARCH:
+            problems.append(f"a search is at most {MAX_SEARCH} characters")
+        elif not _SEARCHABLE.match(search):
+            problems.append(
+                "search for an order id, a vendorTxCode or a sellerFulfillmentOrderId "
+                "(letters, digits and . _ : / # { } @ + -)"
+            )
+        if problems:
+            raise BadQuery("; ".join(problems))
+        return ListQuery(filters=None, search=search, cursor=None)
+    accounts = console.backend.seller_accounts()
+    account = params.get("account", "") or next(iter(accounts), "")
+    if account not in accounts:
+        known = ", ".join(accounts) or "none"
+        problems.append(f"account must be one of this stack's seller accounts ({known})")
+    status_text = params.get("status", "")
+    status = None
+    if status_text:
+        try:
+            status = OrderStatus(status_text)
+        except ValueError:
+            problems.append(f"status {status_text[:40]!r} is not an order status")
+    marketplace = params.get("marketplace", "") or None
+    if marketplace is not None and not _MARKETPLACE.match(marketplace):
+        problems.append("marketplace must be an Amazon marketplace id (e.g. A1F83G8C2ARO7P)")
+    received_from = received_to = None
+    for name, text in (("from", params.get("from", "")), ("to", params.get("to", ""))):
+        try:
+            day = _date(name, text)
+        except BadQuery as error:
+            problems.append(str(error))
+            continue
+        if name == "from":
+            received_from = day
+        else:
+            received_to = day
+    if received_from and received_to and received_from > received_to:
+        problems.append("from must not be after to")
+    if problems:
+        raise BadQuery("; ".join(problems))
+    cursor_text = params.get("cursor", "")
+    cursor = decode_cursor(console, cursor_text, account) if cursor_text else None
+    filters = OrderFilters(account, status, marketplace, received_from, received_to)
+    return ListQuery(filters=filters, search=None, cursor=cursor)
+
+
+def list_row(record: OrderRecord) -> dict[str, Any]:
+    """An order as a list shows it: its customer masked."""
+    order = record.order
+    customer = order.customer
+    total = order.totals.grand_total if order.totals is not None else None
+    return {
+        "order_id": record.order_id,
+        "received_at": record.received_at(),
+        "status": record.status.value,
+        "seller_account": record.seller_account,
+        "marketplace": order.marketplace_id or "",
+        "customer": mask_name(customer.full_name if customer else None),
+        "email": mask_email(customer.email if customer else None),
+        "total": str(total) if total is not None else "",
+    }
+
+
+def routes(console: Console) -> list[Route]:
+    async def orders(request: Request) -> Response:
+        try:
+            query = parse_list_query(console, request.query_params)
+        except BadQuery as error:
+            return console.problem(request, f"That list cannot be shown: {error}.", 400)
+        next_cursor = None
+        if query.search is not None:
+            records = console.backend.search(query.search)
+        else:
+            assert query.filters is not None
+            page = console.backend.orders(query.filters, PAGE_SIZE, query.cursor)
+            records = page.records
+            if page.next_key is not None:
+                next_cursor = encode_cursor(console, page.next_key)
+        parameters = query.parameters()
+        context = {
+            "rows": [list_row(r) for r in records],
+            "query": query,
+            "parameters": parameters,
+            "this_list": "/orders?"
+            + urlencode(
+                {
+                    **parameters,
+                    **({"cursor": request.query_params["cursor"]} if query.cursor else {}),
+                }
+            ),
+            "first_page": "/orders?" + urlencode(parameters) if query.cursor else None,
+            "next_page": "/orders?" + urlencode({**parameters, "cursor": next_cursor})
+            if next_cursor
+            else None,
+            "accounts": console.backend.seller_accounts(),
+            "statuses": [s.value for s in OrderStatus],
+        }
+        partial = (
+            request.headers.get("hx-request") == "true"
+            and request.headers.get("hx-target") == "orders"
+        )
+        return console.render(request, "_orders_table.html" if partial else "orders.html", context)
+
+    async def order(request: Request) -> Response:
+        order_id = request.path_params["order_id"]
+        if not _ORDER_ID.match(order_id):
+            return console.problem(
+                request, "An order id is 1 to 64 letters, digits and . _ : / # -.", 400
+            )
+        record = console.backend.order(order_id)
+        if record is None:
+            return console.problem(request, f"There is no order {order_id}.", 404)
+        saga = console.backend.saga_history(record)
+        context = {
+            "record": record,
+            "order": record.order,
+            "timeline": merged(record_timeline(record), saga.entries),
+            "saga_problem": saga.problem,
+        }
+        return console.render(request, "order.html", context)
+
+    return [
+        Route("/orders", orders),
+        Route("/orders/{order_id:path}", order),
+    ]

@@ -1,0 +1,250 @@
+"""The console in a real browser (Playwright driving Chromium) against the local runtime.
+
+Orders are submitted through the API as a shop would and paid with the Opayo sandbox; the
+console, started as `opayo-fba local up` starts it, shows them reach `shipped`, filters and
+searches them and tells one's story. Each security rule is tried from the browser: no token,
+a rebound host name, a POST without the CSRF token or from another origin, no inline script
+(the CSP reports nothing), escaped output. The pages' screenshots go to docs/console/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from opayo_fba.cli.local import start_console
+from opayo_fba.console.server import ConsoleServer
+from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from sandbox.local.environment import LocalEnvironment
+from tests.e2e.browser import REBOUND_HOST
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+SHIPPED_WITHIN_MS = 120_000
+ORDERS = ("CONSOLE-1", "CONSOLE-2", "CONSOLE-3")
+# A line title with markup in it: the pages must show it as text.
+MARKUP = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+
+
+@pytest.fixture(scope="module")
+def console(environment: LocalEnvironment) -> Iterator[str]:
+    server: ConsoleServer
+    server, url = start_console(environment)
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def submitted(demo: DemoContext) -> dict[str, str]:
+    """Paid orders submitted through the API: order id -> vendorTxCode."""
+    codes = {}
+    for n, order_id in enumerate(ORDERS):
+        order = sample_order(order_id, qty=n + 1)
+        if order_id == ORDERS[-1]:
+            order["lines"][0]["title"] = MARKUP
+        msk, card = demo.card_identifier()
+        reply = demo.submit(
+            order,
+            {
+                "type": "pi_card",
+                "merchantSessionKey": msk,
+                "cardIdentifier": card,
+                "strongCustomerAuthentication": BROWSER_DATA,
+            },
+        )
+        assert reply.status_code in (200, 201), reply.text
+        codes[order_id] = str(reply.json()["payment"]["vendor_tx_code"])
+    return codes
+
+
+@pytest.fixture
+def watched(page: Page) -> Iterator[dict[str, list[Any]]]:
+    """What the page reports that it should not: console errors (a CSP violation is one),
+    dialogs, and any script the pages' data smuggled in (window.__pwned)."""
+    seen: dict[str, list[Any]] = {"errors": [], "dialogs": []}
+    page.on(
+        "console", lambda m: seen["errors"].append(m.text) if m.type in ("error", "warning") else 0
+    )
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    yield seen
+    assert page.evaluate("window.__pwned === undefined")
+    assert seen["dialogs"] == []
+    assert [e for e in seen["errors"] if "Content Security Policy" in e] == []
+
+
+def _base(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _sign_in(page: Page, console: str) -> None:
+    page.goto(console)
+    expect(page).to_have_url(re.compile(r"/orders$"))
+
+
+def _shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_without_the_token_the_console_refuses_and_says_where_the_link_is(
+    page: Page, console: str
+) -> None:
+    response = page.goto(_base(console) + "/orders")
+    assert response is not None
+    assert response.status == 403
+    expect(page.get_by_role("heading", level=1)).to_have_text("403: not signed in")
+    expect(page.locator("main")).to_contain_text("?token=")
+    _shot(page, "refused")
+    wrong = page.goto(_base(console) + "/?token=not-this-consoles")
+    assert wrong is not None
+    assert wrong.status == 403
+
+
+def test_a_rebound_host_name_is_refused_even_with_the_token(page: Page, console: str) -> None:
+    """A page whose name resolves to 127.0.0.1 (DNS rebinding) sends its own Host."""
+    rebound = console.replace("127.0.0.1", REBOUND_HOST)
+    response = page.goto(rebound)
+    assert response is not None
+    assert response.status == 400
+    expect(page.locator("body")).to_contain_text("answers only at http://127.0.0.1")
+    assert page.context.cookies() == []
+
+
+def test_the_token_opens_a_strict_http_only_session_and_leaves_the_url(
+    page: Page, console: str
+) -> None:
+    _sign_in(page, console)
+    assert "token" not in page.url
+    (cookie,) = page.context.cookies()
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # scripts cannot read it
+
+
+def test_orders_submitted_through_the_api_reach_shipped_on_the_orders_page(
+    page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
+) -> None:
+    _sign_in(page, console)
+    assert page.evaluate("typeof htmx") == "object"  # the vendored htmx loaded under the CSP
+    for order_id in ORDERS:
+        row = page.locator(f'tr[data-order-id="{order_id}"]')
+        # No reload: htmx refreshes the list every 5 s.
+        expect(row.locator(".status")).to_have_text("shipped", timeout=SHIPPED_WITHIN_MS)
+    row = page.locator(f'tr[data-order-id="{ORDERS[0]}"]')
+    expect(row).to_contain_text("J*** D**")  # customers masked in lists
+    expect(row).to_contain_text("j***@e******.com")
+    expect(page.locator("#orders")).not_to_contain_text("jane@example.com")
+    _shot(page, "orders")
+
+
+def test_the_list_filters_by_status_and_date_and_searches_by_each_id(
+    page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
+) -> None:
+    _sign_in(page, console)
+    page.get_by_label("Status").select_option("payment_failed")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"status=payment_failed"))
+    expect(page.locator("#orders")).to_contain_text("No orders match these filters")
+    page.get_by_label("Status").select_option("shipped")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr[data-order-id]")).to_have_count(len(ORDERS))
+    page.get_by_label("Received from").fill("2000-01-01")
+    page.get_by_label("to", exact=True).fill("2000-01-31")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tr[data-order-id]")).to_have_count(0)
+
+    search = page.get_by_role("searchbox")
+    order_id = ORDERS[1]
+    for text in (order_id, submitted[order_id]):
+        search.fill(text)
+        page.get_by_role("button", name="Search").click()
+        expect(page.locator("tr[data-order-id]")).to_have_count(1)
+        expect(page.locator(f'tr[data-order-id="{order_id}"]')).to_be_visible()
+    _shot(page, "search")
+
+
+def test_an_orders_page_shows_its_whole_story_in_time_order(
+    page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
+) -> None:
+    _sign_in(page, console)
+    page.get_by_role("link", name=ORDERS[0], exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Order {ORDERS[0]}")
+    timeline = page.locator("ol.timeline")
+    expect(timeline).to_contain_text("placed by the shopper")
+    expect(timeline).to_contain_text("saga started")  # from Step Functions' history
+    expect(timeline).to_contain_text("saga succeeded")
+    expect(timeline.locator("li.source-saga")).not_to_have_count(0)
+    expect(timeline.locator("li.source-shipment")).not_to_have_count(0)
+    times = timeline.locator("time").evaluate_all("ts => ts.map(t => t.getAttribute('datetime'))")
+    assert times == sorted(times)
+    # The sellerFulfillmentOrderId it shows finds the order too.
+    fulfillment_order_id = page.locator("dt:text-is('sellerFulfillmentOrderId') + dd").inner_text()
+    expect(page.locator("main")).not_to_contain_text("4929")  # only the last four digits
+    _shot(page, "order")
+    page.goto(f"{_base(console)}/orders?q={fulfillment_order_id}")
+    expect(page.locator(f'tr[data-order-id="{ORDERS[0]}"]')).to_be_visible()
+
+
+def test_markup_in_an_order_is_shown_as_text(
+    page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
+) -> None:
+    _sign_in(page, console)
+    page.goto(f"{_base(console)}/orders/{ORDERS[-1]}")
+    expect(page.locator("main")).to_contain_text(MARKUP)
+    page.goto(f"{_base(console)}/orders")
+    page.get_by_role("searchbox").fill("<script>alert(1)</script>")
+    page.get_by_role("button", name="Search").click()
+    expect(page.get_by_role("alert")).to_contain_text("search for an order id")
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
+    page: Page, console: str, watched: dict[str, list[Any]]
+) -> None:
+    _sign_in(page, console)
+    page.locator("form.sign-out input[name=csrf_token]").evaluate("field => field.remove()")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("main")).to_contain_text("CSRF token is missing or wrong")
+    page.goto(f"{_base(console)}/orders")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Orders")  # still signed in
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Signed out")
+    response = page.goto(f"{_base(console)}/orders")
+    assert response is not None
+    assert response.status == 403
+
+
+def test_a_post_from_another_origin_is_refused_even_with_the_token(
+    page: Page, console: str, environment: LocalEnvironment
+) -> None:
+    """Another page on this machine (the Opayo sandbox's origin: another port) posts to the
+    console; the browser sends the session cookie (same site), the Origin check refuses."""
+    _sign_in(page, console)
+    csrf = page.locator("form.sign-out input[name=csrf_token]").get_attribute("value")
+    assert environment.opayo
+    other = next(iter(environment.opayo.values())).url
+    page.goto(other + "/")
+    page.evaluate(
+        """([action, csrf]) => {
+            const form = document.createElement('form');
+            form.method = 'post';
+            form.action = action;
+            const field = document.createElement('input');
+            field.name = 'csrf_token';
+            field.value = csrf;
+            form.appendChild(field);
+            document.body.appendChild(form);
+            form.submit();
+        }""",
+        [f"{_base(console)}/sign-out", csrf],
+    )
+    expect(page.locator("main")).to_contain_text("Origin did not match")
+    page.goto(f"{_base(console)}/orders")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Orders")
