@@ -236,3 +236,24 @@ def test_a_new_order_is_201_its_repeat_200_and_another_order_under_its_id_409(
     status, refused = _post_order(intake_app, other)
     assert status == 409
     assert set(refused) == {"error"}
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data", "application/x-www-form-urlencoded", "text/csv"]
+)
+def test_a_body_is_json_whatever_its_content_type_says(content_type: str) -> None:
+    # Found by the fuzzer: Powertools parsed multipart/form-data and failed (a 502).
+    event = {
+        "httpMethod": "POST",
+        "path": "/probe/W-1",
+        "pathParameters": {"orderId": "W-1"},
+        "headers": {"content-type": content_type},
+        "body": '{"probeId": "ok"}',
+        "isBase64Encoded": False,
+        "requestContext": {},
+    }
+    assert APP.resolve(event, {})["statusCode"] == 201
+    event["body"] = "a=1&b=2"
+    reply = APP.resolve(event, {})
+    assert reply["statusCode"] == 400
+    assert "Invalid JSON" in reply["body"]

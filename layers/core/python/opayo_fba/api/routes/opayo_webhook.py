@@ -51,7 +51,7 @@ _PLAIN_TEXT: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}}}
     },
     responses={
         200: {"description": "Opayo's reply: Status=OK or Status=INVALID", "content": _PLAIN_TEXT},
-        404: {"description": "A vendor this deployment does not serve"},
+        404: {"description": "A vendor this deployment does not serve", "content": _PLAIN_TEXT},
         503: {
             "description": "Not verifiable yet (its order is on its way): Opayo sends it again",
             "content": json_content(ErrorBody),
@@ -60,7 +60,8 @@ _PLAIN_TEXT: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}}}
 )
 def notify_route(vendor: Annotated[str, Path()]) -> Response[Any]:
     if VENDORS and vendor not in VENDORS:
-        return Response(404, None, f"unknown vendor {quote_input(vendor, 16)}")
+        # Plain text, and saying so (it once came with no Content-Type: found by the fuzzer).
+        return Response(404, content_types.TEXT_PLAIN, f"unknown vendor {quote_input(vendor, 16)}")
     w = wiring()
     reply = handle_server_notification(
         vendor,
