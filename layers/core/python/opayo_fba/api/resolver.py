@@ -104,6 +104,9 @@ class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
     says, as the API always has: Powertools would parse a multipart/form-data body (and fail
     with a ValueError, a 502, on one without a boundary), a form body, or answer 415."""
 
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+
     def _get_body(self, app: Any) -> Any:
         return app.current_event.json_body
 
