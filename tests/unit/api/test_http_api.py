@@ -257,3 +257,9 @@ def test_a_body_is_json_whatever_its_content_type_says(content_type: str) -> Non
     reply = APP.resolve(event, {})
     assert reply["statusCode"] == 400
     assert "Invalid JSON" in reply["body"]
+
+
+def test_a_path_parameter_is_api_gateways_decoded_value() -> None:
+    # API Gateway decoded %23 in pathParameters; the handler reads that, not the raw path.
+    status, reply, _ = call('{"probeId": "ok"}', "W#1", path="/probe/W%231")
+    assert (status, reply["orderId"]) == (201, "W#1")

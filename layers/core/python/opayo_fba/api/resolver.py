@@ -4,9 +4,10 @@ request reaches its model.
 
 What Powertools would do differently, and why it does not here:
 - a path parameter is whatever one path segment holds, as API Gateway's `{orderId}` is (it
-  has already routed the request). Powertools' own alphabet leaves out `#`, which order ids
-  may hold, and answers 404 for a segment it does not like (its issues #1736, #3006): here
-  the parameter's type decides, and a bad order id is a 400 saying so.
+  has already routed the request), and its value is API Gateway's `pathParameters` (decoded
+  as API Gateway decodes it), not a piece of `path`. Powertools' own alphabet leaves out `#`,
+  which order ids may hold, and answers 404 for a segment it does not like (its issues #1736,
+  #3006): here the parameter's type decides, and a bad order id is a 400 saying so.
 - a body is bounded, decoded as UTF-8 and screened before it is parsed
   (`RequestBody.document`): too large is a 413, not UTF-8, nested too deep or carrying a card
   number anywhere is a 400 with the reason, and none of it is ever echoed. Only then does
@@ -127,6 +128,11 @@ class ApiResolver(APIGatewayRestResolver):
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:
         return re.compile(base_regex.format(_DYNAMIC_SEGMENT.sub(r"(?P<\1>[^/]+)", rule)))
+
+    def _convert_matches_into_route_keys(self, match: re.Match[str]) -> dict[str, str]:
+        # API Gateway's own decoding of each parameter, as the handlers always read them.
+        decoded = self.current_event.path_parameters or {}
+        return {name: decoded.get(name, value) for name, value in match.groupdict().items()}
 
     def _to_proxy_event(self, event: dict[str, Any]) -> APIGatewayProxyEvent:
         if self._body is None:  # no JSON body (GET, or the webhook's form it reads raw)
