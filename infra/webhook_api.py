@@ -6,7 +6,8 @@
   `POST /orders/{orderId}/3ds-challenge`: AWS IAM authorization (SigV4), so the shop or ERP
   calls with credentials of a role the merchant grants `execute-api:Invoke`.
 
-Requests are validated at the edge (required path parameters, headers, JSON body schema),
+Requests are validated at the edge (required path parameters, headers, and the JSON body
+models generated from docs/openapi.json: infra/api_models.py),
 the stage is throttled, access-logged (JSON, KMS-encrypted log group) and traced, and a WAF
 web ACL with AWS managed rule sets and a per-IP rate limit sits in front.
 """
@@ -24,6 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from infra.api_models import request_model
 from infra.config import EnvironmentConfig
 from infra.constants import (
     ENV_OPAYO_REDIRECT_URL,
@@ -47,121 +49,13 @@ from infra.functions import log_retention
 from infra.platform import Platform
 
 WAF_RATE_LIMIT_PER_5_MIN = 2000
-# The shape API Gateway checks before a Lambda runs; the domain validates the rest.
-_STRING = apigw.JsonSchemaType.STRING
-# The gateway's first line of defence; the handler validates the whole OrderSubmission.
-ORDER_REQUEST_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="CreateOrderRequest",
-    type=apigw.JsonSchemaType.OBJECT,
-    # vendor and sellerAccount may be left to the deployment's routing rules.
-    required=["order", "payment"],
-    properties={
-        "order": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.OBJECT,
-            required=["order_id"],
-            properties={
-                "order_id": apigw.JsonSchema(type=_STRING, pattern="^[A-Za-z0-9._-]{1,40}$")
-            },
-        ),
-        "vendor": apigw.JsonSchema(type=_STRING, min_length=1, max_length=16),
-        "sellerAccount": apigw.JsonSchema(type=_STRING, min_length=1, max_length=64),
-        "payment": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.OBJECT,
-            required=["type"],
-            properties={
-                "type": apigw.JsonSchema(type=_STRING, enum=["pi_transaction", "pi_card", "server"])
-            },
-        ),
-    },
-)
-
-# What the ACS posted to the shop's notificationURL page; the handler validates the rest.
-_BASE64URL = "^[A-Za-z0-9_=-]+$"
-CHALLENGE_REQUEST_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="CompleteChallengeRequest",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["cRes", "threeDSSessionData"],
-    additional_properties=False,
-    properties={
-        "cRes": apigw.JsonSchema(type=_STRING, min_length=1, max_length=10000, pattern=_BASE64URL),
-        "threeDSSessionData": apigw.JsonSchema(
-            type=_STRING, min_length=1, max_length=1024, pattern=_BASE64URL
-        ),
-    },
-)
-
-# Units of order lines, as refund and return requests name them: `[{lineId, quantity}]`.
-_ORDER_LINE_UNITS = apigw.JsonSchema(
-    type=apigw.JsonSchemaType.ARRAY,
-    min_items=1,
-    max_items=100,
-    items=apigw.JsonSchema(
-        type=apigw.JsonSchemaType.OBJECT,
-        required=["lineId", "quantity"],
-        properties={
-            "lineId": apigw.JsonSchema(type=_STRING, min_length=1, max_length=50),
-            "quantity": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1, maximum=250),
-        },
-    ),
-)
-
-# The edge's first screen of a refund request; the domain validates it fully
-# (opayo_fba.refunds.requests.RefundRequest): either amount or lines, never both.
-REFUND_REQUEST_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="RefundOrderRequest",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["refundId", "reason"],
-    additional_properties=False,
-    properties={
-        "refundId": apigw.JsonSchema(
-            type=_STRING, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"
-        ),
-        "reason": apigw.JsonSchema(type=_STRING, min_length=1, max_length=200),
-        "amount": apigw.JsonSchema(
-            type=apigw.JsonSchemaType.OBJECT,
-            required=["amount", "currency"],
-            properties={
-                "amount": apigw.JsonSchema(type=apigw.JsonSchemaType.INTEGER, minimum=1),
-                "currency": apigw.JsonSchema(type=_STRING, min_length=3, max_length=3),
-            },
-        ),
-        "lines": _ORDER_LINE_UNITS,
-    },
-)
-
-# The edge's first screen of a return request (opayo_fba.after_sale.returns.ReturnRequest).
-RETURN_REQUEST_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="ReturnOrderRequest",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["returnId", "items", "reasonCode"],
-    additional_properties=False,
-    properties={
-        "returnId": apigw.JsonSchema(
-            type=_STRING, min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._:-]+$"
-        ),
-        "reasonCode": apigw.JsonSchema(type=_STRING, min_length=1, max_length=40),
-        "comment": apigw.JsonSchema(type=_STRING, max_length=1000),
-        "items": _ORDER_LINE_UNITS,
-    },
-)
-
-# The edge's first screen of a resubmission (opayo_fba.saga.resubmit.ResubmitRequest).
-RESUBMIT_REQUEST_SCHEMA = apigw.JsonSchema(
-    schema=apigw.JsonSchemaVersion.DRAFT4,
-    title="ResubmitOrderRequest",
-    type=apigw.JsonSchemaType.OBJECT,
-    required=["resubmitId"],
-    additional_properties=False,
-    properties={
-        "resubmitId": apigw.JsonSchema(
-            type=_STRING, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$"
-        ),
-    },
-)
+# The shape API Gateway checks before a Lambda runs, generated from docs/openapi.json (the
+# routes' pydantic models): infra/api_models.py says which fields the edge checks.
+ORDER_REQUEST_SCHEMA = request_model("submitOrder", "CreateOrderRequest")
+CHALLENGE_REQUEST_SCHEMA = request_model("completeChallenge", "CompleteChallengeRequest")
+REFUND_REQUEST_SCHEMA = request_model("refundOrder", "RefundOrderRequest")
+RETURN_REQUEST_SCHEMA = request_model("returnOrder", "ReturnOrderRequest")
+RESUBMIT_REQUEST_SCHEMA = request_model("resubmitOrder", "ResubmitOrderRequest")
 
 
 class WebhookApi(Construct):

@@ -180,6 +180,19 @@ def proxy_event(request: Request, route: ApiRoute, path_params: dict[str, str], 
     }
 
 
+def reply_headers(reply: dict[str, Any]) -> list[tuple[str, str]]:
+    """The reply's `headers` and `multiValueHeaders`, merged as API Gateway merges them
+    ("Set up Lambda proxy integrations in API Gateway", output format: a name in both gets
+    the values of both; Powertools' REST resolver answers with `multiValueHeaders`)."""
+    single = {k: str(v) for k, v in (reply.get("headers") or {}).items()}
+    merged: list[tuple[str, str]] = []
+    for name, values in (reply.get("multiValueHeaders") or {}).items():
+        merged.extend((name, str(value)) for value in values)
+        if name in single:
+            merged.append((name, single.pop(name)))
+    return merged + list(single.items())
+
+
 def create_api_app(routes: list[ApiRoute], lambdas: InProcessLambdas) -> Starlette:
     async def dispatch(request: Request) -> Response:
         path = request.url.path
@@ -210,11 +223,10 @@ def create_api_app(routes: list[ApiRoute], lambdas: InProcessLambdas) -> Starlet
                 reply = invocation.payload or {}
                 text = reply.get("body") or ""
                 content = base64.b64decode(text) if reply.get("isBase64Encoded") else text
-                return Response(
-                    content=content,
-                    status_code=int(reply.get("statusCode", 200)),
-                    headers={k: str(v) for k, v in (reply.get("headers") or {}).items()},
-                )
+                response = Response(content=content, status_code=int(reply.get("statusCode", 200)))
+                for name, value in reply_headers(reply):
+                    response.headers.append(name, value)
+                return response
         return JSONResponse({"message": "Method Not Allowed"}, 405)
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]

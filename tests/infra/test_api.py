@@ -93,7 +93,8 @@ def test_order_routes_use_iam_auth_and_validation(resources: dict[str, Any]) -> 
     model = resources[post["RequestModels"]["application/json"]["Ref"]]["Properties"]
     assert "order" in model["Schema"]["required"]
     order_id = model["Schema"]["properties"]["order"]["properties"]["order_id"]
-    assert order_id["pattern"] == "^[A-Za-z0-9._-]{1,40}$"
+    # The domain's OrderId (infra/api_models.py; tests/infra/test_api_models.py).
+    assert (order_id["pattern"], order_id["maxLength"]) == (r"^[A-Za-z0-9][A-Za-z0-9._:/#-]*$", 64)
     assert get["RequestParameters"] == {"method.request.path.orderId": True}
     assert "OrderIntake" in str(post["Integration"]["Uri"])
     assert "OrderStatus" in str(get["Integration"]["Uri"])

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from opayo_fba.api.errors import error_reply
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.intake.orders import OrderSubmission, parse_submission, submit_order
 from opayo_fba.intake.payments import apply_payment_update
 from opayo_fba.intake.webhook import handle_server_notification
-from opayo_fba.lambda_support import error_response
 from opayo_fba.model import OrderStatus, PaymentState, PaymentTransaction, TransactionType
 from opayo_fba.opayo.results import PiTransaction
 from tests.fixtures.saga_world import World, make_order
@@ -86,9 +86,9 @@ def test_any_other_tx_type_is_a_400_naming_the_field_and_the_allowed_values(
 ) -> None:
     with pytest.raises(ValidationError) as refused:
         parse_submission(json.dumps(_server(txType=tx_type)))
-    reply = error_response(refused.value)
-    assert reply["statusCode"] == 400
-    [detail] = json.loads(reply["body"])["details"]
+    reply = error_reply(refused.value)
+    assert reply.status_code == 400
+    [detail] = json.loads(reply.body)["details"]
     assert detail["field"] == "payment.server.txType"
     assert "'PAYMENT'" in detail["reason"]
     assert "'DEFERRED'" in detail["reason"]

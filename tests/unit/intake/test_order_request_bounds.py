@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from opayo_fba.api.errors import error_reply
+from opayo_fba.api.resolver import OrderIdPath
 from opayo_fba.errors import InvalidInputError, PayloadTooLargeError
 from opayo_fba.http_input import body_text, json_depth, path_parameter, screen_parameters
 from opayo_fba.intake.orders import (
@@ -19,7 +21,6 @@ from opayo_fba.intake.orders import (
     parse_submission,
     submit_order,
 )
-from opayo_fba.lambda_support import error_response, order_id_parameter
 from opayo_fba.opayo.pi import CardPayment
 from sandbox.demo.scenarios import BROWSER_DATA
 from tests.fixtures.saga_world import World, make_order
@@ -78,7 +79,7 @@ def test_an_order_request_over_the_limit_is_a_413_stating_it() -> None:
     big = json.dumps(request(source={"blob": "x" * MAX_ORDER_REQUEST_BYTES}))
     with pytest.raises(PayloadTooLargeError, match=f"at most {MAX_ORDER_REQUEST_BYTES}") as e:
         parse_submission(big)
-    assert error_response(e.value)["statusCode"] == 413
+    assert error_reply(e.value).status_code == 413
     with pytest.raises(PayloadTooLargeError):
         body_text(event(big), max_bytes=MAX_ORDER_REQUEST_BYTES)
 
@@ -113,9 +114,9 @@ def test_free_text_over_its_limit_is_a_400_naming_the_field(
     document["order"].update(changes)
     with pytest.raises(ValidationError) as refused:
         parse_submission(json.dumps(document))
-    reply = error_response(refused.value)
-    assert reply["statusCode"] == 400
-    assert any(d["field"] == field for d in json.loads(reply["body"])["details"]), reply["body"]
+    reply = error_reply(refused.value)
+    assert reply.status_code == 400
+    assert any(d["field"] == field for d in json.loads(reply.body)["details"]), reply.body
 
 
 def test_source_is_bounded_in_size_and_depth() -> None:
@@ -176,7 +177,7 @@ def test_unknown_vendor_or_seller_is_refused_before_anything_happens(
     submission = OrderSubmission.model_validate(request(**changes))
     with pytest.raises(InvalidInputError, match=f"^{field}: ") as refused:
         submit_order(submission, _deps(world, payments))
-    assert error_response(refused.value)["statusCode"] == 400
+    assert error_reply(refused.value).status_code == 400
     assert payments.calls == []
     assert world.store.find("W-2001") is None
 
@@ -216,10 +217,10 @@ def test_card_numbers_in_path_or_query_are_refused(parameters: dict[str, Any]) -
 @pytest.mark.parametrize("order_id", ["", "x" * 65, "a b", "../etc", "\u00e9t\u00e9"])
 def test_an_order_id_that_cannot_be_one_is_a_400(order_id: str) -> None:
     with pytest.raises(InvalidInputError):
-        order_id_parameter({"pathParameters": {"orderId": order_id}})
+        TypeAdapter(OrderIdPath).validate_python(order_id)
     assert path_parameter({"pathParameters": {"orderId": "W-1"}}, "orderId") == "W-1"
 
 
 def test_error_bodies_never_carry_a_card_number_whatever_raised() -> None:
-    reply = error_response(InvalidInputError("something about 4929 0000 0000 6"))
-    assert "4929" not in reply["body"]
+    reply = error_reply(InvalidInputError("something about 4929 0000 0000 6"))
+    assert "4929" not in reply.body

@@ -1,29 +1,16 @@
-"""What every handler shares: the wiring, the time budget, HTTP error mapping, saga steps.
+"""What every handler shares: the wiring, the time budget, saga steps, scheduled jobs.
 
-Domain exceptions become HTTP statuses here and nowhere else; saga steps raise their errors
-by name (`opayo_fba.saga.errors`) for the state machine, through `step_errors()`.
+Domain exceptions become HTTP statuses in `opayo_fba.api.errors` (the HTTP functions'
+resolver) and nowhere else; saga steps raise their errors by name (`opayo_fba.saga.errors`)
+for the state machine, through `step_errors()`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
-from opayo_fba.card_numbers import mask_value
-from opayo_fba.errors import (
-    ConfigurationError,
-    ConflictError,
-    InvalidInputError,
-    NotFoundError,
-    PayloadTooLargeError,
-    UpstreamError,
-)
-from opayo_fba.http_input import path_parameter
-from opayo_fba.model import OrderId
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.wiring import Wiring, settings
 
@@ -54,68 +41,6 @@ def remember_context(context: Any) -> None:
 @cache
 def wiring() -> Wiring:
     return Wiring(settings(), time_budget=time_budget)
-
-
-# -- HTTP --------------------------------------------------------------------------------------
-
-_STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
-    (ValidationError, 400),
-    (PayloadTooLargeError, 413),
-    (InvalidInputError, 400),
-    (NotFoundError, 404),
-    (ConflictError, 409),
-    (UpstreamError, 503),
-    (ConfigurationError, 500),
-)
-
-
-_ORDER_ID: TypeAdapter[str] = TypeAdapter(OrderId)
-_FIELD_NAME_MAX = 80
-
-
-def order_id_parameter(event: Mapping[str, Any]) -> str:
-    """The `{orderId}` of the path: no card number, and shaped like an order id."""
-    order_id = path_parameter(event, "orderId")
-    try:
-        return _ORDER_ID.validate_python(order_id)
-    except ValidationError:
-        raise InvalidInputError(
-            "orderId is not an order id (1-64 of letters, digits and . _ : / # -)"
-        ) from None
-
-
-def json_response(
-    status: int, body: Any, headers: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """A JSON reply; anything shaped like a card number in it is masked, whatever put it there."""
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json", **(headers or {})},
-        "body": json.dumps(mask_value(body), default=str),
-    }
-
-
-def _field(location: tuple[int | str, ...]) -> str:
-    # A location may hold a caller's dict key: never echo more than a field name's worth.
-    name = ".".join(str(part) for part in location)
-    return name if len(name) <= _FIELD_NAME_MAX else name[:_FIELD_NAME_MAX] + "..."
-
-
-def error_response(error: Exception) -> dict[str, Any]:
-    """The one mapping from domain exceptions to HTTP; anything else is re-raised."""
-    for kind, status in _STATUS_BY_ERROR:
-        if isinstance(error, kind):
-            if isinstance(error, ValidationError):
-                details = [
-                    {"field": _field(e["loc"]), "reason": e["msg"]}
-                    for e in error.errors(include_url=False, include_input=False)
-                ]
-                return json_response(status, {"error": "invalid request", "details": details})
-            if status >= 500:
-                logger.exception("request failed")
-                return json_response(status, {"error": type(error).__name__})
-            return json_response(status, {"error": str(error)})
-    raise error
 
 
 # -- Step Functions tasks -----------------------------------------------------------------------

@@ -57,7 +57,9 @@ class ReturnRequest(BaseModel):
     reason_code: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,40}$")] = Field(
         alias="reasonCode"
     )
-    comment: Annotated[CleanText, Field(max_length=1000)] = None
+    comment: CleanText = None
+    """At most CleanText's 255 characters (what was always enforced; the 1000 once written
+    here was never applied, so the document and the edge now say 255 too)."""
 
     def units(self) -> dict[str, int]:
         return count_units((item.line_id, item.quantity) for item in self.items)

@@ -212,10 +212,9 @@ def refuse_card_numbers(raw: str) -> None:
         raise InvalidInputError(CARD_NUMBER_REFUSED)
 
 
-def parse_request(
-    body: str, model: type[RequestT], *, what: str, max_bytes: int, max_depth: int
-) -> RequestT:
-    """A request body: bounded in size and depth, screened for card numbers, validated."""
+def screen_request(body: str, *, what: str, max_bytes: int, max_depth: int) -> None:
+    """A request body bounded in size and depth and screened for card numbers, before any
+    model sees it (the API's resolver does this before Powertools validates the body)."""
     size = len(body.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise PayloadTooLargeError(
@@ -223,6 +222,13 @@ def parse_request(
         )
     refuse_deep_json(body, max_depth)
     refuse_card_numbers(body)
+
+
+def parse_request(
+    body: str, model: type[RequestT], *, what: str, max_bytes: int, max_depth: int
+) -> RequestT:
+    """A request body: bounded in size and depth, screened for card numbers, validated."""
+    screen_request(body, what=what, max_bytes=max_bytes, max_depth=max_depth)
     return model.model_validate_json(body)
 
 

@@ -82,6 +82,11 @@ def submission_reply(record: OrderRecord, *, existed: bool) -> tuple[int, dict[s
     return (200 if existed else 201), body
 
 
+MAX_CHALLENGE_REQUEST_BYTES = 16_384
+"""A cRes of at most 10000 characters and its threeDSSessionData fit well within this."""
+MAX_CHALLENGE_REQUEST_DEPTH = 2
+
+
 class ChallengeCompletion(BaseModel):
     """`POST /orders/{orderId}/3ds-challenge`: what the ACS posted to the shop's page."""
 

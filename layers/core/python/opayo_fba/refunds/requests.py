@@ -19,11 +19,18 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from opayo_fba.errors import ConflictError, InvalidInputError
 from opayo_fba.model import Money, Refund, RefundLine
-from opayo_fba.model.address import CleanText
+from opayo_fba.model.address import clean_text
 from opayo_fba.refunds.allocation import count_units, line_ids, units_refund
 from opayo_fba.refunds.ledger import refundable, refunded_units
 from opayo_fba.saga import steps
@@ -35,6 +42,12 @@ MAX_REFUND_REQUEST_BYTES = 16_384
 MAX_REFUND_REQUEST_DEPTH = 6
 
 RefundId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
+RefundReason = Annotated[
+    Annotated[str, StringConstraints(min_length=1, max_length=200)] | None,
+    BeforeValidator(clean_text),
+]
+"""Cleaned text of 1 to 200 characters (the bounds on the text itself, so the OpenAPI document
+and the edge's model say them too); None when empty, which the request refuses."""
 
 
 class RefundLineRequest(BaseModel):
@@ -51,7 +64,7 @@ class RefundRequest(BaseModel):
     refund_id: RefundId = Field(alias="refundId")
     amount: Money | None = None
     lines: tuple[RefundLineRequest, ...] | None = Field(default=None, min_length=1, max_length=100)
-    reason: Annotated[CleanText, Field(min_length=1, max_length=200)]
+    reason: RefundReason
 
     @model_validator(mode="after")
     def _amount_or_lines(self) -> RefundRequest:

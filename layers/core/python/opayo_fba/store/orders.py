@@ -133,6 +133,10 @@ class OrderAttempt(BaseModel):
     ended_at: datetime
 
 
+PRIVATE_FIELDS = frozenset({"server_security_key_sealed", "fulfillment_request", "saga_task_token"})
+"""What an order record keeps from the API (`public_view`, api.views.OrderView)."""
+
+
 class OrderRecord(BaseModel):
     """Everything the integration knows about one order."""
 
@@ -256,10 +260,7 @@ class OrderRecord(BaseModel):
 
     def public_view(self) -> dict[str, Any]:
         """What `GET /orders/{id}` shows: no security key, no internal request bodies."""
-        return self.model_dump(
-            mode="json",
-            exclude={"server_security_key_sealed", "fulfillment_request", "saga_task_token"},
-        )
+        return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
 
 
 class OrderStore:
