@@ -5,5 +5,6 @@ EventBridge Scheduler invokes it with `{"sellerAccountId": ...}` or `{"vendor": 
 
 from opayo_fba.lambda_support import scheduled_handler
 from opayo_fba.scheduled import fetch_batches
+from opayo_fba.settings import OpayoBatchFetchSettings
 
-handler = scheduled_handler(fetch_batches)
+handler = scheduled_handler(fetch_batches, OpayoBatchFetchSettings)

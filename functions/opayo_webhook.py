@@ -9,7 +9,6 @@ Opayo sends it again, whereas INVALID or ERROR would cancel the payment.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -26,11 +25,11 @@ from opayo_fba.intake.webhook import (
 )
 from opayo_fba.lambda_support import error_response, json_response, wiring
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OpayoWebhookSettings, load_settings
 
-settings().require("orders_table", "payment_events_queue_url", "security_keys_key_arn")
+config = load_settings(OpayoWebhookSettings)
 # Vendors this deployment serves (the CDK app sets OPAYO_VENDORS from its configuration).
-VENDORS = frozenset(v for v in os.environ.get("OPAYO_VENDORS", "").split(",") if v)
+VENDORS = config.opayo_vendors
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -20,9 +20,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.intake.three_d_secure import ChallengeCompletion, complete_challenge
 from opayo_fba.lambda_support import error_response, json_response, remember_context, wiring
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderChallengeSettings, load_settings
 
-settings().require("orders_table", "state_machine_arn")
+load_settings(OrderChallengeSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

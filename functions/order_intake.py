@@ -20,15 +20,9 @@ from opayo_fba.intake.orders import MAX_ORDER_REQUEST_BYTES, parse_submission, s
 from opayo_fba.intake.three_d_secure import submission_reply
 from opayo_fba.lambda_support import error_response, json_response, remember_context, wiring
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderIntakeSettings, load_settings
 
-settings().require(
-    "orders_table",
-    "state_machine_arn",
-    "security_keys_key_arn",
-    "vendor_secret_arns",
-    "seller_marketplaces",
-)
+load_settings(OrderIntakeSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -30,9 +30,9 @@ from opayo_fba.refunds.requests import (
     reply_body,
     request_refund,
 )
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderRefundSettings, load_settings
 
-settings().require("orders_table", "vendor_secret_arns", "event_bus_name")
+load_settings(OrderRefundSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

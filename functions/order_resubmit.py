@@ -30,9 +30,9 @@ from opayo_fba.saga.resubmit import (
     reply_body,
     resubmit_order,
 )
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderResubmitSettings, load_settings
 
-settings().require("orders_table", "vendor_secret_arns", "event_bus_name", "state_machine_arn")
+load_settings(OrderResubmitSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

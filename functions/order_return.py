@@ -30,9 +30,9 @@ from opayo_fba.lambda_support import (
     wiring,
 )
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderReturnSettings, load_settings
 
-settings().require("orders_table", "connector_state_table", "event_bus_name")
+load_settings(OrderReturnSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -15,9 +15,9 @@ from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import NotFoundError
 from opayo_fba.lambda_support import error_response, json_response, order_id_parameter, wiring
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderStatusSettings, load_settings
 
-settings().require("orders_table")
+load_settings(OrderStatusSettings)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -5,5 +5,6 @@ EventBridge Scheduler invokes it with `{"sellerAccountId": ...}` or `{"vendor": 
 
 from opayo_fba.lambda_support import scheduled_handler
 from opayo_fba.scheduled import poll_reports
+from opayo_fba.settings import ReportPollerSettings
 
-handler = scheduled_handler(poll_reports)
+handler = scheduled_handler(poll_reports, ReportPollerSettings)

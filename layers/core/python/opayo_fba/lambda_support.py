@@ -25,7 +25,8 @@ from opayo_fba.errors import (
 from opayo_fba.http_input import path_parameter
 from opayo_fba.model import OrderId
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import Wiring, settings
+from opayo_fba.settings import Settings, load_settings, settings
+from opayo_fba.wiring import Wiring
 
 # Seconds kept back from the Lambda timeout for writing results after a rate-limit wait.
 TIME_MARGIN_SECONDS = 5.0
@@ -123,12 +124,15 @@ def error_response(error: Exception) -> dict[str, Any]:
 Step = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 
 
-def saga_step_handler(step: Step) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def saga_step_handler(
+    step: Step, model: type[Settings]
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda handler for one saga step: observability, the wiring, the step. Nothing else.
 
-    Built at import, so a missing setting fails the cold start, not the first order.
+    Built at import with the step's settings `model`, so a missing setting fails the cold
+    start, not the first order.
     """
-    settings().require("orders_table", "event_bus_name")
+    load_settings(model)
 
     @logger.inject_lambda_context(correlation_id_path="orderId")
     @metrics.log_metrics
@@ -142,10 +146,10 @@ def saga_step_handler(step: Step) -> Callable[[dict[str, Any], Any], dict[str, A
 
 
 def saga_event_handler(
-    job: Step, *, correlation_id_path: str
+    job: Step, model: type[Settings], *, correlation_id_path: str
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda handler for an EventBridge event about the saga (e.g. an execution ended)."""
-    settings().require("orders_table", "event_bus_name")
+    load_settings(model)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_id_path)
     @metrics.log_metrics
@@ -163,8 +167,12 @@ def saga_event_handler(
 Job = Callable[[Mapping[str, Any], Wiring], dict[str, Any]]
 
 
-def scheduled_handler(job: Job) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A Lambda handler for one scheduled job: observability, the wiring, the job."""
+def scheduled_handler(
+    job: Job, model: type[Settings]
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda handler for one scheduled job: observability, the wiring, the job; its
+    settings `model` is loaded at import (the cold start fails on a missing variable)."""
+    load_settings(model)
 
     @logger.inject_lambda_context
     @metrics.log_metrics

@@ -1,7 +1,7 @@
-"""The composition root: settings read once at cold start, and the objects built from them.
+"""The composition root: the objects a handler needs, built from its settings (settings.py).
 
-Handlers import `settings()` at module level and call `.require(...)` with what they need, so a
-missing variable fails the first invocation's init with its name, not the thousandth event.
+Each handler loads its own settings model at import, so a missing variable fails the cold
+start with its name, not the thousandth event; what is built here is built on first use.
 Connectors are built lazily and cached per seller account and per vendor, and rebuilt when
 their secret's value changes (a rotation, picked up within the secrets cache's max age).
 
@@ -15,14 +15,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from opayo_fba.errors import ConfigurationError
+from opayo_fba.settings import Settings
 
 if TYPE_CHECKING:
     from opayo_fba.amazon.connector import SpApiConnector
@@ -48,134 +48,6 @@ SP_API_ENDPOINTS = {
     "na": "https://sellingpartnerapi-na.amazon.com",
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
-
-
-def _env(name: str) -> Any:
-    return Field(default=None, validation_alias=AliasChoices(name))
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    environment: str = Field(
-        default="local", validation_alias=AliasChoices("OPAYO_FBA_ENVIRONMENT")
-    )
-    orders_table: str | None = _env("ORDERS_TABLE_NAME")
-    idempotency_table: str | None = _env("IDEMPOTENCY_TABLE_NAME")
-    connector_state_table: str | None = _env("CONNECTOR_STATE_TABLE_NAME")
-    reports_bucket: str | None = _env("REPORTS_BUCKET_NAME")
-    payment_events_queue_url: str | None = _env("PAYMENT_EVENTS_QUEUE_URL")
-    event_bus_name: str | None = _env("EVENT_BUS_NAME")
-    state_machine_arn: str | None = _env("SAGA_STATE_MACHINE_ARN")
-    seller_secret_arns: dict[str, str] = Field(
-        default_factory=dict, validation_alias=AliasChoices("SELLER_SECRET_ARNS")
-    )
-    vendor_secret_arns: dict[str, str] = Field(
-        default_factory=dict, validation_alias=AliasChoices("VENDOR_SECRET_ARNS")
-    )
-    # Marketplace ids by seller account, from the deployment's configuration (names, never
-    # secrets): order intake refuses any other seller account or marketplace.
-    seller_marketplaces: dict[str, list[str]] = Field(
-        default_factory=dict, validation_alias=AliasChoices("SELLER_MARKETPLACES")
-    )
-    # The merchant's routing rules (cdk.json `routing`, JSON): which seller account,
-    # marketplace and vendor an order goes to when it does not name them.
-    routing_rules: str | None = _env("ROUTING_RULES")
-    opayo_redirect_url: str = Field(
-        default="https://example.com/checkout/complete",
-        validation_alias=AliasChoices("OPAYO_REDIRECT_URL"),
-    )
-    # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
-    mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
-    # What the merchant keeps of a returned unit's value, in percent, by the condition Amazon
-    # received it in (cdk.json `returnDeductions`, e.g. {"CustomerDamaged": 20}).
-    return_deductions: dict[str, int] = Field(
-        default_factory=dict, validation_alias=AliasChoices("RETURN_DEDUCTIONS")
-    )
-    # Amazon's fulfillmentPolicy for every fulfillment order (cdk.json `fulfillmentPolicy`).
-    unfulfillable_authorisations: Literal["abort", "hold"] = Field(
-        default="abort", validation_alias=AliasChoices("UNFULFILLABLE_AUTHORISATIONS")
-    )
-    fulfillment_policy: Literal["FillOrKill", "FillAllAvailable"] = Field(
-        default="FillOrKill", validation_alias=AliasChoices("FULFILLMENT_POLICY")
-    )
-    product_master_csv: str | None = _env("PRODUCT_MASTER_CSV")
-    # The merchant's SKU mapping per seller account (JSON {account: reference}), a CSV with
-    # internal_sku,seller_sku[,asin]: `s3://bucket/key` in AWS, a file path locally.
-    sku_mappings: dict[str, str] = Field(
-        default_factory=dict, validation_alias=AliasChoices("SKU_MAPPINGS")
-    )
-    # The KMS key that seals Opayo Server SecurityKeys (store/sealed.py).
-    security_keys_key_arn: str | None = _env("SECURITY_KEYS_KEY_ARN")
-    # The chart of accounts the journal step posts with (reconcile/config.py's format):
-    # `s3://bucket/key` in AWS, a file path locally.
-    reconcile_config: str | None = _env("RECONCILE_CONFIG")
-
-    @field_validator("seller_secret_arns", "vendor_secret_arns", mode="before")
-    @classmethod
-    def _json_map(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(f"must be a JSON object of name -> secret ARN: {error}") from None
-        return value
-
-    @field_validator("sku_mappings", mode="before")
-    @classmethod
-    def _json_references(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"must be a JSON object of seller account -> SKU mapping CSV: {error}"
-                ) from None
-        return value
-
-    @field_validator("return_deductions", mode="before")
-    @classmethod
-    def _json_percentages(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"must be a JSON object of condition -> percent: {error}"
-                ) from None
-        return value
-
-    @field_validator("seller_marketplaces", mode="before")
-    @classmethod
-    def _json_lists(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"must be a JSON object of seller account -> marketplace ids: {error}"
-                ) from None
-        return value
-
-    def require(self, *fields: str) -> Settings:
-        """Fail loudly, naming the environment variables, if any of `fields` is unset."""
-        missing = []
-        for name in fields:
-            if not getattr(self, name):
-                alias = type(self).model_fields[name].validation_alias
-                env = alias.choices[0] if isinstance(alias, AliasChoices) else name
-                missing.append(str(env))
-        if missing:
-            raise ConfigurationError(
-                f"missing configuration: set {', '.join(missing)} (the CDK app sets them; "
-                "locally `opayo-fba local up` does)"
-            )
-        return self
-
-
-@cache
-def settings() -> Settings:
-    return Settings()
 
 
 def _read_text(reference: str) -> str:
