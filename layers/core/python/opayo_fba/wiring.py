@@ -12,9 +12,7 @@ point the very same code at the sandboxes.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,15 +27,18 @@ if TYPE_CHECKING:
     from opayo_fba.intake.amazon_inventory import InventoryNotificationDependencies
     from opayo_fba.intake.orders import IntakeDependencies, KnownAccounts
     from opayo_fba.intake.three_d_secure import ChallengeDependencies
+    from opayo_fba.mapping.fulfillment import MappedOrder
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
     from opayo_fba.opayo.shared_protocol import SharedProtocolClient
     from opayo_fba.routing import RoutingRules
     from opayo_fba.saga.ports import PaymentPort
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
-    from opayo_fba.saga.steps import MappedOrder, SagaDependencies
+    from opayo_fba.saga.steps import SagaDependencies
+    from opayo_fba.store.events import EventBridgePublisher
     from opayo_fba.store.inventory import InventoryStore
     from opayo_fba.store.orders import OrderRecord, OrderStore
+    from opayo_fba.store.payment_queue import SqsPaymentEventQueue
     from opayo_fba.store.sealed import KmsSealer
     from opayo_fba.store.secrets import SecretJsonReader
     from opayo_fba.transform.sku import SkuMapping
@@ -50,18 +51,6 @@ SP_API_ENDPOINTS = {
 }
 
 
-def _read_text(reference: str) -> str:
-    """A UTF-8 text file: `s3://bucket/key` (the function's role may read that object) or a
-    local path."""
-    if reference.startswith("s3://"):
-        import boto3
-
-        bucket, _, key = reference.removeprefix("s3://").partition("/")
-        body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        return body.decode("utf-8-sig")
-    return Path(reference).read_text(encoding="utf-8-sig")
-
-
 class _SellerEndpoints(BaseModel):
     model_config = ConfigDict(extra="ignore")
     endpoint: str | None = None
@@ -72,54 +61,6 @@ class _SellerEndpoints(BaseModel):
 class _VendorEndpoint(BaseModel):
     model_config = ConfigDict(extra="ignore")
     base_url: str | None = None
-
-
-class EventBridgePublisher:
-    """Canonical events to the merchant's bus (`source` opayo-fba), each checked against its
-    model and versioned first (opayo_fba.model.events)."""
-
-    def __init__(self, bus_name: str, client: Any = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("events")
-        self._client = client
-        self._bus = bus_name
-
-    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None:
-        from opayo_fba.model.events import EVENT_SOURCE, canonical_detail
-
-        checked = canonical_detail(detail_type, detail)
-        result = self._client.put_events(
-            Entries=[
-                {
-                    "EventBusName": self._bus,
-                    "Source": EVENT_SOURCE,
-                    "DetailType": detail_type,
-                    "Detail": json.dumps(checked),
-                }
-            ]
-        )
-        if result.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused {detail_type}: {result['Entries']}")
-
-
-class SqsPaymentEventQueue:
-    def __init__(self, queue_url: str, client: Any = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("sqs")
-        self._client = client
-        self._url = queue_url
-
-    def send(self, body: str, group_id: str, deduplication_id: str) -> None:
-        self._client.send_message(
-            QueueUrl=self._url,
-            MessageBody=body,
-            MessageGroupId=group_id,
-            MessageDeduplicationId=deduplication_id,
-        )
 
 
 class Wiring:
@@ -259,6 +200,8 @@ class Wiring:
 
     @cached_property
     def events(self) -> EventBridgePublisher:
+        from opayo_fba.store.events import EventBridgePublisher
+
         self.config.require("event_bus_name")
         return EventBridgePublisher(str(self.config.event_bus_name))
 
@@ -284,6 +227,8 @@ class Wiring:
 
     @cached_property
     def payment_queue(self) -> SqsPaymentEventQueue:
+        from opayo_fba.store.payment_queue import SqsPaymentEventQueue
+
         self.config.require("payment_events_queue_url")
         return SqsPaymentEventQueue(str(self.config.payment_events_queue_url))
 
@@ -292,29 +237,22 @@ class Wiring:
         reference = self.config.reconcile_config
         if not reference:
             return None
-        if not reference.startswith("s3://"):
-            return Path(reference)
         if self._chart is None:
-            import tempfile
+            from opayo_fba.store.objects import local_file
 
-            import boto3
-
-            bucket, _, key = reference.removeprefix("s3://").partition("/")
-            handle, name = tempfile.mkstemp(suffix=".yaml")
-            os.close(handle)
-            boto3.client("s3").download_file(bucket, key, name)
-            self._chart = Path(name)
+            self._chart = local_file(reference, suffix=".yaml")
         return self._chart
 
     def sku_mapping(self, account: str) -> SkuMapping | None:
         """The seller account's SKU mapping (read once), or None when none is configured:
         then Amazon's seller SKUs are the shop's SKUs."""
         if account not in self._sku_mappings:
+            from opayo_fba.store.objects import read_text
             from opayo_fba.transform.sku import SkuMapping
 
             reference = self.config.sku_mappings.get(account)
             self._sku_mappings[account] = (
-                SkuMapping.from_csv(_read_text(reference)) if reference else None
+                SkuMapping.from_csv(read_text(reference)) if reference else None
             )
         return self._sku_mappings[account]
 
@@ -361,29 +299,15 @@ class Wiring:
         return dict(apply_templates(self.templates, source).opayo)
 
     def map_order(self, record: OrderRecord) -> MappedOrder:
-        """Our converter's createFulfillmentOrder body, then the merchant's templates over it.
+        """The order's createFulfillmentOrder body, the merchant's templates applied."""
+        from opayo_fba.mapping.fulfillment import map_order
 
-        Templates read the order as the shop sent it (`source`), or the canonical order when
-        the shop sent none; their output is validated against Amazon's model.
-        """
-        from opayo_fba.saga.steps import MappedOrder
-        from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
-
-        body: dict[str, Any] = dict(
-            create_fulfillment_order_request(
-                record.order, fulfillment_policy=self.config.fulfillment_policy
-            ).body
-        )
-        if not self.templates:
-            return MappedOrder(body, record.order, {})
-        from opayo_fba.mapping import apply_templates
-        from opayo_fba.mapping.canonical import extend_order_lines
-
-        source = record.source or record.order.model_dump(mode="json")
-        result = apply_templates(self.templates, source, product_master=self.product_master)
-        merged: dict[str, Any] = result.apply_to_fulfillment_request(body)
-        return MappedOrder(
-            merged, extend_order_lines(record.order, result), dict(result.payment_metadata)
+        return map_order(
+            record.order,
+            record.source,
+            fulfillment_policy=self.config.fulfillment_policy,
+            templates=self.templates,
+            product_master=self.product_master,
         )
 
     def saga(self) -> SagaDependencies:
