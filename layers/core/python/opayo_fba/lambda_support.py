@@ -165,13 +165,15 @@ def saga_event_handler(
 # -- scheduled jobs -----------------------------------------------------------------------------
 
 Job = Callable[[Mapping[str, Any], Wiring], dict[str, Any]]
+FollowUp = Callable[[Wiring], dict[str, Any]]
 
 
 def scheduled_handler(
-    job: Job, model: type[Settings]
+    job: Job, model: type[Settings], *, then: FollowUp | None = None
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A Lambda handler for one scheduled job: observability, the wiring, the job; its
-    settings `model` is loaded at import (the cold start fails on a missing variable)."""
+    """A Lambda handler for one scheduled job: observability, the wiring, the job, and the
+    step `then` runs after it (e.g. the journal, once a poll may have made reports ready);
+    its settings `model` is loaded at import (the cold start fails on a missing variable)."""
     load_settings(model)
 
     @logger.inject_lambda_context
@@ -179,7 +181,10 @@ def scheduled_handler(
     @tracer.capture_lambda_handler
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         remember_context(context)
-        result = job(event, wiring())
+        w = wiring()
+        result = job(event, w)
+        if then is not None:
+            result = {**result, **then(w)}
         logger.info("scheduled job done", extra={"job": job.__name__, **result})
         return result
 

@@ -31,16 +31,22 @@ if TYPE_CHECKING:
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
     from opayo_fba.opayo.shared_protocol import SharedProtocolClient
+    from opayo_fba.pipeline.archive import ReportArchive
     from opayo_fba.routing import RoutingRules
     from opayo_fba.saga.ports import PaymentPort
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
     from opayo_fba.saga.steps import SagaDependencies
+    from opayo_fba.store.amazon_orders import AmazonOrderStore
     from opayo_fba.store.events import EventBridgePublisher
     from opayo_fba.store.inventory import InventoryStore
+    from opayo_fba.store.order_export import OrderExportStore
     from opayo_fba.store.orders import OrderRecord, OrderStore
     from opayo_fba.store.payment_queue import SqsPaymentEventQueue
+    from opayo_fba.store.pending_payments import PendingPaymentsStore
+    from opayo_fba.store.report_requests import ReportLedger
     from opayo_fba.store.sealed import KmsSealer
     from opayo_fba.store.secrets import SecretJsonReader
+    from opayo_fba.store.watermarks import WatermarkStore
     from opayo_fba.transform.sku import SkuMapping
 
 OPAYO_LIVE = "https://live.opayo.eu.elavon.com"
@@ -262,6 +268,48 @@ class Wiring:
 
         self.config.require("connector_state_table")
         return InventoryStore.from_table_name(str(self.config.connector_state_table))
+
+    @cached_property
+    def watermarks(self) -> WatermarkStore:
+        from opayo_fba.store.watermarks import WatermarkStore
+
+        self.config.require("connector_state_table")
+        return WatermarkStore.from_table_name(str(self.config.connector_state_table))
+
+    @cached_property
+    def report_ledger(self) -> ReportLedger:
+        from opayo_fba.store.report_requests import ReportLedger
+
+        self.config.require("connector_state_table")
+        return ReportLedger.from_table_name(str(self.config.connector_state_table))
+
+    @cached_property
+    def report_archive(self) -> ReportArchive:
+        from opayo_fba.pipeline.archive import ReportArchive
+
+        self.config.require("reports_bucket")
+        return ReportArchive.from_bucket_name(str(self.config.reports_bucket))
+
+    @cached_property
+    def amazon_orders(self) -> AmazonOrderStore:
+        from opayo_fba.store.amazon_orders import AmazonOrderStore
+
+        self.config.require("orders_table")
+        return AmazonOrderStore.from_table_name(str(self.config.orders_table))
+
+    @cached_property
+    def pending_payments(self) -> PendingPaymentsStore:
+        from opayo_fba.store.pending_payments import PendingPaymentsStore
+
+        self.config.require("orders_table")
+        return PendingPaymentsStore.from_table_name(str(self.config.orders_table))
+
+    @cached_property
+    def order_export(self) -> OrderExportStore:
+        from opayo_fba.store.order_export import OrderExportStore
+
+        self.config.require("orders_table")
+        return OrderExportStore.from_table_name(str(self.config.orders_table))
 
     def inventory_notifications(self) -> InventoryNotificationDependencies:
         """What FBA_INVENTORY_AVAILABILITY_CHANGES needs: levels, the bus, accounts, SKUs."""
