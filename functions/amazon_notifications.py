@@ -28,15 +28,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.intake.amazon_events import handle_amazon_notification, notification_id
 from opayo_fba.lambda_support import wiring
 from opayo_fba.observability import logger, metrics, tracer
+from opayo_fba.settings import AmazonNotificationsSettings, load_settings
 from opayo_fba.store.amazon_orders import AmazonOrderStore
-from opayo_fba.wiring import settings
 
-config = settings().require(
-    "orders_table", "idempotency_table", "connector_state_table", "event_bus_name"
-)
+config = load_settings(AmazonNotificationsSettings)
 processor = BatchProcessor(event_type=EventType.SQS)
 idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=14 * 86400)
-persistence = DynamoDBPersistenceLayer(table_name=str(config.idempotency_table))
+persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table)
 
 
 @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools ships it untyped

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import opayo_webhook
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OpayoWebhookSettings, load_settings
 
-settings().require("orders_table", "payment_events_queue_url", "security_keys_key_arn")
+load_settings(OpayoWebhookSettings)
 app = api_for(opayo_webhook.router)
 
 

@@ -14,9 +14,9 @@ from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_3ds_challenge
 from opayo_fba.lambda_support import remember_context
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderChallengeSettings, load_settings
 
-settings().require("orders_table", "state_machine_arn")
+load_settings(OrderChallengeSettings)
 app = api_for(order_3ds_challenge.router, order_3ds_challenge.BODY)
 
 

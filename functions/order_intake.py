@@ -14,15 +14,9 @@ from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_intake
 from opayo_fba.lambda_support import remember_context
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderIntakeSettings, load_settings
 
-settings().require(
-    "orders_table",
-    "state_machine_arn",
-    "security_keys_key_arn",
-    "vendor_secret_arns",
-    "seller_marketplaces",
-)
+load_settings(OrderIntakeSettings)
 app = api_for(order_intake.router, order_intake.BODY)
 
 

@@ -14,9 +14,9 @@ from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_refund
 from opayo_fba.lambda_support import remember_context
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderRefundSettings, load_settings
 
-settings().require("orders_table", "vendor_secret_arns", "event_bus_name")
+load_settings(OrderRefundSettings)
 app = api_for(order_refund.router, order_refund.BODY)
 
 

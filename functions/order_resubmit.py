@@ -14,9 +14,9 @@ from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_resubmit
 from opayo_fba.lambda_support import remember_context
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderResubmitSettings, load_settings
 
-settings().require("orders_table", "vendor_secret_arns", "event_bus_name", "state_machine_arn")
+load_settings(OrderResubmitSettings)
 app = api_for(order_resubmit.router, order_resubmit.BODY)
 
 

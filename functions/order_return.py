@@ -14,9 +14,9 @@ from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_return
 from opayo_fba.lambda_support import remember_context
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderReturnSettings, load_settings
 
-settings().require("orders_table", "connector_state_table", "event_bus_name")
+load_settings(OrderReturnSettings)
 app = api_for(order_return.router, order_return.BODY)
 
 

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_status
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import OrderStatusSettings, load_settings
 
-settings().require("orders_table")
+load_settings(OrderStatusSettings)
 app = api_for(order_status.router)
 
 

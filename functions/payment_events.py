@@ -24,12 +24,12 @@ from opayo_fba.intake.payments import apply_payment_update
 from opayo_fba.lambda_support import wiring
 from opayo_fba.model import PaymentTransaction
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import settings
+from opayo_fba.settings import PaymentEventsSettings, load_settings
 
-config = settings().require("orders_table", "idempotency_table", "state_machine_arn")
+config = load_settings(PaymentEventsSettings)
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 idempotency = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=14 * 86400)
-persistence = DynamoDBPersistenceLayer(table_name=str(config.idempotency_table))
+persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table)
 
 
 @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools ships it untyped

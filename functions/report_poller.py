@@ -1,9 +1,11 @@
-"""Wait for requested reports, archive their documents to S3, apply inventory levels.
+"""Wait for requested reports, archive their documents to S3, apply inventory levels; then
+journal whatever settlements and batches are ready.
 
 EventBridge Scheduler invokes it with `{"sellerAccountId": ...}` or `{"vendor": ...}`.
 """
 
 from opayo_fba.lambda_support import scheduled_handler
-from opayo_fba.scheduled import poll_reports
+from opayo_fba.scheduled import journal_ready, poll_reports
+from opayo_fba.settings import ReportPollerSettings
 
-handler = scheduled_handler(poll_reports)
+handler = scheduled_handler(poll_reports, ReportPollerSettings, then=journal_ready)

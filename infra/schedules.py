@@ -187,7 +187,6 @@ class Schedules(Construct):
             PI_STATUS_POLLER,
             orders="write",
             vendor_secrets=True,
-            connector_state=True,
             events_bus=True,
             extra_environment={ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn},
         )
@@ -201,7 +200,6 @@ class Schedules(Construct):
             HELD_AUTHORISATIONS_CHECK,
             orders="write",
             vendor_secrets=True,
-            connector_state=True,
             events_bus=True,
             extra_environment={ENV_SECURITY_KEYS_KEY_ARN: security_keys.key_arn},
         )

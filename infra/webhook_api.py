@@ -126,7 +126,6 @@ class WebhookApi(Construct):
             OPAYO_WEBHOOK,
             # Reads the SecurityKey stored when the transaction was registered.
             orders="read",
-            idempotency=True,
             extra_environment={
                 ENV_PAYMENT_EVENTS_QUEUE_URL: payment_events.queue_url,
                 ENV_OPAYO_VENDORS: vendors,
@@ -141,7 +140,6 @@ class WebhookApi(Construct):
             self,
             ORDER_INTAKE,
             orders="write",
-            idempotency=True,
             # Reads Pi transactions and creates Deferred ones from card identifiers.
             vendor_secrets=True,
             extra_environment={

@@ -48,6 +48,32 @@ def logical_id_by_path(resources: dict[str, Any], path_fragment: str) -> str:
     return matches[0]
 
 
+def placeholder(value: Any) -> str:
+    """A stand-in for a deploy-time value (table name, queue URL, ARN) in a function's env."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(placeholder(part) for part in parts)
+    if "Ref" in value:
+        return f"ref-{value['Ref']}"
+    if "Fn::GetAtt" in value:
+        return f"arn:aws:placeholder:eu-west-2:111111111111:{value['Fn::GetAtt'][0]}"
+    raise ValueError(f"unexpected intrinsic {value}")
+
+
+def function_environment(resources: dict[str, Any], module: str) -> dict[str, str]:
+    """The environment the template gives the function of `functions/<module>.py`, each
+    deploy-time value as a plausible stand-in."""
+    (function,) = [
+        f
+        for f in of_type(resources, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == f"{module}.handler"
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    return {name: placeholder(value) for name, value in variables.items()}
+
+
 def resolve_intrinsics(value: Any, region: str, account: str) -> Any:
     """Turn the Fn::Join/Ref/GetAtt of a definition string into plausible literal values."""
     if isinstance(value, str):

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from infra.constants import ALL_FUNCTIONS, LAMBDA_PYTHON_VERSION, SAGA_FUNCTIONS
-from tests.infra.conftest import PROJECT_ROOT, of_type
+from opayo_fba.settings import HANDLER_SETTINGS, forget_settings, read_settings, settings
+from opayo_fba.wiring import Wiring
+from tests.infra.conftest import PROJECT_ROOT, function_environment, of_type
 
 # Actions AWS offers no resource-level permission for: the only ones allowed on "*".
 RESOURCE_STAR_ACTIONS = {
@@ -46,35 +48,24 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _placeholder(value: Any) -> str:
-    """A stand-in for a deploy-time value (table name, queue URL, ARN) in a function's env."""
-    if isinstance(value, str):
-        return value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(_placeholder(part) for part in parts)
-    if "Ref" in value:
-        return f"ref-{value['Ref']}"
-    if "Fn::GetAtt" in value:
-        return f"arn:aws:placeholder:eu-west-2:111111111111:{value['Fn::GetAtt'][0]}"
-    raise ValueError(f"unexpected intrinsic {value}")
-
-
 @pytest.mark.parametrize("spec", ALL_FUNCTIONS, ids=lambda spec: spec.module)
 def test_every_handler_initialises_with_the_environment_the_stack_gives_it(
     spec: Any, resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Import each handler (its cold start) with exactly its function's template environment:
-    a setting the handler requires but the stack does not set fails here, not in AWS."""
+    a setting the handler requires but the stack does not set fails here, not in AWS. The
+    composition root it builds from is the handler's own settings model."""
     assert (PROJECT_ROOT / "functions" / f"{spec.module}.py").is_file()
     _set_function_env(resources, spec.module, monkeypatch)
-    _forget_cached_settings()  # settings are read once per cold start
+    forget_settings()  # settings are read once per cold start
     monkeypatch.delitem(sys.modules, f"functions.{spec.module}", raising=False)
     try:
         module = importlib.import_module(f"functions.{spec.module}")
+        loaded = settings()
     finally:
-        _forget_cached_settings()  # no other test may see these placeholder settings
+        forget_settings()  # no other test may see these placeholder settings
     assert callable(module.handler)
+    assert type(loaded) is HANDLER_SETTINGS[spec.module]
 
 
 # What each handler builds from opayo_fba.wiring on its first event (lazily, after import):
@@ -94,13 +85,8 @@ WIRING_NEEDS = {spec.module: "saga" for spec in SAGA_FUNCTIONS} | {
 def _set_function_env(
     resources: dict[str, Any], module: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (function,) = [
-        f
-        for f in _functions(resources).values()
-        if f["Properties"]["Handler"] == f"{module}.handler"
-    ]
-    for name, value in function["Properties"]["Environment"]["Variables"].items():
-        monkeypatch.setenv(name, _placeholder(value))
+    for name, value in function_environment(resources, module).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.mark.parametrize(("module", "needs"), sorted(WIRING_NEEDS.items()))
@@ -108,23 +94,13 @@ def test_domain_dependencies_build_with_the_environment_the_stack_gives(
     module: str, needs: str, resources: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The composition root requires settings lazily (e.g. the bus for every saga step):
-    building it with the function's template environment proves the stack sets them."""
-    wiring = importlib.import_module("opayo_fba.wiring")
+    building it from the handler's settings, read from the function's template environment,
+    proves the stack sets them."""
     _set_function_env(resources, module, monkeypatch)
-    _forget_cached_settings()
-    try:
-        built = getattr(wiring.Wiring(wiring.settings()), needs)
-        if callable(built):
-            built = built()
-    finally:
-        _forget_cached_settings()
+    built = getattr(Wiring(read_settings(HANDLER_SETTINGS[module])), needs)
+    if callable(built):
+        built = built()
     assert built is not None
-
-
-def _forget_cached_settings() -> None:
-    cached = getattr(sys.modules.get("opayo_fba.wiring"), "settings", None)
-    if hasattr(cached, "cache_clear"):
-        cached.cache_clear()
 
 
 def test_template_has_exactly_the_listed_functions(resources: dict[str, Any]) -> None:

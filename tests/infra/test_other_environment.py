@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from infra.config import EnvironmentConfig, load_config
-from tests.infra.conftest import cdk_context, of_type
+from opayo_fba.settings import HANDLER_SETTINGS, required_variables
+from tests.infra.conftest import cdk_context, function_environment, of_type
+from tests.infra.test_function_settings import own_variables, read_variables
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +189,16 @@ def test_each_accounts_orders_poller_polls_every_marketplace_it_sells_in(
         key=lambda i: str(i["sellerAccountId"]),
     )
     assert any(len(i["marketplaceIds"]) == 4 for i in inputs)  # the EU account's four
+
+
+@pytest.mark.parametrize("module", sorted(HANDLER_SETTINGS))
+def test_the_handlers_settings_read_every_variable_prod_gives_their_functions(
+    module: str, prod_resources: dict[str, Any]
+) -> None:
+    """prod configures routing, mapping templates and SKU mappings: their variables are read
+    by the handlers' settings (optional ones, which dev does without)."""
+    model = HANDLER_SETTINGS[module]
+    given = own_variables(prod_resources, module)
+    assert given <= read_variables(model)
+    assert required_variables(model) <= given
+    model.model_validate(function_environment(prod_resources, module))

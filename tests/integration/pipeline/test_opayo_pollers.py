@@ -23,9 +23,9 @@ from opayo_fba.reconcile.config import default_config_path, load_config
 from opayo_fba.reconcile.outputs import EVENT_DETAIL_TYPE
 from opayo_fba.saga.starter import SagaStarter
 from opayo_fba.store.orders import OrderRecord
+from opayo_fba.store.payment_queue import SqsPaymentEventQueue
 from opayo_fba.store.pending_payments import PendingPaymentsStore
 from opayo_fba.transform.opayo_pi import payment_from_pi
-from opayo_fba.wiring import SqsPaymentEventQueue
 from sandbox.opayo import OpayoSandboxOptions
 from sandbox.opayo.browser import answer_challenge
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle

@@ -391,7 +391,8 @@ def test_order_change_moves_the_stored_amazon_order_forward_only(world: World) -
 def test_templates_fill_the_opayo_description_of_the_payment_we_create(world: World) -> None:
     from pathlib import Path
 
-    from opayo_fba.wiring import Settings, Wiring
+    from opayo_fba.settings import Settings
+    from opayo_fba.wiring import Wiring
 
     shop = Path(__file__).resolve().parents[3] / "events" / "shop" / "shopify-order.json"
     source = json.loads(shop.read_text())

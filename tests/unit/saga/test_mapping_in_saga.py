@@ -8,7 +8,8 @@ from pathlib import Path
 from opayo_fba.amazon.spapi_models import validate_request_body
 from opayo_fba.model import Order
 from opayo_fba.saga import steps
-from opayo_fba.wiring import Settings, Wiring
+from opayo_fba.settings import Settings
+from opayo_fba.wiring import Wiring
 from tests.fixtures.saga_world import World, authorised_payment
 
 SHOP = Path(__file__).resolve().parents[3] / "events" / "shop"

@@ -10,7 +10,8 @@ from moto import mock_aws
 
 from opayo_fba.errors import ConfigurationError
 from opayo_fba.reconcile.config import load_config
-from opayo_fba.wiring import Settings, Wiring
+from opayo_fba.settings import Settings
+from opayo_fba.wiring import Wiring
 
 CHART = Path(__file__).resolve().parents[3] / "config" / "chart-of-accounts.yaml"
 

@@ -12,7 +12,8 @@ from functools import cache
 from typing import Any
 
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.wiring import Wiring, settings
+from opayo_fba.settings import Settings, load_settings, settings
+from opayo_fba.wiring import Wiring
 
 # Seconds kept back from the Lambda timeout for writing results after a rate-limit wait.
 TIME_MARGIN_SECONDS = 5.0
@@ -48,12 +49,15 @@ def wiring() -> Wiring:
 Step = Callable[[Mapping[str, Any], Any], dict[str, Any]]
 
 
-def saga_step_handler(step: Step) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def saga_step_handler(
+    step: Step, model: type[Settings]
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda handler for one saga step: observability, the wiring, the step. Nothing else.
 
-    Built at import, so a missing setting fails the cold start, not the first order.
+    Built at import with the step's settings `model`, so a missing setting fails the cold
+    start, not the first order.
     """
-    settings().require("orders_table", "event_bus_name")
+    load_settings(model)
 
     @logger.inject_lambda_context(correlation_id_path="orderId")
     @metrics.log_metrics
@@ -67,10 +71,10 @@ def saga_step_handler(step: Step) -> Callable[[dict[str, Any], Any], dict[str, A
 
 
 def saga_event_handler(
-    job: Step, *, correlation_id_path: str
+    job: Step, model: type[Settings], *, correlation_id_path: str
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """A Lambda handler for an EventBridge event about the saga (e.g. an execution ended)."""
-    settings().require("orders_table", "event_bus_name")
+    load_settings(model)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_id_path)
     @metrics.log_metrics
@@ -86,17 +90,26 @@ def saga_event_handler(
 # -- scheduled jobs -----------------------------------------------------------------------------
 
 Job = Callable[[Mapping[str, Any], Wiring], dict[str, Any]]
+FollowUp = Callable[[Wiring], dict[str, Any]]
 
 
-def scheduled_handler(job: Job) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """A Lambda handler for one scheduled job: observability, the wiring, the job."""
+def scheduled_handler(
+    job: Job, model: type[Settings], *, then: FollowUp | None = None
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda handler for one scheduled job: observability, the wiring, the job, and the
+    step `then` runs after it (e.g. the journal, once a poll may have made reports ready);
+    its settings `model` is loaded at import (the cold start fails on a missing variable)."""
+    load_settings(model)
 
     @logger.inject_lambda_context
     @metrics.log_metrics
     @tracer.capture_lambda_handler
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         remember_context(context)
-        result = job(event, wiring())
+        w = wiring()
+        result = job(event, w)
+        if then is not None:
+            result = {**result, **then(w)}
         logger.info("scheduled job done", extra={"job": job.__name__, **result})
         return result
 

@@ -1,8 +1,11 @@
 """The scheduled jobs: what each schedule's Lambda does, for the account its input names.
 
 Each schedule carries `{"sellerAccountId": ...}` or `{"vendor": ...}` (infra/schedules.py), so
-one throttled account never delays another. A job builds its stores from the settings and
-calls one domain function; the handlers in functions/ only add observability.
+one throttled account never delays another. A job takes what it needs from the composition
+root (wiring.py) and calls one domain function; the handlers in functions/ only add
+observability. Journalling is a step of its own (`journal_ready`): the report poller's and the
+batch fetcher's functions run it after their job (functions/report_poller.py,
+functions/opayo_batch_fetch.py), since either may have made a settlement or batch ready.
 """
 
 from __future__ import annotations
@@ -32,10 +35,7 @@ def _summary(result: Any) -> dict[str, Any]:
 
 def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     from opayo_fba.polling.amazon_orders import poll_amazon_orders
-    from opayo_fba.store.amazon_orders import AmazonOrderStore
-    from opayo_fba.store.watermarks import WatermarkStore
 
-    c = w.config.require("orders_table", "connector_state_table", "event_bus_name")
     account = _account(event, "sellerAccountId")
     # Every marketplace of the account (the schedule's input, from cdk.json); the account's
     # own from its secret when the input names none.
@@ -44,10 +44,10 @@ def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
         raise InvalidInputError("marketplaceIds must be a list of marketplace ids")
     result = poll_amazon_orders(
         w.amazon(account),
-        WatermarkStore.from_table_name(str(c.connector_state_table)),
+        w.watermarks,
         account,
         datetime.now(UTC),
-        orders=AmazonOrderStore.from_table_name(str(c.orders_table)),
+        orders=w.amazon_orders,
         events=w.events,
         skus=w.sku_mapping(account),
         marketplace_ids=tuple(marketplaces),
@@ -58,13 +58,11 @@ def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 def poll_inventory(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     """FBA inventory summaries changed since the watermark -> InventoryLevelChanged."""
     from opayo_fba.polling.amazon_inventory import poll_amazon_inventory
-    from opayo_fba.store.watermarks import WatermarkStore
 
-    c = w.config.require("connector_state_table", "event_bus_name")
     account = _account(event, "sellerAccountId")
     result = poll_amazon_inventory(
         w.amazon(account),
-        WatermarkStore.from_table_name(str(c.connector_state_table)),
+        w.watermarks,
         account,
         datetime.now(UTC),
         inventory=w.inventory,
@@ -77,101 +75,74 @@ def poll_inventory(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 def poll_pi_payments(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     """Pending Pi payments read back from Opayo and applied like a notification would be."""
     from opayo_fba.polling.pi_statuses import poll_pi_statuses
-    from opayo_fba.store.pending_payments import PendingPaymentsStore
 
-    c = w.config.require("orders_table", "state_machine_arn")
     vendor = _account(event, "vendor")
-    result = poll_pi_statuses(
-        PendingPaymentsStore.from_table_name(str(c.orders_table)),
-        {vendor: w.pi(vendor)},
-        w.starter,
-    )
+    result = poll_pi_statuses(w.pending_payments, {vendor: w.pi(vendor)}, w.starter)
     return _summary(result)
-
-
-def _journal(w: Wiring, archive: Any, ledger: Any) -> dict[str, Any]:
-    """Reconcile whatever reports and batches are ready into journal entries."""
-    from opayo_fba.pipeline.journals import journal_ready_reports
-    from opayo_fba.pipeline.order_book import order_book
-    from opayo_fba.reconcile.config import load_config
-    from opayo_fba.store.order_export import OrderExportStore
-
-    path = w.chart_of_accounts()
-    if path is None or not path.is_file():
-        return {"journal": "skipped: no chart of accounts (set chartOfAccounts in cdk.json)"}
-    c = w.config.require("orders_table", "event_bus_name")
-    run = journal_ready_reports(
-        ledger,
-        archive,
-        load_config(path),
-        w.events,
-        orders=order_book(OrderExportStore.from_table_name(str(c.orders_table)).all_orders()),
-    )
-    return {"journal": "nothing ready" if run is None else "written"}
 
 
 def schedule_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     from opayo_fba.pipeline.amazon_reports import schedule_amazon_reports
-    from opayo_fba.store.report_requests import ReportLedger
-    from opayo_fba.store.watermarks import WatermarkStore
 
-    c = w.config.require("connector_state_table")
     account = _account(event, "sellerAccountId")
-    table = str(c.connector_state_table)
     result = schedule_amazon_reports(
-        w.amazon(account),
-        ReportLedger.from_table_name(table),
-        WatermarkStore.from_table_name(table),
-        account,
-        datetime.now(UTC),
+        w.amazon(account), w.report_ledger, w.watermarks, account, datetime.now(UTC)
     )
     return _summary(result)
 
 
 def poll_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
+    """Requested reports that are done: archived, inventory levels applied, settlements
+    marked ready for the journal."""
     from opayo_fba.pipeline.amazon_reports import poll_amazon_reports
-    from opayo_fba.pipeline.archive import ReportArchive
-    from opayo_fba.store.inventory import InventoryStore
-    from opayo_fba.store.report_requests import ReportLedger
 
-    c = w.config.require("connector_state_table", "reports_bucket", "event_bus_name")
     account = _account(event, "sellerAccountId")
-    table = str(c.connector_state_table)
-    ledger = ReportLedger.from_table_name(table)
-    archive = ReportArchive.from_bucket_name(str(c.reports_bucket))
     result = poll_amazon_reports(
         w.amazon(account),
-        ledger,
-        archive,
+        w.report_ledger,
+        w.report_archive,
         account,
         datetime.now(UTC),
-        inventory=InventoryStore.from_table_name(table),
+        inventory=w.inventory,
         events=w.events,
         skus=w.sku_mapping(account),
     )
-    return {**_summary(result), **_journal(w, archive, ledger)}
+    return _summary(result)
 
 
 def fetch_batches(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
-    from opayo_fba.pipeline.archive import ReportArchive
+    """The vendor's settlement batches since the watermark: archived, marked ready."""
     from opayo_fba.pipeline.opayo_batches import fetch_opayo_batches
-    from opayo_fba.store.report_requests import ReportLedger
-    from opayo_fba.store.watermarks import WatermarkStore
 
-    c = w.config.require("connector_state_table", "reports_bucket")
     vendor = _account(event, "vendor")
-    table = str(c.connector_state_table)
-    ledger = ReportLedger.from_table_name(table)
-    archive = ReportArchive.from_bucket_name(str(c.reports_bucket))
     result = fetch_opayo_batches(
         w.reporting(vendor),
-        ledger,
-        WatermarkStore.from_table_name(table),
-        archive,
+        w.report_ledger,
+        w.watermarks,
+        w.report_archive,
         vendor,
         datetime.now(UTC),
     )
-    return {**_summary(result), **_journal(w, archive, ledger)}
+    return _summary(result)
+
+
+def journal_ready(w: Wiring) -> dict[str, Any]:
+    """Reconcile whatever reports and batches are ready into journal entries."""
+    from opayo_fba.pipeline.journals import journal_ready_reports
+    from opayo_fba.pipeline.order_book import order_book
+    from opayo_fba.reconcile.config import load_config
+
+    path = w.chart_of_accounts()
+    if path is None or not path.is_file():
+        return {"journal": "skipped: no chart of accounts (set chartOfAccounts in cdk.json)"}
+    run = journal_ready_reports(
+        w.report_ledger,
+        w.report_archive,
+        load_config(path),
+        w.events,
+        orders=order_book(w.order_export.all_orders()),
+    )
+    return {"journal": "nothing ready" if run is None else "written"}
 
 
 def _days(event: Mapping[str, Any], key: str, *, required: bool) -> int | None:
@@ -202,7 +173,6 @@ def check_held_authorisations(event: Mapping[str, Any], w: Wiring) -> dict[str, 
     from opayo_fba.observability import metrics
     from opayo_fba.saga.held_authorisations import check_held_authorisations as check
 
-    w.config.require("orders_table", "event_bus_name")
     vendor = _account(event, "vendor")
     abandoned = _abandoned_payments(event, w, vendor)
     refunds = _pending_refunds(event, w, vendor)
@@ -301,7 +271,6 @@ def track_shipments(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     from opayo_fba.after_sale.tracking import track_due_orders
     from opayo_fba.saga import steps
 
-    w.config.require("orders_table", "connector_state_table", "event_bus_name")
     account = _account(event, "sellerAccountId")
     key = "intervalMinutes"
     minutes = _whole(event.get(key, DEFAULT_TRACKING_INTERVAL_MINUTES), key, "minutes", 5, 1440)

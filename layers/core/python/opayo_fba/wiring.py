@@ -1,7 +1,7 @@
-"""The composition root: settings read once at cold start, and the objects built from them.
+"""The composition root: the objects a handler needs, built from its settings (settings.py).
 
-Handlers import `settings()` at module level and call `.require(...)` with what they need, so a
-missing variable fails the first invocation's init with its name, not the thousandth event.
+Each handler loads its own settings model at import, so a missing variable fails the cold
+start with its name, not the thousandth event; what is built here is built on first use.
 Connectors are built lazily and cached per seller account and per vendor, and rebuilt when
 their secret's value changes (a rotation, picked up within the secrets cache's max age).
 
@@ -12,34 +12,41 @@ point the very same code at the sandboxes.
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Callable, Mapping
-from functools import cache, cached_property
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from opayo_fba.errors import ConfigurationError
+from opayo_fba.settings import Settings
 
 if TYPE_CHECKING:
     from opayo_fba.amazon.connector import SpApiConnector
     from opayo_fba.intake.amazon_inventory import InventoryNotificationDependencies
     from opayo_fba.intake.orders import IntakeDependencies, KnownAccounts
     from opayo_fba.intake.three_d_secure import ChallengeDependencies
+    from opayo_fba.mapping.fulfillment import MappedOrder
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
     from opayo_fba.opayo.shared_protocol import SharedProtocolClient
+    from opayo_fba.pipeline.archive import ReportArchive
     from opayo_fba.routing import RoutingRules
     from opayo_fba.saga.ports import PaymentPort
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
-    from opayo_fba.saga.steps import MappedOrder, SagaDependencies
+    from opayo_fba.saga.steps import SagaDependencies
+    from opayo_fba.store.amazon_orders import AmazonOrderStore
+    from opayo_fba.store.events import EventBridgePublisher
     from opayo_fba.store.inventory import InventoryStore
+    from opayo_fba.store.order_export import OrderExportStore
     from opayo_fba.store.orders import OrderRecord, OrderStore
+    from opayo_fba.store.payment_queue import SqsPaymentEventQueue
+    from opayo_fba.store.pending_payments import PendingPaymentsStore
+    from opayo_fba.store.report_requests import ReportLedger
     from opayo_fba.store.sealed import KmsSealer
     from opayo_fba.store.secrets import SecretJsonReader
+    from opayo_fba.store.watermarks import WatermarkStore
     from opayo_fba.transform.sku import SkuMapping
 
 OPAYO_LIVE = "https://live.opayo.eu.elavon.com"
@@ -48,146 +55,6 @@ SP_API_ENDPOINTS = {
     "na": "https://sellingpartnerapi-na.amazon.com",
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
-
-
-def _env(name: str) -> Any:
-    return Field(default=None, validation_alias=AliasChoices(name))
-
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
-
-    environment: str = Field(
-        default="local", validation_alias=AliasChoices("OPAYO_FBA_ENVIRONMENT")
-    )
-    orders_table: str | None = _env("ORDERS_TABLE_NAME")
-    idempotency_table: str | None = _env("IDEMPOTENCY_TABLE_NAME")
-    connector_state_table: str | None = _env("CONNECTOR_STATE_TABLE_NAME")
-    reports_bucket: str | None = _env("REPORTS_BUCKET_NAME")
-    payment_events_queue_url: str | None = _env("PAYMENT_EVENTS_QUEUE_URL")
-    event_bus_name: str | None = _env("EVENT_BUS_NAME")
-    state_machine_arn: str | None = _env("SAGA_STATE_MACHINE_ARN")
-    seller_secret_arns: dict[str, str] = Field(
-        default_factory=dict, validation_alias=AliasChoices("SELLER_SECRET_ARNS")
-    )
-    vendor_secret_arns: dict[str, str] = Field(
-        default_factory=dict, validation_alias=AliasChoices("VENDOR_SECRET_ARNS")
-    )
-    # Marketplace ids by seller account, from the deployment's configuration (names, never
-    # secrets): order intake refuses any other seller account or marketplace.
-    seller_marketplaces: dict[str, list[str]] = Field(
-        default_factory=dict, validation_alias=AliasChoices("SELLER_MARKETPLACES")
-    )
-    # The merchant's routing rules (cdk.json `routing`, JSON): which seller account,
-    # marketplace and vendor an order goes to when it does not name them.
-    routing_rules: str | None = _env("ROUTING_RULES")
-    opayo_redirect_url: str = Field(
-        default="https://example.com/checkout/complete",
-        validation_alias=AliasChoices("OPAYO_REDIRECT_URL"),
-    )
-    # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
-    mapping_templates: str = Field(default="", validation_alias=AliasChoices("MAPPING_TEMPLATES"))
-    # What the merchant keeps of a returned unit's value, in percent, by the condition Amazon
-    # received it in (cdk.json `returnDeductions`, e.g. {"CustomerDamaged": 20}).
-    return_deductions: dict[str, int] = Field(
-        default_factory=dict, validation_alias=AliasChoices("RETURN_DEDUCTIONS")
-    )
-    # Amazon's fulfillmentPolicy for every fulfillment order (cdk.json `fulfillmentPolicy`).
-    unfulfillable_authorisations: Literal["abort", "hold"] = Field(
-        default="abort", validation_alias=AliasChoices("UNFULFILLABLE_AUTHORISATIONS")
-    )
-    fulfillment_policy: Literal["FillOrKill", "FillAllAvailable"] = Field(
-        default="FillOrKill", validation_alias=AliasChoices("FULFILLMENT_POLICY")
-    )
-    product_master_csv: str | None = _env("PRODUCT_MASTER_CSV")
-    # The merchant's SKU mapping per seller account (JSON {account: reference}), a CSV with
-    # internal_sku,seller_sku[,asin]: `s3://bucket/key` in AWS, a file path locally.
-    sku_mappings: dict[str, str] = Field(
-        default_factory=dict, validation_alias=AliasChoices("SKU_MAPPINGS")
-    )
-    # The KMS key that seals Opayo Server SecurityKeys (store/sealed.py).
-    security_keys_key_arn: str | None = _env("SECURITY_KEYS_KEY_ARN")
-    # The chart of accounts the journal step posts with (reconcile/config.py's format):
-    # `s3://bucket/key` in AWS, a file path locally.
-    reconcile_config: str | None = _env("RECONCILE_CONFIG")
-
-    @field_validator("seller_secret_arns", "vendor_secret_arns", mode="before")
-    @classmethod
-    def _json_map(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(f"must be a JSON object of name -> secret ARN: {error}") from None
-        return value
-
-    @field_validator("sku_mappings", mode="before")
-    @classmethod
-    def _json_references(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"must be a JSON object of seller account -> SKU mapping CSV: {error}"
-                ) from None
-        return value
-
-    @field_validator("return_deductions", mode="before")
-    @classmethod
-    def _json_percentages(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"must be a JSON object of condition -> percent: {error}"
-                ) from None
-        return value
-
-    @field_validator("seller_marketplaces", mode="before")
-    @classmethod
-    def _json_lists(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value) if value else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(
-                    f"must be a JSON object of seller account -> marketplace ids: {error}"
-                ) from None
-        return value
-
-    def require(self, *fields: str) -> Settings:
-        """Fail loudly, naming the environment variables, if any of `fields` is unset."""
-        missing = []
-        for name in fields:
-            if not getattr(self, name):
-                alias = type(self).model_fields[name].validation_alias
-                env = alias.choices[0] if isinstance(alias, AliasChoices) else name
-                missing.append(str(env))
-        if missing:
-            raise ConfigurationError(
-                f"missing configuration: set {', '.join(missing)} (the CDK app sets them; "
-                "locally `opayo-fba local up` does)"
-            )
-        return self
-
-
-@cache
-def settings() -> Settings:
-    return Settings()
-
-
-def _read_text(reference: str) -> str:
-    """A UTF-8 text file: `s3://bucket/key` (the function's role may read that object) or a
-    local path."""
-    if reference.startswith("s3://"):
-        import boto3
-
-        bucket, _, key = reference.removeprefix("s3://").partition("/")
-        body: bytes = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-        return body.decode("utf-8-sig")
-    return Path(reference).read_text(encoding="utf-8-sig")
 
 
 class _SellerEndpoints(BaseModel):
@@ -200,54 +67,6 @@ class _SellerEndpoints(BaseModel):
 class _VendorEndpoint(BaseModel):
     model_config = ConfigDict(extra="ignore")
     base_url: str | None = None
-
-
-class EventBridgePublisher:
-    """Canonical events to the merchant's bus (`source` opayo-fba), each checked against its
-    model and versioned first (opayo_fba.model.events)."""
-
-    def __init__(self, bus_name: str, client: Any = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("events")
-        self._client = client
-        self._bus = bus_name
-
-    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None:
-        from opayo_fba.model.events import EVENT_SOURCE, canonical_detail
-
-        checked = canonical_detail(detail_type, detail)
-        result = self._client.put_events(
-            Entries=[
-                {
-                    "EventBusName": self._bus,
-                    "Source": EVENT_SOURCE,
-                    "DetailType": detail_type,
-                    "Detail": json.dumps(checked),
-                }
-            ]
-        )
-        if result.get("FailedEntryCount"):
-            raise RuntimeError(f"EventBridge refused {detail_type}: {result['Entries']}")
-
-
-class SqsPaymentEventQueue:
-    def __init__(self, queue_url: str, client: Any = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("sqs")
-        self._client = client
-        self._url = queue_url
-
-    def send(self, body: str, group_id: str, deduplication_id: str) -> None:
-        self._client.send_message(
-            QueueUrl=self._url,
-            MessageBody=body,
-            MessageGroupId=group_id,
-            MessageDeduplicationId=deduplication_id,
-        )
 
 
 class Wiring:
@@ -387,6 +206,8 @@ class Wiring:
 
     @cached_property
     def events(self) -> EventBridgePublisher:
+        from opayo_fba.store.events import EventBridgePublisher
+
         self.config.require("event_bus_name")
         return EventBridgePublisher(str(self.config.event_bus_name))
 
@@ -412,6 +233,8 @@ class Wiring:
 
     @cached_property
     def payment_queue(self) -> SqsPaymentEventQueue:
+        from opayo_fba.store.payment_queue import SqsPaymentEventQueue
+
         self.config.require("payment_events_queue_url")
         return SqsPaymentEventQueue(str(self.config.payment_events_queue_url))
 
@@ -420,29 +243,22 @@ class Wiring:
         reference = self.config.reconcile_config
         if not reference:
             return None
-        if not reference.startswith("s3://"):
-            return Path(reference)
         if self._chart is None:
-            import tempfile
+            from opayo_fba.store.objects import local_file
 
-            import boto3
-
-            bucket, _, key = reference.removeprefix("s3://").partition("/")
-            handle, name = tempfile.mkstemp(suffix=".yaml")
-            os.close(handle)
-            boto3.client("s3").download_file(bucket, key, name)
-            self._chart = Path(name)
+            self._chart = local_file(reference, suffix=".yaml")
         return self._chart
 
     def sku_mapping(self, account: str) -> SkuMapping | None:
         """The seller account's SKU mapping (read once), or None when none is configured:
         then Amazon's seller SKUs are the shop's SKUs."""
         if account not in self._sku_mappings:
+            from opayo_fba.store.objects import read_text
             from opayo_fba.transform.sku import SkuMapping
 
             reference = self.config.sku_mappings.get(account)
             self._sku_mappings[account] = (
-                SkuMapping.from_csv(_read_text(reference)) if reference else None
+                SkuMapping.from_csv(read_text(reference)) if reference else None
             )
         return self._sku_mappings[account]
 
@@ -452,6 +268,48 @@ class Wiring:
 
         self.config.require("connector_state_table")
         return InventoryStore.from_table_name(str(self.config.connector_state_table))
+
+    @cached_property
+    def watermarks(self) -> WatermarkStore:
+        from opayo_fba.store.watermarks import WatermarkStore
+
+        self.config.require("connector_state_table")
+        return WatermarkStore.from_table_name(str(self.config.connector_state_table))
+
+    @cached_property
+    def report_ledger(self) -> ReportLedger:
+        from opayo_fba.store.report_requests import ReportLedger
+
+        self.config.require("connector_state_table")
+        return ReportLedger.from_table_name(str(self.config.connector_state_table))
+
+    @cached_property
+    def report_archive(self) -> ReportArchive:
+        from opayo_fba.pipeline.archive import ReportArchive
+
+        self.config.require("reports_bucket")
+        return ReportArchive.from_bucket_name(str(self.config.reports_bucket))
+
+    @cached_property
+    def amazon_orders(self) -> AmazonOrderStore:
+        from opayo_fba.store.amazon_orders import AmazonOrderStore
+
+        self.config.require("orders_table")
+        return AmazonOrderStore.from_table_name(str(self.config.orders_table))
+
+    @cached_property
+    def pending_payments(self) -> PendingPaymentsStore:
+        from opayo_fba.store.pending_payments import PendingPaymentsStore
+
+        self.config.require("orders_table")
+        return PendingPaymentsStore.from_table_name(str(self.config.orders_table))
+
+    @cached_property
+    def order_export(self) -> OrderExportStore:
+        from opayo_fba.store.order_export import OrderExportStore
+
+        self.config.require("orders_table")
+        return OrderExportStore.from_table_name(str(self.config.orders_table))
 
     def inventory_notifications(self) -> InventoryNotificationDependencies:
         """What FBA_INVENTORY_AVAILABILITY_CHANGES needs: levels, the bus, accounts, SKUs."""
@@ -489,29 +347,15 @@ class Wiring:
         return dict(apply_templates(self.templates, source).opayo)
 
     def map_order(self, record: OrderRecord) -> MappedOrder:
-        """Our converter's createFulfillmentOrder body, then the merchant's templates over it.
+        """The order's createFulfillmentOrder body, the merchant's templates applied."""
+        from opayo_fba.mapping.fulfillment import map_order
 
-        Templates read the order as the shop sent it (`source`), or the canonical order when
-        the shop sent none; their output is validated against Amazon's model.
-        """
-        from opayo_fba.saga.steps import MappedOrder
-        from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
-
-        body: dict[str, Any] = dict(
-            create_fulfillment_order_request(
-                record.order, fulfillment_policy=self.config.fulfillment_policy
-            ).body
-        )
-        if not self.templates:
-            return MappedOrder(body, record.order, {})
-        from opayo_fba.mapping import apply_templates
-        from opayo_fba.mapping.canonical import extend_order_lines
-
-        source = record.source or record.order.model_dump(mode="json")
-        result = apply_templates(self.templates, source, product_master=self.product_master)
-        merged: dict[str, Any] = result.apply_to_fulfillment_request(body)
-        return MappedOrder(
-            merged, extend_order_lines(record.order, result), dict(result.payment_metadata)
+        return map_order(
+            record.order,
+            record.source,
+            fulfillment_policy=self.config.fulfillment_policy,
+            templates=self.templates,
+            product_master=self.product_master,
         )
 
     def saga(self) -> SagaDependencies:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -64,6 +64,10 @@ from opayo_fba.saga.ports import (
 from opayo_fba.store.orders import OrderRecord, OrderStore, RepeatCharge
 from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
 
+if TYPE_CHECKING:
+    # The mapping package loads the template engine: only the validate-and-map step needs it.
+    from opayo_fba.mapping.fulfillment import MappedOrder
+
 MERCHANT_CANCELLED_STATUS = "MerchantCancelled"
 REJECTED_STATUSES = (FbaFulfillmentOrderStatus.INVALID, FbaFulfillmentOrderStatus.UNFULFILLABLE)
 CAPTURABLE = (PaymentState.AUTHORISED,)
@@ -88,15 +92,6 @@ class SagaDependencies:
     # fulfil the order; "hold" keeps it for a resubmission once stock is back (resubmit.py),
     # until the held-authorisations check aborts it at the merchant's limit.
     unfulfillable_authorisations: str = "abort"
-
-
-@dataclass(frozen=True)
-class MappedOrder:
-    """What the validate-and-map step produces from an order and the merchant's templates."""
-
-    fulfillment_request: dict[str, Any]
-    order: Order  # lines extended with the product master's and templates' attributes
-    payment_metadata: dict[str, Any]
 
 
 State = Mapping[str, Any]

@@ -9,7 +9,6 @@ cancel the payment. 404 (plain text) for a vendor this deployment does not serve
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -28,10 +27,9 @@ from opayo_fba.intake.webhook import (
 )
 from opayo_fba.lambda_support import wiring
 from opayo_fba.observability import logger, metrics
+from opayo_fba.settings import settings
 
 router = new_router()
-# Vendors this deployment serves (the CDK app sets OPAYO_VENDORS from its configuration).
-VENDORS = frozenset(v for v in os.environ.get("OPAYO_VENDORS", "").split(",") if v)
 _PLAIN_TEXT: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}}}
 
 
@@ -59,7 +57,9 @@ _PLAIN_TEXT: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}}}
     },
 )
 def notify_route(vendor: Annotated[str, Path()]) -> Response[Any]:
-    if VENDORS and vendor not in VENDORS:
+    # The vendors this deployment serves: OPAYO_VENDORS, read with the function's settings.
+    vendors = settings().opayo_vendors
+    if vendors and vendor not in vendors:
         # Plain text, and saying so (it once came with no Content-Type: found by the fuzzer).
         return Response(404, content_types.TEXT_PLAIN, f"unknown vendor {quote_input(vendor, 16)}")
     w = wiring()

@@ -1,0 +1,408 @@
+"""Each function's configuration: one typed settings model per handler, read at cold start.
+
+`Settings` is everything the composition root (wiring.py) can be given, every field optional.
+A handler's model is `Settings` with what that function needs made required, so its cold start
+(`load_settings(Model)` at import) fails with the variable's name when the stack did not set it
+or set it wrong, not on the first event. `HANDLER_SETTINGS` says which model each handler
+loads; tests/infra holds it to the variables the synthesized template gives each function.
+
+Field types are defined once below (the JSON maps' parsing, non-empty names), and each field's
+environment variable once in `VARIABLES`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AliasGenerator, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from opayo_fba.errors import ConfigurationError
+
+# Each field's environment variable (infra/constants.py's ENV_* names).
+VARIABLES = {
+    "environment": "OPAYO_FBA_ENVIRONMENT",
+    "orders_table": "ORDERS_TABLE_NAME",
+    "idempotency_table": "IDEMPOTENCY_TABLE_NAME",
+    "connector_state_table": "CONNECTOR_STATE_TABLE_NAME",
+    "reports_bucket": "REPORTS_BUCKET_NAME",
+    "payment_events_queue_url": "PAYMENT_EVENTS_QUEUE_URL",
+    "event_bus_name": "EVENT_BUS_NAME",
+    "state_machine_arn": "SAGA_STATE_MACHINE_ARN",
+    "seller_secret_arns": "SELLER_SECRET_ARNS",
+    "vendor_secret_arns": "VENDOR_SECRET_ARNS",
+    "seller_marketplaces": "SELLER_MARKETPLACES",
+    "opayo_vendors": "OPAYO_VENDORS",
+    "routing_rules": "ROUTING_RULES",
+    "opayo_redirect_url": "OPAYO_REDIRECT_URL",
+    "mapping_templates": "MAPPING_TEMPLATES",
+    "return_deductions": "RETURN_DEDUCTIONS",
+    "unfulfillable_authorisations": "UNFULFILLABLE_AUTHORISATIONS",
+    "fulfillment_policy": "FULFILLMENT_POLICY",
+    "product_master_csv": "PRODUCT_MASTER_CSV",
+    "sku_mappings": "SKU_MAPPINGS",
+    "security_keys_key_arn": "SECURITY_KEYS_KEY_ARN",
+    "reconcile_config": "RECONCILE_CONFIG",
+}
+
+T = TypeVar("T")
+
+#: A required value that may not be empty: a name, an ARN, a map with at least one entry.
+NonEmpty = Annotated[T, Field(min_length=1)]
+
+
+def _json_object(what: str) -> BeforeValidator:
+    """A variable holding a JSON object (the stack writes them with json.dumps)."""
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value else {}
+            except json.JSONDecodeError as error:
+                raise ValueError(f"must be a JSON object of {what}: {error}") from None
+        return value
+
+    return BeforeValidator(parse)
+
+
+def _comma_separated(value: Any) -> Any:
+    if isinstance(value, str):
+        return frozenset(part for part in value.split(",") if part)
+    return value
+
+
+# NoDecode: the variable's text reaches the validator, which names what the JSON should be.
+SecretArns = Annotated[dict[str, str], NoDecode, _json_object("name -> secret ARN")]
+SellerMarketplaces = Annotated[
+    dict[str, list[str]], NoDecode, _json_object("seller account -> marketplace ids")
+]
+SkuMappings = Annotated[dict[str, str], NoDecode, _json_object("seller account -> SKU mapping CSV")]
+ReturnDeductions = Annotated[dict[str, int], NoDecode, _json_object("condition -> percent")]
+Names = Annotated[frozenset[str], NoDecode, BeforeValidator(_comma_separated)]
+UnfulfillableAuthorisations = Literal["abort", "hold"]
+FulfillmentPolicy = Literal["FillOrKill", "FillAllAvailable"]
+
+
+class Settings(BaseSettings):
+    """Everything the composition root may be given; a handler's model requires its part."""
+
+    model_config = SettingsConfigDict(
+        extra="ignore",
+        frozen=True,
+        alias_generator=AliasGenerator(validation_alias=VARIABLES.__getitem__),
+    )
+
+    environment: str = "local"
+    orders_table: str | None = None
+    idempotency_table: str | None = None
+    connector_state_table: str | None = None
+    reports_bucket: str | None = None
+    payment_events_queue_url: str | None = None
+    event_bus_name: str | None = None
+    state_machine_arn: str | None = None
+    seller_secret_arns: SecretArns = Field(default_factory=dict)
+    vendor_secret_arns: SecretArns = Field(default_factory=dict)
+    # Marketplace ids by seller account, from the deployment's configuration (names, never
+    # secrets): order intake refuses any other seller account or marketplace.
+    seller_marketplaces: SellerMarketplaces = Field(default_factory=dict)
+    # The vendors whose notifications the webhook accepts (comma-separated; empty: any).
+    opayo_vendors: Names = frozenset()
+    # The merchant's routing rules (cdk.json `routing`, JSON): which seller account,
+    # marketplace and vendor an order goes to when it does not name them.
+    routing_rules: str | None = None
+    opayo_redirect_url: str = "https://example.com/checkout/complete"
+    # Comma-separated template references: a file, `starter:NAME` or `s3://bucket/key?versionId=`.
+    mapping_templates: str = ""
+    # What the merchant keeps of a returned unit's value, in percent, by the condition Amazon
+    # received it in (cdk.json `returnDeductions`, e.g. {"CustomerDamaged": 20}).
+    return_deductions: ReturnDeductions = Field(default_factory=dict)
+    unfulfillable_authorisations: UnfulfillableAuthorisations = "abort"
+    # Amazon's fulfillmentPolicy for every fulfillment order (cdk.json `fulfillmentPolicy`).
+    fulfillment_policy: FulfillmentPolicy = "FillOrKill"
+    product_master_csv: str | None = None
+    # The merchant's SKU mapping per seller account (JSON {account: reference}), a CSV with
+    # internal_sku,seller_sku[,asin]: `s3://bucket/key` in AWS, a file path locally.
+    sku_mappings: SkuMappings = Field(default_factory=dict)
+    # The KMS key that seals Opayo Server SecurityKeys (store/sealed.py).
+    security_keys_key_arn: str | None = None
+    # The chart of accounts the journal step posts with (reconcile/config.py's format):
+    # `s3://bucket/key` in AWS, a file path locally.
+    reconcile_config: str | None = None
+
+    def require(self, *fields: str) -> Settings:
+        """Fail loudly, naming the environment variables, if any of `fields` is unset (for a
+        composition root given the plain `Settings`; a handler's model already requires its
+        part)."""
+        missing = [VARIABLES[name] for name in fields if not getattr(self, name)]
+        if missing:
+            raise ConfigurationError(
+                f"missing configuration: set {', '.join(missing)} (the CDK app sets them; "
+                "locally `opayo-fba local up` does)"
+            )
+        return self
+
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+class _Loaded:
+    settings: Settings | None = None
+
+
+_loaded = _Loaded()
+
+
+def read_settings(model: type[SettingsT]) -> SettingsT:
+    """`model` read from the environment now; ConfigurationError names each variable that is
+    missing or malformed (never its value)."""
+    try:
+        return model()
+    except ValidationError as error:
+        problems = []
+        for found in error.errors(include_url=False, include_input=False):
+            variable = ".".join(str(part) for part in found["loc"])
+            missing = found["type"] == "missing"
+            problems.append(f"{variable} is not set" if missing else f"{variable}: {found['msg']}")
+        raise ConfigurationError(
+            f"{model.__name__}: {'; '.join(problems)} (the CDK app sets these variables; "
+            "locally `opayo-fba local up` does)"
+        ) from None
+
+
+def load_settings(model: type[SettingsT]) -> SettingsT:
+    """A handler's settings, read and validated at its cold start; the composition root of
+    this execution environment is built from them (`settings()`)."""
+    loaded = read_settings(model)
+    _loaded.settings = loaded
+    return loaded
+
+
+def settings() -> Settings:
+    """The settings this execution environment loaded, or the plain `Settings` when no
+    handler loaded its own (the CLI, a test)."""
+    if _loaded.settings is None:
+        _loaded.settings = read_settings(Settings)
+    return _loaded.settings
+
+
+def forget_settings() -> None:
+    """Read the environment again on next use (tests: each import is a new cold start)."""
+    _loaded.settings = None
+
+
+# ---- the handlers' models (fields in the order of VARIABLES) --------------------------------
+
+
+class OpayoWebhookSettings(Settings):
+    orders_table: NonEmpty[str]
+    payment_events_queue_url: NonEmpty[str]
+    opayo_vendors: NonEmpty[Names]
+    opayo_redirect_url: NonEmpty[str]
+    security_keys_key_arn: NonEmpty[str]
+
+
+class OrderIntakeSettings(Settings):
+    orders_table: NonEmpty[str]
+    state_machine_arn: NonEmpty[str]
+    vendor_secret_arns: NonEmpty[SecretArns]
+    seller_marketplaces: NonEmpty[SellerMarketplaces]
+    security_keys_key_arn: NonEmpty[str]
+
+
+class OrderStatusSettings(Settings):
+    orders_table: NonEmpty[str]
+
+
+class OrderCancelSettings(Settings):
+    orders_table: NonEmpty[str]
+    connector_state_table: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+
+
+class OrderChallengeSettings(Settings):
+    orders_table: NonEmpty[str]
+    state_machine_arn: NonEmpty[str]
+    vendor_secret_arns: NonEmpty[SecretArns]
+
+
+class OrderRefundSettings(Settings):
+    orders_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    vendor_secret_arns: NonEmpty[SecretArns]
+    security_keys_key_arn: NonEmpty[str]
+
+
+class OrderReturnSettings(Settings):
+    orders_table: NonEmpty[str]
+    connector_state_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+
+
+class OrderResubmitSettings(Settings):
+    orders_table: NonEmpty[str]
+    connector_state_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    state_machine_arn: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+    vendor_secret_arns: NonEmpty[SecretArns]
+
+
+class AmazonNotificationsSettings(Settings):
+    orders_table: NonEmpty[str]
+    idempotency_table: NonEmpty[str]
+    connector_state_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+    seller_marketplaces: NonEmpty[SellerMarketplaces]
+
+
+class PaymentEventsSettings(Settings):
+    orders_table: NonEmpty[str]
+    idempotency_table: NonEmpty[str]
+    state_machine_arn: NonEmpty[str]
+
+
+class SagaStepSettings(Settings):
+    """Every saga step reads and writes the order and publishes what changed."""
+
+    orders_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+
+
+class AmazonStepSettings(SagaStepSettings):
+    connector_state_table: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+
+
+class ValidateAndMapSettings(SagaStepSettings):
+    vendor_secret_arns: NonEmpty[SecretArns]
+    fulfillment_policy: FulfillmentPolicy
+
+
+class PaymentStepSettings(SagaStepSettings):
+    """A step that posts to Opayo, a Server payment with its sealed SecurityKey."""
+
+    vendor_secret_arns: NonEmpty[SecretArns]
+    security_keys_key_arn: NonEmpty[str]
+
+
+class AbortPaymentSettings(PaymentStepSettings):
+    unfulfillable_authorisations: UnfulfillableAuthorisations
+
+
+class SagaRecoverySettings(SagaStepSettings):
+    connector_state_table: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+    vendor_secret_arns: NonEmpty[SecretArns]
+    security_keys_key_arn: NonEmpty[str]
+
+
+class OrdersPollerSettings(Settings):
+    orders_table: NonEmpty[str]
+    connector_state_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+
+
+class InventoryPollerSettings(Settings):
+    connector_state_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+
+
+class PiStatusPollerSettings(Settings):
+    orders_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    state_machine_arn: NonEmpty[str]
+    vendor_secret_arns: NonEmpty[SecretArns]
+
+
+class ReportSchedulerSettings(Settings):
+    connector_state_table: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+
+
+class ReportPollerSettings(Settings):
+    """Polls reports and journals what is ready: the orders (the order book), the archive."""
+
+    orders_table: NonEmpty[str]
+    connector_state_table: NonEmpty[str]
+    reports_bucket: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+
+
+class OpayoBatchFetchSettings(Settings):
+    """Fetches settlement batches and journals what is ready, like the report poller."""
+
+    orders_table: NonEmpty[str]
+    connector_state_table: NonEmpty[str]
+    reports_bucket: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    vendor_secret_arns: NonEmpty[SecretArns]
+
+
+class HeldAuthorisationsCheckSettings(Settings):
+    orders_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    vendor_secret_arns: NonEmpty[SecretArns]
+    security_keys_key_arn: NonEmpty[str]
+
+
+class AfterSaleTrackerSettings(Settings):
+    orders_table: NonEmpty[str]
+    connector_state_table: NonEmpty[str]
+    event_bus_name: NonEmpty[str]
+    seller_secret_arns: NonEmpty[SecretArns]
+    vendor_secret_arns: NonEmpty[SecretArns]
+    return_deductions: ReturnDeductions  # may be {}: the merchant keeps nothing back
+    security_keys_key_arn: NonEmpty[str]
+
+
+_SAGA_STEPS: dict[str, type[Settings]] = {
+    "saga_validate_and_map": ValidateAndMapSettings,
+    "saga_create_fulfillment_order": AmazonStepSettings,
+    "saga_capture_payment": PaymentStepSettings,
+    "saga_release_fulfillment_order": AmazonStepSettings,
+    "saga_check_fulfillment_status": AmazonStepSettings,
+    "saga_await_fulfillment": SagaStepSettings,
+    "saga_mark_shipped": AmazonStepSettings,
+    "saga_refund_unshipped": PaymentStepSettings,
+    "saga_abort_payment": AbortPaymentSettings,
+    "saga_cancel_fulfillment_order": AmazonStepSettings,
+    "saga_refund_payment": PaymentStepSettings,
+    "saga_record_outcome": SagaStepSettings,
+    "saga_recovery": SagaRecoverySettings,
+}
+
+#: The model each handler module (functions/<name>.py) loads at its cold start.
+HANDLER_SETTINGS: dict[str, type[Settings]] = {
+    "opayo_webhook": OpayoWebhookSettings,
+    "order_intake": OrderIntakeSettings,
+    "order_status": OrderStatusSettings,
+    "order_cancel": OrderCancelSettings,
+    "order_3ds_challenge": OrderChallengeSettings,
+    "order_refund": OrderRefundSettings,
+    "order_return": OrderReturnSettings,
+    "order_resubmit": OrderResubmitSettings,
+    "amazon_notifications": AmazonNotificationsSettings,
+    "payment_events": PaymentEventsSettings,
+    **_SAGA_STEPS,
+    "orders_poller": OrdersPollerSettings,
+    "inventory_poller": InventoryPollerSettings,
+    "pi_status_poller": PiStatusPollerSettings,
+    "report_scheduler": ReportSchedulerSettings,
+    "report_poller": ReportPollerSettings,
+    "opayo_batch_fetch": OpayoBatchFetchSettings,
+    "held_authorisations_check": HeldAuthorisationsCheckSettings,
+    "after_sale_tracker": AfterSaleTrackerSettings,
+}
+
+
+def required_variables(model: type[Settings]) -> frozenset[str]:
+    """The environment variables without which `model` does not load."""
+    return frozenset(
+        VARIABLES[name] for name, field in model.model_fields.items() if field.is_required()
+    )
