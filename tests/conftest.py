@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,16 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "OpayoFbaTest")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "opayo-fba-test")
+
+
+@pytest.fixture(autouse=True)
+def _no_metrics_left_over() -> Iterator[None]:
+    """Powertools keeps unflushed metrics process-wide: a test that records one without a
+    handler's flush (a route called directly, say) must not hand it to the next test's."""
+    yield
+    observability = sys.modules.get("opayo_fba.observability")
+    if observability is not None:
+        observability.metrics.clear_metrics()
 
 
 @pytest.fixture(scope="session")
