@@ -1,5 +1,6 @@
-"""Tracing as deployed: each library X-Ray instruments is patched when it is first imported, not
-at cold start, and a handler's boto3 and HTTP calls still become subsegments of its trace.
+"""Tracing as deployed: X-Ray is loaded when a function first traces, each library it instruments
+is patched when it is first imported, not at cold start, and a handler's boto3 and HTTP calls
+still become subsegments of its trace, each sent as it closes.
 
 Each check runs in a fresh interpreter with the variables Lambda sets (tracing on), as a new
 execution environment would: what is imported, and what patched, depends on the process.
@@ -15,7 +16,7 @@ import textwrap
 
 from aws_xray_sdk.core.patcher import NO_DOUBLE_PATCH
 
-from opayo_fba.observability import PATCHED_ON_IMPORT
+from opayo_fba.tracing import PATCHED_ON_IMPORT
 from tests.conftest import PROJECT_ROOT
 
 # Lambda's own variables (tracing is on in Lambda unless turned off) and a sampled trace.
@@ -33,6 +34,8 @@ LAMBDA = {
     "POWERTOOLS_METRICS_NAMESPACE": "OpayoFbaTest",
 }
 INSTRUMENTED = ("botocore.client", "httpx", "requests", "sqlite3")
+# Loaded by the first trace, not at cold start (wrapt imports asyncio).
+XRAY = ("aws_xray_sdk.core", "wrapt", "asyncio")
 
 
 def run(code: str, *, tracing: bool = True) -> dict[str, object]:
@@ -59,19 +62,18 @@ def test_the_libraries_patched_on_import_are_those_patch_all_patches() -> None:
     assert set(PATCHED_ON_IMPORT) == set(NO_DOUBLE_PATCH)
 
 
-def test_importing_observability_imports_no_library_only_to_patch_it() -> None:
+def test_importing_observability_imports_neither_xray_nor_a_library_only_to_patch_it() -> None:
     result = run(
         f"""
         import json, sys
-        import opayo_fba.observability
-        from aws_xray_sdk.core.patcher import _PATCHED_MODULES
+        from opayo_fba.observability import tracer
         print(json.dumps({{
-            "imported": [m for m in {INSTRUMENTED!r} if m in sys.modules],
-            "patched": sorted(_PATCHED_MODULES),
+            "imported": [m for m in {INSTRUMENTED + XRAY!r} if m in sys.modules],
+            "tracing": not tracer.disabled,
         }}))
         """
     )
-    assert result == {"imported": [], "patched": []}
+    assert result == {"imported": [], "tracing": True}
 
 
 def test_boto3_and_http_calls_become_subsegments_of_the_handlers_trace() -> None:
@@ -111,6 +113,7 @@ def test_boto3_and_http_calls_become_subsegments_of_the_handlers_trace() -> None
 
         handler({}, Context())
         print(json.dumps({
+            "streaming_threshold": xray_recorder.streaming_threshold,
             "patched": sorted(_PATCHED_MODULES),
             "subsegments": [
                 (
@@ -124,6 +127,7 @@ def test_boto3_and_http_calls_become_subsegments_of_the_handlers_trace() -> None
         }))
         """
     )
+    assert result["streaming_threshold"] == 0  # as Powertools configures X-Ray (its #283)
     assert result["patched"] == ["botocore", "httpx", "requests", "sqlite3"]
     assert result["subsegments"] == [
         ["dynamodb", "aws", "DescribeLimits", None],
@@ -156,3 +160,49 @@ def test_nothing_is_patched_when_tracing_is_off() -> None:
         tracing=False,
     )
     assert result == {"patched": [], "client": "httpx"}
+
+
+def test_the_first_trace_loads_xray_and_reaches_the_daemon() -> None:
+    """As deployed: X-Ray's own UDP emitter sends the handler's subsegment to the daemon."""
+    result = run(
+        """
+        import json, os, socket, sys
+
+        daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(30)
+        os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
+
+        from opayo_fba.observability import tracer
+
+        loaded_at_import = "aws_xray_sdk.core" in sys.modules
+
+        @tracer.capture_lambda_handler(capture_response=False)
+        def handler(event, context):
+            return {"ok": True}
+
+        class Context:
+            function_name = "tracing-test"
+            aws_request_id = "request-1"
+
+        reply = handler({}, Context())
+        header, body = daemon.recv(65535).decode().split("\\n", 1)
+        entity = json.loads(body)
+        print(json.dumps({
+            "loaded_at_import": loaded_at_import,
+            "reply": reply,
+            "header": json.loads(header),
+            "name": entity["name"],
+            "trace_id": entity["trace_id"],
+            "cold_start": entity["annotations"]["ColdStart"],
+        }))
+        """
+    )
+    assert result == {
+        "loaded_at_import": False,
+        "reply": {"ok": True},
+        "header": {"format": "json", "version": 1},
+        "name": "## handler",
+        "trace_id": "1-5759e988-bd862e3fe1be46a994272793",
+        "cold_start": True,
+    }

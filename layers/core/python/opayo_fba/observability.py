@@ -11,25 +11,22 @@ It also makes sure no log line ever carries a card number, whoever logs it:
 - the Powertools formatter masks the finished JSON line as well, so appended keys and
   stack traces are covered too.
 
-Tracing patches each library X-Ray instruments (botocore, httpx, requests, ...) when that
-library is first imported rather than at cold start: `Tracer()` alone would run X-Ray's
-`patch_all`, which imports every such library installed only to patch it (httpx and requests in
-every function, whether it makes an HTTP call or not). The same libraries are patched, each
-before anything can use it, so traces hold the same subsegments.
+The Tracer loads X-Ray when it first traces and has each library X-Ray instruments patched as
+that library is imported, not at cold start (opayo_fba.tracing): same traces, and no function
+imports httpx or requests only to patch them.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from opayo_fba.card_numbers import mask_card_numbers, mask_value
+from opayo_fba.tracing import DeferredXRayProvider, patch_libraries_on_import
 
 # The attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -103,57 +100,11 @@ def install_card_number_masking(powertools_logger: Logger) -> None:
             target.addFilter(CardNumberFilter())
 
 
-# What X-Ray's patch_all patches (aws_xray_sdk.core.patcher.NO_DOUBLE_PATCH), each with the
-# module whose import sets it off: the module its patch wraps.
-PATCHED_ON_IMPORT: dict[str, str] = {
-    "aiobotocore": "aiobotocore.client",
-    "botocore": "botocore.client",
-    "httpx": "httpx",
-    "mysql": "mysql.connector",
-    "pg8000": "pg8000",
-    "psycopg": "psycopg",
-    "psycopg2": "psycopg2",
-    "pymongo": "pymongo",
-    "pymysql": "pymysql",
-    "pynamodb": "pynamodb",
-    "requests": "requests",
-    "sqlalchemy_core": "sqlalchemy",
-    "sqlite3": "sqlite3",
-}
-
-
-def _xray_patch(library: str) -> Callable[[ModuleType], None]:
-    def patch_when_imported(module: ModuleType) -> None:
-        from aws_xray_sdk.core import patch
-
-        # A submodule's hook runs before the import system binds it to its package, which
-        # it does next; the patch reaches it through the package (`botocore.client`).
-        package, _, name = module.__name__.rpartition(".")
-        if package:
-            setattr(sys.modules[package], name, module)
-
-        # As patch_all does: a library X-Ray cannot patch is traced without, never broken.
-        patch([library], raise_errors=False)
-
-    return patch_when_imported
-
-
-def patch_libraries_on_import(powertools_tracer: Tracer) -> None:
-    """Have X-Ray patch each library it supports as that library is imported (at once for one
-    imported already); nothing when tracing is off. wrapt's post-import hooks (wrapt is
-    X-Ray's own dependency, which it imports anyway) run under the import machinery's lock,
-    so a library imported from several threads is patched once, before any of them uses it."""
-    if powertools_tracer.disabled:
-        return
-    import wrapt
-
-    for library, module in PATCHED_ON_IMPORT.items():
-        wrapt.register_post_import_hook(_xray_patch(library), module)
-
-
 logger: Logger = Logger(logger_formatter=CardNumberMaskingFormatter())
-tracer: Tracer = Tracer(auto_patch=False)
-patch_libraries_on_import(tracer)
+# X-Ray is imported when the first invocation starts tracing, and each library it instruments
+# is patched as it is imported (opayo_fba.tracing), instead of both at cold start.
+tracer: Tracer = Tracer(auto_patch=False, provider=DeferredXRayProvider())
+patch_libraries_on_import(tracing=not tracer.disabled)
 metrics: Metrics = Metrics()
 install_card_number_masking(logger)
 
