@@ -125,6 +125,10 @@ class FunctionFactory:
                 # order's view, a saga step's state). Handlers also say so where they return
                 # an order; this makes it the default for every traced method.
                 "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+                # The layer ships no pydantic plugin (tests/infra/test_packaging.py checks), so
+                # pydantic need not scan every installed package's entry points for one when
+                # the first model is built at cold start.
+                "PYDANTIC_DISABLE_PLUGINS": "__all__",
                 ENV_ENVIRONMENT_NAME: self._config.name,
                 **(environment or {}),
             },

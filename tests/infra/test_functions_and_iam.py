@@ -132,6 +132,13 @@ def test_no_function_records_return_values_in_its_traces(resources: dict[str, An
         assert variables.get("POWERTOOLS_TRACER_CAPTURE_RESPONSE") == "false", logical_id
 
 
+def test_no_function_looks_for_pydantic_plugins_at_cold_start(resources: dict[str, Any]) -> None:
+    """The layer ships none (test_packaging), so looking would only cost the cold start."""
+    for logical_id, function in _functions(resources).items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables.get("PYDANTIC_DISABLE_PLUGINS") == "__all__", logical_id
+
+
 def test_each_function_has_its_own_role(resources: dict[str, Any]) -> None:
     roles = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in _functions(resources).values()]
     assert len(roles) == len(set(roles))
@@ -142,6 +149,7 @@ def test_function_environments_hold_only_names_and_arns(resources: dict[str, Any
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+        "PYDANTIC_DISABLE_PLUGINS",
         "OPAYO_FBA_ENVIRONMENT",
         "OPAYO_VENDORS",
         "SELLER_MARKETPLACES",  # seller account ids -> marketplace ids: names, no secret

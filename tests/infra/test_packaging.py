@@ -49,6 +49,22 @@ def test_dependency_layer_is_built_for_the_lambda_platform(
     assert not (deps / "jinja2").exists()
 
 
+def test_dependency_layer_ships_no_pydantic_plugin(
+    cloud_assembly: Path, resources: dict[str, Any]
+) -> None:
+    """Functions run with PYDANTIC_DISABLE_PLUGINS=__all__ (test_functions_and_iam): that may
+    only skip a search, never turn off a plugin the layer ships."""
+    deps = _layer_dirs(cloud_assembly, resources)["DependenciesLayer"] / "python"
+    entry_points = list(deps.glob("*.dist-info/entry_points.txt"))
+    assert entry_points  # the search below looks where plugins would be declared
+    declaring = [
+        path.parent.name
+        for path in entry_points
+        if "[pydantic]" in path.read_text(encoding="utf-8").split()
+    ]
+    assert declaring == []
+
+
 def _size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1_000_000
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from xml.sax.saxutils import escape
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opayo_fba.opayo.signatures import (
     build_reporting_request,
     compute_reporting_signature,
     compute_vps_signature,
+    escape_xml_text,
     signatures_match,
     verify_reporting_signature,
     verify_vps_signature,
@@ -209,3 +213,12 @@ def test_a_successful_token_registration_is_signed_the_token_way() -> None:
     assert verify_vps_signature(
         {**fields, "VPSSignature": expected.lower()}, vendor_name="vendor", security_key="KEY"
     )
+
+
+@given(st.text(alphabet=st.sampled_from("&<>;amp lgt#x\"'\u00e9"), max_size=40) | st.text())
+def test_reporting_values_are_escaped_as_xml_sax_escapes_them(value: str) -> None:
+    assert escape_xml_text(value) == escape(value)
+
+
+def test_an_escaped_value_is_its_entities() -> None:
+    assert escape_xml_text("R&D <a> &amp;") == "R&amp;D &lt;a&gt; &amp;amp;"

@@ -10,6 +10,10 @@ It also makes sure no log line ever carries a card number, whoever logs it:
   Powertools logger and on the root logger's handlers;
 - the Powertools formatter masks the finished JSON line as well, so appended keys and
   stack traces are covered too.
+
+The Tracer loads X-Ray when it first traces and has each library X-Ray instruments patched as
+that library is imported, not at cold start (opayo_fba.tracing): same traces, and no function
+imports httpx or requests only to patch them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from opayo_fba.card_numbers import mask_card_numbers, mask_value
+from opayo_fba.tracing import DeferredXRayProvider, patch_libraries_on_import
 
 # The attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -96,7 +101,10 @@ def install_card_number_masking(powertools_logger: Logger) -> None:
 
 
 logger: Logger = Logger(logger_formatter=CardNumberMaskingFormatter())
-tracer: Tracer = Tracer()
+# X-Ray is imported when the first invocation starts tracing, and each library it instruments
+# is patched as it is imported (opayo_fba.tracing), instead of both at cold start.
+tracer: Tracer = Tracer(auto_patch=False, provider=DeferredXRayProvider())
+patch_libraries_on_import(tracing=not tracer.disabled)
 metrics: Metrics = Metrics()
 install_card_number_masking(logger)
 

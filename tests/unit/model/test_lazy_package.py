@@ -1,0 +1,112 @@
+"""`opayo_fba.model` imports each submodule when one of its names is first asked for: the
+same names as ever, and no model built at cold start that the function does not use."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import opayo_fba.model as model
+from tests.conftest import PROJECT_ROOT
+
+
+def _type_checking_imports() -> dict[str, str]:
+    """Name -> submodule, as the package's `if TYPE_CHECKING:` imports (what mypy reads) say."""
+    tree = ast.parse(Path(model.__file__).read_text(encoding="utf-8"))
+    (block,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    ]
+    found = {}
+    for node in block.body:
+        assert isinstance(node, ast.ImportFrom)
+        assert node.module
+        for alias in node.names:
+            found[alias.name] = node.module.removeprefix("opayo_fba.model.")
+    return found
+
+
+def test_the_lazy_names_are_the_type_checked_names_and_all_of_them() -> None:
+    lazy = {name: module for module, names in model._EXPORTS.items() for name in names}
+    assert lazy == _type_checking_imports()
+    assert sorted(model.__all__) == sorted(lazy)
+    assert len(model.__all__) == len(set(model.__all__))
+
+
+@pytest.mark.parametrize("name", model.__all__)
+def test_each_name_is_the_object_its_submodule_defines(name: str) -> None:
+    submodule = importlib.import_module(f"opayo_fba.model.{model._SUBMODULE_OF[name]}")
+    assert getattr(model, name) is getattr(submodule, name)
+    assert name in dir(model)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Ordr'"):
+        model.Ordr  # noqa: B018 - the attribute access is the test
+    with pytest.raises(ImportError):
+        exec("from opayo_fba.model import Ordr", {})  # noqa: S102 - a fixed statement
+
+
+def _fresh(code: str) -> dict[str, object]:
+    done = subprocess.run(  # noqa: S603 - our own interpreter running the test's code
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_importing_the_package_builds_no_model_until_one_is_used() -> None:
+    result = _fresh(
+        """
+        import json, sys
+
+        def loaded():
+            prefix = "opayo_fba.model."
+            return sorted(m.removeprefix(prefix) for m in sys.modules if m.startswith(prefix))
+
+        import opayo_fba.model
+        after_package = loaded()
+        from opayo_fba.model import OrderId
+        after_order_id = loaded()
+        from opayo_fba.model import Address
+        after_address = loaded()
+        Address(country_code="United Kingdom")
+        print(json.dumps({
+            "package": after_package, "order_id": after_order_id, "address": after_address
+        }))
+        """
+    )
+    assert result == {
+        "package": [],
+        "order_id": ["common"],
+        "address": ["address", "common", "countries"],
+    }
+
+
+def test_a_first_use_from_many_threads_gets_one_object() -> None:
+    result = _fresh(
+        """
+        import json
+        from concurrent.futures import ThreadPoolExecutor
+        import opayo_fba.model
+
+        with ThreadPoolExecutor(8) as pool:
+            got = list(pool.map(lambda _: id(getattr(opayo_fba.model, "Order")), range(32)))
+        print(json.dumps({"distinct": len(set(got))}))
+        """
+    )
+    assert result == {"distinct": 1}
