@@ -26,12 +26,14 @@ from opayo_fba.settings import (
 from tests.infra.conftest import function_environment
 
 # What the function factory gives every function (infra/functions.py): Powertools reads its
-# own, and the stage's name is a label no handler needs (Settings defaults it to "local").
+# own, pydantic its PYDANTIC_DISABLE_PLUGINS, and the stage's name is a label no handler needs
+# (Settings defaults it to "local").
 EVERY_FUNCTION = frozenset(
     {
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE",
+        "PYDANTIC_DISABLE_PLUGINS",
         "OPAYO_FBA_ENVIRONMENT",
     }
 )

@@ -8,15 +8,21 @@ loads; tests/infra holds it to the variables the synthesized template gives each
 
 Field types are defined once below (the JSON maps' parsing, non-empty names), and each field's
 environment variable once in `VARIABLES`.
+
+The models are plain pydantic models validated from `os.environ`, as the Powertools cookbook's
+env modeler (aws-lambda-env-modeler) does, not pydantic-settings' BaseSettings: importing
+pydantic-settings costs every cold start about 30 ms (it imports asyncio, dotenv and its CLI
+sources), which is a fifth of `import boto3` (bench/import_time.py), for sources we never read.
+`Settings(NAME=value)` still builds one from explicit variables (tests, the CLI).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AliasGenerator, BeforeValidator, Field, ValidationError
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasGenerator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from opayo_fba.errors import ConfigurationError
 
@@ -72,22 +78,22 @@ def _comma_separated(value: Any) -> Any:
     return value
 
 
-# NoDecode: the variable's text reaches the validator, which names what the JSON should be.
-SecretArns = Annotated[dict[str, str], NoDecode, _json_object("name -> secret ARN")]
+# The variable's text reaches the validator, which names what the JSON should be.
+SecretArns = Annotated[dict[str, str], _json_object("name -> secret ARN")]
 SellerMarketplaces = Annotated[
-    dict[str, list[str]], NoDecode, _json_object("seller account -> marketplace ids")
+    dict[str, list[str]], _json_object("seller account -> marketplace ids")
 ]
-SkuMappings = Annotated[dict[str, str], NoDecode, _json_object("seller account -> SKU mapping CSV")]
-ReturnDeductions = Annotated[dict[str, int], NoDecode, _json_object("condition -> percent")]
-Names = Annotated[frozenset[str], NoDecode, BeforeValidator(_comma_separated)]
+SkuMappings = Annotated[dict[str, str], _json_object("seller account -> SKU mapping CSV")]
+ReturnDeductions = Annotated[dict[str, int], _json_object("condition -> percent")]
+Names = Annotated[frozenset[str], BeforeValidator(_comma_separated)]
 UnfulfillableAuthorisations = Literal["abort", "hold"]
 FulfillmentPolicy = Literal["FillOrKill", "FillAllAvailable"]
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything the composition root may be given; a handler's model requires its part."""
 
-    model_config = SettingsConfigDict(
+    model_config = ConfigDict(
         extra="ignore",
         frozen=True,
         alias_generator=AliasGenerator(validation_alias=VARIABLES.__getitem__),
@@ -157,7 +163,7 @@ def read_settings(model: type[SettingsT]) -> SettingsT:
     """`model` read from the environment now; ConfigurationError names each variable that is
     missing or malformed (never its value)."""
     try:
-        return model()
+        return model.model_validate(dict(os.environ))
     except ValidationError as error:
         problems = []
         for found in error.errors(include_url=False, include_input=False):
