@@ -24,7 +24,7 @@ from opayo_fba.amazon.errors import SpApiNotFound
 from opayo_fba.model import PackageTracking, PackageTrackingStatus
 from opayo_fba.observability import metrics
 from opayo_fba.saga.steps import SagaDependencies, save
-from opayo_fba.store.orders import OrderRecord
+from opayo_fba.store.orders import OrderRecord, package_numbers
 
 FAILED_DELIVERY = frozenset({PackageTrackingStatus.UNDELIVERABLE, PackageTrackingStatus.RETURNED})
 DEFAULT_INTERVAL = timedelta(hours=1)
@@ -45,17 +45,6 @@ class TrackingRun:
     delivered: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def package_numbers(record: OrderRecord) -> list[int]:
-    """Every package of the order's shipments, in shipment order."""
-    if record.fulfillment is None:
-        return []
-    return [
-        package.package_number
-        for shipment in record.fulfillment.shipments
-        for package in shipment.packages
-    ]
 
 
 def open_packages(record: OrderRecord) -> list[int]:

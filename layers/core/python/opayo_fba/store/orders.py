@@ -238,8 +238,6 @@ class OrderRecord(BaseModel):
 
     def all_delivered(self) -> bool:
         """Every package of every shipment delivered, as its tracking says."""
-        from opayo_fba.after_sale.tracking import package_numbers
-
         numbers = package_numbers(self)
         delivered = {
             p.package_number
@@ -261,6 +259,17 @@ class OrderRecord(BaseModel):
     def public_view(self) -> dict[str, Any]:
         """What `GET /orders/{id}` shows: no security key, no internal request bodies."""
         return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+
+
+def package_numbers(record: OrderRecord) -> list[int]:
+    """Every package of the order's shipments, in shipment order."""
+    if record.fulfillment is None:
+        return []
+    return [
+        package.package_number
+        for shipment in record.fulfillment.shipments
+        for package in shipment.packages
+    ]
 
 
 class OrderStore:
