@@ -2,6 +2,9 @@
 from these, and a test holds each reply (`OrderRecord.public_view()`, the refund, return and
 resubmission replies) to them. They describe replies; the handlers build them as they always
 have (the store's models dumped as JSON), so nothing is validated twice at run time.
+
+They are built (`defer_build`) only when the document is generated or a test validates a
+reply with them: a function's cold start defines them and builds none.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ def _without(model: type[BaseModel], name: str, excluded: frozenset[str]) -> typ
         for field, info in model.model_fields.items()
         if field not in excluded
     }
-    return create_model(name, __config__=model.model_config, **fields)
+    config = ConfigDict(**{**model.model_config, "defer_build": True})
+    return create_model(name, __config__=config, **fields)
 
 
 if TYPE_CHECKING:  # built at run time; to the type checker, models
@@ -36,7 +40,7 @@ else:
 class ChallengeForShop(BaseModel):
     """Where the shop sends the shopper for a 3-D Secure challenge, and where to finish it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     acs_url: str = Field(alias="acsUrl")
     c_req: str = Field(alias="cReq")
@@ -51,7 +55,7 @@ class OrderAwaitingChallenge(OrderView):
 
 
 class RefundBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     refund: RefundView
     order: OrderView
@@ -64,14 +68,14 @@ class RefundRefusedBody(RefundBody):
 
 
 class ReturnBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     return_: OrderReturn = Field(alias="return")
     order: OrderView
 
 
 class ResubmitBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     attempt: int
     payment: Literal["held authorisation", "repeat"]
@@ -79,7 +83,7 @@ class ResubmitBody(BaseModel):
 
 
 class FieldError(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     field: str
     reason: str
@@ -88,7 +92,7 @@ class FieldError(BaseModel):
 class ErrorBody(BaseModel):
     """Every refusal of ours: the reason; for a request that breaks its model, each field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     error: str
     details: list[FieldError] | None = None
