@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opayo_fba.amazon.spapi_models import load_model, validate_response
-from opayo_fba.model import FbaReturnItemStatus, PackageTrackingStatus, ReturnReceivedCondition
-from opayo_fba.transform.fba_outbound import (
+from opayo_fba.convert.fba_outbound import (
     fulfillment_order_from_fba,
     fulfillment_return_from_fba,
     package_tracking_from_fba,
 )
+from opayo_fba.model import FbaReturnItemStatus, PackageTrackingStatus, ReturnReceivedCondition
 
 FBA = "fulfillmentOutbound_2020-07-01"
 

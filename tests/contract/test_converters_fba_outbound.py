@@ -17,12 +17,12 @@ from opayo_fba.amazon.spapi_models import (
     validate_request_body,
     validate_response,
 )
-from opayo_fba.model import FBA_ADDRESS_LIMITS, Address, Money, Order, OrderLine
-from opayo_fba.transform.fba_outbound import (
+from opayo_fba.convert.fba_outbound import (
     create_fulfillment_order_request,
     fulfillment_order_from_fba,
 )
-from opayo_fba.transform.orders_v0 import order_from_orders_v0
+from opayo_fba.convert.orders_v0 import order_from_orders_v0
+from opayo_fba.model import FBA_ADDRESS_LIMITS, Address, Money, Order, OrderLine
 
 SPEEDS = ["Standard", "Expedited", "Priority"]
 words = st.text(

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from opayo_fba.amazon.spapi_models import load_model
+from opayo_fba.convert.harmonise import order_status
+from opayo_fba.convert.orders_v0 import order_from_orders_v0
 from opayo_fba.model import Address, Money, Order, OrderStatus
 from opayo_fba.model.status import OrdersV0Status
-from opayo_fba.transform.harmonise import order_status
-from opayo_fba.transform.orders_v0 import order_from_orders_v0
 
 
 def static_payloads(path: str) -> list[dict[str, Any]]:

@@ -23,11 +23,11 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
         frozenset({"errors", "card_numbers", "http_input", "settings", "tracing", "observability"}),
     ),
     ("model", frozenset({"model"})),
-    ("rules", frozenset({"transform", "routing", "reconcile"})),
+    ("rules", frozenset({"convert", "routing", "reconcile"})),
     ("adapters", frozenset({"amazon", "opayo", "store", "mapping"})),
     (
         "workflows",
-        frozenset({"intake", "saga", "refunds", "after_sale", "polling", "pipeline", "ops"}),
+        frozenset({"intake", "saga", "refunds", "after_sale", "jobs", "ops"}),
     ),
     ("composition", frozenset({"wiring", "scheduled", "lambda_support", "api"})),
     ("front ends", frozenset({"functions", "cli", "console"})),

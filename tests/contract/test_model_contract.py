@@ -6,9 +6,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from opayo_fba.amazon.spapi_models import validate_definition
+from opayo_fba.convert.orders_v0 import order_from_orders_v0
 from opayo_fba.model import CURRENCY_EXPONENTS, Address, Money, render_fba_address
 from opayo_fba.model.status import FbaShipmentStatus
-from opayo_fba.transform.orders_v0 import order_from_orders_v0
 
 FBA = "fulfillmentOutbound_2020-07-01"
 

@@ -26,10 +26,10 @@ from opayo_fba.amazon.errors import (
 )
 from opayo_fba.amazon.rate_limit import UsagePlan
 from opayo_fba.amazon.retry import RetryPolicy
+from opayo_fba.convert.fba_outbound import seller_fulfillment_order_id
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.order import Order
 from opayo_fba.store.rate_limits import TokenBucketTable
-from opayo_fba.transform.fba_outbound import seller_fulfillment_order_id
 from sandbox.amazon import AmazonSandboxOptions
 from sandbox.common.server import ThreadedServer
 from tests.fixtures.amazon_sandbox import AMAZON_SANDBOX_START, AmazonSandboxHandle, mcf_order_body

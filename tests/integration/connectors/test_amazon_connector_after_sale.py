@@ -11,8 +11,8 @@ from moto import mock_aws
 from opayo_fba.amazon.connector import SpApiConnector
 from opayo_fba.amazon.errors import SpApiNotFound, SpApiRequestRejected
 from opayo_fba.amazon.rate_limit import USAGE_PLANS, UsagePlan
+from opayo_fba.convert.fba_outbound import fulfillment_return_from_fba
 from opayo_fba.model import PackageTrackingStatus, ReturnReceivedCondition
-from opayo_fba.transform.fba_outbound import fulfillment_return_from_fba
 from sandbox.amazon import AmazonSandboxOptions
 from sandbox.amazon.after_sale import DELIVERED_AFTER, RETURN_RECEIVED_AFTER
 from sandbox.amazon.fulfillment import COMPLETE_AFTER

@@ -14,9 +14,9 @@ from moto import mock_aws
 
 from opayo_fba.amazon.connector import SpApiConnector
 from opayo_fba.amazon.retry import RetryPolicy
+from opayo_fba.jobs.archive import ReportArchive
 from opayo_fba.opayo.credentials import VendorCredentials
 from opayo_fba.opayo.reporting import ReportingClient
-from opayo_fba.pipeline.archive import ReportArchive
 from opayo_fba.store.report_requests import ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore
 from tests.fixtures.amazon_sandbox import AmazonSandboxHandle

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from opayo_fba.amazon.connector import SETTLEMENT_REPORT_TYPE, SpApiConnector
-from opayo_fba.pipeline.amazon_reports import (
+from opayo_fba.jobs.amazon_orders import ORDERS_WATERMARK, poll_amazon_orders
+from opayo_fba.jobs.amazon_reports import (
     INVENTORY_REPORT_TYPE,
     poll_amazon_reports,
     schedule_amazon_reports,
 )
-from opayo_fba.pipeline.journals import journal_ready_reports
-from opayo_fba.polling.amazon_orders import ORDERS_WATERMARK, poll_amazon_orders
-from opayo_fba.polling.events import INVENTORY_LEVEL_CHANGED, ORDER_STATUS_CHANGED
+from opayo_fba.jobs.events import INVENTORY_LEVEL_CHANGED, ORDER_STATUS_CHANGED
+from opayo_fba.jobs.journals import journal_ready_reports
 from opayo_fba.reconcile.config import default_config_path, load_config
 from opayo_fba.reconcile.outputs import EVENT_DETAIL_TYPE
 from opayo_fba.store.amazon_orders import AmazonOrderStore

@@ -13,19 +13,19 @@ import boto3
 import httpx
 import pytest
 
+from opayo_fba.convert.opayo_pi import payment_from_pi
+from opayo_fba.jobs.journals import journal_ready_reports
+from opayo_fba.jobs.opayo_batches import BATCH_WATERMARK, fetch_opayo_batches
+from opayo_fba.jobs.pi_statuses import poll_pi_statuses
 from opayo_fba.model import PaymentState, PaymentTransaction
 from opayo_fba.opayo.pi import PiClient
 from opayo_fba.opayo.reporting import ReportingClient
-from opayo_fba.pipeline.journals import journal_ready_reports
-from opayo_fba.pipeline.opayo_batches import BATCH_WATERMARK, fetch_opayo_batches
-from opayo_fba.polling.pi_statuses import poll_pi_statuses
 from opayo_fba.reconcile.config import default_config_path, load_config
 from opayo_fba.reconcile.outputs import EVENT_DETAIL_TYPE
 from opayo_fba.saga.starter import SagaStarter
 from opayo_fba.store.orders import OrderRecord
 from opayo_fba.store.payment_queue import SqsPaymentEventQueue
 from opayo_fba.store.pending_payments import PendingPaymentsStore
-from opayo_fba.transform.opayo_pi import payment_from_pi
 from sandbox.opayo import OpayoSandboxOptions
 from sandbox.opayo.browser import answer_challenge
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle

@@ -8,18 +8,18 @@ from datetime import timedelta
 import pytest
 
 from opayo_fba.amazon.connector import SpApiConnector
+from opayo_fba.convert.opayo_pi import payment_from_pi
+from opayo_fba.jobs.amazon_reports import poll_amazon_reports, schedule_amazon_reports
+from opayo_fba.jobs.journals import journal_ready_reports
+from opayo_fba.jobs.opayo_batches import fetch_opayo_batches
+from opayo_fba.jobs.order_book import order_book
 from opayo_fba.model import PaymentTransaction
 from opayo_fba.opayo.reporting import ReportingClient
-from opayo_fba.pipeline.amazon_reports import poll_amazon_reports, schedule_amazon_reports
-from opayo_fba.pipeline.journals import journal_ready_reports
-from opayo_fba.pipeline.opayo_batches import fetch_opayo_batches
-from opayo_fba.pipeline.order_book import order_book
 from opayo_fba.reconcile.config import default_config_path, load_config
 from opayo_fba.reconcile.outputs import EVENT_DETAIL_TYPE
 from opayo_fba.store.inventory import InventoryStore
 from opayo_fba.store.order_export import OrderExportStore
 from opayo_fba.store.orders import OrderRecord
-from opayo_fba.transform.opayo_pi import payment_from_pi
 from tests.fixtures.amazon_sandbox import AMAZON_SANDBOX_START, AmazonSandboxHandle, mcf_order_body
 from tests.fixtures.opayo_sandbox import OpayoSandboxHandle
 from tests.fixtures.saga_world import make_order

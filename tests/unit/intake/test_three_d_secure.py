@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from opayo_fba.convert.opayo_pi import payment_from_pi
 from opayo_fba.errors import ConflictError, InvalidInputError
 from opayo_fba.intake.orders import IntakeDependencies, OrderSubmission, submit_order
 from opayo_fba.intake.payments import apply_payment_update
@@ -32,7 +33,6 @@ from opayo_fba.model.three_d_secure import StrongCustomerAuthentication
 from opayo_fba.opayo.errors import OpayoRequestInvalid
 from opayo_fba.opayo.pi import CardPayment
 from opayo_fba.opayo.results import PiTransaction
-from opayo_fba.transform.opayo_pi import payment_from_pi
 from tests.fixtures.opayo_sandbox import BROWSER_DATA
 from tests.fixtures.saga_world import World, make_order
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from opayo_fba.pipeline.archive import ReportArchive
+from opayo_fba.jobs.archive import ReportArchive
 from opayo_fba.store.inventory import InventoryStore
 from opayo_fba.store.report_requests import ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore

@@ -11,15 +11,15 @@ import pytest
 from opayo_fba.amazon.connector import SETTLEMENT_REPORT_TYPE
 from opayo_fba.amazon.results import DownloadedDocument, ReportInfo
 from opayo_fba.errors import InvalidInputError
-from opayo_fba.pipeline.amazon_reports import (
+from opayo_fba.jobs.amazon_reports import (
     GIVE_UP_AFTER,
     INVENTORY_REPORT_TYPE,
     SPOOL_IN_MEMORY_BYTES,
     poll_amazon_reports,
     schedule_amazon_reports,
 )
-from opayo_fba.pipeline.archive import ReportArchive, amazon_report_key, opayo_batch_key
-from opayo_fba.polling.events import INVENTORY_LEVEL_CHANGED
+from opayo_fba.jobs.archive import ReportArchive, amazon_report_key, opayo_batch_key
+from opayo_fba.jobs.events import INVENTORY_LEVEL_CHANGED
 from opayo_fba.store.inventory import InventoryStore
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore

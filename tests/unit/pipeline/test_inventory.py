@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opayo_fba.pipeline.inventory import (
+from opayo_fba.convert.sku import SkuMapping
+from opayo_fba.jobs.events import INVENTORY_LEVEL_CHANGED
+from opayo_fba.jobs.inventory import (
     InventoryResult,
     apply_inventory_report,
     parse_inventory_report,
 )
-from opayo_fba.polling.events import INVENTORY_LEVEL_CHANGED
 from opayo_fba.reconcile.errors import MalformedInputError
 from opayo_fba.store.inventory import InventoryStore
-from opayo_fba.transform.sku import SkuMapping
 from tests.unit.polling.support import RecordingEvents
 
 T0 = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)

@@ -12,12 +12,12 @@ from xml.etree.ElementTree import Element
 import pytest
 from defusedxml.ElementTree import fromstring
 
+from opayo_fba.jobs.archive import ReportArchive, amazon_report_key, opayo_batch_key
+from opayo_fba.jobs.journals import journal_ready_reports
+from opayo_fba.jobs.opayo_batches import BATCH_WATERMARK, fetch_opayo_batches
+from opayo_fba.jobs.order_book import order_book, order_book_line
 from opayo_fba.model import Refund
 from opayo_fba.opayo.reporting import Batch, TransactionGroup
-from opayo_fba.pipeline.archive import ReportArchive, amazon_report_key, opayo_batch_key
-from opayo_fba.pipeline.journals import journal_ready_reports
-from opayo_fba.pipeline.opayo_batches import BATCH_WATERMARK, fetch_opayo_batches
-from opayo_fba.pipeline.order_book import order_book, order_book_line
 from opayo_fba.reconcile.outputs import EVENT_DETAIL_TYPE
 from opayo_fba.store.order_export import OrderExportStore
 from opayo_fba.store.orders import OrderAttempt, OrderRecord

@@ -11,20 +11,20 @@ from typing import Any
 
 import pytest
 
+from opayo_fba.convert.sku import SkuMapping
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.intake.amazon_events import handle_amazon_notification
 from opayo_fba.intake.amazon_inventory import InventoryNotificationDependencies
-from opayo_fba.pipeline.inventory import apply_inventory_report
-from opayo_fba.polling.amazon_inventory import (
+from opayo_fba.jobs.amazon_inventory import (
     INITIAL_LOOKBACK,
     INVENTORY_WATERMARK,
     OVERLAP,
     poll_amazon_inventory,
 )
-from opayo_fba.polling.events import INVENTORY_LEVEL_CHANGED
+from opayo_fba.jobs.events import INVENTORY_LEVEL_CHANGED
+from opayo_fba.jobs.inventory import apply_inventory_report
 from opayo_fba.store.inventory import InventoryStore
 from opayo_fba.store.watermarks import WatermarkStore
-from opayo_fba.transform.sku import SkuMapping
 from tests.unit.pipeline.test_inventory import report
 from tests.unit.polling.support import RecordingEvents
 

@@ -11,16 +11,16 @@ import pytest
 
 from opayo_fba.amazon.errors import SpApiUnavailable, Throttled
 from opayo_fba.amazon.results import OrdersUpdate
-from opayo_fba.polling.amazon_orders import (
+from opayo_fba.convert.sku import SkuMapping
+from opayo_fba.jobs.amazon_orders import (
     INITIAL_LOOKBACK,
     ORDERS_WATERMARK,
     OVERLAP,
     poll_amazon_orders,
 )
-from opayo_fba.polling.events import ORDER_STATUS_CHANGED
+from opayo_fba.jobs.events import ORDER_STATUS_CHANGED
 from opayo_fba.store.amazon_orders import AmazonOrderStore
 from opayo_fba.store.watermarks import WatermarkStore
-from opayo_fba.transform.sku import SkuMapping
 from tests.unit.polling.support import RecordingEvents
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

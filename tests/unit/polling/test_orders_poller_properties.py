@@ -18,8 +18,8 @@ from moto import mock_aws
 
 from opayo_fba.amazon.errors import SpApiUnavailable
 from opayo_fba.amazon.results import OrdersUpdate
-from opayo_fba.polling.amazon_orders import OVERLAP, poll_amazon_orders
-from opayo_fba.polling.events import ORDER_STATUS_CHANGED
+from opayo_fba.jobs.amazon_orders import OVERLAP, poll_amazon_orders
+from opayo_fba.jobs.events import ORDER_STATUS_CHANGED
 from opayo_fba.store.amazon_orders import AmazonOrderStore
 from opayo_fba.store.watermarks import WatermarkStore
 from tests.unit.polling.support import RecordingEvents, create_orders_table, create_state_table

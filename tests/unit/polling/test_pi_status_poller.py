@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from opayo_fba.intake.payments import apply_payment_update
+from opayo_fba.jobs.pi_statuses import poll_pi_statuses
 from opayo_fba.model import PaymentState, PaymentTransaction
 from opayo_fba.opayo.errors import OpayoAuthenticationFailed, OpayoUnavailable
-from opayo_fba.polling.pi_statuses import poll_pi_statuses
 from opayo_fba.store.orders import OrderRecord
 from opayo_fba.store.pending_payments import PendingPaymentsStore
 from tests.fixtures.saga_world import authorised_payment, make_order

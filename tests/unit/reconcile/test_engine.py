@@ -318,7 +318,7 @@ def test_an_unreadable_batch_date_names_the_field(chart: ReconcileConfig) -> Non
     assert (raised.value.source, raised.value.field) == ("b.xml", "batchdate")
 
 
-# A batch as the pipeline archives it from the Opayo sandbox (opayo_fba.pipeline.opayo_batches
+# A batch as the pipeline archives it from the Opayo sandbox (opayo_fba.jobs.opayo_batches
 # over sandbox/opayo/reporting.py): getBatchList's header and transactiongroups, then the
 # getBatchDetail rows (a payment, a released Deferred and a refund; no fees: Opayo reports none).
 SANDBOX_BATCH = (

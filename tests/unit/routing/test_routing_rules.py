@@ -195,8 +195,8 @@ def test_a_routed_order_is_stored_under_its_routes_account_and_marketplace(world
 def test_the_fulfillment_preview_is_asked_in_the_routed_marketplace() -> None:
     """The preview must draw on the pool the order will use: the create body's marketplace."""
     from opayo_fba.amazon.spapi_models import validate_request_body
+    from opayo_fba.convert.fba_outbound import create_fulfillment_order_request
     from opayo_fba.saga.steps import preview_request
-    from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
 
     order = order_to("DE", "EUR", marketplace_id=DE)
     body = create_fulfillment_order_request(order).body

@@ -10,15 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from opayo_fba.model import Order
-from opayo_fba.model.address import AddressLimitError
-from opayo_fba.transform.fba_outbound import (
+from opayo_fba.convert.fba_outbound import (
     FulfillmentRequestError,
     create_fulfillment_order_request,
     fulfillment_order_from_fba,
     seller_fulfillment_order_id,
 )
-from opayo_fba.transform.sku import SkuMapping, UnknownSkuError
+from opayo_fba.convert.sku import SkuMapping, UnknownSkuError
+from opayo_fba.model import Order
+from opayo_fba.model.address import AddressLimitError
 
 SKUS = SkuMapping.from_pairs({"WIDGET-RED": "AMZ-WIDGET-RED", "GADGET": "AMZ-GADGET"})
 

@@ -10,14 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from opayo_fba.model import Money, UnknownCurrencyError
-from opayo_fba.transform.fx import (
+from opayo_fba.convert.fx import (
     FxRate,
     FxRateError,
     FxRateMissingError,
     FxRateTable,
     round_to_minor_units,
 )
+from opayo_fba.model import Money, UnknownCurrencyError
 
 D1, D2 = date(2026, 11, 2), date(2026, 11, 5)
 

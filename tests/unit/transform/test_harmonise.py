@@ -8,6 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from opayo_fba.convert.harmonise import (
+    RULES,
+    explain,
+    fulfillment_state_from_fba,
+    fulfillment_state_from_orders_v0,
+    harmonise,
+    order_status,
+    payment_state_from_pi,
+    payment_state_from_server,
+    refund_state,
+)
 from opayo_fba.model import Money, Refund
 from opayo_fba.model.status import (
     FbaFulfillmentOrderStatus,
@@ -20,17 +31,6 @@ from opayo_fba.model.status import (
     PiInstruction,
     RefundState,
     TransactionType,
-)
-from opayo_fba.transform.harmonise import (
-    RULES,
-    explain,
-    fulfillment_state_from_fba,
-    fulfillment_state_from_orders_v0,
-    harmonise,
-    order_status,
-    payment_state_from_pi,
-    payment_state_from_server,
-    refund_state,
 )
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "status-harmonisation.md"
@@ -288,7 +288,7 @@ def test_documented_rules_match_the_code() -> None:
 
 
 def test_transform_package_reexports_lazily() -> None:
-    import opayo_fba.transform as transform
+    import opayo_fba.convert as transform
 
     assert sorted(transform.__all__) == sorted(transform._EXPORTS)
     for name in transform.__all__:

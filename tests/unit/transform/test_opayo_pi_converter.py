@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from opayo_fba.model import Money, Order, PaymentState, PiInstruction, Refund
-from opayo_fba.transform.opayo_pi import (
+from opayo_fba.convert.opayo_pi import (
     PiConversionError,
     payment_from_pi,
     pi_instruction_body,
     pi_refund_request,
     pi_transaction_request,
 )
+from opayo_fba.model import Money, Order, PaymentState, PiInstruction, Refund
 
 PI_DEFERRED_OK: dict[str, Any] = {
     "statusCode": "0000",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from opayo_fba.model import Money, PaymentState, PaymentTransaction, TransactionType
-from opayo_fba.transform.opayo_server import (
+from opayo_fba.convert.opayo_server import (
     ServerNotificationError,
     payment_from_server_notification,
     unsigned_contradictions,
 )
+from opayo_fba.model import Money, PaymentState, PaymentTransaction, TransactionType
 
 AMOUNT = Money(amount=3899, currency="GBP")
 REGISTERED = PaymentTransaction(

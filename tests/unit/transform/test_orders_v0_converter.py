@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from opayo_fba.convert.orders_v0 import OrdersV0ConversionError, order_from_orders_v0
+from opayo_fba.convert.sku import SkuMapping, UnknownSkuError
 from opayo_fba.model import Money, OrderStatus
-from opayo_fba.transform.orders_v0 import OrdersV0ConversionError, order_from_orders_v0
-from opayo_fba.transform.sku import SkuMapping, UnknownSkuError
 
 HEADER: dict[str, Any] = {
     "AmazonOrderId": "026-1234567-1234567",

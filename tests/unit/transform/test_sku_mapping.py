@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opayo_fba.transform.sku import SkuMapping, SkuMappingError, SkuMappingRow, UnknownSkuError
+from opayo_fba.convert.sku import SkuMapping, SkuMappingError, SkuMappingRow, UnknownSkuError
 
 CSV = """internal_sku,seller_sku,asin
 WIDGET-RED,AMZ-WIDGET-RED,B00551Q3CS

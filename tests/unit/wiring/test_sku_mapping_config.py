@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from opayo_fba.convert.sku import SkuMappingError
 from opayo_fba.settings import Settings
-from opayo_fba.transform.sku import SkuMappingError
 from opayo_fba.wiring import Wiring
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "sku-mapping.example.csv"

@@ -34,7 +34,7 @@ def _summary(result: Any) -> dict[str, Any]:
 
 
 def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
-    from opayo_fba.polling.amazon_orders import poll_amazon_orders
+    from opayo_fba.jobs.amazon_orders import poll_amazon_orders
 
     account = _account(event, "sellerAccountId")
     # Every marketplace of the account (the schedule's input, from cdk.json); the account's
@@ -57,7 +57,7 @@ def poll_orders(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 
 def poll_inventory(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     """FBA inventory summaries changed since the watermark -> InventoryLevelChanged."""
-    from opayo_fba.polling.amazon_inventory import poll_amazon_inventory
+    from opayo_fba.jobs.amazon_inventory import poll_amazon_inventory
 
     account = _account(event, "sellerAccountId")
     result = poll_amazon_inventory(
@@ -74,7 +74,7 @@ def poll_inventory(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 
 def poll_pi_payments(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     """Pending Pi payments read back from Opayo and applied like a notification would be."""
-    from opayo_fba.polling.pi_statuses import poll_pi_statuses
+    from opayo_fba.jobs.pi_statuses import poll_pi_statuses
 
     vendor = _account(event, "vendor")
     result = poll_pi_statuses(w.pending_payments, {vendor: w.pi(vendor)}, w.starter)
@@ -82,7 +82,7 @@ def poll_pi_payments(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 
 
 def schedule_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
-    from opayo_fba.pipeline.amazon_reports import schedule_amazon_reports
+    from opayo_fba.jobs.amazon_reports import schedule_amazon_reports
 
     account = _account(event, "sellerAccountId")
     result = schedule_amazon_reports(
@@ -94,7 +94,7 @@ def schedule_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 def poll_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     """Requested reports that are done: archived, inventory levels applied, settlements
     marked ready for the journal."""
-    from opayo_fba.pipeline.amazon_reports import poll_amazon_reports
+    from opayo_fba.jobs.amazon_reports import poll_amazon_reports
 
     account = _account(event, "sellerAccountId")
     result = poll_amazon_reports(
@@ -112,7 +112,7 @@ def poll_reports(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 
 def fetch_batches(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
     """The vendor's settlement batches since the watermark: archived, marked ready."""
-    from opayo_fba.pipeline.opayo_batches import fetch_opayo_batches
+    from opayo_fba.jobs.opayo_batches import fetch_opayo_batches
 
     vendor = _account(event, "vendor")
     result = fetch_opayo_batches(
@@ -128,8 +128,8 @@ def fetch_batches(event: Mapping[str, Any], w: Wiring) -> dict[str, Any]:
 
 def journal_ready(w: Wiring) -> dict[str, Any]:
     """Reconcile whatever reports and batches are ready into journal entries."""
-    from opayo_fba.pipeline.journals import journal_ready_reports
-    from opayo_fba.pipeline.order_book import order_book
+    from opayo_fba.jobs.journals import journal_ready_reports
+    from opayo_fba.jobs.order_book import order_book
     from opayo_fba.reconcile.config import load_config
 
     path = w.chart_of_accounts()

@@ -24,14 +24,15 @@ from opayo_fba.settings import Settings
 
 if TYPE_CHECKING:
     from opayo_fba.amazon.connector import SpApiConnector
+    from opayo_fba.convert.sku import SkuMapping
     from opayo_fba.intake.amazon_inventory import InventoryNotificationDependencies
     from opayo_fba.intake.orders import IntakeDependencies, KnownAccounts
     from opayo_fba.intake.three_d_secure import ChallengeDependencies
+    from opayo_fba.jobs.archive import ReportArchive
     from opayo_fba.mapping.fulfillment import MappedOrder
     from opayo_fba.opayo.pi import PiClient
     from opayo_fba.opayo.reporting import ReportingClient
     from opayo_fba.opayo.shared_protocol import SharedProtocolClient
-    from opayo_fba.pipeline.archive import ReportArchive
     from opayo_fba.routing import RoutingRules
     from opayo_fba.saga.ports import PaymentPort
     from opayo_fba.saga.starter import SagaResumer, SagaStarter
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from opayo_fba.store.sealed import KmsSealer
     from opayo_fba.store.secrets import SecretJsonReader
     from opayo_fba.store.watermarks import WatermarkStore
-    from opayo_fba.transform.sku import SkuMapping
 
 OPAYO_LIVE = "https://live.opayo.eu.elavon.com"
 SP_API_ENDPOINTS = {
@@ -253,8 +253,8 @@ class Wiring:
         """The seller account's SKU mapping (read once), or None when none is configured:
         then Amazon's seller SKUs are the shop's SKUs."""
         if account not in self._sku_mappings:
+            from opayo_fba.convert.sku import SkuMapping
             from opayo_fba.store.objects import read_text
-            from opayo_fba.transform.sku import SkuMapping
 
             reference = self.config.sku_mappings.get(account)
             self._sku_mappings[account] = (
@@ -285,7 +285,7 @@ class Wiring:
 
     @cached_property
     def report_archive(self) -> ReportArchive:
-        from opayo_fba.pipeline.archive import ReportArchive
+        from opayo_fba.jobs.archive import ReportArchive
 
         self.config.require("reports_bucket")
         return ReportArchive.from_bucket_name(str(self.config.reports_bucket))

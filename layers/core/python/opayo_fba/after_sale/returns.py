@@ -123,7 +123,7 @@ def request_return(
     deps: SagaDependencies, amazon: ReturnsAmazon, order_id: str, request: ReturnRequest
 ) -> tuple[OrderReturn, bool, OrderRecord]:
     """Ask Amazon to authorise the return (once per returnId); (return, created, order)."""
-    from opayo_fba.transform.fba_outbound import fulfillment_return_from_fba
+    from opayo_fba.convert.fba_outbound import fulfillment_return_from_fba
 
     record = deps.store.get(order_id)
     existing = next((r for r in record.returns if r.return_id == request.return_id), None)

@@ -46,10 +46,10 @@ from opayo_fba.errors import InvalidInputError
 if TYPE_CHECKING:
     from sp_api.base import ApiResponse
 
+    from opayo_fba.convert.sku import SkuMapping
     from opayo_fba.model.fulfillment import FulfillmentOrder
     from opayo_fba.model.order import Order
     from opayo_fba.model.tracking import PackageTracking
-    from opayo_fba.transform.sku import SkuMapping
 
 SETTLEMENT_REPORT_TYPE = "GET_V2_SETTLEMENT_REPORT_DATA_FLAT_FILE_V2"
 _ORDERS = "/orders/v0/orders"
@@ -358,10 +358,10 @@ class SpApiConnector:
         """Create the Hold fulfillment order for a canonical Order; returns its id.
 
         The body and the deterministic sellerFulfillmentOrderId (derived from the order id)
-        come from `opayo_fba.transform.fba_outbound`, so a retried saga step always names the
+        come from `opayo_fba.convert.fba_outbound`, so a retried saga step always names the
         same fulfillment order.
         """
-        from opayo_fba.transform.fba_outbound import create_fulfillment_order_request
+        from opayo_fba.convert.fba_outbound import create_fulfillment_order_request
 
         request = create_fulfillment_order_request(
             order, skus=skus, action="Hold", marketplace_id=self.marketplace_id
@@ -390,8 +390,8 @@ class SpApiConnector:
     def fulfillment_order(
         self, seller_fulfillment_order_id: str, *, order_id: str | None = None
     ) -> FulfillmentOrder:
-        """The canonical FulfillmentOrder (via `opayo_fba.transform.fba_outbound`)."""
-        from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
+        """The canonical FulfillmentOrder (via `opayo_fba.convert.fba_outbound`)."""
+        from opayo_fba.convert.fba_outbound import fulfillment_order_from_fba
 
         payload = self.get_fulfillment_order(seller_fulfillment_order_id)
         return fulfillment_order_from_fba(payload, order_id=order_id)
@@ -417,8 +417,8 @@ class SpApiConnector:
         return dict(payload or {})
 
     def tracked_package(self, package_number: int) -> PackageTracking:
-        """The canonical PackageTracking (via `opayo_fba.transform.fba_outbound`)."""
-        from opayo_fba.transform.fba_outbound import package_tracking_from_fba
+        """The canonical PackageTracking (via `opayo_fba.convert.fba_outbound`)."""
+        from opayo_fba.convert.fba_outbound import package_tracking_from_fba
 
         return package_tracking_from_fba(self.package_tracking(package_number))
 
@@ -505,7 +505,7 @@ class SpApiConnector:
 
     def order(self, amazon_order_id: str, *, skus: SkuMapping | None = None) -> Order:
         """One Amazon order with its items, as the canonical Order (getOrder + getOrderItems)."""
-        from opayo_fba.transform.orders_v0 import order_from_orders_v0
+        from opayo_fba.convert.orders_v0 import order_from_orders_v0
 
         path = f"{_ORDERS}/{_segment(amazon_order_id, 'amazon_order_id')}"
         payload = self._call("getOrder", "GET", path).payload or {}

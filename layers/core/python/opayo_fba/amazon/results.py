@@ -1,7 +1,7 @@
 """Typed results of the Amazon connector that have no canonical model (reports, previews).
 
 Orders and fulfillment orders are returned as SP-API payload dicts until the canonical
-models and converters (`opayo_fba.model`, `opayo_fba.transform`) take them over.
+models and converters (`opayo_fba.model`, `opayo_fba.convert`) take them over.
 """
 
 from __future__ import annotations

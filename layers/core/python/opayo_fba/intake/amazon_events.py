@@ -183,8 +183,8 @@ def _order_change(message: dict[str, Any], amazon_orders: AmazonOrderStore) -> N
     Only forward in time (EventTime against the stored LastUpdateDate); an order the poller
     has not stored yet is left to it, since the notification carries no order details.
     """
+    from opayo_fba.convert.harmonise import order_status
     from opayo_fba.model import OrdersV0Status
-    from opayo_fba.transform.harmonise import order_status
 
     nid = notification_id(message)
     change = message["Payload"]["OrderChangeNotification"]

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from opayo_fba.convert.sku import SkuMapping
 from opayo_fba.errors import InvalidInputError
-from opayo_fba.polling.amazon_inventory import apply_levels, level_from_notification
+from opayo_fba.jobs.amazon_inventory import apply_levels, level_from_notification
 from opayo_fba.saga.ports import EventPort
 from opayo_fba.store.inventory import InventoryStore
-from opayo_fba.transform.sku import SkuMapping
 
 NOTIFICATION_TYPE = "FBA_INVENTORY_AVAILABILITY_CHANGES"
 

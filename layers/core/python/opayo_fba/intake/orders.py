@@ -36,6 +36,7 @@ from opayo_fba.card_numbers import (
     luhn_valid,
     quote_input,
 )
+from opayo_fba.convert.opayo_pi import payment_from_pi, pi_transaction_request
 from opayo_fba.errors import (
     CardPaymentAbandoned,
     ConflictError,
@@ -56,7 +57,6 @@ from opayo_fba.model.three_d_secure import StrongCustomerAuthentication, ThreeDS
 from opayo_fba.observability import ACCOUNT_RECEIVED, account_metric
 from opayo_fba.routing import RoutingRules, route_order
 from opayo_fba.store.orders import OrderRecord, OrderStore
-from opayo_fba.transform.opayo_pi import payment_from_pi, pi_transaction_request
 
 MAX_ORDER_REQUEST_BYTES = 100 * 1024
 """An order request is at most 100 KiB: its record (order, source, payment, history) stays far

@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from opayo_fba.convert.harmonise import payment_state_from_server
 from opayo_fba.model import OpayoServerStatus, PaymentState, PaymentTransaction
 from opayo_fba.store.orders import OrderRecord, OrderStore
-from opayo_fba.transform.harmonise import payment_state_from_server
 
 CONTRADICTION_NOTE = "payment_contradiction"
 

@@ -31,13 +31,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from opayo_fba.convert.opayo_pi import payment_from_pi
 from opayo_fba.errors import ConflictError, InvalidInputError
 from opayo_fba.intake.payments import Starter, start_if_decided, supersedes
 from opayo_fba.model import PaymentState, PaymentTransaction
 from opayo_fba.model.three_d_secure import ThreeDSecureChallenge
 from opayo_fba.opayo.errors import OpayoRequestInvalid
 from opayo_fba.store.orders import OrderRecord, OrderStore
-from opayo_fba.transform.opayo_pi import payment_from_pi
 
 CHALLENGE_DEADLINE = timedelta(hours=1)
 """A challenge still awaiting its result this long after Opayo asked for it is aborted. Opayo

@@ -17,7 +17,7 @@ transaction's events stay in order) and de-duplicated on VPSTxId+Status.
 
 Only signed or registered facts move money. `TxType` is not signed, so the signature is
 checked, and the payment built, with the transaction type registered with the order (see
-`opayo_fba.transform.opayo_server`). A genuine notification whose unsigned fields contradict
+`opayo_fba.convert.opayo_server`). A genuine notification whose unsigned fields contradict
 the registration is still answered and applied on its signed facts, exactly as if the
 contradiction were not there; the event also carries the contradiction, under an event id of
 its own so that de-duplication does not swallow it, and the consumer records it on the order
@@ -34,6 +34,12 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from opayo_fba.card_numbers import contains_card_number, quote_input
+from opayo_fba.convert.opayo_server import (
+    ServerNotificationError,
+    payment_from_server_notification,
+    server_tx_type,
+    unsigned_contradictions,
+)
 from opayo_fba.errors import UpstreamError
 from opayo_fba.opayo.notifications import (
     NotificationFormatError,
@@ -43,12 +49,6 @@ from opayo_fba.opayo.notifications import (
     parse_notification,
 )
 from opayo_fba.store.orders import OrderStore
-from opayo_fba.transform.opayo_server import (
-    ServerNotificationError,
-    payment_from_server_notification,
-    server_tx_type,
-    unsigned_contradictions,
-)
 
 CARD_NUMBER_IN_NOTIFICATION = "the notification contains what looks like a card number"
 _VENDOR_TX_CODE = re.compile(r"[A-Za-z0-9{}._-]{1,40}")

@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opayo_fba.convert.fba_outbound import FulfillmentPolicy, create_fulfillment_order_request
 from opayo_fba.mapping.canonical import extend_order_lines
 from opayo_fba.mapping.engine import apply_templates
 from opayo_fba.mapping.product_master import ProductMaster
 from opayo_fba.mapping.template import MappingTemplate
 from opayo_fba.model.order import Order
-from opayo_fba.transform.fba_outbound import FulfillmentPolicy, create_fulfillment_order_request
 
 
 @dataclass(frozen=True)

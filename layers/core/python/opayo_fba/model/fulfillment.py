@@ -21,7 +21,7 @@ SellerFulfillmentOrderId = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=r"^\S(.*\S)?$"),
 ]
 """At most 40 characters (FBA outbound model); ours are made by
-`opayo_fba.transform.fba_outbound.seller_fulfillment_order_id`."""
+`opayo_fba.convert.fba_outbound.seller_fulfillment_order_id`."""
 
 FulfillmentAction = Literal["Ship", "Hold"]
 AmazonId = Annotated[str, StringConstraints(max_length=100)]

@@ -7,7 +7,7 @@ not accepted: nothing we sell or settle is priced in them.
 Parsing accepts the decimal strings that Opayo, Amazon and ERP exports produce: "1234.56",
 "1,234.56", "1.234,56" (decimal comma), "1 234,56", "-12.30". A string with more fractional
 digits than the currency allows is rejected unless the extra digits are zeros; rounding is
-a business decision (see `opayo_fba.transform.fx`), never a side effect of parsing.
+a business decision (see `opayo_fba.convert.fx`), never a side effect of parsing.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ class Money(BaseModel):
         if scaled != scaled.to_integral_value():
             raise MoneyError(
                 f"amount {value} has more than {exponent} decimal places for {currency}; "
-                "round it explicitly (see opayo_fba.transform.fx.round_to_minor_units)"
+                "round it explicitly (see opayo_fba.convert.fx.round_to_minor_units)"
             )
         return cls(amount=int(scaled), currency=currency)
 
@@ -248,7 +248,7 @@ class Money(BaseModel):
         if other.currency != self.currency:
             raise CurrencyMismatchError(
                 f"cannot {operation} {self.currency} and {other.currency}; "
-                "convert one of them first (opayo_fba.transform.fx)"
+                "convert one of them first (opayo_fba.convert.fx)"
             )
         return other
 

@@ -2,7 +2,7 @@
 
 Provider enums list every value the official models and Opayo's documentation define, so a
 value we have never seen fails validation at the edge instead of falling through a mapping.
-The harmonisation from these to `OrderStatus` lives in `opayo_fba.transform.harmonise`.
+The harmonisation from these to `OrderStatus` lives in `opayo_fba.convert.harmonise`.
 """
 
 from __future__ import annotations

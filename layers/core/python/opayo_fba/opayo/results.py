@@ -39,11 +39,11 @@ class PiTransaction:
     def to_payment_transaction(
         self, *, vendor_tx_code: str | None = None, order_id: str | None = None
     ) -> PaymentTransaction:
-        """The canonical PaymentTransaction (via `opayo_fba.transform.opayo_pi`).
+        """The canonical PaymentTransaction (via `opayo_fba.convert.opayo_pi`).
 
         Pi does not echo the vendorTxCode; pass it when this result came from a plain GET.
         """
-        from opayo_fba.transform.opayo_pi import payment_from_pi
+        from opayo_fba.convert.opayo_pi import payment_from_pi
 
         code = vendor_tx_code or self.vendor_tx_code
         if not code:

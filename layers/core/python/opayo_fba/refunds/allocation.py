@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from opayo_fba.convert.fba_outbound import fulfillment_item_id
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model import Money, Order, OrderLine
-from opayo_fba.transform.fba_outbound import fulfillment_item_id
 
 
 def line_ids(order: Order) -> dict[str, OrderLine]:

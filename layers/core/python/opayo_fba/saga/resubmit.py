@@ -35,13 +35,13 @@ from typing import Annotated, Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from opayo_fba.amazon.errors import SpApiRequestRejected
+from opayo_fba.convert.fba_outbound import attempt_fulfillment_order_id
 from opayo_fba.errors import ConflictError
 from opayo_fba.model import PaymentState, TransactionType
 from opayo_fba.saga import steps
 from opayo_fba.saga.errors import FulfillmentRejected, step_errors
 from opayo_fba.saga.steps import SagaDependencies
 from opayo_fba.store.orders import OrderAttempt, OrderRecord, RepeatCharge
-from opayo_fba.transform.fba_outbound import attempt_fulfillment_order_id
 
 MAX_RESUBMIT_REQUEST_BYTES = 2_048
 MAX_RESUBMIT_REQUEST_DEPTH = 2

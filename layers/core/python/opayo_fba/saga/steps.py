@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from opayo_fba.amazon.errors import SpApiNotFound, SpApiRequestRejected
+from opayo_fba.convert.fba_outbound import fulfillment_order_from_fba
 from opayo_fba.model import (
     FbaFulfillmentOrderStatus,
     FulfillmentOrder,
@@ -62,7 +63,6 @@ from opayo_fba.saga.ports import (
     SagaResumer,
 )
 from opayo_fba.store.orders import OrderRecord, OrderStore, RepeatCharge
-from opayo_fba.transform.fba_outbound import fulfillment_order_from_fba
 
 if TYPE_CHECKING:
     # The mapping package loads the template engine: only the validate-and-map step needs it.
@@ -155,7 +155,7 @@ def validate_and_map(state: State, deps: SagaDependencies) -> dict[str, Any]:
     request = mapped.fulfillment_request
     if record.attempt > 1:
         # A resubmitted order is a new fulfillment order at Amazon, under a new id.
-        from opayo_fba.transform.fba_outbound import attempt_fulfillment_order_id
+        from opayo_fba.convert.fba_outbound import attempt_fulfillment_order_id
 
         sfo_id = attempt_fulfillment_order_id(order_id, record.attempt)
         request = {**request, "sellerFulfillmentOrderId": sfo_id}

@@ -195,7 +195,7 @@ class OrderRecord(BaseModel):
 
     def refresh_status(self) -> None:
         """Derive the canonical status from what we know: the one rule everyone uses."""
-        from opayo_fba.transform.harmonise import order_status, refund_state
+        from opayo_fba.convert.harmonise import order_status, refund_state
 
         payment = self.payment.state if self.payment is not None else None
         if payment is PaymentState.AUTHORISED and self.captured is not None:

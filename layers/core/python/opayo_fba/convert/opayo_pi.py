@@ -18,6 +18,7 @@ from typing import Any, Literal, NoReturn
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter, ValidationError
 
 from opayo_fba.card_numbers import quote_input
+from opayo_fba.convert.harmonise import payment_state_from_pi
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.address import (
     Address,
@@ -36,7 +37,6 @@ from opayo_fba.model.payment import (
     VendorTxCode,
 )
 from opayo_fba.model.status import OpayoPiStatus, PiInstruction, TransactionType
-from opayo_fba.transform.harmonise import payment_state_from_pi
 
 DESCRIPTION_MAX = 100
 NAME_MAX = 20

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from opayo_fba.pipeline.archive import ReportArchive, journal_key
+from opayo_fba.jobs.archive import ReportArchive, journal_key
 from opayo_fba.reconcile.amazon import SettlementParser
 from opayo_fba.reconcile.config import ReconcileConfig
 from opayo_fba.reconcile.engine import Reconciler, ReconcileResult

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from opayo_fba.polling.events import INVENTORY_LEVEL_CHANGED
+from opayo_fba.convert.sku import SkuMapping, UnknownSkuError
+from opayo_fba.jobs.events import INVENTORY_LEVEL_CHANGED
 from opayo_fba.reconcile.errors import MalformedInputError
 from opayo_fba.saga.ports import EventPort
 from opayo_fba.store.inventory import InventoryLevel, InventoryStore, level_changed
-from opayo_fba.transform.sku import SkuMapping, UnknownSkuError
 
 REQUIRED_COLUMNS = ("sku", "afn-fulfillable-quantity")
 _OPTIONAL_COLUMNS = (

@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from opayo_fba.convert.opayo_pi import payment_from_pi
 from opayo_fba.errors import ConfigurationError, OpayoFbaError
 from opayo_fba.intake.payments import Starter, apply_payment_update, supersedes
 from opayo_fba.intake.three_d_secure import poll_update
 from opayo_fba.intake.webhook import PaymentEvent, PaymentEventQueue
 from opayo_fba.model import PaymentTransaction
 from opayo_fba.store.pending_payments import PENDING_STATES, PendingPaymentsStore
-from opayo_fba.transform.opayo_pi import payment_from_pi
 
 MAX_TRANSACTIONS_PER_RUN = 200
 """A bound on one run (the Lambda has 300 s); the rest are read by the next run."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from opayo_fba.convert.harmonise import order_status
+from opayo_fba.convert.sku import SkuMapping
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.address import Address
 from opayo_fba.model.money import Money, MoneyError, sum_money
 from opayo_fba.model.order import Channel, Customer, Order, OrderLine, OrderTotals, ShippingSpeed
 from opayo_fba.model.status import OrdersV0Status
-from opayo_fba.transform.harmonise import order_status
-from opayo_fba.transform.sku import SkuMapping
 
 _SPEED: dict[str, ShippingSpeed] = {
     "Standard": "Standard",

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from opayo_fba.convert.sku import SkuMapping
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.address import Address, AddressAdjustment, render_fba_address
 from opayo_fba.model.fulfillment import (
@@ -38,7 +39,6 @@ from opayo_fba.model.money import Money
 from opayo_fba.model.order import Order, OrderLine
 from opayo_fba.model.status import FbaFulfillmentOrderStatus
 from opayo_fba.model.tracking import PackageTracking, PackageTrackingStatus, TrackingEvent
-from opayo_fba.transform.sku import SkuMapping
 
 SELLER_FULFILLMENT_ORDER_ID_MAX = 40
 FulfillmentPolicy = Literal["FillOrKill", "FillAll", "FillAllAvailable"]

@@ -2,7 +2,7 @@
 providers' JSON and the canonical model.
 
 Names are re-exported lazily (PEP 562): importing one submodule, e.g.
-`opayo_fba.transform.harmonise`, does not import the others, which keeps Lambda cold starts
+`opayo_fba.convert.harmonise`, does not import the others, which keeps Lambda cold starts
 short.
 """
 
@@ -12,21 +12,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from opayo_fba.transform.fba_outbound import (
+    from opayo_fba.convert.fba_outbound import (
         FbaCreateRequest,
         FulfillmentRequestError,
         create_fulfillment_order_request,
         fulfillment_order_from_fba,
         seller_fulfillment_order_id,
     )
-    from opayo_fba.transform.fx import (
+    from opayo_fba.convert.fx import (
         FxRate,
         FxRateError,
         FxRateMissingError,
         FxRateTable,
         round_to_minor_units,
     )
-    from opayo_fba.transform.harmonise import (
+    from opayo_fba.convert.harmonise import (
         RULES,
         explain,
         fulfillment_state_from_fba,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         payment_state_from_server,
         refund_state,
     )
-    from opayo_fba.transform.opayo_pi import (
+    from opayo_fba.convert.opayo_pi import (
         PiConversionError,
         PiRequest,
         payment_from_pi,
@@ -45,54 +45,54 @@ if TYPE_CHECKING:
         pi_refund_request,
         pi_transaction_request,
     )
-    from opayo_fba.transform.opayo_server import (
+    from opayo_fba.convert.opayo_server import (
         ServerNotificationError,
         payment_from_server_notification,
     )
-    from opayo_fba.transform.orders_v0 import (
+    from opayo_fba.convert.orders_v0 import (
         OrdersV0ConversionError,
         address_from_orders_v0,
         customer_from_buyer_info,
         order_from_orders_v0,
     )
-    from opayo_fba.transform.sku import SkuMapping, SkuMappingError, SkuMappingRow, UnknownSkuError
+    from opayo_fba.convert.sku import SkuMapping, SkuMappingError, SkuMappingRow, UnknownSkuError
 
 _EXPORTS: dict[str, str] = {
-    "FbaCreateRequest": "opayo_fba.transform.fba_outbound",
-    "FulfillmentRequestError": "opayo_fba.transform.fba_outbound",
-    "FxRate": "opayo_fba.transform.fx",
-    "FxRateError": "opayo_fba.transform.fx",
-    "FxRateMissingError": "opayo_fba.transform.fx",
-    "FxRateTable": "opayo_fba.transform.fx",
-    "OrdersV0ConversionError": "opayo_fba.transform.orders_v0",
-    "PiConversionError": "opayo_fba.transform.opayo_pi",
-    "PiRequest": "opayo_fba.transform.opayo_pi",
-    "RULES": "opayo_fba.transform.harmonise",
-    "ServerNotificationError": "opayo_fba.transform.opayo_server",
-    "SkuMapping": "opayo_fba.transform.sku",
-    "SkuMappingError": "opayo_fba.transform.sku",
-    "SkuMappingRow": "opayo_fba.transform.sku",
-    "UnknownSkuError": "opayo_fba.transform.sku",
-    "address_from_orders_v0": "opayo_fba.transform.orders_v0",
-    "create_fulfillment_order_request": "opayo_fba.transform.fba_outbound",
-    "customer_from_buyer_info": "opayo_fba.transform.orders_v0",
-    "explain": "opayo_fba.transform.harmonise",
-    "fulfillment_order_from_fba": "opayo_fba.transform.fba_outbound",
-    "fulfillment_state_from_fba": "opayo_fba.transform.harmonise",
-    "fulfillment_state_from_orders_v0": "opayo_fba.transform.harmonise",
-    "harmonise": "opayo_fba.transform.harmonise",
-    "order_from_orders_v0": "opayo_fba.transform.orders_v0",
-    "order_status": "opayo_fba.transform.harmonise",
-    "payment_from_pi": "opayo_fba.transform.opayo_pi",
-    "payment_from_server_notification": "opayo_fba.transform.opayo_server",
-    "payment_state_from_pi": "opayo_fba.transform.harmonise",
-    "payment_state_from_server": "opayo_fba.transform.harmonise",
-    "pi_instruction_body": "opayo_fba.transform.opayo_pi",
-    "pi_refund_request": "opayo_fba.transform.opayo_pi",
-    "pi_transaction_request": "opayo_fba.transform.opayo_pi",
-    "refund_state": "opayo_fba.transform.harmonise",
-    "round_to_minor_units": "opayo_fba.transform.fx",
-    "seller_fulfillment_order_id": "opayo_fba.transform.fba_outbound",
+    "FbaCreateRequest": "opayo_fba.convert.fba_outbound",
+    "FulfillmentRequestError": "opayo_fba.convert.fba_outbound",
+    "FxRate": "opayo_fba.convert.fx",
+    "FxRateError": "opayo_fba.convert.fx",
+    "FxRateMissingError": "opayo_fba.convert.fx",
+    "FxRateTable": "opayo_fba.convert.fx",
+    "OrdersV0ConversionError": "opayo_fba.convert.orders_v0",
+    "PiConversionError": "opayo_fba.convert.opayo_pi",
+    "PiRequest": "opayo_fba.convert.opayo_pi",
+    "RULES": "opayo_fba.convert.harmonise",
+    "ServerNotificationError": "opayo_fba.convert.opayo_server",
+    "SkuMapping": "opayo_fba.convert.sku",
+    "SkuMappingError": "opayo_fba.convert.sku",
+    "SkuMappingRow": "opayo_fba.convert.sku",
+    "UnknownSkuError": "opayo_fba.convert.sku",
+    "address_from_orders_v0": "opayo_fba.convert.orders_v0",
+    "create_fulfillment_order_request": "opayo_fba.convert.fba_outbound",
+    "customer_from_buyer_info": "opayo_fba.convert.orders_v0",
+    "explain": "opayo_fba.convert.harmonise",
+    "fulfillment_order_from_fba": "opayo_fba.convert.fba_outbound",
+    "fulfillment_state_from_fba": "opayo_fba.convert.harmonise",
+    "fulfillment_state_from_orders_v0": "opayo_fba.convert.harmonise",
+    "harmonise": "opayo_fba.convert.harmonise",
+    "order_from_orders_v0": "opayo_fba.convert.orders_v0",
+    "order_status": "opayo_fba.convert.harmonise",
+    "payment_from_pi": "opayo_fba.convert.opayo_pi",
+    "payment_from_server_notification": "opayo_fba.convert.opayo_server",
+    "payment_state_from_pi": "opayo_fba.convert.harmonise",
+    "payment_state_from_server": "opayo_fba.convert.harmonise",
+    "pi_instruction_body": "opayo_fba.convert.opayo_pi",
+    "pi_refund_request": "opayo_fba.convert.opayo_pi",
+    "pi_transaction_request": "opayo_fba.convert.opayo_pi",
+    "refund_state": "opayo_fba.convert.harmonise",
+    "round_to_minor_units": "opayo_fba.convert.fx",
+    "seller_fulfillment_order_id": "opayo_fba.convert.fba_outbound",
 }
 
 __all__ = [

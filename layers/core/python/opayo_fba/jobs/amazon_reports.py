@@ -27,14 +27,14 @@ from typing import IO, TYPE_CHECKING, Protocol
 from opayo_fba.amazon.charsets import readable_encoding
 from opayo_fba.amazon.connector import SETTLEMENT_REPORT_TYPE
 from opayo_fba.amazon.results import DownloadedDocument, ReportInfo
+from opayo_fba.convert.sku import SkuMapping
 from opayo_fba.errors import InvalidInputError
-from opayo_fba.pipeline.archive import ReportArchive, amazon_report_key
-from opayo_fba.pipeline.inventory import InventoryResult, apply_inventory_report
+from opayo_fba.jobs.archive import ReportArchive, amazon_report_key
+from opayo_fba.jobs.inventory import InventoryResult, apply_inventory_report
 from opayo_fba.saga.ports import EventPort
 from opayo_fba.store.inventory import InventoryStore
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore
-from opayo_fba.transform.sku import SkuMapping
 
 INVENTORY_REPORT_TYPE = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
 INVENTORY_REPORT_TYPES = frozenset({INVENTORY_REPORT_TYPE, "GET_FBA_MYI_ALL_INVENTORY_DATA"})

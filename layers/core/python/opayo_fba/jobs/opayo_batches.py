@@ -16,10 +16,10 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from opayo_fba.errors import InvalidInputError
+from opayo_fba.jobs.archive import ReportArchive, opayo_batch_key
 from opayo_fba.model.money import Money
 from opayo_fba.opayo.errors import ReportingApiError
 from opayo_fba.opayo.reporting import Batch, page_batch_detail
-from opayo_fba.pipeline.archive import ReportArchive, opayo_batch_key
 from opayo_fba.reconcile.opayo import BatchParser
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
 from opayo_fba.store.watermarks import WatermarkStore

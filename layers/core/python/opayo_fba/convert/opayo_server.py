@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from opayo_fba.convert.harmonise import payment_state_from_server
 from opayo_fba.errors import InvalidInputError
 from opayo_fba.model.money import Money, MoneyError
 from opayo_fba.model.payment import AvsCv2Result, CardSummary, PaymentTransaction
 from opayo_fba.model.status import OpayoServerStatus, TransactionType
-from opayo_fba.transform.harmonise import payment_state_from_server
 
 
 class ServerNotificationError(InvalidInputError, ValueError):

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from opayo_fba.convert.sku import SkuMapping, UnknownSkuError
 from opayo_fba.errors import InvalidInputError
-from opayo_fba.pipeline.inventory import inventory_level_changed_detail
-from opayo_fba.polling.events import INVENTORY_LEVEL_CHANGED
+from opayo_fba.jobs.events import INVENTORY_LEVEL_CHANGED
+from opayo_fba.jobs.inventory import inventory_level_changed_detail
 from opayo_fba.saga.ports import EventPort
 from opayo_fba.store.inventory import InventoryLevel, InventoryStore, level_changed
 from opayo_fba.store.watermarks import WatermarkStore
-from opayo_fba.transform.sku import SkuMapping, UnknownSkuError
 
 INVENTORY_WATERMARK = "inventory-summaries"
 OVERLAP = timedelta(minutes=2)

@@ -23,14 +23,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opayo_fba.amazon.results import OrdersUpdate
+from opayo_fba.convert.orders_v0 import order_from_orders_v0
+from opayo_fba.convert.sku import SkuMapping, UnknownSkuError
 from opayo_fba.errors import InvalidInputError
+from opayo_fba.jobs.events import ORDER_STATUS_CHANGED
 from opayo_fba.model import OrderStatus
-from opayo_fba.polling.events import ORDER_STATUS_CHANGED
 from opayo_fba.saga.ports import EventPort
 from opayo_fba.store.amazon_orders import AmazonOrderRecord, AmazonOrderStore
 from opayo_fba.store.watermarks import WatermarkStore
-from opayo_fba.transform.orders_v0 import order_from_orders_v0
-from opayo_fba.transform.sku import SkuMapping, UnknownSkuError
 
 ORDERS_WATERMARK = "orders"
 OVERLAP = timedelta(minutes=2)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 
+from opayo_fba.convert.fba_outbound import seller_fulfillment_order_id
 from opayo_fba.reconcile.orders import OrderBook
 from opayo_fba.store.orders import OrderRecord
-from opayo_fba.transform.fba_outbound import seller_fulfillment_order_id
 
 
 def order_book_line(record: OrderRecord) -> str | None:

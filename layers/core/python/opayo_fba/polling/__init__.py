@@ -1,1 +1,0 @@
-"""Scheduled pollers: Amazon orders since a watermark, and undecided Opayo Pi payments."""
