@@ -9,37 +9,33 @@ ones run twice (ReportBatchItemFailures).
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from opayo_fba.intake.amazon_events import handle_amazon_notification, notification_id
-from opayo_fba.lambda_support import wiring
+from opayo_fba.lambda_support import IdempotentOnFirstCall, wiring
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.settings import AmazonNotificationsSettings, load_settings
 from opayo_fba.store.amazon_orders import AmazonOrderStore
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 config = load_settings(AmazonNotificationsSettings)
-processor = BatchProcessor(event_type=EventType.SQS)
-idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=14 * 86400)
-persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table)
 
 
-@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools ships it untyped
-    data_keyword_argument="notification", config=idempotency, persistence_store=persistence
-)
+@cache
+def processor() -> BatchProcessor:
+    """Built at the first batch, like the idempotency layer below: Powertools' batch utilities
+    take about 90 ms to import, its idempotency layer imports boto3 and builds a client."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS)
+
+
 def apply_notification(notification: dict[str, Any]) -> dict[str, Any]:
     w = wiring()
     result = handle_amazon_notification(
@@ -58,10 +54,20 @@ def apply_notification(notification: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Its idempotency records are keyed on `functions.amazon_notifications.apply_notification`.
+apply_once = IdempotentOnFirstCall(
+    apply_notification,
+    data_keyword_argument="notification",
+    event_key_jmespath="id",
+    table_name=config.idempotency_table,
+    expires_after_seconds=14 * 86400,
+)
+
+
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
     message = json.loads(record.body)
-    result = apply_notification(notification={"id": notification_id(message), "message": message})
+    result = apply_once(notification={"id": notification_id(message), "message": message})
     logger.info("SP-API notification", extra=result)
 
 
@@ -69,7 +75,9 @@ def handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    idempotency.register_lambda_context(context)
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    apply_once.register_lambda_context(context)
     return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
+        event=event, record_handler=handle_record, processor=processor(), context=context
     )

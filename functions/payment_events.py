@@ -8,33 +8,33 @@ the provider's own id (VPSTxId + Status), however often it is delivered.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from opayo_fba.intake.payments import apply_payment_update
-from opayo_fba.lambda_support import wiring
+from opayo_fba.lambda_support import IdempotentOnFirstCall, wiring
 from opayo_fba.model import PaymentTransaction
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.settings import PaymentEventsSettings, load_settings
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 config = load_settings(PaymentEventsSettings)
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-idempotency = IdempotencyConfig(event_key_jmespath="event_id", expires_after_seconds=14 * 86400)
-persistence = DynamoDBPersistenceLayer(table_name=config.idempotency_table)
 
 
-@idempotent_function(  # type: ignore[untyped-decorator]  # Powertools ships it untyped
-    data_keyword_argument="event", config=idempotency, persistence_store=persistence
-)
+@cache
+def processor() -> SqsFifoPartialProcessor:
+    """Built at the first batch, like the idempotency layer below: Powertools' batch utilities
+    take about 90 ms to import, its idempotency layer imports boto3 and builds a client."""
+    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
+
+    return SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
 def apply_event(event: dict[str, Any]) -> dict[str, Any]:
     payment = PaymentTransaction.model_validate(event["payment"])
     result = apply_payment_update(
@@ -43,9 +43,19 @@ def apply_event(event: dict[str, Any]) -> dict[str, Any]:
     return {"outcome": result.outcome, "orderId": result.order_id, "started": result.saga_started}
 
 
+# Its idempotency records are keyed on `functions.payment_events.apply_event`, as before.
+apply_once = IdempotentOnFirstCall(
+    apply_event,
+    data_keyword_argument="event",
+    event_key_jmespath="event_id",
+    table_name=config.idempotency_table,
+    expires_after_seconds=14 * 86400,
+)
+
+
 @tracer.capture_method
 def handle_record(record: SQSRecord) -> None:
-    result = apply_event(event=json.loads(record.body))
+    result = apply_once(event=json.loads(record.body))
     logger.info("payment event", extra=result)
 
 
@@ -53,7 +63,9 @@ def handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    idempotency.register_lambda_context(context)
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    apply_once.register_lambda_context(context)
     return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
+        event=event, record_handler=handle_record, processor=processor(), context=context
     )

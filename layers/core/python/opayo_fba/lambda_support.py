@@ -7,6 +7,7 @@ for the state machine, through `step_errors()`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
@@ -115,3 +116,61 @@ def scheduled_handler(
 
     handler.__name__ = f"{job.__name__}_handler"
     return handler
+
+
+# -- SQS consumers -----------------------------------------------------------------------------
+
+
+class IdempotentOnFirstCall:
+    """`function` made idempotent by Powertools on a DynamoDB table, built when first called.
+
+    Powertools' idempotency utility imports boto3 and the persistence layer builds a DynamoDB
+    client: a cold start need not pay for them before its first record arrives, as every other
+    function builds its clients on first use. The wrapped function keeps its module and name,
+    which Powertools' idempotency keys are made of, so records written before stay valid.
+    """
+
+    def __init__(
+        self,
+        function: Callable[..., Any],
+        *,
+        data_keyword_argument: str,
+        event_key_jmespath: str,
+        table_name: str,
+        expires_after_seconds: int,
+    ) -> None:
+        self._function = function
+        self._argument = data_keyword_argument
+        self._key = event_key_jmespath
+        self._table = table_name
+        self._expires = expires_after_seconds
+        self._lock = threading.Lock()
+        self._built: tuple[Any, Callable[..., Any]] | None = None
+
+    def _get(self) -> tuple[Any, Callable[..., Any]]:
+        with self._lock:
+            if self._built is None:
+                from aws_lambda_powertools.utilities.idempotency import (
+                    DynamoDBPersistenceLayer,
+                    IdempotencyConfig,
+                    idempotent_function,
+                )
+
+                config = IdempotencyConfig(
+                    event_key_jmespath=self._key, expires_after_seconds=self._expires
+                )
+                persistence = DynamoDBPersistenceLayer(table_name=self._table)
+                wrapped = idempotent_function(
+                    data_keyword_argument=self._argument,
+                    config=config,
+                    persistence_store=persistence,
+                )(self._function)
+                self._built = (config, wrapped)
+            return self._built
+
+    def register_lambda_context(self, context: Any) -> None:
+        """What Powertools needs for its remaining-time checks, once per invocation."""
+        self._get()[0].register_lambda_context(context)
+
+    def __call__(self, **data: Any) -> Any:
+        return self._get()[1](**data)
