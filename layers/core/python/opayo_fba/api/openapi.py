@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from opayo_fba.api.documented import resolve_models
 from opayo_fba.api.resolver import ApiResolver
 from opayo_fba.api.routes import (
     opayo_webhook,
@@ -49,6 +50,7 @@ _NEVER_ANSWERED = ("HTTPValidationError", "ValidationError", "ResponseValidation
 
 def document() -> dict[str, Any]:
     """The OpenAPI document of every route."""
+    resolve_models()
     app = ApiResolver()
     for router in ROUTERS:
         app.include_router(router)

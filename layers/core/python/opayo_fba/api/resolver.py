@@ -36,6 +36,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import BaseModel, ValidatorFunctionWrapHandler, WrapValidator
 from pydantic import ValidationError as ModelValidationError
 
+from opayo_fba.api.documented import resolve_models
 from opayo_fba.api.errors import register_error_handlers
 from opayo_fba.card_numbers import contains_card_number
 from opayo_fba.errors import InvalidInputError
@@ -124,6 +125,12 @@ class ApiResolver(APIGatewayRestResolver):
         self._request_validation_middleware = _JsonBodyValidation()
         register_error_handlers(self)
         self.use([_refuse_card_numbers_in_parameters])
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        """Powertools' resolve, once the routes' reply models are in place: the first request
+        analyses them (api/documented.py), the cold start does not import them."""
+        resolve_models()
+        return super().resolve(event, context)
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:

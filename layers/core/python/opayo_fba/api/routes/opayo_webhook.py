@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from opayo_fba.api.documented import json_content
 from opayo_fba.api.errors import json_reply
 from opayo_fba.api.resolver import new_router
-from opayo_fba.api.views import ErrorBody
 from opayo_fba.card_numbers import quote_input
 from opayo_fba.http_input import raw_body
 from opayo_fba.intake.webhook import (
@@ -52,7 +51,7 @@ _PLAIN_TEXT: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}}}
         404: {"description": "A vendor this deployment does not serve", "content": _PLAIN_TEXT},
         503: {
             "description": "Not verifiable yet (its order is on its way): Opayo sends it again",
-            "content": json_content(ErrorBody),
+            "content": json_content("ErrorBody"),
         },
     },
 )

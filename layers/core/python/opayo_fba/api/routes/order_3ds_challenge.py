@@ -19,7 +19,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from opayo_fba.api.documented import responses
 from opayo_fba.api.errors import json_reply
 from opayo_fba.api.resolver import OrderIdPath, RequestBody, new_router
-from opayo_fba.api.views import OrderView
 from opayo_fba.intake.three_d_secure import (
     MAX_CHALLENGE_REQUEST_BYTES,
     MAX_CHALLENGE_REQUEST_DEPTH,
@@ -41,7 +40,7 @@ BODY = RequestBody(
     description=__doc__,
     tags=["orders"],
     responses=responses(
-        {200: ("The order, its payment decided", OrderView)}, (400, 404, 409, 413, 503)
+        {200: ("The order, its payment decided", "OrderView")}, (400, 404, 409, 413, 503)
     ),
 )
 def complete_challenge_route(

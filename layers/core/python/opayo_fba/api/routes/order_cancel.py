@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from opayo_fba.api.documented import responses
 from opayo_fba.api.errors import json_reply
 from opayo_fba.api.resolver import OrderIdPath, new_router
-from opayo_fba.api.views import OrderView
 from opayo_fba.intake.cancellation import request_cancellation
 from opayo_fba.lambda_support import wiring
 
@@ -31,7 +30,7 @@ router = new_router()
     description=__doc__,
     tags=["orders"],
     responses=responses(
-        {202: ("The order, its cancellation recorded", OrderView)},
+        {202: ("The order, its cancellation recorded", "OrderView")},
         (400, 404, 409, 503),
         body=False,
     ),

@@ -17,7 +17,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from opayo_fba.api.documented import responses
 from opayo_fba.api.errors import json_reply
 from opayo_fba.api.resolver import RequestBody, new_router
-from opayo_fba.api.views import OrderAwaitingChallenge, OrderView
 from opayo_fba.intake.orders import (
     MAX_ORDER_REQUEST_BYTES,
     MAX_ORDER_REQUEST_DEPTH,
@@ -40,10 +39,10 @@ BODY = RequestBody(OrderSubmission, "order", MAX_ORDER_REQUEST_BYTES, MAX_ORDER_
     tags=["orders"],
     responses=responses(
         {
-            201: ("The order, accepted", OrderView),
-            200: ("The same order, submitted before", OrderView),
+            201: ("The order, accepted", "OrderView"),
+            200: ("The same order, submitted before", "OrderView"),
             202: ("The order, waiting for the shopper's 3-D Secure challenge",
-                  OrderAwaitingChallenge),
+                  "OrderAwaitingChallenge"),
         },
         (400, 409, 413, 503),
     ),

@@ -18,7 +18,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from opayo_fba.api.documented import responses
 from opayo_fba.api.errors import json_reply
 from opayo_fba.api.resolver import OrderIdPath, RequestBody, new_router
-from opayo_fba.api.views import ResubmitBody
 from opayo_fba.lambda_support import wiring
 from opayo_fba.saga.resubmit import (
     MAX_RESUBMIT_REQUEST_BYTES,
@@ -42,8 +41,8 @@ BODY = RequestBody(
     tags=["after the sale"],
     responses=responses(
         {
-            202: ("The order, its next attempt started", ResubmitBody),
-            200: ("The same resubmission, requested before", ResubmitBody),
+            202: ("The order, its next attempt started", "ResubmitBody"),
+            200: ("The same resubmission, requested before", "ResubmitBody"),
         },
         (400, 404, 409, 413, 503),
     ),

@@ -25,7 +25,6 @@ from opayo_fba.after_sale.returns import (
 from opayo_fba.api.documented import responses
 from opayo_fba.api.errors import json_reply
 from opayo_fba.api.resolver import OrderIdPath, RequestBody, new_router
-from opayo_fba.api.views import ReturnBody
 from opayo_fba.lambda_support import wiring
 
 router = new_router()
@@ -40,8 +39,8 @@ BODY = RequestBody(ReturnRequest, "return", MAX_RETURN_REQUEST_BYTES, MAX_RETURN
     tags=["after the sale"],
     responses=responses(
         {
-            201: ("The return, authorised, and the order", ReturnBody),
-            200: ("The same return, requested before", ReturnBody),
+            201: ("The return, authorised, and the order", "ReturnBody"),
+            200: ("The same return, requested before", "ReturnBody"),
         },
         (400, 404, 409, 413, 503),
     ),

@@ -14,7 +14,6 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from opayo_fba.api.documented import responses
 from opayo_fba.api.errors import json_reply
 from opayo_fba.api.resolver import OrderIdPath, new_router
-from opayo_fba.api.views import OrderView
 from opayo_fba.card_numbers import quote_input
 from opayo_fba.errors import NotFoundError
 from opayo_fba.lambda_support import wiring
@@ -28,7 +27,7 @@ router = new_router()
     summary="An order's status, payment, fulfillment and history",
     description=__doc__,
     tags=["orders"],
-    responses=responses({200: ("The order", OrderView)}, (400, 404), body=False),
+    responses=responses({200: ("The order", "OrderView")}, (400, 404), body=False),
 )
 def get_order_route(order_id: Annotated[OrderIdPath, Path(alias="orderId")]) -> Response[Any]:
     record = wiring().store.find(order_id)
