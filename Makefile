@@ -59,7 +59,7 @@ deploy: $(STAMP) $(NPM_STAMP)
 
 # `make demo`: sample orders through the synthesized app, both sandboxes and the local runtime.
 demo: synth console-assets
-	$(PY) -m sandbox.demo
+	$(PY) -m demo
 
 # `make sandbox`: the Amazon and Opayo sandboxes in the foreground (Ctrl-C stops both).
 sandbox: $(STAMP)

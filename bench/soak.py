@@ -3,7 +3,7 @@
 Each order is submitted twice, concurrently, across the demo's scenarios; both sandboxes inject
 seeded faults on every mutating call (500, 503, 429, committed-but-lost) and Opayo duplicates
 and reorders Server notifications. The run is judged on the sandboxes' own records (see
-`sandbox/demo/soak.py` for the invariants), the dead-letter queues, and a scan of every table,
+`demo/soak.py` for the invariants), the dead-letter queues, and a scan of every table,
 queue, execution history and log line for card numbers. Prints the violations (must be 0),
 the card numbers found (must be 0), orders per minute, p50/p95 time to terminal, and POST
 /orders latency; with `--baseline`, the same orders with no faults first, side by side.
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
 
 
-from sandbox.demo.soak import KINDS  # noqa: E402
+from demo.soak import KINDS  # noqa: E402
 
 
 def _arguments() -> argparse.Namespace:
@@ -54,8 +54,8 @@ def _seconds(value: float | None) -> str:
 
 def main() -> int:
     args = _arguments()
-    from sandbox.demo.soak import SoakOptions, SoakReport, run_soak
-    from sandbox.local.runtime import find_template
+    from demo.soak import SoakOptions, SoakReport, run_soak
+    from local_runtime.runtime import find_template
 
     try:
         template = args.template or find_template(ROOT / "cdk.out")

@@ -1,1 +1,2 @@
-"""Local stand-ins for Amazon SP-API and Opayo, and the local runtime."""
+"""Local stand-ins for Amazon SP-API and Opayo (the local runtime is `local_runtime`, the
+demo `demo`)."""

@@ -427,7 +427,7 @@ def test_the_api_and_queue_events_run_through_the_local_runtime(template_path: P
     """What events/README.md promises `opayo-fba local invoke` does with them."""
     import httpx
 
-    from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+    from local_runtime.environment import EnvironmentOptions, LocalEnvironment
     from sandbox.opayo.options import OpayoSandboxOptions
 
     def reply(name: str, event: Any = None) -> Any:

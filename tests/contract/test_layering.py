@@ -88,7 +88,7 @@ def test_no_import_goes_up_a_layer() -> None:
     assert upward_imports() == []
 
 
-def test_the_layer_code_imports_no_sandbox_test_or_bench_code() -> None:
+def test_the_layer_code_imports_no_sandbox_runtime_test_or_bench_code() -> None:
     """The Lambda layer runs without the sandboxes: only the CLI (`local up`, which starts
     them, and the stage's config) reaches outside the package."""
     outside = [
@@ -96,7 +96,7 @@ def test_the_layer_code_imports_no_sandbox_test_or_bench_code() -> None:
         for source, path in _sources()
         if source != "cli"
         for line, module in _imports(path)
-        if module.split(".")[0] in {"sandbox", "tests", "bench", "infra"}
+        if module.split(".")[0] in {"sandbox", "local_runtime", "demo", "tests", "bench", "infra"}
     ]
     assert outside == []
 

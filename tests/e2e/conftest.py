@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo.scenarios import DemoContext
-from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+from demo.scenarios import DemoContext
+from local_runtime.environment import EnvironmentOptions, LocalEnvironment
 
 TIME_FACTOR = 600.0
 

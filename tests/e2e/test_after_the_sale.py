@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
-from sandbox.local.environment import LocalEnvironment
+from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from local_runtime.environment import LocalEnvironment
 from tests.fixtures.bus import check_canonical, subscribe_to_bus
 
 REGION = "eu-west-2"

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from infra.api_models import OPENAPI_DOCUMENT
-from sandbox.local.environment import LocalEnvironment
+from local_runtime.environment import LocalEnvironment
 
 EXAMPLES_PER_OPERATION = 25
 schema = schemathesis.openapi.from_path(OPENAPI_DOCUMENT)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.local.environment import LocalEnvironment
+from local_runtime.environment import LocalEnvironment
 
 
 def _record(body: Any, group: str | None = None) -> dict[str, Any]:

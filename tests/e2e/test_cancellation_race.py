@@ -21,8 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
-from sandbox.local.environment import LocalEnvironment
+from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from local_runtime.environment import LocalEnvironment
 from tests.fixtures.bus import check_canonical
 
 REGION = "eu-west-2"

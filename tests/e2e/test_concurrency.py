@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import pytest
 
+from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from local_runtime.environment import LocalEnvironment
+from local_runtime.lambda_bridge import Invocation
 from sandbox.amazon.options import Credentials as AmazonCredentials
-from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
-from sandbox.local.environment import LocalEnvironment
-from sandbox.local.lambda_bridge import Invocation
 
 REGION = "eu-west-2"
 GET_ORDERS_RATE = 0.0167  # opayo_fba.amazon.rate_limit.USAGE_PLANS["getOrders"]

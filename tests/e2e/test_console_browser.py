@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from local_runtime.environment import LocalEnvironment
 from opayo_fba.cli.local import start_console
 from opayo_fba.console.server import ConsoleServer
-from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
-from sandbox.local.environment import LocalEnvironment
 from tests.e2e.browser import REBOUND_HOST
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

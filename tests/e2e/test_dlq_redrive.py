@@ -16,9 +16,9 @@ import time
 import boto3
 import pytest
 
+from demo.scenarios import DemoContext, sample_order
+from local_runtime.environment import LocalEnvironment
 from opayo_fba.ops import dlq
-from sandbox.demo.scenarios import DemoContext, sample_order
-from sandbox.local.environment import LocalEnvironment
 
 REGION = "eu-west-2"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo.scenarios import DemoContext, sample_order
+from demo.scenarios import DemoContext, sample_order
 
 TIME_FACTOR = 600.0
 AMOUNT = 1850

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from local_runtime.environment import EnvironmentOptions, LocalEnvironment
 from opayo_fba.card_numbers import contains_card_number
-from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
-from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
 from tests.e2e.conftest import TIME_FACTOR
 
 REGION = "eu-west-2"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+from local_runtime.environment import EnvironmentOptions, LocalEnvironment
 from tests.fixtures.bus import check_canonical, subscribe_to_bus
 
 REGION = "eu-west-2"

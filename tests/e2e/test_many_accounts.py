@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.demo.scenarios import BROWSER_DATA, sample_order, tokenise_card
-from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+from demo.scenarios import BROWSER_DATA, sample_order, tokenise_card
+from local_runtime.environment import EnvironmentOptions, LocalEnvironment
 from tests.fixtures.cloud_assembly import synthesize_stage
 
 pytestmark = pytest.mark.e2e

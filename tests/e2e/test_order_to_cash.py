@@ -11,9 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from opayo_fba.intake.three_d_secure import session_data_for
-from opayo_fba.ops import dlq
-from sandbox.demo.scenarios import (
+from demo.scenarios import (
     BROWSER_DATA,
     CHALLENGE_NAME,
     DemoContext,
@@ -23,7 +21,9 @@ from sandbox.demo.scenarios import (
     scenarios,
     wait_for,
 )
-from sandbox.local.environment import LocalEnvironment
+from local_runtime.environment import LocalEnvironment
+from opayo_fba.intake.three_d_secure import session_data_for
+from opayo_fba.ops import dlq
 from sandbox.opayo.browser import answer_challenge
 from tests.fixtures.bus import check_canonical, subscribe_to_bus
 

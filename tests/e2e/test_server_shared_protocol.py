@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo.scenarios import DemoContext, sample_order
-from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
-from sandbox.local.seeds import vendors_in
-from sandbox.local.template import Template
+from demo.scenarios import DemoContext, sample_order
+from local_runtime.environment import EnvironmentOptions, LocalEnvironment
+from local_runtime.seeds import vendors_in
+from local_runtime.template import Template
 from sandbox.opayo.options import OpayoSandboxOptions
 
 TIME_FACTOR = 600.0

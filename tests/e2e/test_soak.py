@@ -1,5 +1,5 @@
 """The soak, small: every scenario at once, faults on every mutating call and crashes of our
-own functions after their side effects, judged on the sandboxes' records (sandbox/demo/soak.py).
+own functions after their side effects, judged on the sandboxes' records (demo/soak.py).
 
 `bench/soak.py` runs the same thing at 300 orders and prints its figures; this keeps the
 invariants in `make test` at a size the suite can afford.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.demo.soak import KINDS, SoakOptions, run_soak
+from demo.soak import KINDS, SoakOptions, run_soak
 
 
 @pytest.mark.e2e

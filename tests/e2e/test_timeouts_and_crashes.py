@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
-from sandbox.local.lambda_bridge import InProcessLambdas
+from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from local_runtime.lambda_bridge import InProcessLambdas
 
 INSTRUCTIONS = r"^/api/v1/transactions/[^/]+/instructions$"
 TRANSACTIONS = r"^/api/v1/transactions$"

@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.demo.scenarios import BROWSER_DATA, DemoContext, sample_order
+from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 
 ORDER_ID = "E2E-UNKNOWN-STATUS"
 

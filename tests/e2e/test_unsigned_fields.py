@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.demo.scenarios import DemoContext, sample_order
+from demo.scenarios import DemoContext, sample_order
 
 ORDER_ID = "E2E-FORGED-TXTYPE"
 VENDOR_TX_CODE = "E2E-FORGED-TXTYPE-S1"

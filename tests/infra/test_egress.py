@@ -17,7 +17,7 @@ import pytest
 from infra.config import EnvironmentConfig, load_config
 from infra.constants import ALL_FUNCTIONS, FIXED_EGRESS_FUNCTIONS
 from infra.egress import OUTPUT_EGRESS_IP, VPC_CIDR, nat_ami_parameter
-from sandbox.local.provision import NOT_NEEDED_LOCALLY
+from local_runtime.provision import NOT_NEEDED_LOCALLY
 from tests.infra.conftest import cdk_context, of_type
 
 EGRESS_TYPES = (

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
+from local_runtime.runtime import LocalRuntime, RuntimeOptions
 from opayo_fba.cli.main import app
-from sandbox.local.runtime import LocalRuntime, RuntimeOptions
 
 STACK = Path(__file__).parent / "stack"
 

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from sandbox.local import dynamodb_writes
+from local_runtime import dynamodb_writes
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sandbox.local import lambda_bridge
-from sandbox.local.lambda_bridge import InProcessLambdas, LocalFunction
-from sandbox.local.sqs_poller import EventSourceMapping, SqsPoller
+from local_runtime import lambda_bridge
+from local_runtime.lambda_bridge import InProcessLambdas, LocalFunction
+from local_runtime.sqs_poller import EventSourceMapping, SqsPoller
 
 REGION = "eu-west-2"
 HANDLERS = """
@@ -159,7 +159,7 @@ def test_sqs_poller_honours_batch_item_failures_and_redrive(lambdas: InProcessLa
 
 
 def test_time_factor_shortens_waits_and_retries(lambdas: InProcessLambdas) -> None:
-    from sandbox.local import sfn_time
+    from local_runtime import sfn_time
 
     fn = lambdas.function("saga-step").arn
     definition = {

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.local import lambda_pool
-from sandbox.local.lambda_bridge import Invocation, LocalFunction
-from sandbox.local.lambda_pool import WorkerLambdas
+from local_runtime import lambda_pool
+from local_runtime.lambda_bridge import Invocation, LocalFunction
+from local_runtime.lambda_pool import WorkerLambdas
 
 HANDLERS = """
 import os

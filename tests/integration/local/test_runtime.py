@@ -11,7 +11,7 @@ import boto3
 import httpx
 import pytest
 
-from sandbox.local.runtime import LocalRuntime, RuntimeOptions, find_template
+from local_runtime.runtime import LocalRuntime, RuntimeOptions, find_template
 
 STACK = Path(__file__).parent / "stack"
 
@@ -163,6 +163,6 @@ def test_an_execution_that_fails_is_announced_on_the_default_bus_as_aws_does(
 def test_the_status_change_hook_is_where_moto_ends_an_execution() -> None:
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-    from sandbox.local import execution_events
+    from local_runtime import execution_events
 
     assert callable(getattr(BaseExecutionWorkerCommunication, execution_events.PATCHED_METHOD))

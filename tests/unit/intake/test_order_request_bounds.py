@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from demo.scenarios import BROWSER_DATA
 from opayo_fba.api.errors import error_reply
 from opayo_fba.api.resolver import OrderIdPath
 from opayo_fba.errors import InvalidInputError, PayloadTooLargeError
@@ -22,7 +23,6 @@ from opayo_fba.intake.orders import (
     submit_order,
 )
 from opayo_fba.opayo.pi import CardPayment
-from sandbox.demo.scenarios import BROWSER_DATA
 from tests.fixtures.saga_world import World, make_order
 
 ACCOUNTS = KnownAccounts(

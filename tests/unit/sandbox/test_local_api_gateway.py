@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sandbox.local.api_gateway import MAX_VALIDATED_JSON_DEPTH, body_is_valid, json_depth
+from local_runtime.api_gateway import MAX_VALIDATED_JSON_DEPTH, body_is_valid, json_depth
 
 SCHEMA = {"type": "object", "required": ["order"], "properties": {"order": {"type": "object"}}}
 

@@ -17,8 +17,8 @@ local_app = typer.Typer(
 console = Console(soft_wrap=True)
 
 if TYPE_CHECKING:
+    from local_runtime.environment import LocalEnvironment
     from opayo_fba.console.server import ConsoleServer
-    from sandbox.local.environment import LocalEnvironment
 
 TemplateOption = Annotated[
     Path | None,
@@ -40,7 +40,7 @@ TimeFactorOption = Annotated[
 
 
 def _template(template: Path | None) -> Path:
-    from sandbox.local.runtime import find_template
+    from local_runtime.runtime import find_template
 
     if template is not None:
         return template
@@ -68,7 +68,7 @@ def up(
 ) -> None:
     """Start both sandboxes and the local runtime (and the console), in the foreground, until
     Ctrl-C."""
-    from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+    from local_runtime.environment import EnvironmentOptions, LocalEnvironment
 
     options = EnvironmentOptions(
         template=_template(template),
@@ -111,11 +111,11 @@ def up(
 
 def start_console(environment: LocalEnvironment, port: int = 0) -> tuple[ConsoleServer, str]:
     """The web console on the running local environment, in a thread: (server, its URL)."""
+    from local_runtime.seeds import seller_accounts_in
     from opayo_fba.cli.console import connect
     from opayo_fba.console.app import create_app
     from opayo_fba.console.assets import ensure_vendored
     from opayo_fba.console.server import ConsoleServer, console_url, new_token
-    from sandbox.local.seeds import seller_accounts_in
 
     runtime = environment.runtime
     assert runtime is not None
@@ -143,7 +143,7 @@ def invoke(
     template: TemplateOption = None,
 ) -> None:
     """Run one handler with an event, like `sam local invoke`; prints what it returns."""
-    from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
+    from local_runtime.environment import EnvironmentOptions, LocalEnvironment
 
     try:
         payload = json.load(event)

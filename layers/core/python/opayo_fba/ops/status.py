@@ -7,7 +7,7 @@ same functions run against AWS and against the local runtime's moto.
 
 The stack's resources are found by a locator: on AWS from CloudFormation's resource list;
 locally, where moto has no stack, from the names the local runtime gives them
-(`<stack name>-<logicalId>`, sandbox/local/template.py).
+(`<stack name>-<logicalId>`, local_runtime/template.py).
 """
 
 from __future__ import annotations

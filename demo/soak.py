@@ -45,17 +45,17 @@ from typing import Any, TypeVar
 import boto3
 import httpx
 
-from sandbox.amazon.options import AmazonSandboxOptions, SkuStock
-from sandbox.demo.scenarios import (
+from demo.scenarios import (
     BROWSER_DATA,
     DECLINED_AMOUNT,
     TERMINAL,
     DemoContext,
     sample_order,
 )
-from sandbox.local.environment import OPAYO_MAX_TIME_FACTOR, EnvironmentOptions, LocalEnvironment
-from sandbox.local.seeds import vendors_in
-from sandbox.local.template import Template
+from local_runtime.environment import OPAYO_MAX_TIME_FACTOR, EnvironmentOptions, LocalEnvironment
+from local_runtime.seeds import vendors_in
+from local_runtime.template import Template
+from sandbox.amazon.options import AmazonSandboxOptions, SkuStock
 from sandbox.opayo.options import OpayoSandboxOptions
 
 # Shop-side calls (session keys, card identifiers, Server registration) are the shopper's

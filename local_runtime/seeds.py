@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from local_runtime.template import Template
 from sandbox.amazon.options import Credentials as AmazonCredentials
-from sandbox.local.template import Template
 from sandbox.opayo.options import OpayoSandboxOptions
 
 

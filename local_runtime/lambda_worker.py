@@ -1,6 +1,6 @@
 """One Lambda execution environment: a process that runs one function's handler.
 
-Started by `sandbox.local.lambda_pool` as `python lambda_worker.py REQUEST_FD RESULT_FD` with
+Started by `local_runtime.lambda_pool` as `python lambda_worker.py REQUEST_FD RESULT_FD` with
 the function's own environment (its template variables, the AWS endpoint of the runtime's
 moto server, AWS_LAMBDA_FUNCTION_NAME ...). It reads one JSON line describing the function,
 then one JSON line per invocation, and answers each with one JSON line on RESULT_FD (stdout

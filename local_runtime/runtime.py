@@ -26,15 +26,15 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig, default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+from local_runtime import dynamodb_writes, execution_events, lambda_bridge, sfn_time
+from local_runtime.api_gateway import ApiRoute, create_api_app, routes_from_template
+from local_runtime.lambda_bridge import InProcessLambdas, Invocation
+from local_runtime.lambda_pool import WorkerLambdas
+from local_runtime.provision import NOT_NEEDED_LOCALLY, RUN_LOCALLY, Provisioned, Provisioner
+from local_runtime.schedules import ScheduleRunner, schedules_from_template
+from local_runtime.sqs_poller import EventSourceMapping, SqsPoller
+from local_runtime.template import Template
 from sandbox.common.server import ThreadedServer
-from sandbox.local import dynamodb_writes, execution_events, lambda_bridge, sfn_time
-from sandbox.local.api_gateway import ApiRoute, create_api_app, routes_from_template
-from sandbox.local.lambda_bridge import InProcessLambdas, Invocation
-from sandbox.local.lambda_pool import WorkerLambdas
-from sandbox.local.provision import NOT_NEEDED_LOCALLY, RUN_LOCALLY, Provisioned, Provisioner
-from sandbox.local.schedules import ScheduleRunner, schedules_from_template
-from sandbox.local.sqs_poller import EventSourceMapping, SqsPoller
-from sandbox.local.template import Template
 
 MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sandbox.local.lambda_bridge import InProcessLambdas, Invocation
-from sandbox.local.template import Template
+from local_runtime.lambda_bridge import InProcessLambdas, Invocation
+from local_runtime.template import Template
 
 _UNITS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 

@@ -15,7 +15,7 @@ time out, without waiting for real timeouts.
 
 Here one invocation runs at a time: the process has one `os.environ`, and each function's
 settings are read from it at cold start, as in Lambda. The local runtime uses
-`sandbox.local.lambda_pool.WorkerLambdas` instead, which runs invocations concurrently, each in
+`local_runtime.lambda_pool.WorkerLambdas` instead, which runs invocations concurrently, each in
 an execution environment (process) of its own; this in-process variant stays for tests that run
 moto in-process only.
 
@@ -45,7 +45,7 @@ from typing import Any
 import httpx
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from sandbox.local.lambda_worker import LocalLambdaContext, load_handler
+from local_runtime.lambda_worker import LocalLambdaContext, load_handler
 
 #: The moto method `install` replaces; a moto upgrade that renames it must fail loudly.
 PATCHED_METHOD = "invoke"

@@ -27,10 +27,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.local.lambda_bridge import InProcessLambdas
-from sandbox.local.template import Template
+from local_runtime.lambda_bridge import InProcessLambdas
+from local_runtime.template import Template
 
-log = logging.getLogger("sandbox.local.api")
+log = logging.getLogger("local_runtime.api")
 
 
 @dataclass(frozen=True)

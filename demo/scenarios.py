@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from sandbox.local.environment import LocalEnvironment
+from local_runtime.environment import LocalEnvironment
 from sandbox.opayo.browser import answer_challenge
 
 VENDOR_FIELD = "vendor"

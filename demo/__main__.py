@@ -1,4 +1,4 @@
-"""`make demo` / `python -m sandbox.demo`: the integration's main job, run locally.
+"""`make demo` / `python -m demo`: the integration's main job, run locally.
 
 Starts the Amazon and Opayo sandboxes and the local runtime on the synthesized template,
 submits one order per scenario, shows progress, then a table of every order with its
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sandbox.demo.scenarios import (
+from demo.scenarios import (
     DemoContext,
     Scenario,
     ScenarioResult,
@@ -30,8 +30,8 @@ from sandbox.demo.scenarios import (
     scenarios,
     wait_for,
 )
-from sandbox.local.environment import EnvironmentOptions, LocalEnvironment
-from sandbox.local.runtime import find_template
+from local_runtime.environment import EnvironmentOptions, LocalEnvironment
+from local_runtime.runtime import find_template
 
 console = Console()
 QUIET_FUNCTIONS = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -39,7 +39,7 @@ QUIET_FUNCTIONS = {"POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m sandbox.demo",
+        prog="python -m demo",
         description="Run sample orders through the whole integration on this machine.",
     )
     parser.add_argument(

@@ -1,7 +1,7 @@
 """Run the template's functions concurrently, one execution environment per invocation in
 flight, as Lambda does.
 
-Each execution environment is a worker process (`sandbox/local/lambda_worker.py`) started
+Each execution environment is a worker process (`local_runtime/lambda_worker.py`) started
 with that function's own environment variables and reaching AWS through the runtime's moto
 server (`AWS_ENDPOINT_URL`), so module state, settings read at cold start and `os.environ`
 belong to one function and one environment, with no lock between functions. A function
@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from sandbox.local.lambda_bridge import InProcessLambdas, Invocation, LocalFunction
+from local_runtime.lambda_bridge import InProcessLambdas, Invocation, LocalFunction
 
 WORKER = Path(__file__).with_name("lambda_worker.py")
 #: Seconds an environment may take to import its handler. Lambda allows 10 s; locally many

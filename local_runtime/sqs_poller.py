@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.local.lambda_bridge import InProcessLambdas, Invocation
+from local_runtime.lambda_bridge import InProcessLambdas, Invocation
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ from typing import Any
 import boto3
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-from sandbox.local.lambda_bridge import InProcessLambdas
-from sandbox.local.template import Template
+from local_runtime.lambda_bridge import InProcessLambdas
+from local_runtime.template import Template
 
 LOG = logging.getLogger(__name__)
 DETAIL_TYPE = "Step Functions Execution Status Change"

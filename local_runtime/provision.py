@@ -18,9 +18,9 @@ from typing import Any
 
 import boto3
 
-from sandbox.local.lambda_bridge import LocalFunction
-from sandbox.local.sqs_poller import EventSourceMapping
-from sandbox.local.template import Resource, Template
+from local_runtime.lambda_bridge import LocalFunction
+from local_runtime.sqs_poller import EventSourceMapping
+from local_runtime.template import Resource, Template
 
 # Types whose job locally is done by something else, with the reason shown at start-up.
 NOT_NEEDED_LOCALLY: dict[str, str] = {

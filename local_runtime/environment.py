@@ -10,18 +10,18 @@ from pathlib import Path
 
 import httpx
 
-from sandbox.amazon.app import create_app as create_amazon_app
-from sandbox.amazon.options import AmazonSandboxOptions, NotificationTarget
-from sandbox.amazon.options import Credentials as AmazonCredentials
-from sandbox.common.server import ThreadedServer
-from sandbox.local.runtime import LocalRuntime, RuntimeOptions
-from sandbox.local.seeds import (
+from local_runtime.runtime import LocalRuntime, RuntimeOptions
+from local_runtime.seeds import (
     sandbox_secret_values,
     seller_accounts_in,
     seller_credentials,
     vendors_in,
 )
-from sandbox.local.template import Template
+from local_runtime.template import Template
+from sandbox.amazon.app import create_app as create_amazon_app
+from sandbox.amazon.options import AmazonSandboxOptions, NotificationTarget
+from sandbox.amazon.options import Credentials as AmazonCredentials
+from sandbox.common.server import ThreadedServer
 from sandbox.opayo.app import close_app as close_opayo_app
 from sandbox.opayo.app import create_app as create_opayo_app
 from sandbox.opayo.options import OpayoSandboxOptions
@@ -29,7 +29,7 @@ from sandbox.opayo.options import OpayoSandboxOptions
 AMAZON_NOTIFICATIONS_HANDLER = "amazon_notifications.handler"
 # Locally the journal step uses the example chart of accounts unless told otherwise.
 EXAMPLE_CHART_OF_ACCOUNTS = (
-    Path(__file__).resolve().parents[2] / "config" / "chart-of-accounts.yaml"
+    Path(__file__).resolve().parents[1] / "config" / "chart-of-accounts.yaml"
 )
 OPAYO_MAX_TIME_FACTOR = 10.0
 
