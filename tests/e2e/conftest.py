@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from demo.scenarios import DemoContext
 from local_runtime.environment import EnvironmentOptions, LocalEnvironment
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 TIME_FACTOR = 600.0
 
@@ -62,3 +65,18 @@ def browser_type_launch_args(
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "viewport": {"width": 1280, "height": 860}}
+
+
+@pytest.fixture
+def watched(page: Page) -> Iterator[dict[str, list[Any]]]:
+    """What the page reports that it should not: console errors (a CSP violation is one),
+    dialogs, and any script the pages' data smuggled in (window.__pwned)."""
+    seen: dict[str, list[Any]] = {"errors": [], "dialogs": []}
+    page.on(
+        "console", lambda m: seen["errors"].append(m.text) if m.type in ("error", "warning") else 0
+    )
+    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+    yield seen
+    assert page.evaluate("window.__pwned === undefined")
+    assert seen["dialogs"] == []
+    assert [e for e in seen["errors"] if "Content Security Policy" in e] == []

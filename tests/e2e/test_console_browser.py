@@ -64,21 +64,6 @@ def submitted(demo: DemoContext) -> dict[str, str]:
     return codes
 
 
-@pytest.fixture
-def watched(page: Page) -> Iterator[dict[str, list[Any]]]:
-    """What the page reports that it should not: console errors (a CSP violation is one),
-    dialogs, and any script the pages' data smuggled in (window.__pwned)."""
-    seen: dict[str, list[Any]] = {"errors": [], "dialogs": []}
-    page.on(
-        "console", lambda m: seen["errors"].append(m.text) if m.type in ("error", "warning") else 0
-    )
-    page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-    yield seen
-    assert page.evaluate("window.__pwned === undefined")
-    assert seen["dialogs"] == []
-    assert [e for e in seen["errors"] if "Content Security Policy" in e] == []
-
-
 def _base(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"

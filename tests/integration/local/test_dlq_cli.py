@@ -42,7 +42,7 @@ def test_poison_message_lands_in_dlq_and_is_processed_once_after_redrive() -> No
         )
         redriven = runner.invoke(app, ["dlq", "redrive", "Mini-Dlq.fifo", *endpoint])
         assert redriven.exit_code == 0, redriven.output
-        assert "Moved 1 messages" in redriven.output
+        assert "Moved 1 message from" in redriven.output
         deadline = time.monotonic() + 20
         while not any(
             i.function == "Mini-ConsumerFn" for i in runtime.lambdas.invocations[consumed_before:]

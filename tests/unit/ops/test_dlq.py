@@ -108,3 +108,69 @@ def test_redrive_refuses_a_dlq_fed_by_several_queues() -> None:
     queue = dlq.DeadLetterQueue("shared", "u", "a", 1, ("q1", "q2"), 5)
     with pytest.raises(ValueError, match="receives from 2 queues"):
         dlq.redrive(None, queue, server_side=False)
+
+
+def test_redrive_message_moves_that_one_only_and_leaves_the_others_visible(sqs: Any) -> None:
+    for n in range(12):  # more than one receive batch
+        _dead_letter(sqs, f"poison-{n}", f"tx-{n}")
+    queue = dlq.find_dead_letter_queue(sqs, "events-dlq.fifo")
+    letters = {letter.body: letter for letter in dlq.peek(sqs, queue, 12)}
+    wanted = letters["poison-11"]
+    assert dlq.redrive_message(sqs, queue, wanted.message_id) == dlq.RedriveResult(1, None)
+    source = sqs.get_queue_url(QueueName="events.fifo")["QueueUrl"]
+    [moved] = sqs.receive_message(QueueUrl=source, MaxNumberOfMessages=10, AttributeNames=["All"])[
+        "Messages"
+    ]
+    assert (moved["Body"], moved["Attributes"]["MessageGroupId"]) == ("poison-11", "tx-11")
+    left = dlq.peek(sqs, queue, 20)  # visible at once, not after the 60 s they were hidden
+    assert sorted(letter.body for letter in left) == sorted(f"poison-{n}" for n in range(11))
+
+
+def test_redrive_message_of_a_message_no_longer_there_moves_nothing(sqs: Any) -> None:
+    _dead_letter(sqs, "poison-a", "tx-1")
+    queue = dlq.find_dead_letter_queue(sqs, "events-dlq.fifo")
+    with pytest.raises(LookupError, match="holds no message not-an-id now"):
+        dlq.redrive_message(sqs, queue, "not-an-id")
+    assert [letter.body for letter in dlq.peek(sqs, queue)] == ["poison-a"]
+
+
+def test_peek_reads_the_error_eventbridge_attached_and_the_first_receive(sqs: Any) -> None:
+    url = sqs.get_queue_url(QueueName="events-dlq.fifo")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody="{}",
+        MessageGroupId="g",
+        MessageDeduplicationId="d",
+        MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "Lambda.ServiceException"},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Rate exceeded"},
+            "RETRY_ATTEMPTS": {"DataType": "Number", "StringValue": "3"},
+        },
+    )
+    [letter] = dlq.peek(sqs, dlq.find_dead_letter_queue(sqs, "events-dlq.fifo"))
+    assert letter.failure_reason() == "Lambda.ServiceException: Rate exceeded"
+    assert letter.attributes["RETRY_ATTEMPTS"] == "3"
+    assert letter.first_received_ms is not None
+    assert letter.first_received_ms >= letter.sent_timestamp_ms
+    _dead_letter(sqs, "plain", "tx-2")
+    plain = [x for x in dlq.peek(sqs, dlq.find_dead_letter_queue(sqs, "events-dlq.fifo"))]
+    assert [x.failure_reason() for x in plain if x.body == "plain"] == [None]
+
+
+def test_the_cli_redrives_one_message_by_its_id(sqs: Any) -> None:
+    from typer.testing import CliRunner
+
+    from opayo_fba.cli.main import app
+
+    _dead_letter(sqs, "poison-a", "tx-1")
+    _dead_letter(sqs, "poison-b", "tx-2")
+    queue = dlq.find_dead_letter_queue(sqs, "events-dlq.fifo")
+    [wanted] = [x for x in dlq.peek(sqs, queue) if x.body == "poison-b"]
+    command = ["dlq", "redrive", queue.name, "--region", "eu-west-2"]
+    moved = CliRunner().invoke(app, [*command, "--message-id", wanted.message_id])
+    assert moved.exit_code == 0, moved.output
+    assert "Moved 1 message from events-dlq.fifo" in moved.output
+    assert [x.body for x in dlq.peek(sqs, queue)] == ["poison-a"]
+    gone = CliRunner().invoke(app, [*command, "--message-id", wanted.message_id])
+    assert gone.exit_code == 2
+    assert "holds no message" in gone.output

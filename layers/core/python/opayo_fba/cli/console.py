@@ -40,10 +40,9 @@ def connect(
     session, kwargs = aws_session(endpoint_url, region)
     dynamodb = session.resource("dynamodb", **kwargs)
     stepfunctions = session.client("stepfunctions", **kwargs)
+    sqs = session.client("sqs", **kwargs)
     locator: ops.StackLocator = (
-        ops.LocalRuntimeLocator(
-            session.client("dynamodb", **kwargs), session.client("sqs", **kwargs), stepfunctions
-        )
+        ops.LocalRuntimeLocator(session.client("dynamodb", **kwargs), sqs, stepfunctions)
         if endpoint_url is not None
         else ops.CloudFormationLocator(session.client("cloudformation", **kwargs))
     )
@@ -58,6 +57,10 @@ def connect(
         accounts,
         stepfunctions=stepfunctions,
         state_machine_arns=resources.state_machine_arns,
+        sqs=sqs,
+        queue_names=resources.queue_names,
+        # As `opayo-fba dlq redrive`: SQS moves them itself on AWS; moto cannot.
+        server_side_redrive=endpoint_url is None,
     )
 
 

@@ -88,14 +88,27 @@ def show(
 @dlq_app.command("redrive")
 def redrive(
     queue: Annotated[str, typer.Argument(help="Name, URL or ARN of the dead-letter queue.")],
+    message_id: Annotated[
+        str | None,
+        typer.Option(
+            "--message-id", help="Move only this message (its id, as `dlq show` lists it)."
+        ),
+    ] = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Move every message back to the queue it came from, to be processed again."""
+    """Move every message (or one, with --message-id) back to the queue it came from, to be
+    processed again."""
     sqs = _sqs(endpoint_url, region)
     found = _find(sqs, queue)
     try:
-        result = dlq.redrive(sqs, found, server_side=endpoint_url is None)
+        if message_id is not None:
+            result = dlq.redrive_message(sqs, found, message_id)
+        else:
+            result = dlq.redrive(sqs, found, server_side=endpoint_url is None)
+    except LookupError as error:
+        console.print(f"[red]{error}[/red]\nRun `opayo-fba dlq show {found.name}` to see them.")
+        raise typer.Exit(2) from None
     except ValueError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
@@ -105,4 +118,5 @@ def redrive(
             f"(about {result.moved} messages); handle {result.task_handle}"
         )
     else:
-        console.print(f"Moved {result.moved} messages from {found.name} back to its source.")
+        noun = "message" if result.moved == 1 else "messages"
+        console.print(f"Moved {result.moved} {noun} from {found.name} back to its source.")

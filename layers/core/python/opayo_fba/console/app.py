@@ -72,7 +72,7 @@ def templates() -> Environment:
 
 def create_app(backend: ConsoleBackend, token: str) -> Starlette:
     """The console on `backend`, opened by `token` (print it in the URL: `/?token=...`)."""
-    from opayo_fba.console.pages import orders
+    from opayo_fba.console.pages import dead_letters, orders
 
     console = Console(backend=backend, sessions=Sessions(token), templates=templates())
 
@@ -92,6 +92,7 @@ def create_app(backend: ConsoleBackend, token: str) -> Starlette:
     routes = [
         Route("/", home),
         *orders.routes(console),
+        *dead_letters.routes(console),
         Route("/sign-out", sign_out, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]

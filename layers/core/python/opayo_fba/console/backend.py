@@ -2,7 +2,8 @@
 
 `ConsoleBackend` is the small interface the pages need; `StackBackend` implements it on a
 stack's resources (found by ops.status's locators, on AWS or on the local runtime): orders
-by OrderStore, saga executions by Step Functions' GetExecutionHistory.
+by OrderStore, saga executions by Step Functions' GetExecutionHistory, dead letters by
+ops.dlq (what `opayo-fba dlq` runs).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from opayo_fba.model import OrderStatus
+from opayo_fba.ops import dlq
 from opayo_fba.ops.timeline import (
     TimelineEntry,
     execution_arn,
@@ -61,6 +63,19 @@ class ConsoleBackend(Protocol):
 
     def saga_history(self, record: OrderRecord) -> SagaHistory: ...
 
+    def dead_letter_queues(self) -> list[dlq.DeadLetterQueue]:
+        """The stack's dead-letter queues (those another of its queues redrives into)."""
+        ...
+
+    def dead_letters(self, queue: dlq.DeadLetterQueue, limit: int) -> list[dlq.DeadLetter]:
+        """Up to `limit` of its messages; they stay in it."""
+        ...
+
+    def redrive(self, queue: dlq.DeadLetterQueue, message_id: str | None) -> dlq.RedriveResult:
+        """Move all its messages (or the one `message_id`) back to the queue they came from.
+        LookupError if that one is not there; ValueError if the queue has no single source."""
+        ...
+
 
 class StackBackend:
     def __init__(
@@ -71,13 +86,22 @@ class StackBackend:
         *,
         stepfunctions: Any | None = None,
         state_machine_arns: Sequence[str] = (),
+        sqs: Any | None = None,
+        queue_names: frozenset[str] = frozenset(),
+        server_side_redrive: bool = False,
     ) -> None:
-        """`stepfunctions` is a boto3 client (None: no saga history is shown)."""
+        """`stepfunctions` and `sqs` are boto3 clients (None: no saga history, no dead
+        letters are shown); `queue_names` are the stack's queues (its locator's);
+        `server_side_redrive` moves a whole queue with SQS's message-move task (AWS), else
+        message by message (the local runtime's moto has no such task)."""
         self._stack_name = stack_name
         self._orders = orders
         self._accounts = {account: list(m) for account, m in accounts.items()}
         self._stepfunctions = stepfunctions
         self._state_machines = list(state_machine_arns)
+        self._sqs = sqs
+        self._queue_names = queue_names
+        self._server_side_redrive = server_side_redrive
 
     @property
     def stack_name(self) -> str:
@@ -145,3 +169,18 @@ class StackBackend:
                 entries += execution_timeline(events, attempt)
                 break
         return SagaHistory(entries)
+
+    def dead_letter_queues(self) -> list[dlq.DeadLetterQueue]:
+        if self._sqs is None:
+            return []
+        return [q for q in dlq.list_dead_letter_queues(self._sqs) if q.name in self._queue_names]
+
+    def dead_letters(self, queue: dlq.DeadLetterQueue, limit: int) -> list[dlq.DeadLetter]:
+        assert self._sqs is not None
+        return dlq.peek(self._sqs, queue, limit)
+
+    def redrive(self, queue: dlq.DeadLetterQueue, message_id: str | None) -> dlq.RedriveResult:
+        assert self._sqs is not None
+        if message_id is not None:
+            return dlq.redrive_message(self._sqs, queue, message_id)
+        return dlq.redrive(self._sqs, queue, server_side=self._server_side_redrive)

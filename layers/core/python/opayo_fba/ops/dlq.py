@@ -4,12 +4,20 @@ On AWS, redrive is `StartMessageMoveTask`, which moves messages back to the queu
 from, server side. The local runtime's moto has no message-move tasks, so there the same
 move is done message by message: send to the source queue, then delete from the DLQ, so a
 crash in between duplicates a message (which the idempotent consumers absorb) but never loses one.
+One message is always moved that way (`redrive_message`): SQS has no call that moves one.
+
+Why a message failed: SQS's own redrive (a consumer failed it maxReceiveCount times) adds
+nothing to the message, so only its receive count and timestamps tell its story. EventBridge
+Scheduler and EventBridge rules, when they give up on a target, do add message attributes
+naming the error (ERROR_CODE, ERROR_MESSAGE: see the Scheduler and EventBridge user guides'
+"dead-letter queue" pages); `failure_reason` reads those when they are there.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -23,6 +31,10 @@ class DeadLetterQueue:
     max_receive_count: int | None
 
 
+# The message attributes EventBridge (Scheduler and rules) adds to what it dead-letters.
+ERROR_ATTRIBUTES = ("ERROR_CODE", "ERROR_MESSAGE")
+
+
 @dataclass(frozen=True)
 class DeadLetter:
     message_id: str
@@ -30,6 +42,15 @@ class DeadLetter:
     sent_timestamp_ms: int
     group_id: str | None
     body: str
+    # When it was first received (from any queue it was in; None: never, until this peek).
+    first_received_ms: int | None = None
+    # Its string message attributes (binary ones are left out).
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def failure_reason(self) -> str | None:
+        """What the service that gave up on it said, if it said anything (see the module doc)."""
+        said = [self.attributes[name] for name in ERROR_ATTRIBUTES if self.attributes.get(name)]
+        return ": ".join(said) or None
 
 
 @dataclass(frozen=True)
@@ -85,67 +106,111 @@ def find_dead_letter_queue(sqs: Any, name_or_url: str) -> DeadLetterQueue:
     raise LookupError(f"{name_or_url!r} is not a dead-letter queue (dead-letter queues: {known})")
 
 
+def _letter(message: dict[str, Any]) -> DeadLetter:
+    attrs = message.get("Attributes", {})
+    first = attrs.get("ApproximateFirstReceiveTimestamp")
+    return DeadLetter(
+        message_id=message["MessageId"],
+        receive_count=int(attrs.get("ApproximateReceiveCount", 0)),
+        sent_timestamp_ms=int(attrs.get("SentTimestamp", 0)),
+        group_id=attrs.get("MessageGroupId"),
+        body=message["Body"],
+        first_received_ms=int(first) if first else None,
+        attributes={
+            name: str(value["StringValue"])
+            for name, value in message.get("MessageAttributes", {}).items()
+            if "StringValue" in value
+        },
+    )
+
+
+def _receive(sqs: Any, queue: DeadLetterQueue, count: int, hide_seconds: int) -> list[Any]:
+    messages: list[Any] = sqs.receive_message(
+        QueueUrl=queue.url,
+        MaxNumberOfMessages=min(10, count),
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+        VisibilityTimeout=hide_seconds,
+        WaitTimeSeconds=0,
+    ).get("Messages", [])
+    return messages
+
+
+def _release(sqs: Any, queue: DeadLetterQueue, handles: list[str]) -> None:
+    for handle in handles:
+        sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=handle, VisibilityTimeout=0)
+
+
 def peek(sqs: Any, queue: DeadLetterQueue, limit: int = 10) -> list[DeadLetter]:
     """Read up to `limit` messages and make them visible again at once."""
     seen: dict[str, DeadLetter] = {}
     handles: list[str] = []
     while len(seen) < limit:
-        batch = sqs.receive_message(
-            QueueUrl=queue.url,
-            MaxNumberOfMessages=min(10, limit - len(seen)),
-            AttributeNames=["All"],
-            VisibilityTimeout=30,
-            WaitTimeSeconds=0,
-        ).get("Messages", [])
+        batch = _receive(sqs, queue, limit - len(seen), hide_seconds=30)
         if not batch:
             break
         for message in batch:
             handles.append(message["ReceiptHandle"])
-            attrs = message.get("Attributes", {})
-            seen[message["MessageId"]] = DeadLetter(
-                message_id=message["MessageId"],
-                receive_count=int(attrs.get("ApproximateReceiveCount", 0)),
-                sent_timestamp_ms=int(attrs.get("SentTimestamp", 0)),
-                group_id=attrs.get("MessageGroupId"),
-                body=message["Body"],
-            )
-    for handle in handles:
-        sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=handle, VisibilityTimeout=0)
+            seen[message["MessageId"]] = _letter(message)
+    _release(sqs, queue, handles)
     return list(seen.values())
 
 
-def redrive(sqs: Any, queue: DeadLetterQueue, *, server_side: bool) -> RedriveResult:
-    """Move every message of `queue` back to the queue it came from."""
+def _only_source(queue: DeadLetterQueue) -> str:
     if len(queue.source_queues) != 1:
         raise ValueError(
             f"{queue.name} receives from {len(queue.source_queues)} queues; "
             "redrive needs exactly one source"
         )
+    return queue.source_queues[0]
+
+
+def _move(sqs: Any, queue: DeadLetterQueue, source: str, message: dict[str, Any]) -> None:
+    """Send one received message to `source`, then delete it here (never lost, see above)."""
+    send: dict[str, Any] = {"QueueUrl": source, "MessageBody": message["Body"]}
+    if message.get("MessageAttributes"):
+        send["MessageAttributes"] = message["MessageAttributes"]
+    if source.endswith(".fifo"):
+        attrs = message.get("Attributes", {})
+        send["MessageGroupId"] = attrs.get("MessageGroupId", "redrive")
+        send["MessageDeduplicationId"] = f"redrive-{message['MessageId']}"
+    sqs.send_message(**send)
+    sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def redrive(sqs: Any, queue: DeadLetterQueue, *, server_side: bool) -> RedriveResult:
+    """Move every message of `queue` back to the queue it came from."""
+    source = _only_source(queue)
     if server_side:
         handle = sqs.start_message_move_task(SourceArn=queue.arn)["TaskHandle"]
         return RedriveResult(moved=queue.messages, task_handle=str(handle))
-    source = queue.source_queues[0]
-    fifo = source.endswith(".fifo")
     moved = 0
     while True:
-        batch = sqs.receive_message(
-            QueueUrl=queue.url,
-            MaxNumberOfMessages=10,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            VisibilityTimeout=60,
-            WaitTimeSeconds=0,
-        ).get("Messages", [])
+        batch = _receive(sqs, queue, 10, hide_seconds=60)
         if not batch:
             return RedriveResult(moved=moved, task_handle=None)
         for message in batch:
-            send: dict[str, Any] = {"QueueUrl": source, "MessageBody": message["Body"]}
-            if message.get("MessageAttributes"):
-                send["MessageAttributes"] = message["MessageAttributes"]
-            if fifo:
-                attrs = message.get("Attributes", {})
-                send["MessageGroupId"] = attrs.get("MessageGroupId", "redrive")
-                send["MessageDeduplicationId"] = f"redrive-{message['MessageId']}"
-            sqs.send_message(**send)
-            sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
+            _move(sqs, queue, source, message)
             moved += 1
+
+
+def redrive_message(sqs: Any, queue: DeadLetterQueue, message_id: str) -> RedriveResult:
+    """Move the one message `message_id` back to the queue it came from; the others stay
+    (visible again at once). LookupError if the queue has no such message now."""
+    source = _only_source(queue)
+    passed: list[str] = []
+    seen: set[str] = set()
+    try:
+        while True:
+            batch = _receive(sqs, queue, 10, hide_seconds=60)
+            fresh = [m for m in batch if m["MessageId"] not in seen]
+            if not fresh:
+                raise LookupError(f"{queue.name} holds no message {message_id} now")
+            for message in fresh:
+                if message["MessageId"] == message_id:
+                    _move(sqs, queue, source, message)
+                    return RedriveResult(moved=1, task_handle=None)
+                seen.add(message["MessageId"])
+                passed.append(message["ReceiptHandle"])
+    finally:
+        _release(sqs, queue, passed)

@@ -1,0 +1,230 @@
+"""The Dead letters page over HTTP (uvicorn in a thread) on moto's SQS: the stack's DLQs only,
+bodies decoded and masked, why a message failed, and redrive (all, or one) that moves
+nothing without the confirmation and nothing without the CSRF token."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from moto import mock_aws
+
+from opayo_fba.console.app import create_app
+from opayo_fba.console.backend import StackBackend
+from opayo_fba.console.masking import HIDDEN, mask_body, mask_document
+from opayo_fba.ops import dlq
+from opayo_fba.store.orders import OrderStore
+from sandbox.common.server import ThreadedServer
+from tests.fixtures.tables import create_orders_table
+
+TOKEN = "t0ken-for-the-tests-only-123456"
+STACK = "OpayoFba-dev"
+DLQ = f"{STACK}-PaymentEventsDlq.fifo"
+SOURCE = f"{STACK}-PaymentEvents.fifo"
+CARD = "4929000000006"
+POISON = {
+    "event_id": "evt-1",
+    "vendor": "sandboxvendor",
+    "payment": {
+        "vendor_tx_code": "SRV-DLQ-1",
+        "security_key": "SECRETKEY123",
+        "customer_email": "jane@example.com",
+        "billing_address": {"first_names": "Jane", "surname": "Doe", "line1": "88 The Road"},
+        "note": f"card {CARD} by jane@example.com",
+    },
+}
+
+
+@pytest.fixture
+def sqs() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("sqs", "eu-west-2")
+        dead = client.create_queue(QueueName=DLQ, Attributes={"FifoQueue": "true"})["QueueUrl"]
+        arn = client.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})
+        client.create_queue(
+            QueueName=SOURCE, Attributes={"FifoQueue": "true", "RedrivePolicy": policy}
+        )
+        # Another stack's DLQ: not this console's to show.
+        other = client.create_queue(QueueName="Other-Dlq")["QueueUrl"]
+        other_arn = client.get_queue_attributes(QueueUrl=other, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        other_policy = json.dumps({"deadLetterTargetArn": other_arn, "maxReceiveCount": 1})
+        client.create_queue(QueueName="Other-Queue", Attributes={"RedrivePolicy": other_policy})
+        yield client
+
+
+def _poison(sqs: Any, body: dict[str, Any], group: str, **attributes: str) -> None:
+    sqs.send_message(
+        QueueUrl=sqs.get_queue_url(QueueName=DLQ)["QueueUrl"],
+        MessageBody=json.dumps(body),
+        MessageGroupId=group,
+        MessageDeduplicationId=group,
+        MessageAttributes={
+            k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+        },
+    )
+
+
+def _depth(sqs: Any, name: str) -> int:
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+@pytest.fixture
+def client(sqs: Any) -> Iterator[httpx.Client]:
+    orders = OrderStore(create_orders_table(f"{STACK}-OrdersTable"))
+    names = frozenset({DLQ, SOURCE})
+    backend = StackBackend(STACK, orders, {"uk-main": []}, sqs=sqs, queue_names=names)
+    with (
+        ThreadedServer(create_app(backend, TOKEN)) as server,
+        httpx.Client(base_url=server.url, follow_redirects=False) as client,
+    ):
+        assert client.get(f"/?token={TOKEN}").status_code == 303
+        yield client
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    assert found is not None
+    return found.group(1)
+
+
+def _origin(client: httpx.Client) -> dict[str, str]:
+    return {"origin": str(client.base_url).rstrip("/")}
+
+
+def test_the_list_shows_this_stacks_dead_letter_queues_with_their_depth(
+    sqs: Any, client: httpx.Client
+) -> None:
+    _poison(sqs, POISON, "tx-1")
+    page = client.get("/dead-letters").text
+    row = re.search(rf'<tr data-queue="{re.escape(DLQ)}"[^>]*>(.*?)</tr>', page, re.S)
+    assert row is not None
+    assert '<td class="money depth">1</td>' in row.group(1)
+    assert SOURCE in row.group(1)
+    assert "Other-Dlq" not in page
+
+
+def test_a_queues_messages_are_decoded_and_masked(sqs: Any, client: httpx.Client) -> None:
+    _poison(sqs, POISON, "tx-1")
+    page = client.get(f"/dead-letters/{DLQ}").text
+    assert "SRV-DLQ-1" in page  # what tells an operator which payment it is
+    assert "&#34;security_key&#34;: &#34;[hidden]&#34;" in page
+    for never in (CARD, "SECRETKEY123", "jane@example.com", "Jane", "Doe", "88 The Road"):
+        assert never not in page
+    assert "j***@e******.com" in page
+    assert "&#34;first_names&#34;: &#34;J***&#34;" in page
+    assert "&#34;surname&#34;: &#34;D**&#34;" in page
+    assert "[card number removed]" in page
+    assert "SQS does not say" in page  # SQS's own redrive leaves no error on it
+    assert "<dt>First received (UTC)</dt>" in page
+
+
+def test_the_error_eventbridge_attached_is_shown_as_why_it_failed(
+    sqs: Any, client: httpx.Client
+) -> None:
+    _poison(sqs, {"x": 1}, "tx-1", ERROR_CODE="Lambda.Throttled", ERROR_MESSAGE="Rate exceeded")
+    page = client.get(f"/dead-letters/{DLQ}").text
+    assert "Lambda.Throttled: Rate exceeded" in page
+    assert "SQS does not say" not in page
+
+
+def test_redrive_moves_nothing_without_the_confirmation_or_the_csrf_token(
+    sqs: Any, client: httpx.Client
+) -> None:
+    _poison(sqs, POISON, "tx-1")
+    token = _csrf(client.get(f"/dead-letters/{DLQ}").text)
+    action = f"/dead-letters/{DLQ}/redrive"
+    asked = client.post(action, headers=_origin(client), data={"csrf_token": token})
+    assert asked.status_code == 200
+    assert "Yes, redrive all" in asked.text
+    forged = client.post(action, headers=_origin(client), data={"confirm": "yes"})
+    assert forged.status_code == 403
+    elsewhere = client.post(
+        action,
+        headers={"origin": "http://evil.example"},
+        data={"csrf_token": token, "confirm": "yes"},
+    )
+    assert elsewhere.status_code == 403
+    assert _depth(sqs, DLQ) == 1
+    assert _depth(sqs, SOURCE) == 0
+
+
+def test_redrive_all_after_the_confirmation_moves_them_and_says_how_many(
+    sqs: Any, client: httpx.Client
+) -> None:
+    _poison(sqs, POISON, "tx-1")
+    _poison(sqs, {**POISON, "event_id": "evt-2"}, "tx-2")
+    confirm = client.get(f"/dead-letters/{DLQ}/redrive")
+    assert "about 2" in confirm.text
+    done = client.post(
+        f"/dead-letters/{DLQ}/redrive",
+        headers=_origin(client),
+        data={"csrf_token": _csrf(confirm.text), "confirm": "yes"},
+    )
+    assert done.status_code == 200
+    assert f"Moved 2 messages from {DLQ} back to {SOURCE}" in done.text
+    assert _depth(sqs, DLQ) == 0
+    assert _depth(sqs, SOURCE) == 2
+
+
+def test_redrive_one_moves_that_message_only(sqs: Any, client: httpx.Client) -> None:
+    _poison(sqs, POISON, "tx-1")
+    _poison(sqs, {**POISON, "event_id": "evt-2"}, "tx-2")
+    queue = dlq.find_dead_letter_queue(sqs, DLQ)
+    [wanted] = [x for x in dlq.peek(sqs, queue) if "evt-2" in x.body]
+    confirm = client.get(f"/dead-letters/{DLQ}/redrive?message={wanted.message_id}")
+    assert "Yes, redrive this message" in confirm.text
+    assert "jane@example.com" not in confirm.text
+    form = {"csrf_token": _csrf(confirm.text), "confirm": "yes", "message_id": wanted.message_id}
+    done = client.post(f"/dead-letters/{DLQ}/redrive", headers=_origin(client), data=form)
+    assert f"Moved 1 message from {DLQ}" in done.text
+    assert [x.body for x in dlq.peek(sqs, queue)] == [json.dumps(POISON)]
+    again = client.post(f"/dead-letters/{DLQ}/redrive", headers=_origin(client), data=form)
+    assert again.status_code == 404
+    assert "holds no message" in again.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/dead-letters/Other-Dlq", "/dead-letters/nope", "/dead-letters/a%20b"]
+)
+def test_a_queue_not_of_this_stack_or_not_a_name_is_refused(
+    client: httpx.Client, path: str
+) -> None:
+    assert client.get(path).status_code in (400, 404)
+
+
+def test_mask_document_hides_secrets_masks_people_and_removes_card_numbers() -> None:
+    masked = mask_document(
+        {
+            "VPSSignature": "ABC",
+            "Token": "{T-1}",
+            "BuyerInfo": {"BuyerEmail": "bob@x.org", "BuyerName": "Bob Smith"},
+            "Message": json.dumps({"CardNumber": CARD, "ShippingAddress": {"City": "Leeds"}}),
+            "amount": int(CARD),
+            "SellerSKU": "OPF-TEE-M",
+            "vendorName": "sandboxvendor",
+        }
+    )
+    assert masked == {
+        "VPSSignature": HIDDEN,
+        "Token": HIDDEN,
+        "BuyerInfo": {"BuyerEmail": "b**@x*.org", "BuyerName": "B** S****"},
+        "Message": {"CardNumber": "[card number removed]", "ShippingAddress": {"City": "L****"}},
+        "amount": "[card number removed]",
+        "SellerSKU": "OPF-TEE-M",
+        "vendorName": "sandboxvendor",
+    }
+    assert mask_body("not json, from bob@x.org") == ("not json, from b**@x*.org", False)
