@@ -26,8 +26,8 @@ from playwright.sync_api import Page, expect
 from opayo_fba.cli.local import start_console
 from opayo_fba.console.server import ConsoleServer
 from opayo_fba.ops import dlq
-from sandbox.demo.scenarios import DemoContext, sample_order
-from sandbox.local.environment import LocalEnvironment
+from demo.scenarios import DemoContext, sample_order
+from local_runtime.environment import LocalEnvironment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
