@@ -23,11 +23,11 @@ import boto3
 import pytest
 from playwright.sync_api import Page, expect
 
+from demo.scenarios import DemoContext, sample_order
+from local_runtime.environment import LocalEnvironment
 from opayo_fba.cli.local import start_console
 from opayo_fba.console.server import ConsoleServer
 from opayo_fba.ops import dlq
-from demo.scenarios import DemoContext, sample_order
-from local_runtime.environment import LocalEnvironment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
