@@ -8,31 +8,20 @@ the provider's own id (VPSTxId + Status), however often it is delivered.
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from opayo_fba.intake.payments import apply_payment_update
-from opayo_fba.lambda_support import IdempotentOnFirstCall, wiring
+from opayo_fba.lambda_support import IdempotentOnFirstCall, consume_batch, wiring
 from opayo_fba.model import PaymentTransaction
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.settings import PaymentEventsSettings, load_settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 config = load_settings(PaymentEventsSettings)
-
-
-@cache
-def processor() -> SqsFifoPartialProcessor:
-    """Built at the first batch, like the idempotency layer below: Powertools' batch utilities
-    take about 90 ms to import, its idempotency layer imports boto3 and builds a client."""
-    from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor
-
-    return SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 def apply_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -63,9 +52,4 @@ def handle_record(record: SQSRecord) -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    from aws_lambda_powertools.utilities.batch import process_partial_response
-
-    apply_once.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor(), context=context
-    )
+    return consume_batch(event, context, handle_record, fifo=True, idempotent=apply_once)

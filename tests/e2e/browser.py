@@ -10,8 +10,14 @@ CI=true ignores the opt-out.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 SYSTEM_CHROMIUMS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 OPT_OUT = "OPAYO_FBA_NO_BROWSER"
@@ -43,3 +49,28 @@ def system_chromium() -> str | None:
 
 def opted_out() -> bool:
     return os.environ.get(OPT_OUT) == "1" and os.environ.get("CI", "").lower() != "true"
+
+
+# -- what the console's browser tests share ------------------------------------------------
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+
+
+def origin(url: str) -> str:
+    """scheme://host:port of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def sign_in(page: Page, console: str) -> None:
+    """Open the console's printed link; it lands on the Orders page."""
+    from playwright.sync_api import expect
+
+    page.goto(console)
+    expect(page).to_have_url(re.compile(r"/orders$"))
+
+
+def screenshot(page: Page, name: str) -> None:
+    """docs/console/<name>.png, the whole page."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -22,11 +20,10 @@ from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from local_runtime.environment import LocalEnvironment
 from opayo_fba.cli.local import start_console
 from opayo_fba.console.server import ConsoleServer
-from tests.e2e.browser import REBOUND_HOST
+from tests.e2e.browser import REBOUND_HOST, origin, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 SHIPPED_WITHIN_MS = 120_000
 ORDERS = ("CONSOLE-1", "CONSOLE-2", "CONSOLE-3")
 # A line title with markup in it: the pages must show it as text.
@@ -64,31 +61,16 @@ def submitted(demo: DemoContext) -> dict[str, str]:
     return codes
 
 
-def _base(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _sign_in(page: Page, console: str) -> None:
-    page.goto(console)
-    expect(page).to_have_url(re.compile(r"/orders$"))
-
-
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def test_without_the_token_the_console_refuses_and_says_where_the_link_is(
     page: Page, console: str
 ) -> None:
-    response = page.goto(_base(console) + "/orders")
+    response = page.goto(origin(console) + "/orders")
     assert response is not None
     assert response.status == 403
     expect(page.get_by_role("heading", level=1)).to_have_text("403: not signed in")
     expect(page.locator("main")).to_contain_text("?token=")
-    _shot(page, "refused")
-    wrong = page.goto(_base(console) + "/?token=not-this-consoles")
+    screenshot(page, "refused")
+    wrong = page.goto(origin(console) + "/?token=not-this-consoles")
     assert wrong is not None
     assert wrong.status == 403
 
@@ -106,7 +88,7 @@ def test_a_rebound_host_name_is_refused_even_with_the_token(page: Page, console:
 def test_the_token_opens_a_strict_http_only_session_and_leaves_the_url(
     page: Page, console: str
 ) -> None:
-    _sign_in(page, console)
+    sign_in(page, console)
     assert "token" not in page.url
     (cookie,) = page.context.cookies()
     assert cookie["httpOnly"] is True
@@ -117,7 +99,7 @@ def test_the_token_opens_a_strict_http_only_session_and_leaves_the_url(
 def test_orders_submitted_through_the_api_reach_shipped_on_the_orders_page(
     page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
 ) -> None:
-    _sign_in(page, console)
+    sign_in(page, console)
     assert page.evaluate("typeof htmx") == "object"  # the vendored htmx loaded under the CSP
     for order_id in ORDERS:
         row = page.locator(f'tr[data-order-id="{order_id}"]')
@@ -127,13 +109,13 @@ def test_orders_submitted_through_the_api_reach_shipped_on_the_orders_page(
     expect(row).to_contain_text("J*** D**")  # customers masked in lists
     expect(row).to_contain_text("j***@e******.com")
     expect(page.locator("#orders")).not_to_contain_text("jane@example.com")
-    _shot(page, "orders")
+    screenshot(page, "orders")
 
 
 def test_the_list_filters_by_status_and_date_and_searches_by_each_id(
     page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
 ) -> None:
-    _sign_in(page, console)
+    sign_in(page, console)
     page.get_by_label("Status").select_option("payment_failed")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"status=payment_failed"))
@@ -153,13 +135,13 @@ def test_the_list_filters_by_status_and_date_and_searches_by_each_id(
         page.get_by_role("button", name="Search").click()
         expect(page.locator("tr[data-order-id]")).to_have_count(1)
         expect(page.locator(f'tr[data-order-id="{order_id}"]')).to_be_visible()
-    _shot(page, "search")
+    screenshot(page, "search")
 
 
 def test_an_orders_page_shows_its_whole_story_in_time_order(
     page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
 ) -> None:
-    _sign_in(page, console)
+    sign_in(page, console)
     page.get_by_role("link", name=ORDERS[0], exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Order {ORDERS[0]}")
     timeline = page.locator("ol.timeline")
@@ -173,18 +155,18 @@ def test_an_orders_page_shows_its_whole_story_in_time_order(
     # The sellerFulfillmentOrderId it shows finds the order too.
     fulfillment_order_id = page.locator("dt:text-is('sellerFulfillmentOrderId') + dd").inner_text()
     expect(page.locator("main")).not_to_contain_text("4929")  # only the last four digits
-    _shot(page, "order")
-    page.goto(f"{_base(console)}/orders?q={fulfillment_order_id}")
+    screenshot(page, "order")
+    page.goto(f"{origin(console)}/orders?q={fulfillment_order_id}")
     expect(page.locator(f'tr[data-order-id="{ORDERS[0]}"]')).to_be_visible()
 
 
 def test_markup_in_an_order_is_shown_as_text(
     page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
 ) -> None:
-    _sign_in(page, console)
-    page.goto(f"{_base(console)}/orders/{ORDERS[-1]}")
+    sign_in(page, console)
+    page.goto(f"{origin(console)}/orders/{ORDERS[-1]}")
     expect(page.locator("main")).to_contain_text(MARKUP)
-    page.goto(f"{_base(console)}/orders")
+    page.goto(f"{origin(console)}/orders")
     page.get_by_role("searchbox").fill("<script>alert(1)</script>")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("alert")).to_contain_text("search for an order id")
@@ -193,15 +175,15 @@ def test_markup_in_an_order_is_shown_as_text(
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
     page: Page, console: str, watched: dict[str, list[Any]]
 ) -> None:
-    _sign_in(page, console)
+    sign_in(page, console)
     page.locator("form.sign-out input[name=csrf_token]").evaluate("field => field.remove()")
     page.get_by_role("button", name="Sign out").click()
     expect(page.locator("main")).to_contain_text("CSRF token is missing or wrong")
-    page.goto(f"{_base(console)}/orders")
+    page.goto(f"{origin(console)}/orders")
     expect(page.get_by_role("heading", level=1)).to_have_text("Orders")  # still signed in
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Signed out")
-    response = page.goto(f"{_base(console)}/orders")
+    response = page.goto(f"{origin(console)}/orders")
     assert response is not None
     assert response.status == 403
 
@@ -211,7 +193,7 @@ def test_a_post_from_another_origin_is_refused_even_with_the_token(
 ) -> None:
     """Another page on this machine (the Opayo sandbox's origin: another port) posts to the
     console; the browser sends the session cookie (same site), the Origin check refuses."""
-    _sign_in(page, console)
+    sign_in(page, console)
     csrf = page.locator("form.sign-out input[name=csrf_token]").get_attribute("value")
     assert environment.opayo
     other = next(iter(environment.opayo.values())).url
@@ -228,8 +210,8 @@ def test_a_post_from_another_origin_is_refused_even_with_the_token(
             document.body.appendChild(form);
             form.submit();
         }""",
-        [f"{_base(console)}/sign-out", csrf],
+        [f"{origin(console)}/sign-out", csrf],
     )
     expect(page.locator("main")).to_contain_text("Origin did not match")
-    page.goto(f"{_base(console)}/orders")
+    page.goto(f"{origin(console)}/orders")
     expect(page.get_by_role("heading", level=1)).to_have_text("Orders")

@@ -12,12 +12,9 @@ e-mail and a card number, so the masking is seen on personal data too.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -28,10 +25,10 @@ from local_runtime.environment import LocalEnvironment
 from opayo_fba.cli.local import start_console
 from opayo_fba.console.server import ConsoleServer
 from opayo_fba.ops import dlq
+from tests.e2e.browser import origin, screenshot, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 REGION = "eu-west-2"
 ORDER_ID, VENDOR_TX_CODE = "CONSOLE-DLQ", "SRV-CONSOLE-DLQ"
 CARD = "4929000000006"
@@ -111,25 +108,10 @@ def dead_lettered(environment: LocalEnvironment, demo: DemoContext, sqs: Any) ->
     return fix
 
 
-def _base(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _sign_in(page: Page, console: str) -> None:
-    page.goto(console)
-    expect(page).to_have_url(re.compile(r"/orders$"))
-
-
-def _shot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def test_a_dead_letter_shows_with_its_depth_and_its_body_masked(
     page: Page, console: str, dead_lettered: Any, sqs: Any, watched: dict[str, list[Any]]
 ) -> None:
-    _sign_in(page, console)
+    sign_in(page, console)
     page.get_by_role("navigation", name="Pages").get_by_role("link", name="Dead letters").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Dead letters")
     payments = _queue(sqs, "PaymentEvents")
@@ -137,7 +119,7 @@ def test_a_dead_letter_shows_with_its_depth_and_its_body_masked(
     expect(row.locator(".depth")).to_have_text("1")
     notifications = _queue(sqs, "AmazonNotifications")
     expect(page.locator(f'tr[data-queue="{notifications.name}"]')).to_be_visible()
-    _shot(page, "dead-letters")
+    screenshot(page, "dead-letters")
 
     page.get_by_role("link", name=notifications.name).click()
     letter = page.locator("article.letter")
@@ -150,22 +132,22 @@ def test_a_dead_letter_shows_with_its_depth_and_its_body_masked(
     for never in ("jane@example.com", "Jane Doe", CARD):
         expect(main).not_to_contain_text(never)
 
-    page.goto(f"{_base(console)}/dead-letters/{payments.name}")
+    page.goto(f"{origin(console)}/dead-letters/{payments.name}")
     letter = page.locator("article.letter")
     expect(letter).to_have_count(1)
     expect(letter).to_contain_text(VENDOR_TX_CODE)  # the event, decoded
     expect(letter).to_contain_text("SQS does not say")  # SQS's own redrive records no error
     expect(letter.locator("pre.body")).to_contain_text('"vendor_tx_code"')
     expect(page.locator("main")).not_to_contain_text("4929")
-    _shot(page, "dead-letter-queue")
+    screenshot(page, "dead-letter-queue")
 
 
 def test_redrive_without_the_csrf_token_is_refused_and_moves_nothing(
     page: Page, console: str, dead_lettered: Any, sqs: Any, watched: dict[str, list[Any]]
 ) -> None:
-    _sign_in(page, console)
+    sign_in(page, console)
     payments = _queue(sqs, "PaymentEvents")
-    page.goto(f"{_base(console)}/dead-letters/{payments.name}")
+    page.goto(f"{origin(console)}/dead-letters/{payments.name}")
     page.get_by_role("link", name="Redrive all messages…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Redrive {payments.name}?")
     page.locator("form.confirm input[name=csrf_token]").evaluate("field => field.remove()")
@@ -183,12 +165,12 @@ def test_a_confirmed_redrive_empties_the_queue_and_the_order_ships(
     watched: dict[str, list[Any]],
 ) -> None:
     dead_lettered()  # the fix first: the state machine deployed again
-    _sign_in(page, console)
+    sign_in(page, console)
     payments = _queue(sqs, "PaymentEvents")
-    page.goto(f"{_base(console)}/dead-letters/{payments.name}")
+    page.goto(f"{origin(console)}/dead-letters/{payments.name}")
     page.get_by_role("link", name="Redrive all messages…").click()
     expect(page.locator(".confirm-question")).to_contain_text("about 1")
-    _shot(page, "redrive-confirm")
+    screenshot(page, "redrive-confirm")
     assert _queue(sqs, "PaymentEvents").messages == 1  # asking moved nothing
     page.get_by_role("button", name="Yes, redrive all").click()
     expect(page.get_by_role("status")).to_contain_text(f"Moved 1 message from {payments.name}")

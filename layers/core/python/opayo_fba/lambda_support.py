@@ -10,11 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opayo_fba.observability import logger, metrics, tracer
 from opayo_fba.settings import Settings, load_settings, settings
 from opayo_fba.wiring import Wiring
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 # Seconds kept back from the Lambda timeout for writing results after a rate-limit wait.
 TIME_MARGIN_SECONDS = 5.0
@@ -174,3 +177,39 @@ class IdempotentOnFirstCall:
 
     def __call__(self, **data: Any) -> Any:
         return self._get()[1](**data)
+
+
+@cache
+def _batch_processor(fifo: bool) -> Any:
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        SqsFifoPartialProcessor,
+    )
+
+    if fifo:
+        return SqsFifoPartialProcessor(skip_group_on_error=True)
+    return BatchProcessor(event_type=EventType.SQS)
+
+
+def consume_batch(
+    event: dict[str, Any],
+    context: Any,
+    record_handler: Callable[[Any], None],
+    *,
+    fifo: bool,
+    idempotent: IdempotentOnFirstCall,
+) -> PartialItemFailureResponse:
+    """One SQS batch through Powertools' batch processor, built at the first batch (its
+    utilities take about 90 ms to import): on a FIFO queue a failure holds back only its own
+    message group, on a standard queue only the failed records come back
+    (ReportBatchItemFailures)."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    idempotent.register_lambda_context(context)
+    return process_partial_response(
+        event=event,
+        record_handler=record_handler,
+        processor=_batch_processor(fifo),
+        context=context,
+    )

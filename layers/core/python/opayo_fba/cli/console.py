@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from opayo_fba.cli.options import EndpointOption, RegionOption
+from opayo_fba.cli.options import EndpointOption, RegionOption, StageOption
 from opayo_fba.cli.stack import (
     STACK_PREFIX,
     aws_session,
@@ -65,10 +65,7 @@ def connect(
 
 
 def console(
-    stage: Annotated[
-        str | None,
-        typer.Option("--stage", help="The environment (default: cdk.json's, else dev)."),
-    ] = None,
+    stage: StageOption = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
     port: Annotated[

@@ -16,3 +16,7 @@ EndpointOption = Annotated[
     ),
 ]
 RegionOption = Annotated[str | None, typer.Option("--region", help="AWS region.")]
+StageOption = Annotated[
+    str | None,
+    typer.Option("--stage", help="The environment (default: cdk.json's, else dev)."),
+]

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from opayo_fba.cli.options import EndpointOption, RegionOption
+from opayo_fba.cli.options import EndpointOption, RegionOption, StageOption
 from opayo_fba.cli.stack import STACK_PREFIX, not_found_hint
 from opayo_fba.cli.stack import aws_session as _session
 from opayo_fba.cli.stack import fail as _fail
@@ -44,10 +44,7 @@ def format_age(age: timedelta) -> str:
 
 
 def status(
-    stage: Annotated[
-        str | None,
-        typer.Option("--stage", help="The environment (default: cdk.json's, else dev)."),
-    ] = None,
+    stage: StageOption = None,
     endpoint_url: EndpointOption = None,
     region: RegionOption = None,
     since: Annotated[
