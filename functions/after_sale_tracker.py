@@ -6,6 +6,6 @@ EventBridge Scheduler invokes it with `{"sellerAccountId": ..., "intervalMinutes
 
 from opayo_fba.lambda_support import scheduled_handler
 from opayo_fba.scheduled import track_shipments
-from opayo_fba.settings import AfterSaleTrackerSettings
+from opayo_fba.settings.jobs import AfterSaleTrackerSettings
 
 handler = scheduled_handler(track_shipments, AfterSaleTrackerSettings)

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from opayo_fba.intake.amazon_events import handle_amazon_notification, notification_id
 from opayo_fba.lambda_support import IdempotentOnFirstCall, consume_batch, wiring
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.settings import AmazonNotificationsSettings, load_settings
+from opayo_fba.settings import load_settings
+from opayo_fba.settings.consumers import AmazonNotificationsSettings
 from opayo_fba.store.amazon_orders import AmazonOrderStore
 
 if TYPE_CHECKING:

@@ -6,6 +6,6 @@ EventBridge Scheduler invokes it with `{"vendor", "alarmAfterDays", "abortAfterD
 
 from opayo_fba.lambda_support import scheduled_handler
 from opayo_fba.scheduled import check_held_authorisations
-from opayo_fba.settings import HeldAuthorisationsCheckSettings
+from opayo_fba.settings.jobs import HeldAuthorisationsCheckSettings
 
 handler = scheduled_handler(check_held_authorisations, HeldAuthorisationsCheckSettings)

@@ -6,6 +6,6 @@ EventBridge Scheduler invokes it with `{"sellerAccountId": ...}`.
 
 from opayo_fba.lambda_support import scheduled_handler
 from opayo_fba.scheduled import poll_inventory
-from opayo_fba.settings import InventoryPollerSettings
+from opayo_fba.settings.jobs import InventoryPollerSettings
 
 handler = scheduled_handler(poll_inventory, InventoryPollerSettings)

@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import opayo_webhook
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.settings import OpayoWebhookSettings, load_settings
+from opayo_fba.settings import load_settings
+from opayo_fba.settings.api import OpayoWebhookSettings
 
 load_settings(OpayoWebhookSettings)
 app = api_for(opayo_webhook.router)

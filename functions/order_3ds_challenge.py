@@ -14,7 +14,8 @@ from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_3ds_challenge
 from opayo_fba.lambda_support import remember_context
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.settings import OrderChallengeSettings, load_settings
+from opayo_fba.settings import load_settings
+from opayo_fba.settings.api import OrderChallengeSettings
 
 load_settings(OrderChallengeSettings)
 app = api_for(order_3ds_challenge.router, order_3ds_challenge.BODY)

@@ -14,7 +14,8 @@ from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_return
 from opayo_fba.lambda_support import remember_context
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.settings import OrderReturnSettings, load_settings
+from opayo_fba.settings import load_settings
+from opayo_fba.settings.api import OrderReturnSettings
 
 load_settings(OrderReturnSettings)
 app = api_for(order_return.router, order_return.BODY)

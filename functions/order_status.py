@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from opayo_fba.api.resolver import api_for
 from opayo_fba.api.routes import order_status
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.settings import OrderStatusSettings, load_settings
+from opayo_fba.settings import load_settings
+from opayo_fba.settings.api import OrderStatusSettings
 
 load_settings(OrderStatusSettings)
 app = api_for(order_status.router)

@@ -5,6 +5,6 @@ EventBridge Scheduler invokes it with `{"sellerAccountId": ...}` or `{"vendor": 
 
 from opayo_fba.lambda_support import scheduled_handler
 from opayo_fba.scheduled import poll_orders
-from opayo_fba.settings import OrdersPollerSettings
+from opayo_fba.settings.jobs import OrdersPollerSettings
 
 handler = scheduled_handler(poll_orders, OrdersPollerSettings)

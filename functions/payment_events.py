@@ -14,7 +14,8 @@ from opayo_fba.intake.payments import apply_payment_update
 from opayo_fba.lambda_support import IdempotentOnFirstCall, consume_batch, wiring
 from opayo_fba.model import PaymentTransaction
 from opayo_fba.observability import logger, metrics, tracer
-from opayo_fba.settings import PaymentEventsSettings, load_settings
+from opayo_fba.settings import load_settings
+from opayo_fba.settings.consumers import PaymentEventsSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse

@@ -6,6 +6,6 @@ EventBridge Scheduler invokes it with `{"sellerAccountId": ...}` or `{"vendor": 
 
 from opayo_fba.lambda_support import scheduled_handler
 from opayo_fba.scheduled import journal_ready, poll_reports
-from opayo_fba.settings import ReportPollerSettings
+from opayo_fba.settings.jobs import ReportPollerSettings
 
 handler = scheduled_handler(poll_reports, ReportPollerSettings, then=journal_ready)

@@ -5,6 +5,6 @@ EventBridge Scheduler invokes it with `{"sellerAccountId": ...}` or `{"vendor": 
 
 from opayo_fba.lambda_support import scheduled_handler
 from opayo_fba.scheduled import schedule_reports
-from opayo_fba.settings import ReportSchedulerSettings
+from opayo_fba.settings.jobs import ReportSchedulerSettings
 
 handler = scheduled_handler(schedule_reports, ReportSchedulerSettings)

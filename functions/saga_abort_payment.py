@@ -6,6 +6,6 @@ state machine by name (opayo_fba.saga.errors), which is what infra/saga.py retri
 
 from opayo_fba.lambda_support import saga_step_handler
 from opayo_fba.saga.steps import abort_payment
-from opayo_fba.settings import AbortPaymentSettings
+from opayo_fba.settings.saga import AbortPaymentSettings
 
 handler = saga_step_handler(abort_payment, AbortPaymentSettings)

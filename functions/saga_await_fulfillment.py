@@ -7,6 +7,6 @@ status, and the task's timeout falls back to polling Amazon.
 
 from opayo_fba.lambda_support import saga_step_handler
 from opayo_fba.saga.steps import await_fulfillment_update
-from opayo_fba.settings import SagaStepSettings
+from opayo_fba.settings.saga import SagaStepSettings
 
 handler = saga_step_handler(await_fulfillment_update, SagaStepSettings)

@@ -6,6 +6,6 @@ state machine by name (opayo_fba.saga.errors), which is what infra/saga.py retri
 
 from opayo_fba.lambda_support import saga_step_handler
 from opayo_fba.saga.steps import mark_shipped
-from opayo_fba.settings import AmazonStepSettings
+from opayo_fba.settings.saga import AmazonStepSettings
 
 handler = saga_step_handler(mark_shipped, AmazonStepSettings)

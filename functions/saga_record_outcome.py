@@ -6,6 +6,6 @@ state machine by name (opayo_fba.saga.errors), which is what infra/saga.py retri
 
 from opayo_fba.lambda_support import saga_step_handler
 from opayo_fba.saga.steps import record_outcome
-from opayo_fba.settings import SagaStepSettings
+from opayo_fba.settings.saga import SagaStepSettings
 
 handler = saga_step_handler(record_outcome, SagaStepSettings)

@@ -7,7 +7,7 @@ and gives back or keeps the money accordingly (opayo_fba.saga.recovery).
 
 from opayo_fba.lambda_support import saga_event_handler
 from opayo_fba.saga.recovery import recover_execution
-from opayo_fba.settings import SagaRecoverySettings
+from opayo_fba.settings.saga import SagaRecoverySettings
 
 handler = saga_event_handler(
     recover_execution, SagaRecoverySettings, correlation_id_path="detail.executionArn"

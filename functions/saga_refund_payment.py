@@ -6,6 +6,6 @@ state machine by name (opayo_fba.saga.errors), which is what infra/saga.py retri
 
 from opayo_fba.lambda_support import saga_step_handler
 from opayo_fba.saga.steps import refund_payment
-from opayo_fba.settings import PaymentStepSettings
+from opayo_fba.settings.saga import PaymentStepSettings
 
 handler = saga_step_handler(refund_payment, PaymentStepSettings)

@@ -6,6 +6,6 @@ state machine by name (opayo_fba.saga.errors), which is what infra/saga.py retri
 
 from opayo_fba.lambda_support import saga_step_handler
 from opayo_fba.saga.steps import validate_and_map
-from opayo_fba.settings import ValidateAndMapSettings
+from opayo_fba.settings.saga import ValidateAndMapSettings
 
 handler = saga_step_handler(validate_and_map, ValidateAndMapSettings)

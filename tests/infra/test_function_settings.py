@@ -17,12 +17,12 @@ import pytest
 from infra.constants import ALL_FUNCTIONS
 from opayo_fba.errors import ConfigurationError
 from opayo_fba.settings import (
-    HANDLER_SETTINGS,
     VARIABLES,
     Settings,
     forget_settings,
     required_variables,
 )
+from opayo_fba.settings.catalogue import HANDLER_SETTINGS
 from tests.infra.conftest import function_environment
 
 # What the function factory gives every function (infra/functions.py): Powertools reads its

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from infra.constants import ALL_FUNCTIONS, LAMBDA_PYTHON_VERSION, SAGA_FUNCTIONS
-from opayo_fba.settings import HANDLER_SETTINGS, forget_settings, read_settings, settings
+from opayo_fba.settings import forget_settings, read_settings, settings
+from opayo_fba.settings.catalogue import HANDLER_SETTINGS
 from opayo_fba.wiring import Wiring
 from tests.infra.conftest import PROJECT_ROOT, function_environment, of_type
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from infra.config import EnvironmentConfig, load_config
-from opayo_fba.settings import HANDLER_SETTINGS, required_variables
+from opayo_fba.settings import required_variables
+from opayo_fba.settings.catalogue import HANDLER_SETTINGS
 from tests.infra.conftest import cdk_context, function_environment, of_type
 from tests.infra.test_function_settings import own_variables, read_variables
 

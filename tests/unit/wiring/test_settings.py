@@ -8,8 +8,6 @@ import pytest
 from opayo_fba.errors import ConfigurationError
 from opayo_fba.settings import (
     VARIABLES,
-    OpayoWebhookSettings,
-    OrderIntakeSettings,
     Settings,
     forget_settings,
     load_settings,
@@ -17,6 +15,7 @@ from opayo_fba.settings import (
     required_variables,
     settings,
 )
+from opayo_fba.settings.api import OpayoWebhookSettings, OrderIntakeSettings
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""The composition root: the objects a handler needs, built from its settings (settings.py).
+"""The composition root: the objects a handler needs, built from its settings (settings/).
 
 Each handler loads its own settings model at import, so a missing variable fails the cold
 start with its name, not the thousandth event; what is built here is built on first use.
@@ -58,14 +58,14 @@ SP_API_ENDPOINTS = {
 
 
 class _SellerEndpoints(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     endpoint: str | None = None
     lwa_url: str | None = None
     region: str = "eu"
 
 
 class _VendorEndpoint(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     base_url: str | None = None
 
 

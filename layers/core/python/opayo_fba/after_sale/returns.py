@@ -43,14 +43,14 @@ ReturnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,40}$")]
 
 
 class ReturnLineRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     line_id: str = Field(alias="lineId", min_length=1, max_length=50)
     quantity: int = Field(ge=1, le=250)
 
 
 class ReturnRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     return_id: ReturnId = Field(alias="returnId")
     items: tuple[ReturnLineRequest, ...] = Field(min_length=1, max_length=100)

@@ -13,7 +13,7 @@ DEFAULT_SECRET_NAME_TEMPLATE = "opayo-fba/amazon/{account}"  # noqa: S105 - a na
 class SellerCredentials(BaseModel):
     """The secret's JSON: LWA client, refresh token, seller id and marketplace."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     lwa_client_id: str = Field(min_length=1)
     lwa_client_secret: SecretStr

@@ -102,4 +102,6 @@ class GatewayErrorBody(BaseModel):
     """API Gateway's own refusals, before any function runs (`Invalid request body`, a body
     over its payload quota, an unknown path)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     message: str

@@ -98,7 +98,7 @@ def _displayable_order_id(order_id: str, fallback: str) -> str:
 class FbaCreateRequest(BaseModel):
     """The request body, and every address change made to fit Amazon's limits."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     body: dict[str, JsonValue]
     adjustments: tuple[AddressAdjustment, ...] = ()

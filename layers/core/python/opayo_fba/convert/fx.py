@@ -31,7 +31,7 @@ def _refuse_float(value: Any) -> Any:
 
 
 class FxRate(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     base: CurrencyCode
     quote: CurrencyCode

@@ -57,7 +57,7 @@ class PiConversionError(InvalidInputError, ValueError):
 
 
 class _PiAmount(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     total_amount: int = Field(alias="totalAmount", strict=True)
     surcharge_amount: int | None = Field(default=None, alias="surchargeAmount", strict=True)
 
@@ -65,7 +65,7 @@ class _PiAmount(BaseModel):
 class _PiTransaction(BaseModel):
     """The parts of a Pi transaction response we read; Opayo may add fields at any time."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
     transaction_id: str | None = Field(default=None, alias="transactionId")
     transaction_type: str = Field(alias="transactionType")
@@ -159,7 +159,7 @@ def payment_from_pi(
 class PiRequest(BaseModel):
     """A Pi request body and every change made to fit Opayo's limits."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     body: dict[str, JsonValue]
     adjustments: tuple[AddressAdjustment, ...] = ()

@@ -35,7 +35,7 @@ class SkuMappingError(InvalidInputError, ValueError):
 
 
 class SkuMappingRow(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     internal_sku: Sku
     seller_sku: Sku

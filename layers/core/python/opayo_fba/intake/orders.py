@@ -69,7 +69,7 @@ RequestT = TypeVar("RequestT", bound=BaseModel)
 
 
 class PiTransactionReference(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     type: Literal["pi_transaction"]
     transaction_id: str = Field(alias="transactionId", min_length=1, max_length=64)
@@ -77,7 +77,7 @@ class PiTransactionReference(BaseModel):
 
 
 class PiCardReference(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     type: Literal["pi_card"]
     merchant_session_key: SecretStr = Field(alias="merchantSessionKey")
@@ -94,7 +94,7 @@ whose money Opayo takes at authorisation (reference, "Transaction types that nee
 
 
 class ServerReference(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     type: Literal["server"]
     vendor_tx_code: str = Field(alias="vendorTxCode", min_length=1, max_length=40)
@@ -111,7 +111,7 @@ PaymentReference = Annotated[
 
 
 class OrderSubmission(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     order: Order
     # Named by the shop, or chosen by the deployment's routing rules (opayo_fba.routing)

@@ -90,7 +90,7 @@ MAX_CHALLENGE_REQUEST_DEPTH = 2
 class ChallengeCompletion(BaseModel):
     """`POST /orders/{orderId}/3ds-challenge`: what the ACS posted to the shop's page."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     c_res: str = Field(alias="cRes", min_length=1, max_length=10000, pattern=r"^[A-Za-z0-9_=-]+$")
     three_ds_session_data: str = Field(

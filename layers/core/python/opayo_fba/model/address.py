@@ -132,7 +132,7 @@ class Address(BaseModel):
     Renderers check what their target requires and name the missing field.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     country_code: CountryCode
     name: NameText = None
@@ -171,7 +171,7 @@ class Address(BaseModel):
 class AddressAdjustment(BaseModel):
     """One change made to fit a field limit. `dropped` is the text that was cut ("" if none)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     field: str
     kind: Literal["reflowed", "truncated"]
@@ -199,7 +199,7 @@ class AddressLimitError(InvalidInputError, ValueError):
 
 
 class RenderedAddress(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     fields: dict[str, str]
     adjustments: tuple[AddressAdjustment, ...] = ()

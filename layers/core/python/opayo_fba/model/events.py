@@ -31,26 +31,34 @@ class EventContractError(ValueError):
 
 class _Detail(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
     )
     detail_type: ClassVar[str]
     version: Literal["1"] = EVENT_VERSION
 
 
 class _Money(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     amount: int = Field(description="Minor units (pence, cents).")
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 
 class _Line(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, extra="forbid", frozen=True, defer_build=True
+    )
     line_id: str
     quantity: int = Field(ge=0)
 
 
 class _Package(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, extra="forbid", frozen=True, defer_build=True
+    )
     package_number: int
     tracking_number: str | None = None
     carrier_code: str | None = None

@@ -35,7 +35,7 @@ SellerReturnItemId = Annotated[str, StringConstraints(min_length=1, max_length=8
 class FulfillmentOrderItem(BaseModel):
     """One line of the fulfillment order (getFulfillmentOrder `fulfillmentOrderItems`)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     seller_fulfillment_order_item_id: FulfillmentOrderItemId
     seller_sku: Sku
@@ -55,7 +55,7 @@ class FulfillmentOrderItem(BaseModel):
 class ReturnItem(BaseModel):
     """One returned unit (the FBA model has no quantity: each unit is its own return item)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     seller_return_item_id: SellerReturnItemId
     seller_fulfillment_order_item_id: FulfillmentOrderItemId
@@ -80,7 +80,7 @@ class ReturnAuthorization(BaseModel):
     """What the customer needs to send units back: the RMA and the address (no expiry: the
     FBA 2020-07-01 model has none)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     return_authorization_id: AmazonId
     fulfillment_center_id: AmazonId
@@ -93,7 +93,7 @@ class InvalidReturnItem(BaseModel):
     """A return item Amazon refused, with its InvalidItemReasonCode (InvalidValues,
     DuplicateRequest, NoCompletedShipItems, NoReturnableQuantity)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     seller_return_item_id: SellerReturnItemId
     seller_fulfillment_order_item_id: FulfillmentOrderItemId
@@ -104,7 +104,7 @@ class InvalidReturnItem(BaseModel):
 class FulfillmentReturn(BaseModel):
     """createFulfillmentReturn's answer: accepted items, refused ones, and the authorizations."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     return_items: tuple[ReturnItem, ...] = ()
     invalid_return_items: tuple[InvalidReturnItem, ...] = ()
@@ -112,7 +112,7 @@ class FulfillmentReturn(BaseModel):
 
 
 class ShipmentPackage(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     package_number: int
     carrier_code: AmazonId
@@ -122,7 +122,7 @@ class ShipmentPackage(BaseModel):
 
 
 class ShipmentItem(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     seller_sku: Sku
     seller_fulfillment_order_item_id: FulfillmentOrderItemId
@@ -131,7 +131,7 @@ class ShipmentItem(BaseModel):
 
 
 class FulfillmentShipment(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     amazon_shipment_id: AmazonId
     fulfillment_center_id: AmazonId
@@ -146,7 +146,7 @@ class FulfillmentShipment(BaseModel):
 class FulfillmentOrder(BaseModel):
     """A fulfillment order at Amazon, as last read or as we created it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     seller_fulfillment_order_id: SellerFulfillmentOrderId
     order_id: OrderId | None = None

@@ -155,7 +155,7 @@ class Money(BaseModel):
     currency; mixing currencies raises CurrencyMismatchError.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     amount: StrictInt
     """Minor units; negative for credits and refunds."""

@@ -46,7 +46,7 @@ ShippingSpeed = Literal["Standard", "Expedited", "Priority", "ScheduledDelivery"
 
 
 class Customer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     first_name: NameText = None
     last_name: NameText = None
@@ -62,7 +62,7 @@ class OrderLine(BaseModel):
     """One line of an order. `quantity` may be 0 only for lines a channel reports as
     cancelled (Amazon does); converters to fulfillment skip such lines."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     line_id: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     sku: Sku
@@ -108,7 +108,7 @@ class OrderLine(BaseModel):
 class OrderTotals(BaseModel):
     """Totals as the channel stated them (we keep them to reconcile, not recompute them)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     grand_total: Money
     goods: Money | None = None
@@ -130,7 +130,7 @@ class OrderTotals(BaseModel):
 class Order(BaseModel):
     """The canonical order. Everything in it is in one currency."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     order_id: OrderId
     channel: Channel

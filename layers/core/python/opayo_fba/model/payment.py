@@ -34,7 +34,7 @@ VendorTxCode = Annotated[
 
 
 class CardSummary(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     card_type: CleanText = None
     last_four_digits: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")] | None = None
@@ -45,7 +45,7 @@ class CardSummary(BaseModel):
 class AvsCv2Result(BaseModel):
     """Address Verification and security-code results, in Opayo's words (e.g. "Matched")."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     summary: CleanText = None
     address: CleanText = None
@@ -60,7 +60,7 @@ class PaymentTransaction(BaseModel):
     canonical reading of status, transaction type and any instruction applied since.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     provider: PaymentProvider
     vendor_tx_code: VendorTxCode
@@ -123,7 +123,7 @@ the shop's or ERP's request (`POST /orders/{id}/refunds`), or a received return.
 class RefundLine(BaseModel):
     """Units of one order line a refund gives back (by its sellerFulfillmentOrderItemId)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     line_id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
     quantity: Annotated[int, Field(ge=1, le=250)]
@@ -132,7 +132,7 @@ class RefundLine(BaseModel):
 class Refund(BaseModel):
     """A refund of (part of) a captured payment, as a Pi `Refund` transaction."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     order_id: OrderId
     vendor_tx_code: VendorTxCode

@@ -52,7 +52,7 @@ def _text(maximum: int) -> Any:
 class StrongCustomerAuthentication(BaseModel):
     """The shopper's browser data for 3-D Secure 2, in Pi's own field names."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     notification_url: Annotated[
         str, StringConstraints(max_length=256, pattern=r"^https?://[^\s/]+(/\S*)?$")
@@ -116,7 +116,7 @@ ChallengeState = Literal["awaiting", "completing", "completed", "abandoned"]
 class ThreeDSecureChallenge(BaseModel):
     """A 3-D Secure challenge Opayo asked for on an order's card payment."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     acs_url: str
     c_req: str

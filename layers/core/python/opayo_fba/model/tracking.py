@@ -58,7 +58,7 @@ FINAL_TRACKING_STATUSES = frozenset(
 class TrackingEvent(BaseModel):
     """One carrier scan (`TrackingEvent`): when, where (city level) and what (`EVENT_301`...)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     at: UtcDatetime
     code: AmazonId
@@ -71,7 +71,7 @@ class TrackingEvent(BaseModel):
 class PackageTracking(BaseModel):
     """A package as last tracked. Events are oldest first."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     package_number: int
     tracking_number: CleanText = None

@@ -12,7 +12,7 @@ DEFAULT_SECRET_NAME_TEMPLATE = "opayo-fba/opayo/{vendor}"  # noqa: S105 - a name
 class VendorCredentials(BaseModel):
     """The secret's JSON. The reporting user is a MySagePay user allowed to use the API."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     vendor_name: str = Field(min_length=1, max_length=16)
     integration_key: SecretStr

@@ -51,7 +51,7 @@ and the edge's model say them too); None when empty, which the request refuses."
 
 
 class RefundLineRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     line_id: str = Field(alias="lineId", min_length=1, max_length=50)
     """The order line's line_id, or its 1-based position when it has none."""
@@ -59,7 +59,7 @@ class RefundLineRequest(BaseModel):
 
 
 class RefundRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     refund_id: RefundId = Field(alias="refundId")
     amount: Money | None = None

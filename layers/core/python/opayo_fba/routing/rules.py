@@ -73,7 +73,11 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 class _Rule(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
     )
 
     countries: tuple[CountryOrGroup, ...] = ()
@@ -128,7 +132,7 @@ class PaymentRule(_Rule):
 
 
 class RoutingRules(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True, defer_build=True)
 
     fulfillment: tuple[FulfillmentRule, ...] = Field(default=(), max_length=100)
     payments: tuple[PaymentRule, ...] = Field(default=(), max_length=100)

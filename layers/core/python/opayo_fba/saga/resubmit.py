@@ -55,7 +55,7 @@ ResubmitId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,64}$"
 
 
 class ResubmitRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True, defer_build=True)
 
     resubmit_id: ResubmitId = Field(alias="resubmitId")
 

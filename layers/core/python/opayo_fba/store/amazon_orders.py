@@ -23,7 +23,7 @@ AMAZON_ORDER_KEY_PREFIX = "amazon-order#"
 
 
 class AmazonOrderRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     amazon_order_id: str
     seller_account: str

@@ -20,7 +20,7 @@ INVENTORY_KEY_PREFIX = "inventory#"
 class InventoryLevel(BaseModel):
     """How many units of one SKU Amazon holds for us, from one inventory report."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     sku: str = Field(min_length=1)
     """Our internal SKU (mapped from the seller SKU)."""

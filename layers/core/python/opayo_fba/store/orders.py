@@ -74,7 +74,7 @@ PaymentSource = Literal["pi", "server"]
 
 
 class HistoryEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     at: datetime
     event: str
@@ -84,7 +84,7 @@ class HistoryEntry(BaseModel):
 class OrderReturn(BaseModel):
     """A return the shop asked for (after_sale/returns.py): its units, Amazon's RMA, receipt."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     return_id: str
     lines: tuple[RefundLine, ...]
@@ -106,7 +106,7 @@ class RepeatCharge(BaseModel):
     asked (saga/resubmit.py), so that every step and compensation can look it up under its
     vendorTxCode. It is taken by CapturePayment, after Amazon has said it can fulfil."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     vendor_tx_code: str
     reference_transaction_id: str
@@ -119,7 +119,7 @@ class OrderAttempt(BaseModel):
     """An earlier try at fulfilling the order, kept when the order is resubmitted
     (saga/resubmit.py): its fulfillment order, its payment and what became of the money."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     attempt: int
     seller_fulfillment_order_id: str | None = None
@@ -140,7 +140,7 @@ PRIVATE_FIELDS = frozenset({"server_security_key_sealed", "fulfillment_request",
 class OrderRecord(BaseModel):
     """Everything the integration knows about one order."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     order: Order
     # The order as the shop or ERP sent it, for the merchant's mapping templates.
@@ -752,12 +752,16 @@ class OrderStore:
 class OrderPage(BaseModel):
     """A page of orders and where the next one starts (None: this was the last)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     records: list[OrderRecord]
     next_key: dict[str, str] | None = None
 
 
 class CardIntake(BaseModel):
     """A card payment we asked Opayo for whose order was not stored when the note was read."""
+
+    model_config = ConfigDict(defer_build=True)
 
     order_id: str
     vendor: str
