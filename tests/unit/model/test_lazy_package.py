@@ -110,3 +110,43 @@ def test_a_first_use_from_many_threads_gets_one_object() -> None:
         """
     )
     assert result == {"distinct": 1}
+
+
+def test_a_model_is_built_at_its_first_use_and_many_threads_may_be_first() -> None:
+    """Models are `defer_build`: importing one builds nothing, its first validation builds it.
+    That first validation may come from several threads at once (the local runtime serves
+    requests in threads): each gets the right answer, a valid order and a refused one alike
+    (pydantic's rebuild is locked since its pull request #13438, which the pin includes)."""
+    result = _fresh(
+        """
+        import json
+        from concurrent.futures import ThreadPoolExecutor
+        from opayo_fba.store.orders import OrderRecord
+
+        built_at_import = OrderRecord.__pydantic_complete__
+        order = {
+            "order_id": "W-1", "channel": "web", "placed_at": "2026-11-28T10:15:00Z",
+            "currency": "GBP",
+            "shipping_address": {"name": "Jane Doe", "line1": "88 Acacia Avenue",
+                                 "city": "London", "postal_code": "SW1A 1AA",
+                                 "country_code": "GB"},
+            "lines": [{"sku": "SKU-RED", "quantity": 1,
+                       "unit_price": {"amount": 2500, "currency": "GBP"}}],
+            "totals": {"grand_total": {"amount": 2500, "currency": "GBP"}},
+        }
+        good = {"order": order, "seller_account": "eu"}
+        bad = {**good, "status": "NOT_A_STATUS"}
+
+        def validate(i):
+            try:
+                return OrderRecord.model_validate(good if i % 2 else bad).order_id
+            except Exception as error:
+                return type(error).__name__
+
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(validate, range(32)))
+        print(json.dumps({"built_at_import": built_at_import, "answers": sorted(set(answers))}))
+        """
+    )
+    assert result["built_at_import"] is False
+    assert result["answers"] == ["ValidationError", "W-1"]
