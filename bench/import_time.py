@@ -13,8 +13,15 @@ the same way, alternating with each handler's imports, so a machine whose load c
 during the run still compares each handler with boto3 under the same load. The medians are
 printed, and their ratio (issue target: every handler at or under 1.5x).
 
+On a shared machine (a VM with neighbours) wall time wanders by a tenth from one run to the
+next, which is the margin the target is about. `--instructions` also counts, with valgrind's
+callgrind, the instructions each import executes (an interpreter importing it and leaving at
+once, less one that imports nothing): the same count on every run whatever else the machine does, so the
+ratio it gives is the one to compare from run to run. Instructions are not time (memory
+stalls, file system calls), which is why wall time stays the target's measure.
+
     make synth && .venv/bin/python bench/import_time.py [--runs 5] [--only order_intake,...]
-        [--template cdk.out/OpayoFba-dev.template.json]
+        [--template cdk.out/OpayoFba-dev.template.json] [--instructions]
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -112,12 +121,68 @@ def _sample(statement: str, env: dict[str, str]) -> tuple[float, float]:
     return float(done.stdout.strip().splitlines()[-1]), process
 
 
+def _instructions(statement: str, env: dict[str, str]) -> int:
+    """Instructions a fresh interpreter executes running `statement` (valgrind's callgrind)."""
+    base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    full = {**base, **env, "PYTHONPATH": f"{ROOT / 'functions'}:{ROOT / 'layers/core/python'}"}
+    done = subprocess.run(  # noqa: S603 - valgrind running our own interpreter on our import
+        [
+            shutil.which("valgrind") or "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            # Left at once, as the timed import's teardown is left out (see above).
+            f"{statement}\nimport os\nos._exit(0)",
+        ],
+        check=True,
+        env=full,
+        cwd=ROOT / "functions",
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no count: {done.stderr[-500:]}")
+    return int(found.group(1))
+
+
+def _instruction_ratios(modules: list[str], envs: dict[str, dict[str, str]]) -> dict[str, float]:
+    """Each handler's import in instructions, as a multiple of `import boto3`'s (each less an
+    interpreter that imports nothing), two at a time (one per core)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = envs[modules[0]]
+    with ThreadPoolExecutor(2) as pool:
+        bare, boto3 = pool.map(lambda s: _instructions(s, env), ["pass", "import boto3"])
+        counts = dict(
+            zip(
+                modules,
+                pool.map(lambda m: _instructions(f"import {m}", envs[m]), modules),
+                strict=True,
+            )
+        )
+    print(
+        f"instructions: bare interpreter {bare / 1e6:.0f} M, `import boto3` "
+        f"{(boto3 - bare) / 1e6:.0f} M (callgrind)"
+    )
+    return {m: (count - bare) / (boto3 - bare) for m, count in counts.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="imports per handler (median kept)")
     parser.add_argument("--only", default="", help="comma-separated handler modules")
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE)
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each import's instructions with valgrind (repeatable; a few minutes)",
+    )
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        print("--instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        raise SystemExit(2)
     if not args.template.is_file():
         print(f"no template at {args.template}: run `make synth` first", file=sys.stderr)
         raise SystemExit(2)
@@ -144,13 +209,21 @@ def main() -> None:
         "fresh interpreters, each function's template environment, tracing on as deployed; "
         "each ratio against the boto3 imports alternating with that handler's)"
     )
-    print(f"{'handler':34} {'import ms':>10} {'x boto3':>8} {'process ms':>11}")
+    counted = _instruction_ratios(modules, envs) if args.instructions else {}
+    print(
+        f"{'handler':34} {'import ms':>10} {'x boto3':>8} {'process ms':>11}"
+        + (f" {'instr x boto3':>14}" if counted else "")
+    )
     over = []
     for module, seconds, whole, ratio in rows:
         flag = "" if ratio <= TARGET_RATIO else "  over target"
         if flag:
             over.append(module)
-        print(f"{module:34} {seconds * 1000:10.0f} {ratio:7.2f}x {whole * 1000:11.0f}{flag}")
+        instructions = f" {counted[module]:13.2f}x" if counted else ""
+        print(
+            f"{module:34} {seconds * 1000:10.0f} {ratio:7.2f}x {whole * 1000:11.0f}"
+            f"{instructions}{flag}"
+        )
     print(
         f"{len(modules) - len(over)} of {len(modules)} handlers at or under {TARGET_RATIO}x "
         f"`import boto3`" + (f"; over: {', '.join(over)}" if over else "")

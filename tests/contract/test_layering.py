@@ -20,7 +20,17 @@ ARCHITECTURE = PROJECT_ROOT / "docs" / "architecture.md"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "base",
-        frozenset({"errors", "card_numbers", "http_input", "settings", "tracing", "observability"}),
+        frozenset(
+            {
+                "errors",
+                "card_numbers",
+                "http_input",
+                "settings",
+                "tracing",
+                "observability",
+                "lazy_packages",
+            }
+        ),
     ),
     ("model", frozenset({"model"})),
     ("rules", frozenset({"convert", "routing", "reconcile"})),
