@@ -58,8 +58,10 @@ deploy: $(STAMP) $(NPM_STAMP)
 	node_modules/.bin/cdk deploy --require-approval broadening $(CDK_ENV_FLAG)
 
 # `make demo`: sample orders through the synthesized app, both sandboxes and the local runtime.
+# `make demo DEMO_FLAGS=--keep-up` keeps them and the web console up afterwards (Ctrl-C stops).
+DEMO_FLAGS ?=
 demo: synth console-assets
-	$(PY) -m demo
+	$(PY) -m demo $(DEMO_FLAGS)
 
 # `make sandbox`: the Amazon and Opayo sandboxes in the foreground (Ctrl-C stops both).
 sandbox: $(STAMP)

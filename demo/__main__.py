@@ -54,7 +54,45 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=60.0, help="seconds each batch of orders may take"
     )
+    parser.add_argument(
+        "--keep-up",
+        action="store_true",
+        help="after the table, keep the sandboxes, the local runtime and the web console up "
+        "(until Ctrl-C) to look at the orders the demo ran",
+    )
     return parser.parse_args(argv)
+
+
+KEEP_UP_HINT = (
+    "To look at these orders in the web console, run `make demo DEMO_FLAGS=--keep-up` "
+    "(or `python -m demo --keep-up`): the runtime and the console stay up after the table."
+)
+
+
+def _keep_up(environment: LocalEnvironment) -> None:
+    """The web console on the environment the demo ran, until Ctrl-C."""
+    import threading
+
+    from opayo_fba.cli.local import start_console
+    from opayo_fba.console.assets import AssetsMissing
+
+    urls = environment.urls()
+    server = None
+    try:
+        server, urls["console"] = start_console(environment)
+    except (AssetsMissing, OSError) as error:
+        console.print(f"[yellow]The console is not started: {error}[/yellow]")
+    try:
+        console.print("\nThe demo's runtime stays up:")
+        for name, url in urls.items():
+            console.print(f"[bold]{name:>16}[/bold]  {url}", highlight=False, soft_wrap=True)
+        console.print("Press Ctrl-C to stop.")
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("Stopping.")
+    finally:
+        if server is not None:
+            server.stop()
 
 
 def _run_batch(
@@ -137,7 +175,10 @@ def run(argv: list[str] | None = None) -> int:
             for r in results
         ]
         ctx.close()
-    finally:
+    except BaseException:
+        environment.stop()
+        raise
+    if not args.keep_up:
         environment.stop()
     table = Table(title=f"opayo-fba demo ({time.monotonic() - started:.0f} s)")
     columns = (
@@ -170,9 +211,16 @@ def run(argv: list[str] | None = None) -> int:
     failed = [r for r in results if not r.passed]
     if failed:
         console.print(f"[red]{len(failed)} of {len(results)} orders did not end as expected[/red]")
-        return 1
-    console.print(f"[green]All {len(results)} orders ended as their scenarios expect.[/green]")
-    return 0
+    else:
+        console.print(f"[green]All {len(results)} orders ended as their scenarios expect.[/green]")
+    if args.keep_up:
+        try:
+            _keep_up(environment)
+        finally:
+            environment.stop()
+    else:
+        console.print(KEEP_UP_HINT)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

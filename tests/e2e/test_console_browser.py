@@ -112,6 +112,22 @@ def test_orders_submitted_through_the_api_reach_shipped_on_the_orders_page(
     screenshot(page, "orders")
 
 
+def test_the_settings_page_says_what_to_register_with_opayo(
+    page: Page, console: str, environment: LocalEnvironment
+) -> None:
+    sign_in(page, console)
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+    runtime = environment.runtime
+    assert runtime is not None
+    expect(page.locator("code.webhook").first).to_have_text(
+        re.compile(re.escape(runtime.api_url.rstrip("/")) + r"/webhooks/opayo/\w+")
+    )
+    expect(page.locator('tr[data-job="orders_poller"]')).to_contain_text("rate(5 minutes)")
+    expect(page.locator("#register").locator("..")).to_contain_text("no egress IP")
+    screenshot(page, "settings")
+
+
 def test_the_list_filters_by_status_and_date_and_searches_by_each_id(
     page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
 ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,7 @@ from opayo_fba.cli.stack import (
 
 if TYPE_CHECKING:
     from opayo_fba.console.backend import StackBackend
+    from opayo_fba.console.facts import StackFacts
 
 
 def connect(
@@ -27,11 +28,14 @@ def connect(
     accounts: Mapping[str, Sequence[str]] | None,
     endpoint_url: str | None,
     region: str | None,
+    facts: StackFacts | None = None,
 ) -> StackBackend:
     """The console's backend on `stack_name`: its resources by the locator `status` uses (the
     local runtime's names with an endpoint, else CloudFormation); its seller accounts with
     their marketplaces as given (the stage's configuration, the local template's) or, if
-    None, those the tables name. Raises ops.status.StackNotFound, or botocore's errors."""
+    None, those the tables name; its configuration (`facts`) as given (the local runtime's
+    template) or, on AWS, as CloudFormation holds its template and outputs. Raises
+    ops.status.StackNotFound, or botocore's errors."""
     from opayo_fba.console.backend import StackBackend
     from opayo_fba.ops import status as ops
     from opayo_fba.store.orders import OrderStore
@@ -51,6 +55,8 @@ def connect(
     if accounts is None:
         watermarks = WatermarkStore(dynamodb.Table(resources.connector_state_table))
         accounts = ops.scopes_from_tables(orders, watermarks).accounts
+    if facts is None and endpoint_url is None:
+        facts = deployed_facts(session.client("cloudformation", **kwargs), stack_name)
     return StackBackend(
         stack_name,
         orders,
@@ -61,7 +67,24 @@ def connect(
         queue_names=resources.queue_names,
         # As `opayo-fba dlq redrive`: SQS moves them itself on AWS; moto cannot.
         server_side_redrive=endpoint_url is None,
+        facts=facts,
     )
+
+
+def deployed_facts(cloudformation: Any, stack_name: str) -> StackFacts:
+    """A deployed stack's configuration: its template as CloudFormation processed it, and its
+    outputs (the egress IP, the API's URL)."""
+    import json
+
+    from opayo_fba.console.facts import facts_from_template
+
+    body = cloudformation.get_template(StackName=stack_name, TemplateStage="Processed")[
+        "TemplateBody"
+    ]
+    template = json.loads(body) if isinstance(body, str) else dict(body)
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return facts_from_template(template, outputs)
 
 
 def console(

@@ -115,16 +115,24 @@ def start_console(environment: LocalEnvironment, port: int = 0) -> tuple[Console
     from opayo_fba.cli.console import connect
     from opayo_fba.console.app import create_app
     from opayo_fba.console.assets import ensure_vendored
+    from opayo_fba.console.facts import facts_from_template
     from opayo_fba.console.server import ConsoleServer, console_url, new_token
 
     runtime = environment.runtime
     assert runtime is not None
     ensure_vendored()
+    facts = facts_from_template(
+        json.loads(environment.options.template.read_text(encoding="utf-8")),
+        api_url=runtime.api_url,
+        egress_note="the local runtime calls Opayo's sandbox from this machine: no egress IP "
+        "to register (a deployed stack's is its OpayoEgressIp output)",
+    )
     backend = connect(
         runtime.template.stack_name,
         seller_accounts_in(runtime.template),
         runtime.moto_url,
         environment.options.region,
+        facts,
     )
     token = new_token()
     server = ConsoleServer(create_app(backend, token), port)

@@ -72,7 +72,7 @@ def templates() -> Environment:
 
 def create_app(backend: ConsoleBackend, token: str) -> Starlette:
     """The console on `backend`, opened by `token` (print it in the URL: `/?token=...`)."""
-    from opayo_fba.console.pages import dead_letters, orders
+    from opayo_fba.console.pages import dead_letters, orders, settings
 
     console = Console(backend=backend, sessions=Sessions(token), templates=templates())
 
@@ -93,6 +93,7 @@ def create_app(backend: ConsoleBackend, token: str) -> Starlette:
         Route("/", home),
         *orders.routes(console),
         *dead_letters.routes(console),
+        *settings.routes(console),
         Route("/sign-out", sign_out, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),
     ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
+from opayo_fba.console.facts import StackFacts
 from opayo_fba.model import OrderStatus
 from opayo_fba.ops import dlq
 from opayo_fba.ops.timeline import (
@@ -49,6 +50,10 @@ class ConsoleBackend(Protocol):
 
     def seller_accounts(self) -> Mapping[str, Sequence[str]]:
         """Each seller account with its marketplaces."""
+        ...
+
+    def facts(self) -> StackFacts:
+        """The stack's configuration, as its template says (the Settings page)."""
         ...
 
     def orders(
@@ -89,6 +94,7 @@ class StackBackend:
         sqs: Any | None = None,
         queue_names: frozenset[str] = frozenset(),
         server_side_redrive: bool = False,
+        facts: StackFacts | None = None,
     ) -> None:
         """`stepfunctions` and `sqs` are boto3 clients (None: no saga history, no dead
         letters are shown); `queue_names` are the stack's queues (its locator's);
@@ -102,6 +108,7 @@ class StackBackend:
         self._sqs = sqs
         self._queue_names = queue_names
         self._server_side_redrive = server_side_redrive
+        self._facts = facts or StackFacts(accounts=self._accounts)
 
     @property
     def stack_name(self) -> str:
@@ -109,6 +116,9 @@ class StackBackend:
 
     def seller_accounts(self) -> Mapping[str, Sequence[str]]:
         return self._accounts
+
+    def facts(self) -> StackFacts:
+        return self._facts
 
     def orders(
         self, filters: OrderFilters, limit: int, start_key: dict[str, str] | None
