@@ -53,7 +53,16 @@ def opted_out() -> bool:
 
 # -- what the console's browser tests share ------------------------------------------------
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = PROJECT_ROOT / "docs" / "console"
+# axe-core from its npm package (package.json pins it; `make test` installs it first).
+AXE = PROJECT_ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# What the issue allows none of; axe's "minor" and "moderate" findings are reported, not fatal.
+BLOCKING_IMPACTS = frozenset({"serious", "critical"})
+PHONE = {"width": 390, "height": 844}
+_AXE_RUN = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+    .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(" "))}))"""
 
 
 def origin(url: str) -> str:
@@ -70,7 +79,38 @@ def sign_in(page: Page, console: str) -> None:
     expect(page).to_have_url(re.compile(r"/orders$"))
 
 
+def accessibility_violations(page: Page) -> list[dict[str, object]]:
+    """What axe-core finds on the page as it stands, of serious or critical impact. axe is
+    evaluated through the DevTools protocol, not added as a <script>: the page's
+    Content-Security-Policy stays exactly as the console sends it."""
+    if not AXE.is_file():
+        raise AssertionError(f"no {AXE}: run `npm ci` (make test does)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found: list[dict[str, object]] = page.evaluate(_AXE_RUN)
+    return [v for v in found if v["impact"] in BLOCKING_IMPACTS]
+
+
+def phone_overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than a phone's screen (0: it fits; wide tables
+    scroll inside their own box)."""
+    size = page.viewport_size
+    page.set_viewport_size(PHONE)
+    try:
+        overflow: int = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+    finally:
+        if size is not None:
+            page.set_viewport_size(size)
+    return overflow
+
+
 def screenshot(page: Page, name: str) -> None:
-    """docs/console/<name>.png, the whole page."""
+    """docs/console/<name>.png, the whole page; first every page shown in the docs passes
+    axe-core with no serious or critical violation and fits a phone's width."""
+    violations = accessibility_violations(page)
+    assert not violations, f"{name}: axe-core finds {violations}"
+    assert phone_overflow(page) <= 0, f"{name}: wider than a phone ({PHONE['width']} px)"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -20,7 +20,14 @@ from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from local_runtime.environment import LocalEnvironment
 from opayo_fba.cli.local import start_console
 from opayo_fba.console.server import ConsoleServer
-from tests.e2e.browser import REBOUND_HOST, origin, screenshot, sign_in
+from tests.e2e.browser import (
+    REBOUND_HOST,
+    accessibility_violations,
+    origin,
+    phone_overflow,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -126,6 +133,45 @@ def test_the_settings_page_says_what_to_register_with_opayo(
     expect(page.locator('tr[data-job="orders_poller"]')).to_contain_text("rate(5 minutes)")
     expect(page.locator("#register").locator("..")).to_contain_text("no egress IP")
     screenshot(page, "settings")
+
+
+def test_the_accessibility_checks_find_what_they_are_for(page: Page, console: str) -> None:
+    """Every screenshot first passes axe-core and the phone width (tests/e2e/browser.py):
+    here those checks are shown to fail on a page that breaks them."""
+    sign_in(page, console)
+    assert accessibility_violations(page) == []
+    assert phone_overflow(page) <= 0
+    page.evaluate(
+        """() => {
+            const main = document.querySelector("main");
+            main.append(document.createElement("button"));  // a button with no name
+            const wide = document.createElement("div");
+            wide.textContent = "a line wider than any phone";
+            wide.style.width = "2000px";  // (the CSP refuses a style attribute in markup)
+            main.append(wide);
+        }"""
+    )
+    assert "button-name" in {v["id"] for v in accessibility_violations(page)}
+    assert phone_overflow(page) > 0
+
+
+def test_the_orders_page_works_from_the_keyboard(
+    page: Page, console: str, submitted: dict[str, str]
+) -> None:
+    sign_in(page, console)
+    for _ in range(30):  # Tab through the page's controls, in order, to the search field
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.type") == "search":
+            break
+    else:
+        pytest.fail("the search field cannot be reached with Tab")
+    page.keyboard.type(ORDERS[0])
+    page.keyboard.press("Enter")
+    expect(page.locator(f'tr[data-order-id="{ORDERS[0]}"]')).to_be_visible()
+    link = page.locator(f'tr[data-order-id="{ORDERS[0]}"] a').first
+    link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=re.compile(f"Order {ORDERS[0]}"))).to_be_visible()
 
 
 def test_the_list_filters_by_status_and_date_and_searches_by_each_id(
