@@ -16,8 +16,8 @@ printed, and their ratio (issue target: every handler at or under 1.5x).
 On a shared machine (a VM with neighbours) wall time wanders by a tenth from one run to the
 next, which is the margin the target is about. `--instructions` also counts, with valgrind's
 callgrind, the instructions each import executes (an interpreter importing it and leaving at
-once, less one that imports nothing): the same count on every run whatever else the machine does, so the
-ratio it gives is the one to compare from run to run. Instructions are not time (memory
+once, less one that imports nothing): the same count on every run whatever else the machine
+does, so the ratio it gives is the one to compare from run to run. Instructions are not time (memory
 stalls, file system calls), which is why wall time stays the target's measure.
 
     make synth && .venv/bin/python bench/import_time.py [--runs 5] [--only order_intake,...]

@@ -119,6 +119,25 @@ def test_orders_submitted_through_the_api_reach_shipped_on_the_orders_page(
     screenshot(page, "orders")
 
 
+def test_the_today_page_counts_the_orders_that_shipped_today(
+    page: Page, console: str, submitted: dict[str, str], watched: dict[str, list[Any]]
+) -> None:
+    sign_in(page, console)
+    for order_id in ORDERS:  # shipped, as the Orders page showed
+        expect(page.locator(f'tr[data-order-id="{order_id}"] .status')).to_have_text(
+            "shipped", timeout=SHIPPED_WITHIN_MS
+        )
+    page.get_by_role("link", name="Today").click()
+    expect(page.get_by_role("heading", name=re.compile("^Today"))).to_be_visible()
+    received = int(page.locator('[data-figure="received"]').inner_text())
+    shipped = int(page.locator('[data-figure="shipped"]').inner_text())
+    assert received >= len(ORDERS)
+    assert shipped >= len(ORDERS)
+    expect(page.locator('[data-figure="captured-GBP"]')).to_contain_text("GBP")
+    expect(page.locator("figure.chart svg")).to_have_count(3)
+    screenshot(page, "today")
+
+
 def test_the_settings_page_says_what_to_register_with_opayo(
     page: Page, console: str, environment: LocalEnvironment
 ) -> None:

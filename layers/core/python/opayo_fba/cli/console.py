@@ -52,8 +52,8 @@ def connect(
     )
     resources = locator.locate(stack_name)
     orders = OrderStore(dynamodb.Table(resources.orders_table))
+    watermarks = WatermarkStore(dynamodb.Table(resources.connector_state_table))
     if accounts is None:
-        watermarks = WatermarkStore(dynamodb.Table(resources.connector_state_table))
         accounts = ops.scopes_from_tables(orders, watermarks).accounts
     if facts is None and endpoint_url is None:
         facts = deployed_facts(session.client("cloudformation", **kwargs), stack_name)
@@ -68,6 +68,7 @@ def connect(
         # As `opayo-fba dlq redrive`: SQS moves them itself on AWS; moto cannot.
         server_side_redrive=endpoint_url is None,
         facts=facts,
+        watermarks=watermarks,
     )
 
 

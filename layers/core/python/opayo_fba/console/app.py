@@ -72,7 +72,7 @@ def templates() -> Environment:
 
 def create_app(backend: ConsoleBackend, token: str) -> Starlette:
     """The console on `backend`, opened by `token` (print it in the URL: `/?token=...`)."""
-    from opayo_fba.console.pages import dead_letters, orders, settings
+    from opayo_fba.console.pages import dead_letters, orders, settings, today
 
     console = Console(backend=backend, sessions=Sessions(token), templates=templates())
 
@@ -91,6 +91,7 @@ def create_app(backend: ConsoleBackend, token: str) -> Starlette:
 
     routes = [
         Route("/", home),
+        *today.routes(console),
         *orders.routes(console),
         *dead_letters.routes(console),
         *settings.routes(console),

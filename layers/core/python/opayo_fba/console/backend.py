@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from opayo_fba.console.facts import StackFacts
 from opayo_fba.model import OrderStatus
 from opayo_fba.ops import dlq
+from opayo_fba.ops.status import LastPoll, VendorHolds, last_polls, open_authorisations
 from opayo_fba.ops.timeline import (
     TimelineEntry,
     execution_arn,
@@ -23,6 +24,7 @@ from opayo_fba.ops.timeline import (
     saga_attempts,
 )
 from opayo_fba.store.orders import OrderPage, OrderRecord, OrderStore
+from opayo_fba.store.watermarks import WatermarkStore
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,14 @@ class ConsoleBackend(Protocol):
         """The orders `text` names: as order id, vendorTxCode or sellerFulfillmentOrderId."""
         ...
 
+    def open_authorisations(self) -> list[VendorHolds]:
+        """Per vendor, the Deferred authorisations still held (as `opayo-fba status`)."""
+        ...
+
+    def last_polls(self) -> list[LastPoll]:
+        """When each poller last advanced its watermark, per account and vendor."""
+        ...
+
     def order(self, order_id: str) -> OrderRecord | None: ...
 
     def saga_history(self, record: OrderRecord) -> SagaHistory: ...
@@ -95,6 +105,7 @@ class StackBackend:
         queue_names: frozenset[str] = frozenset(),
         server_side_redrive: bool = False,
         facts: StackFacts | None = None,
+        watermarks: WatermarkStore | None = None,
     ) -> None:
         """`stepfunctions` and `sqs` are boto3 clients (None: no saga history, no dead
         letters are shown); `queue_names` are the stack's queues (its locator's);
@@ -109,6 +120,7 @@ class StackBackend:
         self._queue_names = queue_names
         self._server_side_redrive = server_side_redrive
         self._facts = facts or StackFacts(accounts=self._accounts)
+        self._watermarks = watermarks
 
     @property
     def stack_name(self) -> str:
@@ -153,6 +165,14 @@ class StackBackend:
 
     def order(self, order_id: str) -> OrderRecord | None:
         return self._orders.find(order_id)
+
+    def open_authorisations(self) -> list[VendorHolds]:
+        return open_authorisations(self._orders, self._facts.vendors)
+
+    def last_polls(self) -> list[LastPoll]:
+        if self._watermarks is None:
+            return []
+        return last_polls(self._watermarks, [*self._accounts, *self._facts.vendors])
 
     def saga_history(self, record: OrderRecord) -> SagaHistory:
         if self._stepfunctions is None or not self._state_machines:
