@@ -178,3 +178,16 @@ def test_an_unknown_account_is_a_400_with_the_reason(client: httpx.Client) -> No
     assert page.status_code == 400
     assert "seller accounts (uk-main, eu-main)" in page.text
     assert "<nope>" not in page.text
+
+
+def test_find_many_reads_every_existing_order_in_batches_of_a_hundred() -> None:
+    with mock_aws():
+        store = OrderStore(create_orders_table("OpayoFba-dev-OrdersTable"))
+        ids = [f"M-{n:03d}" for n in range(230)]
+        for order_id in ids:
+            store.create(_record(order_id, NOW))
+        asked = [*ids, "NOT-THERE", ids[0]]
+        found = store.find_many(asked)
+    assert sorted(found) == sorted(f"order#{i}" for i in ids)
+    assert all(found[f"order#{i}"].order_id == i for i in ids)
+    assert {r.version for r in found.values()} == {1}

@@ -69,6 +69,7 @@ ACCOUNT_ATTRIBUTE = "account"
 RECEIVED_AT_ATTRIBUTE = "receivedAt"
 MARKETPLACE_ATTRIBUTE = "marketplaceId"
 MAX_UPDATE_ATTEMPTS = 5
+BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
 
 PaymentSource = Literal["pi", "server"]
 
@@ -429,12 +430,36 @@ class OrderStore:
             if len(keys) >= limit:
                 break
             kwargs["ExclusiveStartKey"] = last
-        records = []
-        for key in keys:
-            record = self.find(key["pk"].removeprefix(ORDER_KEY_PREFIX))
-            if record is not None:
-                records.append(record)
+        found = self.find_many([key["pk"].removeprefix(ORDER_KEY_PREFIX) for key in keys])
+        records = [found[k["pk"]] for k in keys if k["pk"] in found]
         return OrderPage(records=records, next_key=next_key)
+
+    def find_many(self, order_ids: list[str]) -> dict[str, OrderRecord]:
+        """The orders of `order_ids` that exist, by key (`order#<id>`), read consistently with
+        BatchGetItem (100 keys a request; what DynamoDB leaves unprocessed is asked again,
+        a bounded number of times, then read one by one)."""
+        found: dict[str, OrderRecord] = {}
+        client = self._table.meta.client
+        name = self._table.name
+        unique = list(dict.fromkeys(order_ids))
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            pending = [self._key(i) for i in unique[start : start + BATCH_GET_KEYS]]
+            for _ in range(MAX_UPDATE_ATTEMPTS):
+                if not pending:
+                    break
+                reply = client.batch_get_item(
+                    RequestItems={name: {"Keys": pending, "ConsistentRead": True}}
+                )
+                for item in reply.get("Responses", {}).get(name, []):
+                    record = OrderRecord.model_validate_json(item["record"])
+                    record.version = int(item["version"])
+                    found[str(item["pk"])] = record
+                pending = reply.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
+            for key in pending:  # DynamoDB kept refusing them: one at a time
+                record = self.find(str(key["pk"]).removeprefix(ORDER_KEY_PREFIX))
+                if record is not None:
+                    found[str(key["pk"])] = record
+        return found
 
     def held_index_summary(self, held_vendor: str) -> tuple[int, datetime | None]:
         """How many items sit under `held_vendor` in the sparse held-authorisation index

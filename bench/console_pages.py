@@ -1,0 +1,211 @@
+"""Benchmark: each console page against the local runtime holding 10,000 orders.
+
+Starts the local runtime on the synthesized template (both sandboxes, moto, the functions),
+writes `--orders` orders into its orders table through OrderStore (one seller account,
+received over the last 30 days, a mix of statuses, captures and refunds), starts the console
+as `opayo-fba local up` does and times, over HTTP as a browser asks, each page `--runs`
+times: median and 95th percentile of the whole response (issue 16: every page under 300 ms).
+Beside them, what a user would run instead for the same facts: `opayo-fba status`'s gathering
+(ops.status.gather_status) for the Today page, and the API's `GET /orders/{id}` for an order.
+
+    make synth && .venv/bin/python bench/console_pages.py [--orders 10000] [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
+
+TARGET_MS = 300.0
+STATUSES = ("shipped", "shipped", "shipped", "delivered", "payment_failed", "cancelled")
+
+
+def _seed(store: object, account: str, marketplace: str, count: int, now: datetime) -> list[str]:
+    from opayo_fba.model import Customer, Money, Order, OrderStatus
+    from opayo_fba.store.orders import HistoryEntry, OrderRecord, OrderStore
+
+    assert isinstance(store, OrderStore)
+    template = Order.model_validate(
+        {
+            "order_id": "B-0",
+            "channel": "web",
+            "placed_at": now.isoformat(),
+            "currency": "GBP",
+            "marketplace_id": marketplace,
+            "shipping_address": {
+                "name": "Jane Doe",
+                "line1": "88 Acacia Avenue",
+                "city": "London",
+                "postal_code": "SW1A 1AA",
+                "country_code": "GB",
+            },
+            "lines": [
+                {
+                    "sku": "OPF-MUG-BLUE",
+                    "quantity": 2,
+                    "unit_price": {"amount": 1299, "currency": "GBP"},
+                }
+            ],
+            "totals": {"grand_total": {"amount": 2598, "currency": "GBP"}},
+        }
+    )
+    ids = [f"B-{n:05d}" for n in range(count)]
+
+    def write(n: int) -> None:
+        received = now - timedelta(seconds=(30 * 86400 - 60) * n / max(count, 1))
+        status = OrderStatus(STATUSES[n % len(STATUSES)])
+        order = template.model_copy(
+            update={
+                "order_id": ids[n],
+                "placed_at": received,
+                "customer": Customer(first_name="Jane", last_name=f"Doe{n}", email="j@e.com"),
+            }
+        )
+        store.create(
+            OrderRecord(
+                order=order,
+                seller_account=account,
+                vendor="sandboxvendor",
+                status=status,
+                captured=Money(amount=2598, currency="GBP")
+                if status.value != "cancelled"
+                else None,
+                outcome="merchant_cancelled" if status.value == "cancelled" else None,
+                history=[HistoryEntry(at=received, event="received")],
+            )
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(count)))
+    return ids
+
+
+def _ok(response: object) -> None:
+    import httpx
+
+    assert isinstance(response, httpx.Response)
+    if response.status_code != 200:
+        raise SystemExit(f"{response.request.url}: {response.status_code} {response.text[:300]}")
+
+
+def _timed(call: Callable[[], object], runs: int) -> tuple[float, float]:
+    samples = []
+    call()  # warm: the first request of a page builds its models and templates
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--template", type=Path)
+    args = parser.parse_args()
+
+    import boto3
+    import httpx
+
+    from local_runtime.environment import EnvironmentOptions, LocalEnvironment
+    from local_runtime.runtime import find_template
+    from local_runtime.seeds import seller_accounts_in
+    from opayo_fba.cli.local import start_console
+    from opayo_fba.ops import status as ops
+    from opayo_fba.store.orders import OrderStore
+    from opayo_fba.store.watermarks import WatermarkStore
+
+    template = args.template or find_template(ROOT / "cdk.out")
+    options = EnvironmentOptions(template=template, run_schedules=False)
+    with LocalEnvironment(options) as environment:
+        runtime = environment.runtime
+        assert runtime is not None
+        accounts = seller_accounts_in(runtime.template)
+        account, marketplaces = next(iter(accounts.items()))
+        session = boto3.Session(
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",  # noqa: S106 - moto's, not a secret
+            region_name=options.region,
+        )
+        dynamodb = session.resource("dynamodb", endpoint_url=runtime.moto_url)
+        sqs = session.client("sqs", endpoint_url=runtime.moto_url)
+        resources = ops.LocalRuntimeLocator(
+            session.client("dynamodb", endpoint_url=runtime.moto_url),
+            sqs,
+            session.client("stepfunctions", endpoint_url=runtime.moto_url),
+        ).locate(runtime.template.stack_name)
+        store = OrderStore(dynamodb.Table(resources.orders_table))
+        now = datetime.now(UTC)
+        started = time.perf_counter()
+        ids = _seed(store, account, marketplaces[0], args.orders, now)
+        print(f"{args.orders} orders written in {time.perf_counter() - started:.0f} s")
+        server, url = start_console(environment)
+        base = url.split("/?")[0]
+        try:
+            with (
+                httpx.Client(follow_redirects=True, timeout=120) as browser,
+                httpx.Client(base_url=runtime.api_url, timeout=120) as api,
+            ):
+                browser.get(url).raise_for_status()
+                some = ids[len(ids) // 2]
+                pages = {
+                    "Today": "/today",
+                    "Orders (first page)": "/orders",
+                    "Orders, status shipped": "/orders?status=shipped",
+                    "Orders, search by id": f"/orders?q={some}",
+                    "An order's page": f"/orders/{some}",
+                    "Dead letters": "/dead-letters",
+                    "Settings": "/settings",
+                }
+                rows = []
+                for name, path in pages.items():
+
+                    def get(path: str = path) -> None:
+                        browser.get(base + path).raise_for_status()
+
+                    rows.append((name, *_timed(get, args.runs)))
+                watermarks = WatermarkStore(dynamodb.Table(resources.connector_state_table))
+                scopes = ops.Scopes(accounts={account: marketplaces}, vendors=[], source="bench")
+                instead = {
+                    "`opayo-fba status` (gather_status)": lambda: ops.gather_status(
+                        resources,
+                        scopes,
+                        orders=store,
+                        watermarks=watermarks,
+                        sqs=sqs,
+                        since=now - timedelta(days=30),
+                        now=now,
+                    ),
+                    "API GET /orders/{id}": lambda: _ok(api.get(f"/orders/{some}")),
+                }
+                other = [(name, *_timed(call, args.runs)) for name, call in instead.items()]
+        finally:
+            server.stop()
+    print(f"console pages, {args.orders} orders, {args.runs} runs each (ms):")
+    print(f"{'page':40} {'median':>8} {'p95':>8}")
+    for name, median, p95 in rows:
+        flag = "" if p95 < TARGET_MS else f"  over {TARGET_MS:.0f} ms"
+        print(f"{name:40} {median:8.0f} {p95:8.0f}{flag}")
+    print("what a user would run instead:")
+    for name, median, p95 in other:
+        print(f"{name:40} {median:8.0f} {p95:8.0f}")
+    over = [name for name, _, p95 in rows if p95 >= TARGET_MS]
+    print(
+        f"{len(rows) - len(over)} of {len(rows)} pages under {TARGET_MS:.0f} ms at p95"
+        + (f"; over: {', '.join(over)}" if over else "")
+    )
+
+
+if __name__ == "__main__":
+    main()
