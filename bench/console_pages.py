@@ -30,34 +30,12 @@ STATUSES = ("shipped", "shipped", "shipped", "delivered", "payment_failed", "can
 
 
 def _seed(store: object, account: str, marketplace: str, count: int, now: datetime) -> list[str]:
+    from demo.scenarios import sample_order
     from opayo_fba.model import Customer, Money, Order, OrderStatus
     from opayo_fba.store.orders import HistoryEntry, OrderRecord, OrderStore
 
     assert isinstance(store, OrderStore)
-    template = Order.model_validate(
-        {
-            "order_id": "B-0",
-            "channel": "web",
-            "placed_at": now.isoformat(),
-            "currency": "GBP",
-            "marketplace_id": marketplace,
-            "shipping_address": {
-                "name": "Jane Doe",
-                "line1": "88 Acacia Avenue",
-                "city": "London",
-                "postal_code": "SW1A 1AA",
-                "country_code": "GB",
-            },
-            "lines": [
-                {
-                    "sku": "OPF-MUG-BLUE",
-                    "quantity": 2,
-                    "unit_price": {"amount": 1299, "currency": "GBP"},
-                }
-            ],
-            "totals": {"grand_total": {"amount": 2598, "currency": "GBP"}},
-        }
-    )
+    template = Order.model_validate({**sample_order("B-0"), "marketplace_id": marketplace})
     ids = [f"B-{n:05d}" for n in range(count)]
 
     def write(n: int) -> None:
