@@ -456,9 +456,9 @@ class OrderStore:
                     found[str(item["pk"])] = record
                 pending = reply.get("UnprocessedKeys", {}).get(name, {}).get("Keys", [])
             for key in pending:  # DynamoDB kept refusing them: one at a time
-                record = self.find(str(key["pk"]).removeprefix(ORDER_KEY_PREFIX))
-                if record is not None:
-                    found[str(key["pk"])] = record
+                alone = self.find(str(key["pk"]).removeprefix(ORDER_KEY_PREFIX))
+                if alone is not None:
+                    found[str(key["pk"])] = alone
         return found
 
     def held_index_summary(self, held_vendor: str) -> tuple[int, datetime | None]:
