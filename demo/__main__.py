@@ -25,9 +25,9 @@ from demo.scenarios import (
     ScenarioResult,
     after_the_sale,
     delivery,
-    finished,
     judge,
     scenarios,
+    settled,
     wait_for,
 )
 from local_runtime.environment import EnvironmentOptions, LocalEnvironment
@@ -103,13 +103,14 @@ def _run_batch(
         scenario.start(ctx, scenario)
     deadline = time.monotonic() + timeout
     pending = list(batch)
+    nudged: set[str] = set()
     while pending and time.monotonic() < deadline:
         for scenario in list(pending):
-            order = wait_for(ctx, scenario, time.monotonic() + 0.05)
+            order = wait_for(ctx, scenario, time.monotonic() + 0.05, nudged)
             progress.update(
                 tasks[scenario.order_id], description=f"{scenario.name} [{order.get('status')}]"
             )
-            if finished(order):
+            if settled(scenario, order, nudged):
                 progress.update(tasks[scenario.order_id], completed=1)
                 pending.remove(scenario)
     return [judge(ctx, s) for s in batch]

@@ -621,13 +621,26 @@ def judge(ctx: DemoContext, scenario: Scenario) -> ScenarioResult:
     return result
 
 
-def wait_for(ctx: DemoContext, scenario: Scenario, deadline: float) -> dict[str, Any]:
-    nudged = scenario.nudge is None
-    while time.monotonic() < deadline:
+def settled(scenario: Scenario, order: dict[str, Any], nudged: set[str]) -> bool:
+    """Ended, and its nudge (if it has one) has done its work: an order that ships before
+    its return was asked for has not ended its scenario."""
+    ready = scenario.nudge is None or scenario.order_id in nudged
+    return ready and finished(order)
+
+
+def wait_for(
+    ctx: DemoContext, scenario: Scenario, deadline: float, nudged: set[str] | None = None
+) -> dict[str, Any]:
+    """The order once `settled`, or as it stands at `deadline`. Every look at the order gives
+    its nudge a chance, the last one too; `nudged` (the ids whose nudge has done its work)
+    carries that across calls, so a caller polling in short slices neither misses the moment
+    nor nudges twice."""
+    done: set[str] = set() if nudged is None else nudged
+    while True:
         order = ctx.order(scenario.order_id)
-        if not nudged and order and scenario.nudge is not None:
-            nudged = scenario.nudge(ctx, scenario, order)
-        if finished(order):
+        nudge = None if scenario.order_id in done or not order else scenario.nudge
+        if nudge is not None and nudge(ctx, scenario, order):
+            done.add(scenario.order_id)
+        if settled(scenario, order, done) or time.monotonic() >= deadline:
             return order
         time.sleep(0.1)
-    return ctx.order(scenario.order_id)
