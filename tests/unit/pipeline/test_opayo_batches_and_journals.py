@@ -163,7 +163,9 @@ def test_a_journal_run_reconciles_everything_ready_and_announces_it(
     assert run is not None
     assert set(run.inputs) == {settlement_key, batch_key}
     assert run.entry_count >= 2
-    assert set(run.outputs) == {"journal.csv", "journal.json", "exceptions.csv"}
+    assert set(run.outputs) == {"journal.csv", "journal.json", "exceptions.csv", "report.html"}
+    report = s3.get_object(Bucket=REPORTS_BUCKET, Key=run.outputs["report.html"].split("/", 3)[3])
+    assert b"Reconciliation report" in report["Body"].read()
     journal = json.loads(
         s3.get_object(Bucket=REPORTS_BUCKET, Key=run.outputs["journal.json"].split("/", 3)[3])[
             "Body"

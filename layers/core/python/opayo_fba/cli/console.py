@@ -19,8 +19,9 @@ from opayo_fba.cli.stack import (
 )
 
 if TYPE_CHECKING:
-    from opayo_fba.console.backend import StackBackend
+    from opayo_fba.console.backend import JournalAccess, StackBackend
     from opayo_fba.console.facts import StackFacts
+    from opayo_fba.ops.status import StackResources
 
 
 def connect(
@@ -45,9 +46,16 @@ def connect(
     dynamodb = session.resource("dynamodb", **kwargs)
     stepfunctions = session.client("stepfunctions", **kwargs)
     sqs = session.client("sqs", **kwargs)
+    local = endpoint_url is not None
     locator: ops.StackLocator = (
-        ops.LocalRuntimeLocator(session.client("dynamodb", **kwargs), sqs, stepfunctions)
-        if endpoint_url is not None
+        ops.LocalRuntimeLocator(
+            session.client("dynamodb", **kwargs),
+            sqs,
+            stepfunctions,
+            s3=session.client("s3", **kwargs),
+            events=session.client("events", **kwargs),
+        )
+        if local
         else ops.CloudFormationLocator(session.client("cloudformation", **kwargs))
     )
     resources = locator.locate(stack_name)
@@ -69,6 +77,43 @@ def connect(
         server_side_redrive=endpoint_url is None,
         facts=facts,
         watermarks=watermarks,
+        journals=_journal_access(session, kwargs, resources, local),
+    )
+
+
+def _journal_access(
+    session: Any, kwargs: dict[str, Any], resources: StackResources, local: bool
+) -> JournalAccess | None:
+    """The Reconciliation page's access: the stack's report archive, and against the local
+    runtime also what a run on uploaded files needs (the ledger, the bus, the orders and the
+    packaged chart of accounts; a deployed stack journals what its schedules fetch)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from opayo_fba.console.backend import JournalAccess
+    from opayo_fba.jobs.archive import ReportArchive
+
+    if resources.reports_bucket is None:
+        return None
+    archive = ReportArchive(session.client("s3", **kwargs), resources.reports_bucket)
+    try:
+        operator = str(session.client("sts", **kwargs).get_caller_identity()["Arn"])
+    except (BotoCoreError, ClientError):
+        operator = "an operator whose AWS identity could not be read"
+    if not local or resources.event_bus is None:
+        return JournalAccess(archive, operator)
+    from opayo_fba.reconcile.config import default_config_path, load_config
+    from opayo_fba.store.events import EventBridgePublisher
+    from opayo_fba.store.order_export import OrderExportStore
+    from opayo_fba.store.report_requests import ReportLedger
+
+    dynamodb = session.resource("dynamodb", **kwargs)
+    return JournalAccess(
+        archive,
+        operator,
+        ledger=ReportLedger(dynamodb.Table(resources.connector_state_table)),
+        events=EventBridgePublisher(resources.event_bus, session.client("events", **kwargs)),
+        orders=OrderExportStore(dynamodb.Table(resources.orders_table)),
+        config=load_config(default_config_path()),
     )
 
 

@@ -72,7 +72,7 @@ def templates() -> Environment:
 
 def create_app(backend: ConsoleBackend, token: str) -> Starlette:
     """The console on `backend`, opened by `token` (print it in the URL: `/?token=...`)."""
-    from opayo_fba.console.pages import dead_letters, orders, settings, today
+    from opayo_fba.console.pages import dead_letters, orders, reconciliation, settings, today
 
     console = Console(backend=backend, sessions=Sessions(token), templates=templates())
 
@@ -94,6 +94,7 @@ def create_app(backend: ConsoleBackend, token: str) -> Starlette:
         *today.routes(console),
         *orders.routes(console),
         *dead_letters.routes(console),
+        *reconciliation.routes(console),
         *settings.routes(console),
         Route("/sign-out", sign_out, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static"),

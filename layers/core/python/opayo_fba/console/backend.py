@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opayo_fba.console.facts import StackFacts
 from opayo_fba.model import OrderStatus
 from opayo_fba.ops import dlq
+from opayo_fba.ops import journal_runs as runs
 from opayo_fba.ops.status import LastPoll, VendorHolds, last_polls, open_authorisations
 from opayo_fba.ops.timeline import (
     TimelineEntry,
@@ -25,6 +26,13 @@ from opayo_fba.ops.timeline import (
 )
 from opayo_fba.store.orders import OrderPage, OrderRecord, OrderStore
 from opayo_fba.store.watermarks import WatermarkStore
+
+if TYPE_CHECKING:
+    from opayo_fba.jobs.archive import ReportArchive
+    from opayo_fba.reconcile.config import ReconcileConfig
+    from opayo_fba.saga.ports import EventPort
+    from opayo_fba.store.order_export import OrderExportStore
+    from opayo_fba.store.report_requests import ReportLedger
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,33 @@ class ConsoleBackend(Protocol):
         LookupError if that one is not there; ValueError if the queue has no single source."""
         ...
 
+    def journal_runs(self, limit: int) -> list[runs.RunSummary] | None:
+        """The newest journal runs, newest first; None if the stack's archive was not found."""
+        ...
+
+    def journal_run(self, run_id: str) -> runs.RunSummary | None: ...
+
+    def journal_file(self, run: runs.RunSummary, name: str) -> bytes | None: ...
+
+    def run_exceptions(self, run: runs.RunSummary) -> list[runs.RunException]: ...
+
+    def exception_decisions(self, run: runs.RunSummary) -> dict[int, runs.ExceptionDecision]: ...
+
+    def decide(
+        self, run: runs.RunSummary, number: int, decision: str, note: str, match: int | None
+    ) -> runs.ExceptionDecision:
+        """Record it (ValueError with the reason, nothing recorded, for a bad one)."""
+        ...
+
+    @property
+    def runs_on_uploads(self) -> str | None:
+        """Why a run cannot be started on uploaded files here (None: it can)."""
+        ...
+
+    def reconcile_uploads(self, uploads: Sequence[runs.Upload]) -> runs.UploadRun:
+        """ops.journal_runs.reconcile_uploads on this stack (MalformedInputError, ValueError)."""
+        ...
+
 
 class StackBackend:
     def __init__(
@@ -106,6 +141,7 @@ class StackBackend:
         server_side_redrive: bool = False,
         facts: StackFacts | None = None,
         watermarks: WatermarkStore | None = None,
+        journals: JournalAccess | None = None,
     ) -> None:
         """`stepfunctions` and `sqs` are boto3 clients (None: no saga history, no dead
         letters are shown); `queue_names` are the stack's queues (its locator's);
@@ -121,6 +157,7 @@ class StackBackend:
         self._server_side_redrive = server_side_redrive
         self._facts = facts or StackFacts(accounts=self._accounts)
         self._watermarks = watermarks
+        self._journals = journals
 
     @property
     def stack_name(self) -> str:
@@ -214,3 +251,80 @@ class StackBackend:
         if message_id is not None:
             return dlq.redrive_message(self._sqs, queue, message_id)
         return dlq.redrive(self._sqs, queue, server_side=self._server_side_redrive)
+
+    def journal_runs(self, limit: int) -> list[runs.RunSummary] | None:
+        if self._journals is None:
+            return None
+        return runs.list_runs(self._journals.archive, limit)
+
+    def journal_run(self, run_id: str) -> runs.RunSummary | None:
+        if self._journals is None:
+            return None
+        return runs.find_run(self._journals.archive, run_id)
+
+    def journal_file(self, run: runs.RunSummary, name: str) -> bytes | None:
+        assert self._journals is not None
+        return runs.run_file(self._journals.archive, run, name)
+
+    def run_exceptions(self, run: runs.RunSummary) -> list[runs.RunException]:
+        assert self._journals is not None
+        return runs.run_exceptions(self._journals.archive, run)
+
+    def exception_decisions(self, run: runs.RunSummary) -> dict[int, runs.ExceptionDecision]:
+        assert self._journals is not None
+        return runs.decisions(self._journals.archive, run)
+
+    def decide(
+        self, run: runs.RunSummary, number: int, decision: str, note: str, match: int | None
+    ) -> runs.ExceptionDecision:
+        assert self._journals is not None
+        return runs.record_decision(
+            self._journals.archive,
+            run,
+            number,
+            decision,
+            note=note,
+            match=match,
+            decided_by=self._journals.operator,
+        )
+
+    @property
+    def runs_on_uploads(self) -> str | None:
+        j = self._journals
+        if j is None:
+            return "this stack's reports bucket was not found"
+        if j.config is None:
+            return (
+                "runs start on uploaded files against the local runtime only; a deployed "
+                "stack journals what its schedules fetch"
+            )
+        if j.ledger is None or j.events is None:
+            return "this stack's report ledger or event bus was not found"
+        return None
+
+    def reconcile_uploads(self, uploads: Sequence[runs.Upload]) -> runs.UploadRun:
+        j = self._journals
+        why = self.runs_on_uploads
+        if why is not None or j is None or j.config is None:
+            raise ValueError(why or "no journal access")
+        assert j.ledger is not None
+        assert j.events is not None
+        from opayo_fba.jobs.order_book import order_book
+
+        book = order_book(j.orders.all_orders()) if j.orders is not None else None
+        return runs.reconcile_uploads(uploads, j.ledger, j.archive, j.config, j.events, orders=book)
+
+
+@dataclass(frozen=True)
+class JournalAccess:
+    """What the Reconciliation page reads and writes: the report archive (runs, their files,
+    decisions), and to start a run on uploaded files (the local runtime only, where `config`
+    is the chart of accounts): the report ledger, the bus and the orders (the order book)."""
+
+    archive: ReportArchive
+    operator: str
+    """Who decides, as recorded with each decision (the caller's AWS identity)."""
+    ledger: ReportLedger | None = None
+    events: EventPort | None = None
+    orders: OrderExportStore | None = None
+    config: ReconcileConfig | None = None

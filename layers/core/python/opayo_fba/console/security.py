@@ -13,7 +13,10 @@ In order:
 4. Every request that may change something (POST, PUT, PATCH, DELETE) must come from a page
    of the console itself: its Origin header is this Host, and it carries the session's CSRF
    token (the `csrf_token` form field, or the X-CSRF-Token header htmx sends), compared with
-   hmac.compare_digest. Else 403, before the route runs.
+   hmac.compare_digest. Else 403, before the route runs. A multipart form (the one upload,
+   of settlement and batch files) carries the token as its first field: the guard reads
+   only as far as that field, and the whole body may be up to MAX_UPLOAD_BYTES (past it the
+   request is cut off) where any other form is refused past MAX_FORM_BYTES.
 5. Every response carries a Content-Security-Policy that allows scripts, styles and images
    from the console only (no inline script or style, no eval), no framing, no Referer to
    another site, and no caching.
@@ -37,6 +40,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_FORM_BYTES = 64 * 1024
+MAX_UPLOAD_BYTES = 128 * 1024 * 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -185,6 +189,9 @@ class ConsoleGuard:
                 403,
                 False,
             ), receive
+        content_type = headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data") and CSRF_HEADER not in headers:
+            return await self._check_upload(receive, headers, content_type, session)
         body, receive = await _read_body(receive)
         if body is None:
             return self.refuse("That form is too large.", 413, False), receive
@@ -202,6 +209,91 @@ class ConsoleGuard:
                 False,
             ), receive
         return None, receive
+
+    async def _check_upload(
+        self, receive: Receive, headers: dict[str, str], content_type: str, session: str
+    ) -> tuple[Response | None, Receive]:
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+            limit = MAX_UPLOAD_BYTES // (1024 * 1024)
+            return self.refuse(f"Those files are over {limit} MB together.", 413, False), receive
+        boundary = _boundary(content_type)
+        head, receive = await _read_head(_capped(receive, MAX_UPLOAD_BYTES), MAX_FORM_BYTES)
+        offered = _first_field(head, boundary, CSRF_FIELD) if boundary else None
+        if offered is None or not self.sessions.csrf_matches(session, offered):
+            return self.refuse(
+                "That upload was not sent by this console's page (its CSRF token is missing, "
+                "wrong, or not the form's first field). Reload the page and try again.",
+                403,
+                False,
+            ), receive
+        return None, receive
+
+
+def _boundary(content_type: str) -> bytes | None:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.strip().partition("=")
+        if name.lower() == "boundary" and value:
+            return value.strip('"').encode("latin-1")
+    return None
+
+
+def _first_field(head: bytes, boundary: bytes, name: str) -> str | None:
+    """The value of the multipart body's first part, if that part is the field `name`."""
+    opening = b"--" + boundary + b"\r\n"
+    if not head.startswith(opening):
+        return None
+    headers, found, rest = head[len(opening) :].partition(b"\r\n\r\n")
+    if not found:
+        return None
+    disposition = next(
+        (h for h in headers.split(b"\r\n") if h.lower().startswith(b"content-disposition:")),
+        b"",
+    )
+    if f'name="{name}"'.encode() not in disposition or b"filename=" in disposition:
+        return None
+    value, found, _ = rest.partition(b"\r\n--" + boundary)
+    return value.decode("utf-8", "replace") if found else None
+
+
+def _capped(receive: Receive, limit: int) -> Receive:
+    """`receive`, ending the request (as a disconnect) once its body passes `limit` bytes."""
+    size = 0
+
+    async def capped() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                return {"type": "http.disconnect"}
+        return message
+
+    return capped
+
+
+async def _read_head(receive: Receive, length: int) -> tuple[bytes, Receive]:
+    """At least the first `length` bytes of the body (less if it is shorter), and a `receive`
+    that replays them before the rest of the body."""
+    chunks: list[Message] = []
+    size = 0
+    while size < length:
+        message = await receive()
+        chunks.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    head = b"".join(m.get("body", b"") for m in chunks if m["type"] == "http.request")
+    pending = list(chunks)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return head, replay
 
 
 async def _read_body(receive: Receive) -> tuple[bytes | None, Receive]:

@@ -111,6 +111,30 @@ class ReportArchive:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
         return key
 
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object whole (for the small files a journal run writes); None if absent."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            return bytes(body.read())
+        finally:
+            body.close()
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        """Every key under `prefix`, in S3's (lexicographic) order."""
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield str(item["Key"])
+
     def chunks(self, key: str) -> Iterator[bytes]:
         """The object's bytes, chunk by chunk."""
         body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]

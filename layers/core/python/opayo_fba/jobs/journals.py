@@ -31,10 +31,11 @@ from opayo_fba.reconcile.outputs import (
     write_journal_csv,
     write_journal_json,
 )
+from opayo_fba.reconcile.report import render_report
 from opayo_fba.saga.ports import EventPort
 from opayo_fba.store.report_requests import ReportEntry, ReportLedger
 
-JOURNAL_FILES = ("journal.csv", "journal.json", "exceptions.csv")
+JOURNAL_FILES = ("journal.csv", "journal.json", "exceptions.csv", "report.html")
 LEASE = timedelta(minutes=15)
 """Longer than any run can take (the Lambdas stop at 5 minutes); a crashed run's lease expires."""
 
@@ -139,6 +140,7 @@ def _journal(
             ("journal.csv", journal_csv, "text/csv; charset=utf-8"),
             ("journal.json", journal_json, "application/json"),
             ("exceptions.csv", exceptions, "text/csv; charset=utf-8"),
+            ("report.html", io.StringIO(render_report(result)), "text/html; charset=utf-8"),
         ):
             key = archive.put_bytes(
                 journal_key(run, day, name),

@@ -23,6 +23,8 @@ from opayo_fba.store.watermarks import WatermarkStore
 
 ORDERS_TABLE_LOGICAL_ID = "OrdersTable"
 CONNECTOR_STATE_TABLE_LOGICAL_ID = "ConnectorStateTable"
+REPORTS_BUCKET_LOGICAL_ID = "ReportsBucket"
+EVENT_BUS_LOGICAL_ID = "CanonicalEventsBus"
 # The watermarks kept per Opayo vendor; every other one is kept per seller account.
 VENDOR_WATERMARKS = frozenset({"opayo-batches"})
 
@@ -39,6 +41,10 @@ class StackResources:
     queue_names: frozenset[str]
     # The stack's state machines (ARNs): the console reads an order's saga executions there.
     state_machine_arns: tuple[str, ...] = ()
+    # The report archive (its journal runs) and the canonical bus (JournalEntriesReady): the
+    # console's Reconciliation page; None where a locator was not asked to find them.
+    reports_bucket: str | None = None
+    event_bus: str | None = None
 
 
 class StackLocator(Protocol):
@@ -68,6 +74,7 @@ class CloudFormationLocator:
         tables: dict[str, str] = {}
         queues: set[str] = set()
         state_machines: list[str] = []
+        named: dict[str, str] = {}
         try:
             pages = self._cloudformation.get_paginator("list_stack_resources").paginate(
                 StackName=stack_name
@@ -83,6 +90,8 @@ class CloudFormationLocator:
                         queues.add(physical.rsplit("/", 1)[-1])  # its URL
                     elif resource["ResourceType"] == "AWS::StepFunctions::StateMachine":
                         state_machines.append(physical)  # its ARN
+                    elif resource["ResourceType"] in ("AWS::S3::Bucket", "AWS::Events::EventBus"):
+                        named[resource["LogicalResourceId"]] = physical  # its name
         except ClientError as error:
             if error.response["Error"]["Code"] == "ValidationError":
                 raise StackNotFound(f"no stack {stack_name} in this account and region") from None
@@ -93,19 +102,37 @@ class CloudFormationLocator:
             connector_state_table=_pick(stack_name, tables, CONNECTOR_STATE_TABLE_LOGICAL_ID),
             queue_names=frozenset(queues),
             state_machine_arns=tuple(sorted(state_machines)),
+            reports_bucket=_optional(named, REPORTS_BUCKET_LOGICAL_ID),
+            event_bus=_optional(named, EVENT_BUS_LOGICAL_ID),
         )
+
+
+def _optional(names: Mapping[str, str], logical_id: str) -> str | None:
+    """The one resource whose logical id contains `logical_id`; None if not exactly one."""
+    found = [name for logical, name in names.items() if logical_id.lower() in logical.lower()]
+    return found[0] if len(found) == 1 else None
 
 
 class LocalRuntimeLocator:
     """The local runtime: tables and queues named `<stack name>-<logicalId>`; its state
     machines keep the names the template gives them, and it runs one stack, so all of them."""
 
-    def __init__(self, dynamodb: Any, sqs: Any, stepfunctions: Any | None = None) -> None:
-        """`dynamodb`, `sqs` and `stepfunctions` are boto3 clients (without the last, no
-        state machines are found)."""
+    def __init__(
+        self,
+        dynamodb: Any,
+        sqs: Any,
+        stepfunctions: Any | None = None,
+        *,
+        s3: Any | None = None,
+        events: Any | None = None,
+    ) -> None:
+        """`dynamodb`, `sqs`, `stepfunctions`, `s3` and `events` are boto3 clients (without
+        one of the last three, no state machines, reports bucket or bus are found)."""
         self._dynamodb = dynamodb
         self._sqs = sqs
         self._stepfunctions = stepfunctions
+        self._s3 = s3
+        self._events = events
 
     def locate(self, stack_name: str) -> StackResources:
         prefix = f"{stack_name}-"
@@ -123,12 +150,28 @@ class LocalRuntimeLocator:
         if self._stepfunctions is not None:
             for page in self._stepfunctions.get_paginator("list_state_machines").paginate():
                 state_machines.extend(m["stateMachineArn"] for m in page.get("stateMachines", []))
+        # Buckets are named `<stack name>-<logicalId>` in lower case (S3's rule).
+        named: dict[str, str] = {}
+        if self._s3 is not None:
+            bucket_prefix = prefix.lower()
+            for bucket in self._s3.list_buckets().get("Buckets", []):
+                if bucket["Name"].startswith(bucket_prefix):
+                    named[bucket["Name"].removeprefix(bucket_prefix)] = bucket["Name"]
+        # The template names its bus (`opayo-fba-<stage>-canonical`, not after the stack), and
+        # the local runtime runs one stack: its one canonical bus.
+        event_bus = None
+        if self._events is not None:
+            buses = self._events.list_event_buses().get("EventBuses", [])
+            canonical = [b["Name"] for b in buses if "canonical" in b["Name"].lower()]
+            event_bus = canonical[0] if len(canonical) == 1 else None
         return StackResources(
             stack_name=stack_name,
             orders_table=_pick(stack_name, tables, ORDERS_TABLE_LOGICAL_ID),
             connector_state_table=_pick(stack_name, tables, CONNECTOR_STATE_TABLE_LOGICAL_ID),
             queue_names=frozenset(queues),
             state_machine_arns=tuple(sorted(state_machines)),
+            reports_bucket=_optional(named, REPORTS_BUCKET_LOGICAL_ID),
+            event_bus=event_bus,
         )
 
 
