@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from opayo_fba.console.app import create_app
@@ -375,3 +377,81 @@ def test_ids_are_alike_when_typed_two_ways_not_when_neighbours(
 ) -> None:
     assert id_likeness(a, b) == likeness
     assert id_likeness(b, a) == likeness
+
+
+_REASONS = ("captured_not_fulfilled", "fulfilled_not_captured", "unknown_order", "amount_mismatch")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_REASONS),
+            st.text(alphabet="W-10O2X", min_size=0, max_size=8),
+            st.sampled_from(("GBP", "EUR", "")),
+        ),
+        max_size=12,
+    )
+)
+def test_the_indexed_suggestions_are_every_alike_pair_a_comparison_of_all_would_find(
+    rows: list[tuple[str, str, str]],
+) -> None:
+    exceptions = [_exception(n, r, o, c) for n, (r, o, c) in enumerate(rows, start=1)]
+    complements = {
+        "captured_not_fulfilled": {"fulfilled_not_captured", "unknown_order"},
+        "fulfilled_not_captured": {"captured_not_fulfilled", "unknown_order"},
+        "unknown_order": {"captured_not_fulfilled", "fulfilled_not_captured"},
+    }
+    expected: dict[int, set[int]] = {}
+    for a in exceptions:
+        for b in exceptions:
+            if a.number == b.number or b.reason not in complements.get(a.reason, set()):
+                continue
+            if a.currency and b.currency and a.currency != b.currency:
+                continue
+            if a.order and b.order and id_likeness(a.order, b.order) is not None:
+                expected.setdefault(a.number, set()).add(b.number)
+    found = suggest_matches(exceptions, per_exception=len(exceptions))
+    assert {n: {s.number for s in found_} for n, found_ in found.items()} == expected
+
+
+def test_an_upload_over_the_guards_limit_is_refused_unread(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opayo_fba.console import security
+
+    csrf = _csrf(world.client.get("/reconciliation").text)
+    monkeypatch.setattr(security, "MAX_UPLOAD_BYTES", 1024)
+    reply = _upload(world.client, _files(), csrf)
+    assert reply.status_code == 413
+    assert _keys(world.s3) == []
+
+
+def test_a_runs_own_files_are_read_once_its_decisions_every_time() -> None:
+    from opayo_fba.ops.journal_runs import RunFileCache
+
+    with mock_aws():
+        s3 = boto3.client("s3", "eu-west-2")
+        s3.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
+        )
+        folder = "journals/2026/12/03/run-1/"
+        for key, body in (
+            (folder + "journal.json", b"{}"),
+            (folder + "exceptions.csv", b"x" * 600),
+            (folder + "decisions/1.json", b"first"),
+        ):
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        cache = RunFileCache(s3, BUCKET, max_bytes=1000)
+        assert cache.get_bytes(folder + "journal.json") == b"{}"
+        assert cache.get_bytes(folder + "decisions/1.json") == b"first"
+        s3.delete_object(Bucket=BUCKET, Key=folder + "journal.json")
+        s3.put_object(Bucket=BUCKET, Key=folder + "decisions/1.json", Body=b"second")
+        assert cache.get_bytes(folder + "journal.json") == b"{}"  # kept
+        assert cache.get_bytes(folder + "decisions/1.json") == b"second"  # read again
+        # Past max_bytes the oldest read goes first: journal.json, deleted above, is gone.
+        assert cache.get_bytes(folder + "exceptions.csv") == b"x" * 600
+        s3.put_object(Bucket=BUCKET, Key=folder + "report.html", Body=b"y" * 500)
+        assert cache.get_bytes(folder + "report.html") == b"y" * 500
+        assert cache.get_bytes(folder + "journal.json") is None
+        s3.delete_object(Bucket=BUCKET, Key=folder + "report.html")
+        assert cache.get_bytes(folder + "report.html") == b"y" * 500  # the newest, kept

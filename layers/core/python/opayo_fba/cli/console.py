@@ -90,11 +90,11 @@ def _journal_access(
     from botocore.exceptions import BotoCoreError, ClientError
 
     from opayo_fba.console.backend import JournalAccess
-    from opayo_fba.jobs.archive import ReportArchive
+    from opayo_fba.ops.journal_runs import RunFileCache
 
     if resources.reports_bucket is None:
         return None
-    archive = ReportArchive(session.client("s3", **kwargs), resources.reports_bucket)
+    archive = RunFileCache(session.client("s3", **kwargs), resources.reports_bucket)
     try:
         operator = str(session.client("sts", **kwargs).get_caller_identity()["Arn"])
     except (BotoCoreError, ClientError):

@@ -158,6 +158,8 @@ class StackBackend:
         self._facts = facts or StackFacts(accounts=self._accounts)
         self._watermarks = watermarks
         self._journals = journals
+        # A run, once found, stays where it is with the files it has (ops/journal_runs.py).
+        self._runs: dict[str, runs.RunSummary] = {}
 
     @property
     def stack_name(self) -> str:
@@ -260,7 +262,10 @@ class StackBackend:
     def journal_run(self, run_id: str) -> runs.RunSummary | None:
         if self._journals is None:
             return None
-        return runs.find_run(self._journals.archive, run_id)
+        found = self._runs.get(run_id) or runs.find_run(self._journals.archive, run_id)
+        if found is not None:
+            self._runs[run_id] = found
+        return found
 
     def journal_file(self, run: runs.RunSummary, name: str) -> bytes | None:
         assert self._journals is not None

@@ -126,6 +126,34 @@ class UploadRun:
     archived: list[str] = field(default_factory=list)
 
 
+class RunFileCache(ReportArchive):
+    """The archive, keeping what it has read of runs' own files: those never change once
+    written (a run repeated is a new run id), so the console reads each once. Decisions do
+    change and are always read; so is every listing. At most `max_bytes` are kept, the
+    oldest read dropped first."""
+
+    def __init__(self, s3_client: Any, bucket: str, max_bytes: int = 64 * 1024 * 1024) -> None:
+        super().__init__(s3_client, bucket)
+        self._kept: dict[str, bytes] = {}
+        self._size = 0
+        self._max = max_bytes
+
+    def get_bytes(self, key: str) -> bytes | None:
+        if "/decisions/" in key or not key.startswith(JOURNALS_PREFIX):
+            return super().get_bytes(key)
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
+        data = super().get_bytes(key)
+        if data is not None and len(data) <= self._max:
+            self._kept[key] = data
+            self._size += len(data)
+            while self._size > self._max:
+                oldest = next(iter(self._kept))
+                self._size -= len(self._kept.pop(oldest))
+        return data
+
+
 def _summary(folder: str, document: dict[str, Any], files: tuple[str, ...]) -> RunSummary:
     match = _KEY.match(folder + READY_FILE)
     assert match is not None
@@ -440,6 +468,38 @@ def id_likeness(a: str, b: str) -> float | None:
     return None
 
 
+def _alike_candidates(ids: Sequence[str]) -> set[tuple[int, int]]:
+    """Pairs of positions in `ids` that `id_likeness` may find alike, found through indexes
+    (the same plain id; one inside the other; one position differing; two swapped) rather
+    than by comparing every pair: a run with thousands of exceptions stays fast."""
+    plain = [_plain(order) for order in ids]
+    exact: dict[str, list[int]] = {}
+    wild: dict[str, list[int]] = {}
+    for n, x in enumerate(plain):
+        if not x:
+            continue
+        exact.setdefault(x, []).append(n)
+        for i in range(len(x)):
+            wild.setdefault(x[:i] + "?" + x[i + 1 :], []).append(n)
+    pairs: set[tuple[int, int]] = set()
+
+    def add(a: int, others: list[int]) -> None:
+        pairs.update((min(a, b), max(a, b)) for b in others if b != a)
+
+    for n, x in enumerate(plain):
+        if not x:
+            continue
+        add(n, exact[x])
+        for size in range(4, len(x)):
+            for start in range(len(x) - size + 1):
+                add(n, exact.get(x[start : start + size], []))
+        for i in range(len(x)):
+            add(n, wild.get(x[:i] + "?" + x[i + 1 :], []))
+        for i in range(len(x) - 1):
+            add(n, exact.get(x[:i] + x[i + 1] + x[i] + x[i + 2 :], []))
+    return pairs
+
+
 def suggest_matches(
     exceptions: Sequence[RunException], per_exception: int = 3
 ) -> dict[int, list[Suggestion]]:
@@ -447,21 +507,20 @@ def suggest_matches(
     `per_exception` of them, in the same currency (or with none known), with an id alike
     (`id_likeness`), most alike first. A suggestion, never a decision: finance accepts or
     dismisses it."""
+    halves = [e for e in exceptions if e.reason in _COMPLEMENTS and e.order]
     found: dict[int, list[Suggestion]] = {}
-    for exception in exceptions:
-        wanted = _COMPLEMENTS.get(exception.reason)
-        if wanted is None or not exception.order:
+    for a, b in _alike_candidates([e.order for e in halves]):
+        one, other = halves[a], halves[b]
+        if other.reason not in _COMPLEMENTS[one.reason]:
             continue
-        candidates = []
-        for other in exceptions:
-            if other.number == exception.number or other.reason not in wanted:
-                continue
-            if exception.currency and other.currency and other.currency != exception.currency:
-                continue
-            likeness = id_likeness(exception.order, other.order)
-            if likeness is not None:
-                candidates.append(Suggestion(other.number, other.order, likeness))
-        candidates.sort(key=lambda s: (-s.similarity, s.number))
-        if candidates:
-            found[exception.number] = candidates[:per_exception]
+        if one.currency and other.currency and one.currency != other.currency:
+            continue
+        likeness = id_likeness(one.order, other.order)
+        if likeness is None:
+            continue
+        found.setdefault(one.number, []).append(Suggestion(other.number, other.order, likeness))
+        found.setdefault(other.number, []).append(Suggestion(one.number, one.order, likeness))
+    for number, suggestions in found.items():
+        suggestions.sort(key=lambda s: (-s.similarity, s.number))
+        found[number] = suggestions[:per_exception]
     return found
