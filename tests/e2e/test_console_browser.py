@@ -296,3 +296,75 @@ def test_a_post_from_another_origin_is_refused_even_with_the_token(
     expect(page.locator("main")).to_contain_text("Origin did not match")
     page.goto(f"{origin(console)}/orders")
     expect(page.get_by_role("heading", level=1)).to_have_text("Orders")
+
+
+def test_a_refund_from_the_orders_page_goes_through_the_api_to_opayo_once(
+    page: Page,
+    console: str,
+    demo: DemoContext,
+    submitted: dict[str, str],
+    watched: dict[str, list[Any]],
+) -> None:
+    """The Refund form, its confirmation, and the stack's API doing it: judged on the Opayo
+    sandbox's own record of the transaction. Sending the confirmed form again (a reload, a
+    double click) is the same refundId: still one refund at Opayo."""
+    order_id = ORDERS[1]
+    sign_in(page, console)
+    expect(page.locator(f'tr[data-order-id="{order_id}"] .status')).to_have_text(
+        "shipped", timeout=SHIPPED_WITHIN_MS
+    )
+    before = demo.opayo_transaction(submitted[order_id]).get("refundCount", 0)
+    page.goto(f"{origin(console)}/orders/{order_id}")
+    refund = page.locator("form.action", has=page.get_by_role("heading", name="Refund"))
+    refund.get_by_label(re.compile("^Amount")).fill("1.00")
+    refund.get_by_label("Reason").fill("a mug arrived chipped")
+    screenshot(page, "order-actions")
+    refund.get_by_role("button", name="Refund…").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Refund order {order_id}?")
+    expect(page.locator(".confirm-question")).to_contain_text("1.00 GBP")
+    assert demo.opayo_transaction(submitted[order_id]).get("refundCount", 0) == before
+    screenshot(page, "order-action-confirm")
+    confirmed = page.locator("form.confirm")
+    fields = confirmed.evaluate("f => Object.fromEntries(new FormData(f))")
+    action = str(confirmed.get_attribute("action"))
+    page.get_by_role("button", name="Yes, refund").click()
+    expect(page.locator("[data-api-status]")).to_have_attribute("data-api-status", "201")
+    assert demo.opayo_transaction(submitted[order_id]).get("refundCount", 0) == before + 1
+    # The same confirmed form sent once more (a double click): the same refundId.
+    page.evaluate(
+        """([action, fields]) => {
+            const form = document.createElement("form");
+            form.method = "post";
+            form.action = action;
+            for (const [name, value] of Object.entries(fields)) {
+                const field = document.createElement("input");
+                field.name = name;
+                field.value = value;
+                form.appendChild(field);
+            }
+            document.body.appendChild(form);
+            form.submit();
+        }""",
+        [action, fields],
+    )
+    expect(page.locator("[data-api-status]")).to_have_attribute("data-api-status", "200")
+    assert demo.opayo_transaction(submitted[order_id]).get("refundCount", 0) == before + 1
+    refunds = demo.order(order_id)["refunds"]
+    assert [r["amount"]["amount"] for r in refunds] == [100]
+    assert refunds[0]["request_id"].startswith("console-refund-")
+
+
+def test_an_action_without_the_confirmation_or_the_csrf_token_does_nothing(
+    page: Page, console: str, demo: DemoContext, submitted: dict[str, str]
+) -> None:
+    order_id = ORDERS[2]
+    sign_in(page, console)
+    before = demo.opayo_transaction(submitted[order_id]).get("refundCount", 0)
+    page.goto(f"{origin(console)}/orders/{order_id}")
+    refund = page.locator("form.action", has=page.get_by_role("heading", name="Refund"))
+    refund.locator("input[name=csrf_token]").evaluate("field => field.remove()")
+    refund.get_by_label("Reason").fill("no token")
+    refund.get_by_role("button", name="Refund…").click()
+    expect(page.locator("main")).to_contain_text("CSRF token is missing or wrong")
+    assert demo.opayo_transaction(submitted[order_id]).get("refundCount", 0) == before
+    assert demo.order(order_id).get("refunds") == []

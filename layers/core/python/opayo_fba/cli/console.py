@@ -78,7 +78,27 @@ def connect(
         facts=facts,
         watermarks=watermarks,
         journals=_journal_access(session, kwargs, resources, local),
+        actions=_api_actions(session, kwargs, facts),
     )
+
+
+def _api_actions(session: Any, kwargs: dict[str, Any], facts: StackFacts | None) -> Any:
+    """The order actions, through the stack's API signed with the operator's credentials
+    (None without the API's URL or any credentials)."""
+    from opayo_fba.console.actions import ApiActions
+
+    if facts is None or not facts.api_url:
+        return None
+    if "aws_access_key_id" in kwargs:  # the local runtime, with no credentials configured
+        from botocore.credentials import Credentials
+
+        credentials = Credentials(kwargs["aws_access_key_id"], kwargs["aws_secret_access_key"])
+    else:
+        credentials = session.get_credentials()
+    if credentials is None:
+        return None
+    region = kwargs.get("region_name") or session.region_name or "eu-west-2"
+    return ApiActions(facts.api_url, credentials, region)
 
 
 def _journal_access(

@@ -72,7 +72,14 @@ def templates() -> Environment:
 
 def create_app(backend: ConsoleBackend, token: str) -> Starlette:
     """The console on `backend`, opened by `token` (print it in the URL: `/?token=...`)."""
-    from opayo_fba.console.pages import dead_letters, orders, reconciliation, settings, today
+    from opayo_fba.console.pages import (
+        dead_letters,
+        order_actions,
+        orders,
+        reconciliation,
+        settings,
+        today,
+    )
 
     console = Console(backend=backend, sessions=Sessions(token), templates=templates())
 
@@ -92,6 +99,7 @@ def create_app(backend: ConsoleBackend, token: str) -> Starlette:
     routes = [
         Route("/", home),
         *today.routes(console),
+        *order_actions.routes(console),
         *orders.routes(console),
         *dead_letters.routes(console),
         *reconciliation.routes(console),

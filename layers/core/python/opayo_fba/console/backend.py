@@ -28,6 +28,7 @@ from opayo_fba.store.orders import OrderPage, OrderRecord, OrderStore
 from opayo_fba.store.watermarks import WatermarkStore
 
 if TYPE_CHECKING:
+    from opayo_fba.console.actions import Action, ActionReply, OrderActions
     from opayo_fba.jobs.archive import ReportArchive
     from opayo_fba.reconcile.config import ReconcileConfig
     from opayo_fba.saga.ports import EventPort
@@ -126,6 +127,18 @@ class ConsoleBackend(Protocol):
         """ops.journal_runs.reconcile_uploads on this stack (MalformedInputError, ValueError)."""
         ...
 
+    @property
+    def actions_refused(self) -> str | None:
+        """Why an order's actions cannot be taken from here (None: they can)."""
+        ...
+
+    def order_action(
+        self, action: Action, order_id: str, body: dict[str, Any] | None
+    ) -> ActionReply:
+        """The action, asked of the stack's API (console/actions.py); ConnectionError when
+        the API cannot be reached."""
+        ...
+
 
 class StackBackend:
     def __init__(
@@ -142,6 +155,7 @@ class StackBackend:
         facts: StackFacts | None = None,
         watermarks: WatermarkStore | None = None,
         journals: JournalAccess | None = None,
+        actions: OrderActions | None = None,
     ) -> None:
         """`stepfunctions` and `sqs` are boto3 clients (None: no saga history, no dead
         letters are shown); `queue_names` are the stack's queues (its locator's);
@@ -158,6 +172,7 @@ class StackBackend:
         self._facts = facts or StackFacts(accounts=self._accounts)
         self._watermarks = watermarks
         self._journals = journals
+        self._actions = actions
         # A run, once found, stays where it is with the files it has (ops/journal_runs.py).
         self._runs: dict[str, runs.RunSummary] = {}
 
@@ -318,6 +333,19 @@ class StackBackend:
 
         book = order_book(j.orders.all_orders()) if j.orders is not None else None
         return runs.reconcile_uploads(uploads, j.ledger, j.archive, j.config, j.events, orders=book)
+
+    @property
+    def actions_refused(self) -> str | None:
+        if self._actions is None:
+            return "the stack's API URL is not known here (start the console with its stage)"
+        return None
+
+    def order_action(
+        self, action: Action, order_id: str, body: dict[str, Any] | None
+    ) -> ActionReply:
+        if self._actions is None:
+            raise ConnectionError(self.actions_refused)
+        return self._actions.act(action, order_id, body)
 
 
 @dataclass(frozen=True)

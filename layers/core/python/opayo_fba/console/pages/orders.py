@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from opayo_fba.console.backend import OrderFilters
 from opayo_fba.console.masking import mask_email, mask_name
+from opayo_fba.console.pages.order_actions import offered
 from opayo_fba.model import OrderStatus
 from opayo_fba.ops.timeline import merged, record_timeline
 from opayo_fba.store.orders import ACCOUNT_ATTRIBUTE, RECEIVED_AT_ATTRIBUTE, OrderRecord
@@ -213,6 +214,8 @@ def routes(console: Console) -> list[Route]:
             "order": record.order,
             "timeline": merged(record_timeline(record), saga.entries),
             "saga_problem": saga.problem,
+            "offered": offered(record),
+            "actions_refused": console.backend.actions_refused,
         }
         return console.render(request, "order.html", context)
 
