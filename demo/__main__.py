@@ -73,19 +73,11 @@ def _keep_up(environment: LocalEnvironment) -> None:
     """The web console on the environment the demo ran, until Ctrl-C."""
     import threading
 
-    from opayo_fba.cli.local import start_console
-    from opayo_fba.console.assets import AssetsMissing
+    from opayo_fba.cli.local import start_and_list
 
-    urls = environment.urls()
-    server = None
+    console.print("\nThe demo's runtime stays up:")
+    server = start_and_list(environment, console)
     try:
-        server, urls["console"] = start_console(environment)
-    except (AssetsMissing, OSError) as error:
-        console.print(f"[yellow]The console is not started: {error}[/yellow]")
-    try:
-        console.print("\nThe demo's runtime stays up:")
-        for name, url in urls.items():
-            console.print(f"[bold]{name:>16}[/bold]  {url}", highlight=False, soft_wrap=True)
         console.print("Press Ctrl-C to stop.")
         threading.Event().wait()
     except KeyboardInterrupt:

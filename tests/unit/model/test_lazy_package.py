@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import ast
 import importlib
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 import opayo_fba.model as model
-from tests.conftest import PROJECT_ROOT
+from tests.fixtures.interpreter import fresh_interpreter
 
 
 def _type_checking_imports() -> dict[str, str]:
@@ -55,22 +51,8 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         exec("from opayo_fba.model import Ordr", {})  # noqa: S102 - a fixed statement
 
 
-def _fresh(code: str) -> dict[str, object]:
-    done = subprocess.run(  # noqa: S603 - our own interpreter running the test's code
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def test_importing_the_package_builds_no_model_until_one_is_used() -> None:
-    result = _fresh(
+    result = fresh_interpreter(
         """
         import json, sys
 
@@ -98,7 +80,7 @@ def test_importing_the_package_builds_no_model_until_one_is_used() -> None:
 
 
 def test_a_first_use_from_many_threads_gets_one_object() -> None:
-    result = _fresh(
+    result = fresh_interpreter(
         """
         import json
         from concurrent.futures import ThreadPoolExecutor
@@ -117,7 +99,7 @@ def test_a_model_is_built_at_its_first_use_and_many_threads_may_be_first() -> No
     That first validation may come from several threads at once (the local runtime serves
     requests in threads): each gets the right answer, a valid order and a refused one alike
     (pydantic's rebuild is locked since its pull request #13438, which the pin includes)."""
-    result = _fresh(
+    result = fresh_interpreter(
         """
         import json
         from concurrent.futures import ThreadPoolExecutor

@@ -4,16 +4,14 @@ package that does more than re-export is left as it is."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from opayo_fba.lazy_packages import defer_package_init
 from tests.conftest import PROJECT_ROOT
+from tests.fixtures.interpreter import fresh_interpreter
 
 POWERTOOLS_PACKAGES = (
     "aws_lambda_powertools.event_handler",
@@ -35,24 +33,9 @@ print(json.dumps(described))
 ).replace("PACKAGES", repr(POWERTOOLS_PACKAGES))
 
 
-def _fresh(code: str, path: str = "") -> dict[str, object]:
-    done = subprocess.run(  # noqa: S603 - our own interpreter running the test's code
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": path} if path else None,
-    )
-    assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
-
-
 def test_the_lazy_packages_give_what_the_real_ones_give() -> None:
-    real = _fresh(_DESCRIBE)
-    lazy = _fresh(
+    real = fresh_interpreter(_DESCRIBE)
+    lazy = fresh_interpreter(
         "from opayo_fba.lazy_packages import defer_package_init\n"
         f"assert all(defer_package_init(n) for n in {POWERTOOLS_PACKAGES!r})\n" + _DESCRIBE
     )
@@ -61,7 +44,7 @@ def test_the_lazy_packages_give_what_the_real_ones_give() -> None:
 
 
 def test_an_http_function_imports_one_resolver_and_not_asyncio() -> None:
-    result = _fresh(
+    result = fresh_interpreter(
         """
         import json, sys
         from opayo_fba.api.resolver import api_for
@@ -85,7 +68,7 @@ def test_an_unknown_name_is_an_attribute_error(tmp_path: Path) -> None:
         '__all__ = ["Thing", "Alias"]\n'
     )
     (package / "inner.py").write_text("class Thing:\n    pass\n")
-    result = _fresh(
+    result = fresh_interpreter(
         """
         import json, sys
         from opayo_fba.lazy_packages import defer_package_init

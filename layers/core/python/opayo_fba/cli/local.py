@@ -84,16 +84,7 @@ def up(
         for line in environment.runtime.report():
             console.print(line, markup=False)
         console.print()
-        urls = environment.urls()
-        if with_console:
-            from opayo_fba.console.assets import AssetsMissing
-
-            try:
-                web_console, urls["console"] = start_console(environment, console_port)
-            except (AssetsMissing, OSError) as error:
-                console.print(f"[yellow]The console is not started: {error}[/yellow]")
-        for name, url in urls.items():
-            console.print(f"[bold]{name:>16}[/bold]  {url}", markup=True, highlight=False)
+        web_console = start_and_list(environment, console, with_console, console_port)
         console.print(
             f"\nOpayo webhook: {environment.runtime.api_url}/webhooks/opayo/<vendor>\n"
             f"DLQs from another terminal: opayo-fba dlq list --endpoint-url "
@@ -107,6 +98,26 @@ def up(
         if web_console is not None:
             web_console.stop()
         environment.stop()
+
+
+def start_and_list(
+    environment: LocalEnvironment, out: Console, with_console: bool = True, port: int = 0
+) -> ConsoleServer | None:
+    """Start the web console on `environment` (unless `with_console` is False) and print
+    every URL of the runtime, the console's last: the console's server, or None if it was
+    not started (the reason is printed: no vendored assets, the port taken)."""
+    from opayo_fba.console.assets import AssetsMissing
+
+    urls = environment.urls()
+    server = None
+    if with_console:
+        try:
+            server, urls["console"] = start_console(environment, port)
+        except (AssetsMissing, OSError) as error:
+            out.print(f"[yellow]The console is not started: {error}[/yellow]")
+    for name, url in urls.items():
+        out.print(f"[bold]{name:>16}[/bold]  {url}", highlight=False, soft_wrap=True)
+    return server
 
 
 def start_console(environment: LocalEnvironment, port: int = 0) -> tuple[ConsoleServer, str]:
