@@ -262,6 +262,16 @@ class OrderRecord(BaseModel):
         return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
 
 
+def account_index_key(record: OrderRecord) -> dict[str, str]:
+    """The by-account index's key of `record`'s item: a Query's ExclusiveStartKey that
+    resumes just after it (the console's list of every account resumes each account there)."""
+    return {
+        "pk": ORDER_KEY_PREFIX + record.order_id,
+        ACCOUNT_ATTRIBUTE: record.seller_account,
+        RECEIVED_AT_ATTRIBUTE: _sortable(record.received_at()),
+    }
+
+
 def package_numbers(record: OrderRecord) -> list[int]:
     """Every package of the order's shipments, in shipment order."""
     if record.fulfillment is None:

@@ -20,10 +20,17 @@ from opayo_fba.console.masking import mask_email, mask_name
 from opayo_fba.console.pages.order_actions import offered
 from opayo_fba.model import OrderStatus
 from opayo_fba.ops.timeline import merged, record_timeline
-from opayo_fba.store.orders import ACCOUNT_ATTRIBUTE, RECEIVED_AT_ATTRIBUTE, OrderRecord
+from opayo_fba.store.orders import (
+    ACCOUNT_ATTRIBUTE,
+    RECEIVED_AT_ATTRIBUTE,
+    OrderPage,
+    OrderRecord,
+    account_index_key,
+)
 
 if TYPE_CHECKING:
     from opayo_fba.console.app import Console
+    from opayo_fba.console.backend import ConsoleBackend
 
 PAGE_SIZE = 25
 MAX_SEARCH = 100
@@ -32,6 +39,8 @@ _MARKETPLACE = re.compile(r"^[A-Z0-9]{10,14}$")
 _ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
 _CURSOR_KEYS = frozenset({"pk", ACCOUNT_ATTRIBUTE, RECEIVED_AT_ATTRIBUTE})
 FILTER_PARAMETERS = ("account", "status", "marketplace", "from", "to")
+ALL_ACCOUNTS = "*"
+"""The account filter's value for every seller account in one list (no account id is "*")."""
 
 
 class BadQuery(ValueError):
@@ -42,7 +51,9 @@ class BadQuery(ValueError):
 class ListQuery:
     filters: OrderFilters | None
     search: str | None
-    cursor: dict[str, str] | None
+    cursor: dict[str, Any] | None
+    """A start key of the account's index; for every account, each account's start key
+    (None: that account's orders are all shown)."""
 
     def parameters(self) -> dict[str, str]:
         """The query string of this list (without its cursor)."""
@@ -60,12 +71,12 @@ class ListQuery:
         return {k: v for k, v in found.items() if v}
 
 
-def encode_cursor(console: Console, key: dict[str, str]) -> str:
+def encode_cursor(console: Console, key: dict[str, Any]) -> str:
     data = json.dumps(key, sort_keys=True, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(data).decode().rstrip("=") + "." + console.sessions.sign(data)
 
 
-def decode_cursor(console: Console, text: str, account: str) -> dict[str, str]:
+def decode_cursor(console: Console, text: str, account: str) -> dict[str, Any]:
     """The start key a cursor of this console carries; BadQuery for any other text."""
     encoded, _, mac = text.partition(".")
     try:
@@ -77,6 +88,15 @@ def decode_cursor(console: Console, text: str, account: str) -> dict[str, str]:
     if not hmac.compare_digest(mac, console.sessions.sign(data)):
         raise BadQuery("the page cursor is not one this console wrote")
     key = json.loads(data)
+    if account == ALL_ACCOUNTS:
+        starts = key.get(ALL_ACCOUNTS) if isinstance(key, dict) and len(key) == 1 else None
+        if not isinstance(starts, dict) or not all(
+            v is None
+            or (isinstance(v, dict) and set(v) == _CURSOR_KEYS and v[ACCOUNT_ATTRIBUTE] == a)
+            for a, v in starts.items()
+        ):
+            raise BadQuery("the page cursor belongs to another list: start from the first page")
+        return {str(a): v for a, v in starts.items()}
     if set(key) != _CURSOR_KEYS or key[ACCOUNT_ATTRIBUTE] != account:
         raise BadQuery("the page cursor belongs to another list: start from the first page")
     return {str(k): str(v) for k, v in key.items()}
@@ -108,7 +128,7 @@ def parse_list_query(console: Console, params: Any) -> ListQuery:
         return ListQuery(filters=None, search=search, cursor=None)
     accounts = console.backend.seller_accounts()
     account = params.get("account", "") or next(iter(accounts), "")
-    if account not in accounts:
+    if account not in accounts and not (account == ALL_ACCOUNTS and accounts):
         known = ", ".join(accounts) or "none"
         problems.append(f"account must be one of this stack's seller accounts ({known})")
     status_text = params.get("status", "")
@@ -142,6 +162,50 @@ def parse_list_query(console: Console, params: Any) -> ListQuery:
     return ListQuery(filters=filters, search=None, cursor=cursor)
 
 
+def every_account_page(
+    backend: ConsoleBackend,
+    accounts: list[str],
+    filters: OrderFilters,
+    limit: int,
+    starts: dict[str, Any] | None,
+) -> tuple[list[OrderRecord], dict[str, Any] | None]:
+    """One page of every account's orders, newest received first: a page of each account's
+    index (the index is partitioned by account), merged, the newest `limit` kept. The cursor
+    holds where each account resumes: after its last order shown, or at its next page when
+    all it gave was shown, or None once it has no more (an account not in it starts from its
+    first). The cursor is None when no account has more."""
+    from dataclasses import replace
+
+    pages: dict[str, OrderPage] = {}
+    for account in accounts:
+        if starts is not None and account in starts and starts[account] is None:
+            continue  # all of this account's orders were shown
+        start = starts.get(account) if starts is not None else None
+        pages[account] = backend.orders(replace(filters, seller_account=account), limit, start)
+    merged = sorted(
+        (record for page in pages.values() for record in page.records),
+        key=lambda r: (r.received_at(), r.order_id),
+        reverse=True,
+    )[:limit]
+    shown = {id(record) for record in merged}
+    # An account absent from the cursor starts from its first order; None: it has no more.
+    resume: dict[str, Any] = {a: None for a in accounts if a not in pages}
+    for account, page in pages.items():
+        kept = [r for r in page.records if id(r) in shown]
+        start = starts.get(account) if starts is not None else None
+        if len(kept) < len(page.records):
+            # Some of its page was not shown: resume after the last one that was.
+            if kept:
+                resume[account] = account_index_key(kept[-1])
+            elif start is not None:
+                resume[account] = start
+        else:
+            resume[account] = page.next_key
+    if all(resume.get(account, 0) is None for account in accounts):
+        return merged, None
+    return merged, {ALL_ACCOUNTS: resume}
+
+
 def list_row(record: OrderRecord) -> dict[str, Any]:
     """An order as a list shows it: its customer masked."""
     order = record.order
@@ -170,10 +234,16 @@ def routes(console: Console) -> list[Route]:
             records = console.backend.search(query.search)
         else:
             assert query.filters is not None
-            page = console.backend.orders(query.filters, PAGE_SIZE, query.cursor)
-            records = page.records
-            if page.next_key is not None:
-                next_cursor = encode_cursor(console, page.next_key)
+            if query.filters.seller_account == ALL_ACCOUNTS:
+                accounts = list(console.backend.seller_accounts())
+                records, next_key = every_account_page(
+                    console.backend, accounts, query.filters, PAGE_SIZE, query.cursor
+                )
+            else:
+                page = console.backend.orders(query.filters, PAGE_SIZE, query.cursor)
+                records, next_key = page.records, page.next_key
+            if next_key is not None:
+                next_cursor = encode_cursor(console, next_key)
         parameters = query.parameters()
         context = {
             "rows": [list_row(r) for r in records],

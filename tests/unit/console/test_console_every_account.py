@@ -1,0 +1,90 @@
+"""The Orders list of every seller account at once, over HTTP on moto: a page of each
+account's index merged newest first; walking its pages shows every order once, in time
+order across accounts, and a cursor is refused on a list it does not belong to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from moto import mock_aws
+
+from opayo_fba.console.app import create_app
+from opayo_fba.console.backend import StackBackend
+from opayo_fba.store.orders import HistoryEntry, OrderRecord, OrderStore
+from sandbox.common.server import ThreadedServer
+from tests.fixtures.saga_world import make_order
+from tests.fixtures.tables import create_orders_table
+from tests.unit.console.test_console_app import TOKEN
+
+START = datetime(2026, 11, 1, tzinfo=UTC)
+ACCOUNTS = {"uk-main": 31, "de-main": 17, "fr-quiet": 0}
+
+
+def _received(n: int, account: str) -> datetime:
+    # Interleaved, with the two busy accounts sometimes a second apart, sometimes hours.
+    step = timedelta(minutes=37) if account == "uk-main" else timedelta(minutes=53)
+    return START + step * n + (timedelta(seconds=1) if account == "de-main" else timedelta())
+
+
+@pytest.fixture
+def client() -> Iterator[tuple[httpx.Client, list[tuple[datetime, str]]]]:
+    with mock_aws():
+        store = OrderStore(create_orders_table("OpayoFba-dev-OrdersTable"))
+        written = []
+        for account, count in ACCOUNTS.items():
+            for n in range(count):
+                order_id = f"{account.upper()}-{n:03d}"
+                at = _received(n, account)
+                store.create(
+                    OrderRecord(
+                        order=make_order(order_id),
+                        seller_account=account,
+                        history=[HistoryEntry(at=at, event="received")],
+                    )
+                )
+                written.append((at, order_id))
+        backend = StackBackend("OpayoFba-dev", store, {a: [] for a in ACCOUNTS})
+        with (
+            ThreadedServer(create_app(backend, TOKEN)) as server,
+            httpx.Client(base_url=server.url, follow_redirects=False) as http,
+        ):
+            assert http.get(f"/?token={TOKEN}").status_code == 303
+            yield http, written
+
+
+def _ids(page: str) -> list[str]:
+    return re.findall(r'<tr data-order-id="([^"]+)"', page)
+
+
+def test_walking_every_accounts_pages_shows_each_order_once_newest_first(
+    client: tuple[httpx.Client, list[tuple[datetime, str]]],
+) -> None:
+    http, written = client
+    url = "/orders?account=*"
+    seen: list[str] = []
+    pages = 0
+    while url and pages < 10:
+        page = http.get(url.replace("&amp;", "&")).text
+        seen += _ids(page)
+        found = re.search(r'href="(/orders\?[^"]*cursor=[^"]+)"[^>]*>Next', page)
+        url = found.group(1) if found else ""
+        pages += 1
+    expected = [order_id for _, order_id in sorted(written, reverse=True)]
+    assert seen == expected
+    assert pages == 2  # 48 orders, 25 a page
+
+
+def test_a_cursor_of_one_account_is_refused_on_every_accounts_list(
+    client: tuple[httpx.Client, list[tuple[datetime, str]]],
+) -> None:
+    http, _ = client
+    page = http.get("/orders?account=uk-main").text
+    found = re.search(r"cursor=([^\"&]+)", page)
+    assert found is not None
+    refused = http.get(f"/orders?account=*&cursor={found.group(1)}")
+    assert refused.status_code == 400
+    assert "belongs to another list" in refused.text
