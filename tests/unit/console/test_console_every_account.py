@@ -88,3 +88,40 @@ def test_a_cursor_of_one_account_is_refused_on_every_accounts_list(
     refused = http.get(f"/orders?account=*&cursor={found.group(1)}")
     assert refused.status_code == 400
     assert "belongs to another list" in refused.text
+
+
+@pytest.mark.parametrize(("status", "limit"), [("cancelled", 4), ("shipped", 7), (None, 10)])
+def test_a_filtered_list_walks_every_matching_order_once_in_order(
+    status: str | None, limit: int
+) -> None:
+    """The by-account index read several pages at a time under a filter: each page resumes
+    just after the last order the one before kept."""
+    from opayo_fba.model import OrderStatus
+
+    cycle = [OrderStatus.SHIPPED, OrderStatus.SHIPPED, OrderStatus.DELIVERED,
+             OrderStatus.CANCELLED, OrderStatus.SHIPPED, OrderStatus.PAYMENT_FAILED]  # fmt: skip
+    with mock_aws():
+        store = OrderStore(create_orders_table("OpayoFba-dev-OrdersTable"))
+        expected = []
+        for n in range(90):
+            at = START + timedelta(minutes=n)
+            record = OrderRecord(
+                order=make_order(f"F-{n:03d}"),
+                seller_account="uk-main",
+                status=cycle[n % len(cycle)],
+                history=[HistoryEntry(at=at, event="received")],
+            )
+            store.create(record)
+            if status is None or record.status.value == status:
+                expected.append(record.order_id)
+        expected.reverse()
+        seen: list[str] = []
+        start = None
+        for _ in range(50):
+            page = store.orders_by_account("uk-main", status=status, limit=limit, start_key=start)
+            assert len(page.records) <= limit
+            seen += [r.order_id for r in page.records]
+            if page.next_key is None:
+                break
+            start = page.next_key
+        assert seen == expected
