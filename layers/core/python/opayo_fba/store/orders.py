@@ -439,13 +439,13 @@ class OrderStore:
             # marketplace): reading more of them costs little, a round trip costs more.
             read = min(wanted * FILTERED_READ_FACTOR, MAX_FILTERED_READ) if filters else wanted
             page = self._table.query(**kwargs, Limit=max(read, wanted))
-            found = [
+            matched = [
                 {name: str(item[name]) for name in ("pk", ACCOUNT_ATTRIBUTE, RECEIVED_AT_ATTRIBUTE)}
                 for item in page.get("Items", [])
             ]
-            keys.extend(found[:wanted])
+            keys.extend(matched[:wanted])
             last = page.get("LastEvaluatedKey")
-            if len(found) > wanted:
+            if len(matched) > wanted:
                 next_key = dict(keys[-1])
                 break
             if last is None:
