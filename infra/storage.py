@@ -58,6 +58,17 @@ class Storage(Construct):
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["status", "marketplaceId"],
         )
+        # Sparse: orders whose customer gave an e-mail address, by a SHA-256 of it (trimmed,
+        # lower-cased), newest received first: the console's search by e-mail. The index
+        # holds the hash, never the address.
+        self.orders_table.add_global_secondary_index(
+            index_name="by-customer-email",
+            partition_key=dynamodb.Attribute(
+                name="customerEmailHash", type=dynamodb.AttributeType.STRING
+            ),
+            sort_key=dynamodb.Attribute(name="receivedAt", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         self.idempotency_table = _build_table(
             self,
             "IdempotencyTable",

@@ -14,6 +14,7 @@ from moto import mock_aws
 
 from opayo_fba.console.app import create_app
 from opayo_fba.console.backend import StackBackend
+from opayo_fba.model import Order
 from opayo_fba.store.orders import HistoryEntry, OrderRecord, OrderStore
 from sandbox.common.server import ThreadedServer
 from tests.fixtures.saga_world import make_order
@@ -22,6 +23,12 @@ from tests.unit.console.test_console_app import TOKEN
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 ACCOUNTS = {"uk-main": 31, "de-main": 17, "fr-quiet": 0}
+JANE = "jane@example.com"
+
+
+def _order(order_id: str, email: str | None) -> Order:
+    customer = {"first_name": "Jane", "last_name": "Doe", "email": email} if email else None
+    return Order.model_validate({**make_order(order_id).model_dump(), "customer": customer})
 
 
 def _received(n: int, account: str) -> datetime:
@@ -31,7 +38,7 @@ def _received(n: int, account: str) -> datetime:
 
 
 @pytest.fixture
-def client() -> Iterator[tuple[httpx.Client, list[tuple[datetime, str]]]]:
+def client() -> Iterator[tuple[httpx.Client, list[tuple[datetime, str, str | None]]]]:
     with mock_aws():
         store = OrderStore(create_orders_table("OpayoFba-dev-OrdersTable"))
         written = []
@@ -39,14 +46,16 @@ def client() -> Iterator[tuple[httpx.Client, list[tuple[datetime, str]]]]:
             for n in range(count):
                 order_id = f"{account.upper()}-{n:03d}"
                 at = _received(n, account)
+                # Jane Doe bought every third of them; the others gave no e-mail or another.
+                email = ("jane@example.com", None, f"other{n}@example.com")[n % 3]
                 store.create(
                     OrderRecord(
-                        order=make_order(order_id),
+                        order=_order(order_id, email),
                         seller_account=account,
                         history=[HistoryEntry(at=at, event="received")],
                     )
                 )
-                written.append((at, order_id))
+                written.append((at, order_id, email))
         backend = StackBackend("OpayoFba-dev", store, {a: [] for a in ACCOUNTS})
         with (
             ThreadedServer(create_app(backend, TOKEN)) as server,
@@ -61,7 +70,7 @@ def _ids(page: str) -> list[str]:
 
 
 def test_walking_every_accounts_pages_shows_each_order_once_newest_first(
-    client: tuple[httpx.Client, list[tuple[datetime, str]]],
+    client: tuple[httpx.Client, list[tuple[datetime, str, str | None]]],
 ) -> None:
     http, written = client
     url = "/orders?account=*"
@@ -73,13 +82,13 @@ def test_walking_every_accounts_pages_shows_each_order_once_newest_first(
         found = re.search(r'href="(/orders\?[^"]*cursor=[^"]+)"[^>]*>Next', page)
         url = found.group(1) if found else ""
         pages += 1
-    expected = [order_id for _, order_id in sorted(written, reverse=True)]
+    expected = [order_id for _, order_id, _ in sorted(written, reverse=True)]
     assert seen == expected
     assert pages == 2  # 48 orders, 25 a page
 
 
 def test_a_cursor_of_one_account_is_refused_on_every_accounts_list(
-    client: tuple[httpx.Client, list[tuple[datetime, str]]],
+    client: tuple[httpx.Client, list[tuple[datetime, str, str | None]]],
 ) -> None:
     http, _ = client
     page = http.get("/orders?account=uk-main").text
@@ -125,3 +134,35 @@ def test_a_filtered_list_walks_every_matching_order_once_in_order(
                 break
             start = page.next_key
         assert seen == expected
+
+
+def test_a_search_by_e_mail_finds_that_customers_orders_through_its_hash(
+    client: tuple[httpx.Client, list[tuple[datetime, str, str | None]]],
+) -> None:
+    """Any case finds the customer's orders, newest first; the list still masks the address."""
+    http, written = client
+    janes = [order_id for _, order_id, email in sorted(written, reverse=True) if email == JANE]
+    page = http.get("/orders", params={"q": "  Jane@Example.COM "}).text
+    assert _ids(page) == janes[:25]
+    assert "j***@e******.com" in page
+    assert JANE not in page
+    assert _ids(http.get("/orders", params={"q": "nobody@example.com"}).text) == []
+
+
+def test_the_e_mail_index_holds_a_hash_not_the_address() -> None:
+    from opayo_fba.store.orders import EMAIL_HASH_ATTRIBUTE, email_hash
+
+    with mock_aws():
+        table = create_orders_table("OpayoFba-dev-OrdersTable")
+        store = OrderStore(table)
+        store.create(
+            OrderRecord(
+                order=_order("E-1", JANE),
+                seller_account="uk-main",
+                history=[HistoryEntry(at=START, event="received")],
+            )
+        )
+        [item] = table.scan()["Items"]
+        assert item[EMAIL_HASH_ATTRIBUTE] == email_hash("JANE@example.com ")
+        assert "@" not in str(item[EMAIL_HASH_ATTRIBUTE])
+        assert len(str(item[EMAIL_HASH_ATTRIBUTE])) == 64

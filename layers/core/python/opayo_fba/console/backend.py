@@ -72,7 +72,8 @@ class ConsoleBackend(Protocol):
     ) -> OrderPage: ...
 
     def search(self, text: str) -> list[OrderRecord]:
-        """The orders `text` names: as order id, vendorTxCode or sellerFulfillmentOrderId."""
+        """The orders `text` names: as order id, vendorTxCode or sellerFulfillmentOrderId, or
+        (with an @) as the customer's e-mail address, newest first."""
         ...
 
     def open_authorisations(self) -> list[VendorHolds]:
@@ -206,6 +207,8 @@ class StackBackend:
         )
 
     def search(self, text: str) -> list[OrderRecord]:
+        if "@" in text:
+            return self._orders.find_by_customer_email(text)
         found: dict[str, OrderRecord] = {}
         for lookup in (
             self._orders.find,

@@ -68,6 +68,9 @@ ACCOUNT_INDEX = "by-account"
 ACCOUNT_ATTRIBUTE = "account"
 RECEIVED_AT_ATTRIBUTE = "receivedAt"
 MARKETPLACE_ATTRIBUTE = "marketplaceId"
+# Sparse: the orders whose customer gave an e-mail, by a hash of it (never the address).
+EMAIL_INDEX = "by-customer-email"
+EMAIL_HASH_ATTRIBUTE = "customerEmailHash"
 MAX_UPDATE_ATTEMPTS = 5
 BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
 
@@ -262,6 +265,15 @@ class OrderRecord(BaseModel):
         return self.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
 
 
+def email_hash(email: str) -> str:
+    """The e-mail index's key of an address: SHA-256 of it trimmed and lower-cased (the
+    domain is case-insensitive, and no shop we know of tells two customers apart by the
+    case of the local part)."""
+    import hashlib
+
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
 FILTERED_READ_FACTOR = 8
 """A filtered list reads up to this many index items per order its page still needs."""
 MAX_FILTERED_READ = 400
@@ -321,6 +333,9 @@ class OrderStore:
             item[MARKETPLACE_ATTRIBUTE] = str(record.order.marketplace_id)
         if record.payment is not None:
             item["vendorTxCode"] = record.payment.vendor_tx_code
+        customer = record.order.customer
+        if customer is not None and customer.email:
+            item[EMAIL_HASH_ATTRIBUTE] = email_hash(str(customer.email))
         held = record.held_since()
         refund_pending = record.refund_pending_since()
         if held is not None and record.vendor:
@@ -458,6 +473,21 @@ class OrderStore:
         found = self.find_many([key["pk"].removeprefix(ORDER_KEY_PREFIX) for key in keys])
         records = [found[k["pk"]] for k in keys if k["pk"] in found]
         return OrderPage(records=records, next_key=next_key)
+
+    def find_by_customer_email(self, email: str, limit: int = 25) -> list[OrderRecord]:
+        """The newest `limit` orders whose customer gave `email` (any case), by a Query of
+        the e-mail index (which holds its hash), then each read from the table."""
+        from boto3.dynamodb.conditions import Key
+
+        reply = self._table.query(
+            IndexName=EMAIL_INDEX,
+            KeyConditionExpression=Key(EMAIL_HASH_ATTRIBUTE).eq(email_hash(email)),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        ids = [str(item["pk"]).removeprefix(ORDER_KEY_PREFIX) for item in reply.get("Items", [])]
+        found = self.find_many(ids)
+        return [found[ORDER_KEY_PREFIX + i] for i in ids if ORDER_KEY_PREFIX + i in found]
 
     def find_many(self, order_ids: list[str]) -> dict[str, OrderRecord]:
         """The orders of `order_ids` that exist, by key (`order#<id>`), read consistently with

@@ -120,8 +120,8 @@ def parse_list_query(console: Console, params: Any) -> ListQuery:
             problems.append(f"a search is at most {MAX_SEARCH} characters")
         elif not _SEARCHABLE.match(search):
             problems.append(
-                "search for an order id, a vendorTxCode or a sellerFulfillmentOrderId "
-                "(letters, digits and . _ : / # { } @ + -)"
+                "search for an order id, a vendorTxCode, a sellerFulfillmentOrderId or a "
+                "customer's e-mail (letters, digits and . _ : / # { } @ + -)"
             )
         if problems:
             raise BadQuery("; ".join(problems))
