@@ -455,3 +455,17 @@ def test_a_runs_own_files_are_read_once_its_decisions_every_time() -> None:
         assert cache.get_bytes(folder + "journal.json") is None
         s3.delete_object(Bucket=BUCKET, Key=folder + "report.html")
         assert cache.get_bytes(folder + "report.html") == b"y" * 500  # the newest, kept
+
+
+def test_markup_in_an_uploaded_file_is_shown_as_text(world: World) -> None:
+    marked = '<img src=x onerror="alert(1)">'
+    settlement = "".join(settlement_lines([order_fee(marked, "-2.00")], total="-2.00"))
+    csrf = _csrf(world.client.get("/reconciliation").text)
+    reply = _upload(
+        world.client, [("amazon", ("<b>nov</b>.txt", settlement.encode(), "text/plain"))], csrf
+    )
+    assert reply.status_code == 303, reply.text
+    page = world.client.get(reply.headers["location"]).text
+    assert marked not in page
+    assert "&lt;img src=x onerror=" in page
+    assert "<b>nov</b>" not in page
