@@ -228,3 +228,52 @@ def test_mask_document_hides_secrets_masks_people_and_removes_card_numbers() -> 
         "vendorName": "sandboxvendor",
     }
     assert mask_body("not json, from bob@x.org") == ("not json, from b**@x*.org", False)
+
+
+def test_eventbridges_dead_letter_queues_are_listed_from_the_template_without_redrive(
+    sqs: Any,
+) -> None:
+    """No redrive policy names a schedule's DLQ: the template does. Its messages show why
+    EventBridge gave up; no redrive is offered, and one asked for moves nothing."""
+    from opayo_fba.console.facts import StackFacts
+
+    logical = "SchedulesSchedulesDlqF40FFEF7"
+    name = f"{STACK}-{logical}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps({"sellerAccountId": "uk-main"}),
+        MessageAttributes={
+            "ERROR_CODE": {"DataType": "String", "StringValue": "Lambda.ThrottlingException"},
+            "ERROR_MESSAGE": {"DataType": "String", "StringValue": "Rate exceeded"},
+        },
+    )
+    facts = StackFacts(event_dead_letters={logical: ["schedule orders_poller for uk-main"]})
+    backend = StackBackend(
+        STACK,
+        OrderStore(create_orders_table(f"{STACK}-OrdersTable")),
+        {"uk-main": []},
+        sqs=sqs,
+        queue_names=frozenset({DLQ, SOURCE, name}),
+        facts=facts,
+    )
+    with (
+        ThreadedServer(create_app(backend, TOKEN)) as server,
+        httpx.Client(base_url=server.url, follow_redirects=False) as http,
+    ):
+        assert http.get(f"/?token={TOKEN}").status_code == 303
+        listing = http.get("/dead-letters").text
+        row = re.search(rf'<tr data-queue="{re.escape(name)}"[^>]*>(.*?)</tr>', listing, re.S)
+        assert row is not None
+        assert "EventBridge: schedule orders_poller for uk-main" in row.group(1)
+        assert '<td class="money depth">1</td>' in row.group(1)
+        page = http.get(f"/dead-letters/{name}").text
+        assert "Lambda.ThrottlingException: Rate exceeded" in page
+        assert "Redrive" not in page
+        moved = http.post(
+            f"/dead-letters/{name}/redrive",
+            data={"csrf_token": _csrf(page), "confirm": "yes"},
+            headers=_origin(http),
+        )
+        assert moved.status_code == 409
+        assert _depth(sqs, name) == 1

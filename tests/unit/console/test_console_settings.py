@@ -150,3 +150,18 @@ def test_the_settings_page_has_no_form_to_change_anything(client: httpx.Client) 
     main = text[text.index("<main>") :]
     assert "<form" not in main
     assert client.post("/settings").status_code in (403, 405)
+
+
+def test_the_template_says_which_queues_eventbridge_dead_letters_into(
+    template: dict[str, Any],
+) -> None:
+    facts = facts_from_template(template)
+    resources = template["Resources"]
+    schedules = [r for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert facts.event_dead_letters, "the stack's schedules and recovery rule have DLQs"
+    for queue, senders in facts.event_dead_letters.items():
+        assert resources[queue]["Type"] == "AWS::SQS::Queue"
+        assert senders
+    senders = [s for found in facts.event_dead_letters.values() for s in found]
+    assert sum(s.startswith("schedule ") for s in senders) == len(schedules)
+    assert any(s.startswith("rule ") for s in senders)

@@ -260,7 +260,14 @@ class StackBackend:
     def dead_letter_queues(self) -> list[dlq.DeadLetterQueue]:
         if self._sqs is None:
             return []
-        return [q for q in dlq.list_dead_letter_queues(self._sqs) if q.name in self._queue_names]
+        found = [q for q in dlq.list_dead_letter_queues(self._sqs) if q.name in self._queue_names]
+        # EventBridge's (the template says which): the stack's queue named for the logical
+        # id (`<stack>-<logicalId>` locally, `<stack>-<logicalId>-<suffix>` on AWS).
+        for logical_id, senders in sorted(self._facts.event_dead_letters.items()):
+            names = sorted(n for n in self._queue_names if logical_id in n)
+            if len(names) == 1 and all(q.name != names[0] for q in found):
+                found.append(dlq.event_dead_letter_queue(self._sqs, names[0], senders))
+        return found
 
     def dead_letters(self, queue: dlq.DeadLetterQueue, limit: int) -> list[dlq.DeadLetter]:
         assert self._sqs is not None

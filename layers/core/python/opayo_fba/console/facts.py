@@ -51,6 +51,10 @@ class StackFacts:
     api_url: str | None = None
     egress_ip: str | None = None
     egress_note: str = ""
+    event_dead_letters: dict[str, list[str]] = field(default_factory=dict)
+    """The queues EventBridge dead-letters into (by logical id): what it gave up delivering
+    there (`schedule <job> for <scope>`, `rule <logical id>`). SQS does not know them as
+    dead-letter queues: no queue redrives into them."""
 
     def webhook_urls(self) -> dict[str, str]:
         """Each vendor's notification URL, to register with Opayo (Server's NotificationURL)."""
@@ -131,6 +135,23 @@ def facts_from_template(
             )
         )
     schedules.sort(key=lambda s: (s.job, s.scope))
+    event_dead_letters: dict[str, list[str]] = {}
+    for logical_id, resource in sorted(resources.items()):
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Scheduler::Schedule":
+            targets = [props.get("Target", {})]
+            job = _handler_module(resources, targets[0].get("Arn"))
+            scope = _scope(str(props.get("Description", "")), job)
+            sender = f"schedule {job or '?'}" + (f" for {scope}" if scope else "")
+        elif resource.get("Type") == "AWS::Events::Rule":
+            targets = list(props.get("Targets", []))
+            sender = f"rule {logical_id}"
+        else:
+            continue
+        for target in targets:
+            queue = _get_att_of(target.get("DeadLetterConfig", {}).get("Arn"))
+            if queue is not None:
+                event_dead_letters.setdefault(queue, []).append(sender.strip())
     references = sorted(
         {r for text in _variables(resources, "MAPPING_TEMPLATES") for r in text.split(",") if r}
     )
@@ -151,4 +172,14 @@ def facts_from_template(
         api_url=api_url or endpoint,
         egress_ip=outputs.get(EGRESS_IP_OUTPUT),
         egress_note=egress_note,
+        event_dead_letters=event_dead_letters,
     )
+
+
+def _get_att_of(value: Any) -> str | None:
+    """The logical id in `{"Fn::GetAtt": [id, "Arn"]}`, or None for anything else."""
+    if isinstance(value, dict):
+        reference = value.get("Fn::GetAtt")
+        if isinstance(reference, list) and reference:
+            return str(reference[0])
+    return None

@@ -16,7 +16,7 @@ naming the error (ERROR_CODE, ERROR_MESSAGE: see the Scheduler and EventBridge u
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,9 @@ class DeadLetterQueue:
     messages: int
     source_queues: tuple[str, ...]  # URLs of the queues that redrive into it
     max_receive_count: int | None
+    # What EventBridge (a schedule, a rule) gave up delivering into it: such a queue has no
+    # source queue, and its messages are replayed to their target, never redriven.
+    senders: tuple[str, ...] = ()
 
 
 # The message attributes EventBridge (Scheduler and rules) adds to what it dead-letters.
@@ -139,6 +142,22 @@ def _receive(sqs: Any, queue: DeadLetterQueue, count: int, hide_seconds: int) ->
 def _release(sqs: Any, queue: DeadLetterQueue, handles: list[str]) -> None:
     for handle in handles:
         sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=handle, VisibilityTimeout=0)
+
+
+def event_dead_letter_queue(sqs: Any, name: str, senders: Sequence[str]) -> DeadLetterQueue:
+    """The queue `name` that EventBridge dead-letters into for `senders` (the template says
+    which: no redrive policy names it, so list_dead_letter_queues cannot)."""
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    attributes = _attributes(sqs, url)
+    return DeadLetterQueue(
+        name=name,
+        url=url,
+        arn=attributes["QueueArn"],
+        messages=int(attributes.get("ApproximateNumberOfMessages", 0)),
+        source_queues=(),
+        max_receive_count=None,
+        senders=tuple(senders),
+    )
 
 
 def peek(sqs: Any, queue: DeadLetterQueue, limit: int = 10) -> list[DeadLetter]:
