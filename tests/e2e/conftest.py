@@ -44,6 +44,17 @@ def demo(environment: LocalEnvironment) -> Iterator[DemoContext]:
     ctx.close()
 
 
+@pytest.fixture(scope="module")
+def console(environment: LocalEnvironment) -> Iterator[str]:
+    """The web console on the module's environment, as `opayo-fba local up` starts it: its
+    link (with the token)."""
+    from opayo_fba.cli.local import start_console
+
+    server, url = start_console(environment)
+    yield url
+    server.stop()
+
+
 # -- the browser (pytest-playwright's fixtures, launching the Chromium tests/e2e/browser.py finds)
 
 

@@ -10,7 +10,6 @@ a rebound host name, a POST without the CSRF token or from another origin, no in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +17,6 @@ from playwright.sync_api import Page, expect
 
 from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from local_runtime.environment import LocalEnvironment
-from opayo_fba.cli.local import start_console
-from opayo_fba.console.server import ConsoleServer
 from tests.e2e.browser import (
     REBOUND_HOST,
     accessibility_violations,
@@ -35,14 +32,6 @@ SHIPPED_WITHIN_MS = 120_000
 ORDERS = ("CONSOLE-1", "CONSOLE-2", "CONSOLE-3")
 # A line title with markup in it: the pages must show it as text.
 MARKUP = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
-
-
-@pytest.fixture(scope="module")
-def console(environment: LocalEnvironment) -> Iterator[str]:
-    server: ConsoleServer
-    server, url = start_console(environment)
-    yield url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

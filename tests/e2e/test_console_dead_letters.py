@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import boto3
@@ -22,8 +22,6 @@ from playwright.sync_api import Page, expect
 
 from demo.scenarios import DemoContext, sample_order
 from local_runtime.environment import LocalEnvironment
-from opayo_fba.cli.local import start_console
-from opayo_fba.console.server import ConsoleServer
 from opayo_fba.ops import dlq
 from tests.e2e.browser import origin, screenshot, sign_in
 
@@ -54,14 +52,6 @@ def _poll(what: str, check: Callable[[], T], seconds: float = 90) -> T:
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def console(environment: LocalEnvironment) -> Iterator[str]:
-    server: ConsoleServer
-    server, url = start_console(environment)
-    yield url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

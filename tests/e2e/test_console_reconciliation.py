@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -20,8 +19,6 @@ from playwright.sync_api import Page, expect
 
 from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from local_runtime.environment import LocalEnvironment
-from opayo_fba.cli.local import start_console
-from opayo_fba.console.server import ConsoleServer
 from opayo_fba.convert.fba_outbound import seller_fulfillment_order_id
 from opayo_fba.reconcile.amounts import format_minor
 from tests.e2e.browser import screenshot, sign_in
@@ -32,14 +29,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 REGION = "eu-west-2"
 MATCHED, MISTYPED = "CONSOLE-RECON-1", "CONSOLE-RECON-2"
 SHIPPED_WITHIN_S = 120.0
-
-
-@pytest.fixture(scope="module")
-def console(environment: LocalEnvironment) -> Iterator[str]:
-    server: ConsoleServer
-    server, url = start_console(environment)
-    yield url
-    server.stop()
 
 
 @pytest.fixture(scope="module")

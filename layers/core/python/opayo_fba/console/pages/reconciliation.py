@@ -146,8 +146,13 @@ def routes(console: Console) -> list[Route]:
         return run
 
     def exception_of(
-        request: Request, run: RunSummary, value: str
-    ) -> tuple[RunException, list[RunException]] | Response:
+        request: Request,
+    ) -> tuple[RunSummary, RunException, list[RunException]] | Response:
+        """The run and the exception the path names, with all the run's exceptions."""
+        run = find(request)
+        if isinstance(run, Response):
+            return run
+        value = request.path_params["number"]
         if not _NUMBER.match(value):
             return console.problem(request, "An exception is numbered from 1.", 400)
         every = backend.run_exceptions(run)
@@ -155,7 +160,7 @@ def routes(console: Console) -> list[Route]:
         if found is None:
             reason = f"Run {run.run_id} has no exception {value}."
             return console.problem(request, reason, 404)
-        return found, every
+        return run, found, every
 
     async def runs_page(request: Request) -> Response:
         return console.render(
@@ -229,22 +234,16 @@ def routes(console: Console) -> list[Route]:
         return console.render(request, "reconciliation_exception.html", context, status)
 
     async def exception_page(request: Request) -> Response:
-        run = find(request)
-        if isinstance(run, Response):
-            return run
-        found = exception_of(request, run, request.path_params["number"])
+        found = exception_of(request)
         if isinstance(found, Response):
             return found
-        return decision_page(request, run, *found)
+        return decision_page(request, *found)
 
     async def decide(request: Request) -> Response:
-        run = find(request)
-        if isinstance(run, Response):
-            return run
-        found = exception_of(request, run, request.path_params["number"])
+        found = exception_of(request)
         if isinstance(found, Response):
             return found
-        exception, every = found
+        run, exception, every = found
         form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
         decision = form.get("decision", "")
         match_value = form.get("match", "")
