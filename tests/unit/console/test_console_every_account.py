@@ -166,3 +166,4 @@ def test_the_e_mail_index_holds_a_hash_not_the_address() -> None:
         assert item[EMAIL_HASH_ATTRIBUTE] == email_hash("JANE@example.com ")
         assert "@" not in str(item[EMAIL_HASH_ATTRIBUTE])
         assert len(str(item[EMAIL_HASH_ATTRIBUTE])) == 64
+        assert not any(c.isdigit() for c in str(item[EMAIL_HASH_ATTRIBUTE]))  # no card-like run
