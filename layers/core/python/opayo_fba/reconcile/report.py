@@ -69,6 +69,19 @@ def bar_chart(
     return "\n".join(parts)
 
 
+def outcome_chart(matched_orders: int, exceptions_by_reason: dict[str, int]) -> str:
+    """Matched orders against each reason's exceptions (in amber)."""
+    exceptions = [
+        (reason.replace("_", " "), count, str(count))
+        for reason, count in sorted(exceptions_by_reason.items())
+    ]
+    return bar_chart(
+        "Matched orders vs exceptions",
+        [("matched orders", matched_orders, str(matched_orders)), *exceptions],
+        alert=frozenset(label for label, _, _ in exceptions),
+    )
+
+
 def render_report(result: ReconcileResult) -> str:
     currencies = sorted({currency for currency, _ in result.category_totals})
     charts = []
@@ -81,18 +94,7 @@ def render_report(result: ReconcileResult) -> str:
             ]
             if bars:
                 charts.append(bar_chart(f"{title} ({currency})", bars))
-    outcome = [("matched orders", result.matched_orders, str(result.matched_orders))]
-    exceptions = [
-        (reason.replace("_", " "), count, str(count))
-        for reason, count in sorted(result.exceptions_by_reason.items())
-    ]
-    charts.append(
-        bar_chart(
-            "Matched orders vs exceptions",
-            outcome + exceptions,
-            alert=frozenset(label for label, _, _ in exceptions),
-        )
-    )
+    charts.append(outcome_chart(result.matched_orders, result.exceptions_by_reason))
     entry_rows = "\n".join(
         "<tr>"
         f"<td>{escape(entry.entry_id)}</td><td>{escape(entry.date.date().isoformat())}</td>"

@@ -37,7 +37,7 @@ from opayo_fba.ops.journal_runs import (
 from opayo_fba.reconcile.amounts import format_minor
 from opayo_fba.reconcile.errors import MalformedInputError
 from opayo_fba.reconcile.matching import REASONS
-from opayo_fba.reconcile.report import bar_chart
+from opayo_fba.reconcile.report import bar_chart, outcome_chart
 
 if TYPE_CHECKING:
     from opayo_fba.console.app import Console
@@ -118,17 +118,7 @@ def charts(run: RunSummary, journal: Journal) -> list[str]:
             if amount
         ]
         drawn.append(bar_chart(f"Journal by account, net of credits ({currency})", bars))
-    exceptions = [
-        (reason.replace("_", " "), count, str(count))
-        for reason, count in sorted(run.exceptions_by_reason.items())
-    ]
-    drawn.append(
-        bar_chart(
-            "Matched orders vs exceptions",
-            [("matched orders", run.matched_orders, str(run.matched_orders)), *exceptions],
-            alert=frozenset(label for label, _, _ in exceptions),
-        )
-    )
+    drawn.append(outcome_chart(run.matched_orders, run.exceptions_by_reason))
     return drawn
 
 
