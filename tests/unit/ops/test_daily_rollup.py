@@ -426,3 +426,68 @@ def test_the_rebuild_command_says_what_to_give_instead(
     assert result.exit_code == 2
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+# -- two writers of one day's rollup at once ---------------------------------------------------
+
+
+class _ContendedClient:
+    """boto3's client, except that DynamoDB cancels the first `conflicts` transactions for
+    another one in progress on the same items (what it does to two writers of one rollup)."""
+
+    def __init__(self, client: Any, conflicts: int) -> None:
+        self._client = client
+        self.conflicts = conflicts
+        self.attempts = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        self.attempts += 1
+        if self.conflicts:
+            self.conflicts -= 1
+            reasons = [{"Code": "None"}] + [{"Code": "TransactionConflict"}] * (
+                len(kwargs["TransactItems"]) - 1
+            )
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": reasons,
+                },
+                "TransactWriteItems",
+            )
+        return self._client.transact_write_items(**kwargs)
+
+
+class _ContendedTable:
+    def __init__(self, table: Any, conflicts: int) -> None:
+        self._table = table
+        self.client = _ContendedClient(table.meta.client, conflicts)
+        self.meta = type("Meta", (), {"client": self.client})()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+
+def test_a_transaction_cancelled_for_a_concurrent_one_is_tried_again(store: OrderStore) -> None:
+    contended = _ContendedTable(store.table, conflicts=2)
+    OrderStore(contended).create(_record("W-1", NOW, captured=_gbp(2500)))
+    assert contended.client.attempts == 3
+    assert _day(store).count("received") == 1
+    assert _day(store).money[("captured", "GBP")] == (2500, 1)
+
+
+def test_a_transaction_contended_past_the_retries_is_raised_and_writes_nothing(
+    store: OrderStore,
+) -> None:
+    from botocore.exceptions import ClientError
+
+    store.begin_card_intake("W-1", VENDOR, "W-1-P1")
+    contended = OrderStore(_ContendedTable(store.table, conflicts=100))
+    with pytest.raises(ClientError, match="TransactionCanceledException"):
+        contended.create_closing_card_intake(_record("W-1", NOW))  # not "abandoned"
+    assert store.find("W-1") is None
+    assert DailyRollupStore(store.table).day(ACCOUNT, TODAY) is None

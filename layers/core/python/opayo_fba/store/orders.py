@@ -717,6 +717,9 @@ class OrderStore:
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if "TransactionConflict" in reasons:
+                raise  # contended past the retries: not a refusal of this order
             if self.find(record.order_id):
                 raise ConflictError(f"order {record.order_id} already exists") from None
             raise CardPaymentAbandoned(_abandoned(record.order_id)) from None
