@@ -134,6 +134,7 @@ class LocalRuntime:
             self._config_patch.start()
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
             dynamodb_writes.serialise()  # many environments write through this one server
+            dynamodb_writes.cheap_transaction_backups()  # an order write is a transaction
             self._moto_server = ThreadedMotoServer(
                 ip_address="127.0.0.1", port=moto_port, verbose=False
             )

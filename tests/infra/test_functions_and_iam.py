@@ -205,6 +205,41 @@ def _role_actions(resources: dict[str, Any], function_path: str) -> set[str]:
     return _actions_of(resources, function)
 
 
+def _orders_table_actions(resources: dict[str, Any], function: dict[str, Any]) -> set[str]:
+    """The actions `function`'s role may take on the orders table (or its indexes)."""
+    (table,) = [
+        logical_id
+        for logical_id in of_type(resources, "AWS::DynamoDB::Table")
+        if "OrdersTable" in logical_id
+    ]
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for policy in of_type(resources, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                if f'"{table}"' in json.dumps(statement.get("Resource")):
+                    actions.update(_as_list(statement["Action"]))
+    return actions
+
+
+def test_every_function_that_writes_orders_may_update_their_daily_rollups(
+    resources: dict[str, Any],
+) -> None:
+    """An order's Put goes with an UpdateItem of its day's rollup in one TransactWriteItems
+    (store/daily_rollup.py), and a transaction needs each of its actions' permissions: a role
+    that may put an order but not update an item would fail every order write."""
+    writers = {
+        logical_id: actions
+        for logical_id, function in _functions(resources).items()
+        if "dynamodb:PutItem" in (actions := _orders_table_actions(resources, function))
+    }
+    assert len(writers) > 5  # the intake, the saga's steps, the consumers, the jobs...
+    cannot = sorted(
+        name for name, actions in writers.items() if "dynamodb:UpdateItem" not in actions
+    )
+    assert cannot == []
+
+
 def test_read_only_endpoint_cannot_write(resources: dict[str, Any]) -> None:
     actions = _role_actions(resources, "/Api/OrderStatusFunction")
     assert "dynamodb:GetItem" in actions

@@ -91,3 +91,59 @@ def test_serialising_is_idempotent() -> None:
     dynamodb_writes.serialise()
     assert DynamoDBBackend.put_item is first
     assert getattr(first, "_opayo_fba_serialised", False)
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was(dynamodb_url: str) -> None:
+    """moto's transactions back up only the items they name (cheap_transaction_backups):
+    a cancelled one still restores what it had written before its failing action."""
+    dynamodb_writes.cheap_transaction_backups()
+    client = _client(dynamodb_url)
+    client.create_table(
+        TableName="rollback",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for pk in ("kept", "counted", "other"):
+        client.put_item(TableName="rollback", Item={"pk": {"S": pk}, "n": {"N": "1"}})
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": "rollback",
+                        "Key": {"pk": {"S": "counted"}},
+                        "UpdateExpression": "ADD n :one",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}},
+                    }
+                },
+                {"Put": {"TableName": "rollback", "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Put": {
+                        "TableName": "rollback",
+                        "Item": {"pk": {"S": "kept"}, "n": {"N": "9"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    items = client.scan(TableName="rollback")["Items"]
+    assert sorted((i["pk"]["S"], i["n"]["N"]) for i in items) == [
+        ("counted", "1"),
+        ("kept", "1"),
+        ("other", "1"),
+    ]
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": "rollback",
+                    "Key": {"pk": {"S": "counted"}},
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            }
+        ]
+    )
+    counted = client.get_item(TableName="rollback", Key={"pk": {"S": "counted"}})["Item"]
+    assert counted["n"]["N"] == "2"

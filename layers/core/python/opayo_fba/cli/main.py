@@ -18,6 +18,7 @@ from opayo_fba.cli.reconcile import reconcile
 from opayo_fba.cli.routing import routing_app
 from opayo_fba.cli.saga import saga_app
 from opayo_fba.cli.status import status
+from opayo_fba.cli.today import today_app
 
 app = typer.Typer(
     name="opayo-fba",
@@ -31,6 +32,7 @@ app.add_typer(local_app, name="local")
 app.add_typer(opayo_app, name="opayo")
 app.add_typer(saga_app, name="saga")
 app.add_typer(routing_app, name="routing")
+app.add_typer(today_app, name="today")
 app.command("reconcile")(reconcile)
 app.command("status")(status)
 app.command("console")(console)

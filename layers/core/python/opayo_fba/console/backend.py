@@ -2,8 +2,8 @@
 
 `ConsoleBackend` is the small interface the pages need; `StackBackend` implements it on a
 stack's resources (found by ops.status's locators, on AWS or on the local runtime): orders
-by OrderStore, saga executions by Step Functions' GetExecutionHistory, dead letters by
-ops.dlq (what `opayo-fba dlq` runs).
+by OrderStore, the Today page's figures from the daily rollups (ops.today), saga executions
+by Step Functions' GetExecutionHistory, dead letters by ops.dlq (what `opayo-fba dlq` runs).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from opayo_fba.ops.timeline import (
     execution_timeline,
     saga_attempts,
 )
+from opayo_fba.ops.today import TodaySummary, first_day, summary_from_rollups
+from opayo_fba.store.daily_rollup import DailyRollupStore
 from opayo_fba.store.orders import OrderPage, OrderRecord, OrderStore
 from opayo_fba.store.watermarks import WatermarkStore
 
@@ -82,6 +84,10 @@ class ConsoleBackend(Protocol):
 
     def last_polls(self) -> list[LastPoll]:
         """When each poller last advanced its watermark, per account and vendor."""
+        ...
+
+    def today(self, seller_account: str, now: datetime) -> TodaySummary:
+        """The Today page's figures for the last 30 UTC days up to `now`."""
         ...
 
     def order(self, order_id: str) -> OrderRecord | None: ...
@@ -176,6 +182,7 @@ class StackBackend:
         self._actions = actions
         # A run, once found, stays where it is with the files it has (ops/journal_runs.py).
         self._runs: dict[str, runs.RunSummary] = {}
+        self._rollups = DailyRollupStore(orders.table)
 
     @property
     def stack_name(self) -> str:
@@ -230,6 +237,13 @@ class StackBackend:
         if self._watermarks is None:
             return []
         return last_polls(self._watermarks, [*self._accounts, *self._facts.vendors])
+
+    def today(self, seller_account: str, now: datetime) -> TodaySummary:
+        """From the account's 30 daily rollups (one BatchGetItem) and the held index of the
+        stack's vendors: no order is read, however many there are."""
+        rollups = self._rollups.days(seller_account, first_day(now), now.astimezone(UTC).date())
+        held = [t for vendor in self._facts.vendors for t in self._orders.held_since_times(vendor)]
+        return summary_from_rollups(seller_account, rollups, held, now)
 
     def saga_history(self, record: OrderRecord) -> SagaHistory:
         if self._stepfunctions is None or not self._state_machines:

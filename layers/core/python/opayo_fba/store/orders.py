@@ -8,13 +8,20 @@ order never overwrite each other: the loser re-reads and re-applies its change.
 
 A payment that arrives before its order (an Opayo notification can beat the shop's POST) is
 parked under `payment#<vendorTxCode>` and joined when the order comes.
+
+Each order also counts in the daily rollup of its seller account and received day
+(store/daily_rollup.py, what the console's Today page reads): every write of an order item
+goes through `_write`, which ADDs the change of the order's figures to that rollup in the
+same transaction as the order's conditional Put, or makes the plain Put when they did not move.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -41,6 +48,7 @@ from opayo_fba.model import (
 )
 from opayo_fba.model.fulfillment import ReturnAuthorization
 from opayo_fba.model.three_d_secure import ThreeDSecureChallenge
+from opayo_fba.store.daily_rollup import Contribution, contribution, rollup_updates
 
 ORDER_KEY_PREFIX = "order#"
 PARKED_PAYMENT_KEY_PREFIX = "payment#"
@@ -72,6 +80,8 @@ MARKETPLACE_ATTRIBUTE = "marketplaceId"
 EMAIL_INDEX = "by-customer-email"
 EMAIL_HASH_ATTRIBUTE = "customerEmailHash"
 MAX_UPDATE_ATTEMPTS = 5
+# A transaction cancelled for another on the same items waits up to this, doubled each time.
+CONFLICT_BACK_OFF_SECONDS = 0.02
 BATCH_GET_KEYS = 100  # DynamoDB's BatchGetItem limit
 
 PaymentSource = Literal["pi", "server"]
@@ -543,6 +553,25 @@ class OrderStore:
                 return count, oldest
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def held_since_times(self, held_vendor: str) -> list[datetime]:
+        """Since when each item under `held_vendor` in the sparse held-authorisation index is
+        held, oldest first: from the index alone (its sort key is the time), every page."""
+        from boto3.dynamodb.conditions import Key
+
+        kwargs: dict[str, Any] = {
+            "IndexName": HELD_AUTHORISATIONS_INDEX,
+            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(held_vendor),
+        }
+        times: list[datetime] = []
+        while True:
+            page = self._table.query(**kwargs)
+            times.extend(
+                _from_sortable(str(item[HELD_SINCE_ATTRIBUTE])) for item in page.get("Items", [])
+            )
+            if "LastEvaluatedKey" not in page:
+                return times
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def held_vendors(self) -> set[str]:
         """The partitions of the sparse held-authorisation index: a Scan of that index only
         (its items are the orders still holding money, refunds and card notes pending)."""
@@ -605,18 +634,53 @@ class OrderStore:
 
     def create(self, record: OrderRecord) -> OrderRecord:
         """Store a new order; a second create of the same order id is a ConflictError."""
+        record.version = 1
+        put = {"Item": self._item(record), "ConditionExpression": "attribute_not_exists(pk)"}
+        if not self._write(put, None, record):
+            raise ConflictError(f"order {record.order_id} already exists")
+        return record
+
+    def _write(
+        self,
+        put: dict[str, Any],
+        before: Contribution | None,
+        record: OrderRecord,
+        together: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        """Put the order item (`put`: its Item and condition), and, when the order's
+        contribution to its day's rollup changed from `before` (None: a new order), the
+        difference, in one transaction with `together` (more actions of the caller's): so a
+        refused condition writes none of them. False if the order's condition was refused.
+
+        A transaction DynamoDB cancels for another one on the same items (two orders of one
+        day touch one rollup) is tried again, a bounded number of times. Any other
+        cancellation is raised (TransactionCanceledException) for the caller to read."""
         from botocore.exceptions import ClientError
 
-        record.version = 1
-        try:
-            self._table.put_item(
-                Item=self._item(record), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConflictError(f"order {record.order_id} already exists") from None
-            raise
-        return record
+        updates = rollup_updates(self._table.name, before, contribution(record))
+        if not updates and not together:
+            try:
+                self._table.put_item(**put)
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    return False
+                raise
+            return True
+        actions = [{"Put": {"TableName": self._table.name, **put}}, *together, *updates]
+        for attempt in range(MAX_UPDATE_ATTEMPTS):
+            try:
+                self._table.meta.client.transact_write_items(TransactItems=actions)
+                return True
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if reasons[:1] == ["ConditionalCheckFailed"]:
+                    return False
+                if "TransactionConflict" not in reasons or attempt == MAX_UPDATE_ATTEMPTS - 1:
+                    raise
+                _back_off(attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def find(self, order_id: str) -> OrderRecord | None:
         item = self._table.get_item(Key=self._key(order_id), ConsistentRead=True).get("Item")
@@ -646,24 +710,21 @@ class OrderStore:
         return self.find(str(orders[0]["pk"]).removeprefix(ORDER_KEY_PREFIX))
 
     def update(self, order_id: str, change: Callable[[OrderRecord], None]) -> OrderRecord:
-        """Apply `change` to the current record and write it if nobody wrote in between."""
-        from botocore.exceptions import ClientError
-
+        """Apply `change` to the current record and write it if nobody wrote in between
+        (with the change of its day's rollup, when its figures moved)."""
         for _ in range(MAX_UPDATE_ATTEMPTS):
             record = self.get(order_id)
             expected = record.version
+            before = contribution(record)
             change(record)
             record.version = expected + 1
-            try:
-                self._table.put_item(
-                    Item=self._item(record),
-                    ConditionExpression="version = :expected",
-                    ExpressionAttributeValues={":expected": expected},
-                )
+            put = {
+                "Item": self._item(record),
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": expected},
+            }
+            if self._write(put, before, record):
                 return record
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise
         raise ConflictError(f"order {order_id} kept changing; gave up after {MAX_UPDATE_ATTEMPTS}")
 
     # -- card payments asked for before their order is stored ----------------------------
@@ -703,35 +764,28 @@ class OrderStore:
 
         record.version = 1
         # The resource's client takes (and returns) plain Python values, as the Table does.
+        close_intake = {
+            "Delete": {
+                "TableName": self._table.name,
+                "Key": {"pk": CARD_INTAKE_KEY_PREFIX + record.order_id},
+                "ConditionExpression": "attribute_not_exists(pk) OR intakeState = :open",
+                "ExpressionAttributeValues": {":open": "open"},
+            }
+        }
+        put = {"Item": self._item(record), "ConditionExpression": "attribute_not_exists(pk)"}
         try:
-            self._table.meta.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": self._item(record),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Delete": {
-                            "TableName": self._table.name,
-                            "Key": {"pk": CARD_INTAKE_KEY_PREFIX + record.order_id},
-                            "ConditionExpression": (
-                                "attribute_not_exists(pk) OR intakeState = :open"
-                            ),
-                            "ExpressionAttributeValues": {":open": "open"},
-                        }
-                    },
-                ]
-            )
+            stored = self._write(put, None, record, together=[close_intake])
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-            if reasons[:1] == ["ConditionalCheckFailed"] or self.find(record.order_id):
+            if "TransactionConflict" in reasons:
+                raise  # contended past the retries: not a refusal of this order
+            if self.find(record.order_id):
                 raise ConflictError(f"order {record.order_id} already exists") from None
             raise CardPaymentAbandoned(_abandoned(record.order_id)) from None
+        if not stored:
+            raise ConflictError(f"order {record.order_id} already exists")
         return record
 
     def abandoned_card_intakes(self, vendor: str, older_than: datetime) -> Iterator[CardIntake]:
@@ -860,6 +914,12 @@ def _abandoned(order_id: str) -> str:
         "was ended at Opayo (any authorisation cancelled). Submit the order again under a new "
         "order id, with a new card session"
     )
+
+
+def _back_off(attempt: int) -> None:
+    """Wait a random while before trying a contended transaction again (full jitter), so two
+    writers of one day's rollup do not collide again in step."""
+    time.sleep(random.uniform(0, CONFLICT_BACK_OFF_SECONDS * 2**attempt))  # noqa: S311
 
 
 def _sortable(moment: datetime) -> str:

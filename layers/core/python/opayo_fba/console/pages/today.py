@@ -1,5 +1,6 @@
-"""The Today page: one seller account's day and its last 30 days (ops/today.py), with what
-`opayo-fba status` shows of the whole stack: open authorisations, dead letters, last polls."""
+"""The Today page: one seller account's day and its last 30 days (ops/today.py, from the
+daily rollups the order writes keep: no order is read), with what `opayo-fba status` shows
+of the whole stack: open authorisations, dead letters, last polls."""
 
 from __future__ import annotations
 
@@ -11,17 +12,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from opayo_fba.console.backend import OrderFilters
-from opayo_fba.ops.today import Day, TodaySummary, first_day, summarise
-from opayo_fba.store.orders import OrderRecord
+from opayo_fba.ops.today import Day, TodaySummary
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from opayo_fba.console.app import Console
-    from opayo_fba.console.backend import ConsoleBackend
 
-PAGE = 200
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
 SERIES = (("received", "Received"), ("shipped", "Shipped"), ("compensated", "Compensated"))
@@ -66,18 +61,6 @@ def chart(name: str, title: str, days: list[Day]) -> Chart:
     return Chart(name, title, peak, bars)
 
 
-def _records(backend: ConsoleBackend, account: str, now: datetime) -> Iterator[OrderRecord]:
-    """The account's orders received since the first day, every page of the index's Query."""
-    filters = OrderFilters(account, received_from=first_day(now))
-    start_key = None
-    while True:
-        page = backend.orders(filters, PAGE, start_key)
-        yield from page.records
-        if page.next_key is None:
-            return
-        start_key = page.next_key
-
-
 def routes(console: Console) -> list[Route]:
     async def today(request: Request) -> Response:
         accounts = console.backend.seller_accounts()
@@ -88,7 +71,7 @@ def routes(console: Console) -> list[Route]:
                 request, f"account must be one of this stack's seller accounts ({known}).", 400
             )
         now = datetime.now(UTC)
-        summary: TodaySummary = summarise(account, _records(console.backend, account, now), now)
+        summary: TodaySummary = console.backend.today(account, now)
         queues = console.backend.dead_letter_queues()
         context = {
             "summary": summary,
