@@ -161,6 +161,7 @@ def main() -> None:
     import httpx
 
     from local_runtime.environment import EnvironmentOptions, LocalEnvironment
+    from local_runtime.moto_memory import settle_collector
     from local_runtime.runtime import find_template
     from local_runtime.seeds import seller_accounts_in
     from opayo_fba.cli.local import start_console
@@ -188,6 +189,9 @@ def main() -> None:
             session.client("stepfunctions", endpoint_url=runtime.moto_url),
         ).locate(runtime.template.stack_name)
         store = OrderStore(dynamodb.Table(resources.orders_table))
+        # As `opayo-fba local up` does once the runtime is up (cli/local.start_and_list),
+        # before any order arrives.
+        settle_collector()
         now = datetime.now(UTC)
         started = time.perf_counter()
         ids = _seed(store, account, marketplaces[0], args.orders, now)

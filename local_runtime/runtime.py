@@ -26,7 +26,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig, default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from local_runtime import dynamodb_writes, execution_events, lambda_bridge, sfn_time
+from local_runtime import dynamodb_writes, execution_events, lambda_bridge, moto_memory, sfn_time
 from local_runtime.api_gateway import ApiRoute, create_api_app, routes_from_template
 from local_runtime.lambda_bridge import InProcessLambdas, Invocation
 from local_runtime.lambda_pool import WorkerLambdas
@@ -128,6 +128,7 @@ class LocalRuntime:
         moto_port = self.options.moto_port
         if moto_port is None and self.options.concurrent:
             moto_port = 0  # the execution environments reach moto over HTTP
+        moto_memory.stop_tracking_instances()  # moto would keep every object it ever made
         if moto_port is None:
             self._mock.start()
         else:

@@ -299,7 +299,7 @@ def test_the_summary_from_the_rollups_equals_summarise_of_the_orders(store: Orde
     expected = summarise(ACCOUNT, records, NOW)
     rollups = DailyRollupStore(store.table).days(ACCOUNT, first_day(NOW), TODAY)
     assert len(rollups) == DAYS
-    from_rollups = summary_from_rollups(ACCOUNT, rollups, store.held_since_times(VENDOR), NOW)
+    from_rollups = summary_from_rollups(ACCOUNT, rollups, store.held_index().get(VENDOR, []), NOW)
     assert from_rollups == expected
     # and it is not equal by accident of being empty
     assert expected.period.received == 14

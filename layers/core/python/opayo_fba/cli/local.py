@@ -105,7 +105,8 @@ def start_and_list(
 ) -> ConsoleServer | None:
     """Start the web console on `environment` (unless `with_console` is False) and print
     every URL of the runtime, the console's last: the console's server, or None if it was
-    not started (the reason is printed: no vendored assets, the port taken)."""
+    not started (the reason is printed: no vendored assets, the port taken). The process
+    stays up from here, so its garbage collector is settled (local_runtime/moto_memory.py)."""
     from opayo_fba.console.assets import AssetsMissing
 
     urls = environment.urls()
@@ -117,6 +118,9 @@ def start_and_list(
             out.print(f"[yellow]The console is not started: {error}[/yellow]")
     for name, url in urls.items():
         out.print(f"[bold]{name:>16}[/bold]  {url}", highlight=False, soft_wrap=True)
+    from local_runtime.moto_memory import settle_collector
+
+    settle_collector()  # this process now stays up: no multi-second full collections
     return server
 
 

@@ -78,16 +78,30 @@ class ConsoleBackend(Protocol):
         (with an @) as the customer's e-mail address, newest first."""
         ...
 
-    def open_authorisations(self) -> list[VendorHolds]:
-        """Per vendor, the Deferred authorisations still held (as `opayo-fba status`)."""
+    def held_index(self) -> Mapping[str, Sequence[datetime]]:
+        """The held-authorisation index: each partition (a vendor, `refund#<vendor>`...) with
+        since when each of its items is held (one read, for the page's figures below)."""
+        ...
+
+    def open_authorisations(
+        self, held: Mapping[str, Sequence[datetime]] | None = None
+    ) -> list[VendorHolds]:
+        """Per vendor, the Deferred authorisations still held (as `opayo-fba status`), from
+        `held` when the page has read it."""
         ...
 
     def last_polls(self) -> list[LastPoll]:
         """When each poller last advanced its watermark, per account and vendor."""
         ...
 
-    def today(self, seller_account: str, now: datetime) -> TodaySummary:
-        """The Today page's figures for the last 30 UTC days up to `now`."""
+    def today(
+        self,
+        seller_account: str,
+        now: datetime,
+        held: Mapping[str, Sequence[datetime]] | None = None,
+    ) -> TodaySummary:
+        """The Today page's figures for the last 30 UTC days up to `now` (its held figures
+        from `held` when the page has read it)."""
         ...
 
     def order(self, order_id: str) -> OrderRecord | None: ...
@@ -230,20 +244,31 @@ class StackBackend:
     def order(self, order_id: str) -> OrderRecord | None:
         return self._orders.find(order_id)
 
-    def open_authorisations(self) -> list[VendorHolds]:
-        return open_authorisations(self._orders, self._facts.vendors)
+    def held_index(self) -> Mapping[str, Sequence[datetime]]:
+        return self._orders.held_index()
+
+    def open_authorisations(
+        self, held: Mapping[str, Sequence[datetime]] | None = None
+    ) -> list[VendorHolds]:
+        return open_authorisations(self._orders, self._facts.vendors, held)
 
     def last_polls(self) -> list[LastPoll]:
         if self._watermarks is None:
             return []
         return last_polls(self._watermarks, [*self._accounts, *self._facts.vendors])
 
-    def today(self, seller_account: str, now: datetime) -> TodaySummary:
+    def today(
+        self,
+        seller_account: str,
+        now: datetime,
+        held: Mapping[str, Sequence[datetime]] | None = None,
+    ) -> TodaySummary:
         """From the account's 30 daily rollups (one BatchGetItem) and the held index of the
         stack's vendors: no order is read, however many there are."""
         rollups = self._rollups.days(seller_account, first_day(now), now.astimezone(UTC).date())
-        held = [t for vendor in self._facts.vendors for t in self._orders.held_since_times(vendor)]
-        return summary_from_rollups(seller_account, rollups, held, now)
+        held = self._orders.held_index() if held is None else held
+        times = [t for vendor in self._facts.vendors for t in held.get(vendor, ())]
+        return summary_from_rollups(seller_account, rollups, times, now)
 
     def saga_history(self, record: OrderRecord) -> SagaHistory:
         if self._stepfunctions is None or not self._state_machines:

@@ -308,12 +308,19 @@ def order_counts(
     return rows
 
 
-def open_authorisations(orders: OrderStore, vendors: Sequence[str]) -> list[VendorHolds]:
+def open_authorisations(
+    orders: OrderStore,
+    vendors: Sequence[str],
+    held: Mapping[str, Sequence[datetime]] | None = None,
+) -> list[VendorHolds]:
+    """Per vendor, its held authorisations (how many, since when the oldest) and its pending
+    refunds, from the held index (`OrderStore.held_index`, read here unless given)."""
+    held = orders.held_index() if held is None else held
     holds = []
     for vendor in vendors:
-        held, oldest = orders.held_index_summary(vendor)
-        refunds, _ = orders.held_index_summary(PENDING_REFUND_PREFIX + vendor)
-        holds.append(VendorHolds(vendor, held, oldest, refunds))
+        times = held.get(vendor, ())
+        refunds = held.get(PENDING_REFUND_PREFIX + vendor, ())
+        holds.append(VendorHolds(vendor, len(times), min(times, default=None), len(refunds)))
     return holds
 
 

@@ -532,56 +532,33 @@ class OrderStore:
                     found[str(key["pk"])] = alone
         return found
 
-    def held_index_summary(self, held_vendor: str) -> tuple[int, datetime | None]:
-        """How many items sit under `held_vendor` in the sparse held-authorisation index
-        (a vendor, or `refund#<vendor>`, `intake#<vendor>`) and since when the oldest: read
-        from the index alone (its keys carry the time), every page, without the items."""
-        from boto3.dynamodb.conditions import Key
-
-        kwargs: dict[str, Any] = {
-            "IndexName": HELD_AUTHORISATIONS_INDEX,
-            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(held_vendor),
-        }
-        count, oldest = 0, None
-        while True:
-            page = self._table.query(**kwargs)
-            items = page.get("Items", [])
-            if oldest is None and items:
-                oldest = _from_sortable(str(items[0][HELD_SINCE_ATTRIBUTE]))
-            count += len(items)
-            if "LastEvaluatedKey" not in page:
-                return count, oldest
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def held_since_times(self, held_vendor: str) -> list[datetime]:
-        """Since when each item under `held_vendor` in the sparse held-authorisation index is
-        held, oldest first: from the index alone (its sort key is the time), every page."""
-        from boto3.dynamodb.conditions import Key
-
-        kwargs: dict[str, Any] = {
-            "IndexName": HELD_AUTHORISATIONS_INDEX,
-            "KeyConditionExpression": Key(HELD_VENDOR_ATTRIBUTE).eq(held_vendor),
-        }
-        times: list[datetime] = []
-        while True:
-            page = self._table.query(**kwargs)
-            times.extend(
-                _from_sortable(str(item[HELD_SINCE_ATTRIBUTE])) for item in page.get("Items", [])
-            )
-            if "LastEvaluatedKey" not in page:
-                return times
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     def held_vendors(self) -> set[str]:
-        """The partitions of the sparse held-authorisation index: a Scan of that index only
-        (its items are the orders still holding money, refunds and card notes pending)."""
-        kwargs: dict[str, Any] = {"IndexName": HELD_AUTHORISATIONS_INDEX}
-        found: set[str] = set()
+        """The partitions of the sparse held-authorisation index (`held_index`'s)."""
+        return set(self.held_index())
+
+    def held_index(self) -> dict[str, list[datetime]]:
+        """Every partition of the sparse held-authorisation index (a vendor, `refund#<vendor>`,
+        `intake#<vendor>`) with since when each of its items is held, oldest first: one Scan
+        of the index alone, every page. Its items are the orders still holding money and the
+        refunds and card notes pending, not the table's orders, so one Scan of it costs what
+        a Query per partition would, and a page that needs several partitions reads once."""
+        kwargs: dict[str, Any] = {
+            "IndexName": HELD_AUTHORISATIONS_INDEX,
+            "ProjectionExpression": "#vendor, #since",
+            "ExpressionAttributeNames": {
+                "#vendor": HELD_VENDOR_ATTRIBUTE,
+                "#since": HELD_SINCE_ATTRIBUTE,
+            },
+        }
+        found: dict[str, list[datetime]] = {}
         while True:
             page = self._table.scan(**kwargs)
-            found.update(str(item[HELD_VENDOR_ATTRIBUTE]) for item in page.get("Items", []))
+            for item in page.get("Items", []):
+                found.setdefault(str(item[HELD_VENDOR_ATTRIBUTE]), []).append(
+                    _from_sortable(str(item[HELD_SINCE_ATTRIBUTE]))
+                )
             if "LastEvaluatedKey" not in page:
-                return found
+                return {partition: sorted(times) for partition, times in found.items()}
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def held_authorisations(self, vendor: str, older_than: datetime) -> Iterator[OrderRecord]:

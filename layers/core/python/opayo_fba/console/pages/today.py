@@ -71,7 +71,8 @@ def routes(console: Console) -> list[Route]:
                 request, f"account must be one of this stack's seller accounts ({known}).", 400
             )
         now = datetime.now(UTC)
-        summary: TodaySummary = console.backend.today(account, now)
+        held = console.backend.held_index()  # one read for the held figures of both sections
+        summary: TodaySummary = console.backend.today(account, now, held)
         queues = console.backend.dead_letter_queues()
         context = {
             "summary": summary,
@@ -80,7 +81,7 @@ def routes(console: Console) -> list[Route]:
             "charts": [chart(name, title, summary.days) for name, title in SERIES],
             "chart_width": CHART_WIDTH,
             "chart_height": CHART_HEIGHT,
-            "holds": console.backend.open_authorisations(),
+            "holds": console.backend.open_authorisations(held),
             "queues": queues,
             "dead_letters": sum(q.messages for q in queues),
             "polls": console.backend.last_polls(),
