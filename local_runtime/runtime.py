@@ -26,7 +26,14 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig, default_user_config
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from local_runtime import dynamodb_writes, execution_events, lambda_bridge, moto_memory, sfn_time
+from local_runtime import (
+    dynamodb_reads,
+    dynamodb_writes,
+    execution_events,
+    lambda_bridge,
+    moto_memory,
+    sfn_time,
+)
 from local_runtime.api_gateway import ApiRoute, create_api_app, routes_from_template
 from local_runtime.lambda_bridge import InProcessLambdas, Invocation
 from local_runtime.lambda_pool import WorkerLambdas
@@ -129,6 +136,7 @@ class LocalRuntime:
         if moto_port is None and self.options.concurrent:
             moto_port = 0  # the execution environments reach moto over HTTP
         moto_memory.stop_tracking_instances()  # moto would keep every object it ever made
+        dynamodb_reads.faster_sorts()  # moto's sorts compare in Python, 450 ms a Query at 10k
         if moto_port is None:
             self._mock.start()
         else:

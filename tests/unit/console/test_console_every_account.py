@@ -168,3 +168,15 @@ def test_the_e_mail_index_holds_a_hash_not_the_address() -> None:
         assert "@" not in str(item[EMAIL_HASH_ATTRIBUTE])
         assert len(str(item[EMAIL_HASH_ATTRIBUTE])) == 64
         assert not any(c.isdigit() for c in str(item[EMAIL_HASH_ATTRIBUTE]))  # no card-like run
+
+
+def test_a_filtered_read_is_sized_by_the_share_the_filter_kept_so_far() -> None:
+    from opayo_fba.store.orders import MAX_FILTERED_READ, filtered_read_size
+
+    assert filtered_read_size(50, read=0, kept=0) == 100  # first: half assumed to pass
+    assert filtered_read_size(10, read=100, kept=50) == 20  # half kept: twice what it needs
+    assert filtered_read_size(10, read=100, kept=25) == 40
+    assert filtered_read_size(10, read=100, kept=0) == 80  # none kept: 1 in 8 assumed
+    assert filtered_read_size(49, read=100, kept=1) == 392
+    assert filtered_read_size(100, read=100, kept=1) == MAX_FILTERED_READ
+    assert filtered_read_size(10, read=100, kept=100) == 10  # never fewer than it needs

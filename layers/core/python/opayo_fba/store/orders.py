@@ -18,6 +18,7 @@ same transaction as the order's conditional Put, or makes the plain Put when the
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import Counter
@@ -290,9 +291,23 @@ def email_hash(email: str) -> str:
     return digest.translate(_HEX_AS_LETTERS)
 
 
+FIRST_FILTERED_READ_FACTOR = 2
+"""A filtered list's first read: this many index items per order its page needs."""
 FILTERED_READ_FACTOR = 8
-"""A filtered list reads up to this many index items per order its page still needs."""
+"""At most this many index items per order its page still needs, in a later read."""
 MAX_FILTERED_READ = 400
+
+
+def filtered_read_size(wanted: int, read: int, kept: int) -> int:
+    """How many index items a filtered list reads next for the `wanted` orders its page
+    still needs, having read `read` items and kept `kept` so far. The first read assumes
+    half pass the filter; a later one reads as many as the share kept so far says the page
+    needs (at least 1 in FILTERED_READ_FACTOR assumed), up to MAX_FILTERED_READ. A common
+    status is then one small read, a rare one a few large ones."""
+    if read == 0:
+        return min(wanted * FIRST_FILTERED_READ_FACTOR, MAX_FILTERED_READ)
+    share = max(kept / read, 1 / FILTERED_READ_FACTOR)
+    return max(wanted, min(math.ceil(wanted / share), MAX_FILTERED_READ))
 
 
 def account_index_key(record: OrderRecord) -> dict[str, str]:
@@ -462,18 +477,21 @@ class OrderStore:
             kwargs["ExclusiveStartKey"] = start_key
         keys: list[dict[str, str]] = []
         next_key: dict[str, str] | None = None
+        read_so_far = kept_so_far = 0
         for _ in range(max_reads):
             wanted = limit - len(keys)
             # A filter keeps some of what a Query reads (its Limit counts items before the
-            # filter): read several pages' worth at once, keep what the page needs, and
-            # resume just after the last one kept. Index items are small (keys, status,
-            # marketplace): reading more of them costs little, a round trip costs more.
-            read = min(wanted * FILTERED_READ_FACTOR, MAX_FILTERED_READ) if filters else wanted
+            # filter): read more than the page needs, sized by the share kept so far, keep
+            # what the page needs, and resume just after the last one kept. Index items are
+            # small (keys, status, marketplace); a round trip costs more than a few of them.
+            read = filtered_read_size(wanted, read_so_far, kept_so_far) if filters else wanted
             page = self._table.query(**kwargs, Limit=max(read, wanted))
+            read_so_far += int(page.get("ScannedCount", len(page.get("Items", []))))
             matched = [
                 {name: str(item[name]) for name in ("pk", ACCOUNT_ATTRIBUTE, RECEIVED_AT_ATTRIBUTE)}
                 for item in page.get("Items", [])
             ]
+            kept_so_far += len(matched)
             keys.extend(matched[:wanted])
             last = page.get("LastEvaluatedKey")
             if len(matched) > wanted:
