@@ -277,3 +277,111 @@ def test_eventbridges_dead_letter_queues_are_listed_from_the_template_without_re
         )
         assert moved.status_code == 409
         assert _depth(sqs, name) == 1
+
+
+class _Lambda:
+    """A stand-in for AWS Lambda's Invoke: records each payload, and answers as a function
+    that took it, or as one that raised (`fail_with`)."""
+
+    def __init__(self) -> None:
+        self.invoked: list[tuple[str, dict[str, Any]]] = []
+        self.fail_with: str | None = None
+
+    def invoke(self, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        import io
+
+        assert InvocationType == "RequestResponse"
+        self.invoked.append((FunctionName, json.loads(Payload)))
+        if self.fail_with is None:
+            return {"StatusCode": 200, "Payload": io.BytesIO(b'{"action": "none"}')}
+        said = {"errorType": "OpayoUnavailable", "errorMessage": self.fail_with}
+        return {
+            "StatusCode": 200,
+            "FunctionError": "Unhandled",
+            "Payload": io.BytesIO(json.dumps(said).encode()),
+        }
+
+
+def test_a_rules_dead_letters_are_replayed_to_its_function_one_or_all(sqs: Any) -> None:
+    """The recovery rule's DLQ: each event is given to the recovery function again, and
+    deleted once it took it; one it fails on stays, with what it said (masked), and the
+    replay stops there. Nothing runs without the confirmation."""
+    from opayo_fba.console.facts import StackFacts
+
+    logical, function = "RecoveryRecoveryDlqB5DE0BD4", "RecoverySagaRecoveryFunctionF70E4CC6"
+    name = f"{STACK}-{logical}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    events = [
+        {"detail-type": "Step Functions Execution Status Change", "detail": {"name": f"E-{n}"}}
+        for n in range(3)
+    ]
+    for event in events:
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(event))
+    facts = StackFacts(
+        event_dead_letters={logical: ["rule RecoveryExecutionEndedBadly274FBBE8"]},
+        event_replay_targets={logical: function},
+    )
+    fake = _Lambda()
+    backend = StackBackend(
+        STACK,
+        OrderStore(create_orders_table(f"{STACK}-OrdersTable")),
+        {"uk-main": []},
+        sqs=sqs,
+        queue_names=frozenset({DLQ, SOURCE, name}),
+        facts=facts,
+        lambda_=fake,
+        functions={function: f"{STACK}-{function}"},
+    )
+    with (
+        ThreadedServer(create_app(backend, TOKEN)) as server,
+        httpx.Client(base_url=server.url, follow_redirects=False) as http,
+    ):
+        assert http.get(f"/?token={TOKEN}").status_code == 303
+        page = http.get(f"/dead-letters/{name}").text
+        assert "Replay all messages" in page
+        assert page.count("Replay this message") == 3
+        [first, *_] = re.findall(r'data-message-id="([^"]+)"', page)
+        token = _csrf(page)
+        asked = http.post(
+            f"/dead-letters/{name}/redrive",
+            data={"csrf_token": token, "message_id": first},
+            headers=_origin(http),
+        )
+        assert "Yes, replay this message" in asked.text
+        assert fake.invoked == []
+        one = http.post(
+            f"/dead-letters/{name}/redrive",
+            data={"csrf_token": token, "message_id": first, "confirm": "yes"},
+            headers=_origin(http),
+        )
+        assert one.status_code == 200
+        assert "took 1 message" in one.text
+        assert len(fake.invoked) == 1
+        assert fake.invoked[0][0] == f"{STACK}-{function}"
+        assert fake.invoked[0][1] in events
+        assert _depth(sqs, name) == 2
+
+        fake.fail_with = "Opayo said no for jane@example.com"
+        failed = http.post(
+            f"/dead-letters/{name}/redrive",
+            data={"csrf_token": token, "confirm": "yes"},
+            headers=_origin(http),
+        )
+        assert failed.status_code == 200
+        assert "took 0 messages" in failed.text
+        assert "OpayoUnavailable: Opayo said no for j***@e******.com" in failed.text
+        assert "jane@example.com" not in failed.text
+        assert len(fake.invoked) == 2  # it stopped at the first it failed on
+        assert _depth(sqs, name) == 2
+
+        fake.fail_with = None
+        rest = http.post(
+            f"/dead-letters/{name}/redrive",
+            data={"csrf_token": token, "confirm": "yes"},
+            headers=_origin(http),
+        )
+        assert "took 2 messages" in rest.text
+        assert _depth(sqs, name) == 0
+        assert sorted(json.dumps(e) for _, e in fake.invoked[2:]) == sorted(
+            json.dumps(e) for e in events if e != fake.invoked[0][1]
+        )

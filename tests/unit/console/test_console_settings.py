@@ -165,3 +165,22 @@ def test_the_template_says_which_queues_eventbridge_dead_letters_into(
     senders = [s for found in facts.event_dead_letters.values() for s in found]
     assert sum(s.startswith("schedule ") for s in senders) == len(schedules)
     assert any(s.startswith("rule ") for s in senders)
+
+
+def test_a_rules_dead_letters_replay_to_its_function_and_a_schedules_do_not(
+    template: dict[str, Any],
+) -> None:
+    """The recovery rule's DLQ replays to the recovery function (its only target); the
+    schedules' DLQ replays to nothing (Scheduler's dead letters are not the target's input)."""
+    facts = facts_from_template(template)
+    resources = template["Resources"]
+    rule_queues = {
+        queue
+        for queue, senders in facts.event_dead_letters.items()
+        if all(s.startswith("rule ") for s in senders)
+    }
+    assert rule_queues
+    assert set(facts.event_replay_targets) == rule_queues
+    for function in facts.event_replay_targets.values():
+        assert resources[function]["Type"] == "AWS::Lambda::Function"
+        assert resources[function]["Properties"]["Handler"].startswith("saga_recovery.")

@@ -54,6 +54,7 @@ def connect(
             stepfunctions,
             s3=session.client("s3", **kwargs),
             events=session.client("events", **kwargs),
+            lambda_=session.client("lambda", **kwargs),
         )
         if local
         else ops.CloudFormationLocator(session.client("cloudformation", **kwargs))
@@ -79,7 +80,19 @@ def connect(
         watermarks=watermarks,
         journals=_journal_access(session, kwargs, resources, local),
         actions=_api_actions(session, kwargs, facts),
+        lambda_=_lambda_client(session, kwargs),
+        functions=resources.functions,
     )
+
+
+def _lambda_client(session: Any, kwargs: dict[str, Any]) -> Any:
+    """For replaying dead letters: it waits as long as a function may run (Lambda's 15
+    minutes) and never sends an invocation again on its own (botocore retries a read that
+    timed out: the function would run twice)."""
+    from botocore.config import Config
+
+    config = Config(read_timeout=900, retries={"total_max_attempts": 1})
+    return session.client("lambda", config=config, **kwargs)
 
 
 def _api_actions(session: Any, kwargs: dict[str, Any], facts: StackFacts | None) -> Any:

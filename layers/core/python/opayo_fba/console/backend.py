@@ -8,7 +8,8 @@ by Step Functions' GetExecutionHistory, dead letters by ops.dlq (what `opayo-fba
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -117,8 +118,10 @@ class ConsoleBackend(Protocol):
         ...
 
     def redrive(self, queue: dlq.DeadLetterQueue, message_id: str | None) -> dlq.RedriveResult:
-        """Move all its messages (or the one `message_id`) back to the queue they came from.
-        LookupError if that one is not there; ValueError if the queue has no single source."""
+        """Move all its messages (or the one `message_id`) back to the queue they came from,
+        or, for a queue EventBridge dead-letters into with a function to replay to, give them
+        to that function again (ops/dlq.replay). LookupError if that one is not there;
+        ValueError if the queue has neither a single source nor a function."""
         ...
 
     def journal_runs(self, limit: int) -> list[runs.RunSummary] | None:
@@ -177,11 +180,15 @@ class StackBackend:
         watermarks: WatermarkStore | None = None,
         journals: JournalAccess | None = None,
         actions: OrderActions | None = None,
+        lambda_: Any | None = None,
+        functions: Mapping[str, str] | None = None,
     ) -> None:
         """`stepfunctions` and `sqs` are boto3 clients (None: no saga history, no dead
         letters are shown); `queue_names` are the stack's queues (its locator's);
         `server_side_redrive` moves a whole queue with SQS's message-move task (AWS), else
-        message by message (the local runtime's moto has no such task)."""
+        message by message (the local runtime's moto has no such task); `lambda_` (a boto3
+        client) and `functions` (logical id -> name) replay a rule's dead letters to its
+        target (without them, no replay is offered)."""
         self._stack_name = stack_name
         self._orders = orders
         self._accounts = {account: list(m) for account, m in accounts.items()}
@@ -197,6 +204,8 @@ class StackBackend:
         # A run, once found, stays where it is with the files it has (ops/journal_runs.py).
         self._runs: dict[str, runs.RunSummary] = {}
         self._rollups = DailyRollupStore(orders.table)
+        self._lambda = lambda_
+        self._functions = dict(functions or {})
 
     @property
     def stack_name(self) -> str:
@@ -305,8 +314,50 @@ class StackBackend:
         for logical_id, senders in sorted(self._facts.event_dead_letters.items()):
             names = sorted(n for n in self._queue_names if logical_id in n)
             if len(names) == 1 and all(q.name != names[0] for q in found):
-                found.append(dlq.event_dead_letter_queue(self._sqs, names[0], senders))
+                target = self._facts.event_replay_targets.get(logical_id)
+                replay_to = self._function_name(target) if target else None
+                found.append(dlq.event_dead_letter_queue(self._sqs, names[0], senders, replay_to))
         return found
+
+    def _function_name(self, logical_id: str) -> str | None:
+        """The stack's function of that logical id (None without a Lambda client, or if the
+        stack has none). A name cut at Lambda's 64 characters stands for the ids it begins."""
+        if self._lambda is None:
+            return None
+        if logical_id in self._functions:
+            return self._functions[logical_id]
+        cut = [name for key, name in self._functions.items() if logical_id.startswith(key)]
+        return cut[0] if len(cut) == 1 else None
+
+    def _invoke(self, function: str) -> Callable[[str], str | None]:
+        """Run `function` on a message's body and wait for it: None if it took it, else what
+        went wrong (its error type and message, or Lambda's refusal)."""
+        from botocore.exceptions import ClientError
+
+        client = self._lambda
+        assert client is not None  # a queue names a function to replay to only with one
+
+        def invoke(body: str) -> str | None:
+            try:
+                reply = client.invoke(
+                    FunctionName=function,
+                    InvocationType="RequestResponse",
+                    Payload=body.encode("utf-8"),
+                )
+            except ClientError as error:
+                info = error.response.get("Error", {})
+                return f"Lambda refused it: {info.get('Code')}: {info.get('Message')}"
+            if not reply.get("FunctionError"):
+                return None
+            try:
+                said = json.loads(reply["Payload"].read() or b"{}")
+            except ValueError:
+                said = {}
+            kind = said.get("errorType") if isinstance(said, dict) else None
+            message = said.get("errorMessage") if isinstance(said, dict) else None
+            return f"{function} failed: {kind or reply['FunctionError']}: {message or ''}"[:500]
+
+        return invoke
 
     def dead_letters(self, queue: dlq.DeadLetterQueue, limit: int) -> list[dlq.DeadLetter]:
         assert self._sqs is not None
@@ -314,6 +365,8 @@ class StackBackend:
 
     def redrive(self, queue: dlq.DeadLetterQueue, message_id: str | None) -> dlq.RedriveResult:
         assert self._sqs is not None
+        if queue.replay_to is not None:
+            return dlq.replay(self._sqs, queue, self._invoke(queue.replay_to), message_id)
         if message_id is not None:
             return dlq.redrive_message(self._sqs, queue, message_id)
         return dlq.redrive(self._sqs, queue, server_side=self._server_side_redrive)

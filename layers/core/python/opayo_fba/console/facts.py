@@ -55,6 +55,13 @@ class StackFacts:
     """The queues EventBridge dead-letters into (by logical id): what it gave up delivering
     there (`schedule <job> for <scope>`, `rule <logical id>`). SQS does not know them as
     dead-letter queues: no queue redrives into them."""
+    event_replay_targets: dict[str, str] = field(default_factory=dict)
+    """Of those, the queues whose dead letters are replayed to a function (by logical ids):
+    a rule's queue, when each of its senders is a rule targeting that one function. Its
+    messages are the events themselves (EventBridge User Guide, "Using dead-letter queues to
+    process undelivered events"). A schedule's are not: Scheduler sends its own dead-letter
+    event, and a missed run is made up by the next one (the pollers resume from their
+    watermarks)."""
 
     def webhook_urls(self) -> dict[str, str]:
         """Each vendor's notification URL, to register with Opayo (Server's NotificationURL)."""
@@ -136,6 +143,7 @@ def facts_from_template(
         )
     schedules.sort(key=lambda s: (s.job, s.scope))
     event_dead_letters: dict[str, list[str]] = {}
+    replay_functions: dict[str, set[str | None]] = {}
     for logical_id, resource in sorted(resources.items()):
         props = resource.get("Properties", {})
         if resource.get("Type") == "AWS::Scheduler::Schedule":
@@ -152,6 +160,19 @@ def facts_from_template(
             queue = _get_att_of(target.get("DeadLetterConfig", {}).get("Arn"))
             if queue is not None:
                 event_dead_letters.setdefault(queue, []).append(sender.strip())
+                function = _get_att_of(target.get("Arn"))
+                is_rule = resource.get("Type") == "AWS::Events::Rule"
+                is_function = (
+                    resources.get(function or "", {}).get("Type") == "AWS::Lambda::Function"
+                )
+                replay_functions.setdefault(queue, set()).add(
+                    function if is_rule and is_function else None
+                )
+    event_replay_targets = {
+        queue: next(iter(functions))
+        for queue, functions in replay_functions.items()
+        if len(functions) == 1 and None not in functions
+    }
     references = sorted(
         {r for text in _variables(resources, "MAPPING_TEMPLATES") for r in text.split(",") if r}
     )
@@ -173,6 +194,7 @@ def facts_from_template(
         egress_ip=outputs.get(EGRESS_IP_OUTPUT),
         egress_note=egress_note,
         event_dead_letters=event_dead_letters,
+        event_replay_targets={q: str(f) for q, f in event_replay_targets.items()},
     )
 
 

@@ -16,7 +16,7 @@ naming the error (ERROR_CODE, ERROR_MESSAGE: see the Scheduler and EventBridge u
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,8 @@ class DeadLetterQueue:
     # What EventBridge (a schedule, a rule) gave up delivering into it: such a queue has no
     # source queue, and its messages are replayed to their target, never redriven.
     senders: tuple[str, ...] = ()
+    # The function its messages are replayed to (`replay`), when the template says one.
+    replay_to: str | None = None
 
 
 # The message attributes EventBridge (Scheduler and rules) adds to what it dead-letters.
@@ -60,6 +62,8 @@ class DeadLetter:
 class RedriveResult:
     moved: int
     task_handle: str | None  # set when AWS moves them server side
+    # A replay stops at the first message its function fails on: what the function said.
+    failed: str | None = None
 
 
 def _attributes(sqs: Any, url: str) -> dict[str, str]:
@@ -144,9 +148,12 @@ def _release(sqs: Any, queue: DeadLetterQueue, handles: list[str]) -> None:
         sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=handle, VisibilityTimeout=0)
 
 
-def event_dead_letter_queue(sqs: Any, name: str, senders: Sequence[str]) -> DeadLetterQueue:
+def event_dead_letter_queue(
+    sqs: Any, name: str, senders: Sequence[str], replay_to: str | None = None
+) -> DeadLetterQueue:
     """The queue `name` that EventBridge dead-letters into for `senders` (the template says
-    which: no redrive policy names it, so list_dead_letter_queues cannot)."""
+    which: no redrive policy names it, so list_dead_letter_queues cannot); its messages are
+    replayed to the function `replay_to`, if given."""
     url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
     attributes = _attributes(sqs, url)
     return DeadLetterQueue(
@@ -157,7 +164,58 @@ def event_dead_letter_queue(sqs: Any, name: str, senders: Sequence[str]) -> Dead
         source_queues=(),
         max_receive_count=None,
         senders=tuple(senders),
+        replay_to=replay_to,
     )
+
+
+# How long a message being replayed stays hidden: the function runs meanwhile (the saga
+# recovery reads Opayo and Amazon, and may abort or refund), within its own timeout.
+REPLAY_HIDE_SECONDS = 900
+
+
+def replay(
+    sqs: Any,
+    queue: DeadLetterQueue,
+    invoke: Callable[[str], str | None],
+    message_id: str | None = None,
+) -> RedriveResult:
+    """Give each message of `queue` (or the one `message_id`) to its function again:
+    `invoke(body)` runs it and says what went wrong (None: the function took it). A message
+    the function took is deleted; the first one it fails on stays, visible again at once,
+    and the replay stops there (the next would most likely fail for the same reason).
+    LookupError if `message_id` is not in the queue now. The function runs before the
+    message is deleted, so a crash in between runs it twice, never not at all: replay only
+    to an idempotent function (the saga recovery re-reads both providers first)."""
+    if queue.replay_to is None:
+        raise ValueError(f"{queue.name} names no function to replay its messages to")
+    passed: list[str] = []
+    seen: set[str] = set()
+    moved = 0
+    try:
+        while True:
+            batch = _receive(sqs, queue, 10, hide_seconds=REPLAY_HIDE_SECONDS)
+            fresh = [m for m in batch if m["MessageId"] not in seen]
+            passed += [m["ReceiptHandle"] for m in batch if m["MessageId"] in seen]
+            if not fresh:
+                if message_id is not None:
+                    raise LookupError(f"{queue.name} holds no message {message_id} now")
+                return RedriveResult(moved=moved, task_handle=None)
+            for index, message in enumerate(fresh):
+                seen.add(message["MessageId"])
+                if message_id is not None and message["MessageId"] != message_id:
+                    passed.append(message["ReceiptHandle"])
+                    continue
+                error = invoke(str(message["Body"]))
+                if error is not None:
+                    passed += [m["ReceiptHandle"] for m in fresh[index:]]
+                    return RedriveResult(moved=moved, task_handle=None, failed=error)
+                sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+                if message_id is not None:
+                    passed += [m["ReceiptHandle"] for m in fresh[index + 1 :]]
+                    return RedriveResult(moved=moved, task_handle=None)
+    finally:
+        _release(sqs, queue, passed)
 
 
 def peek(sqs: Any, queue: DeadLetterQueue, limit: int = 10) -> list[DeadLetter]:

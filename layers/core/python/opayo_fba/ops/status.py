@@ -45,6 +45,9 @@ class StackResources:
     # console's Reconciliation page; None where a locator was not asked to find them.
     reports_bucket: str | None = None
     event_bus: str | None = None
+    # The stack's Lambda functions, logical id -> name: the console replays a rule's dead
+    # letters to its target; empty where a locator was not asked to find them.
+    functions: Mapping[str, str] = field(default_factory=dict)
 
 
 class StackLocator(Protocol):
@@ -75,6 +78,7 @@ class CloudFormationLocator:
         queues: set[str] = set()
         state_machines: list[str] = []
         named: dict[str, str] = {}
+        functions: dict[str, str] = {}
         try:
             pages = self._cloudformation.get_paginator("list_stack_resources").paginate(
                 StackName=stack_name
@@ -92,6 +96,8 @@ class CloudFormationLocator:
                         state_machines.append(physical)  # its ARN
                     elif resource["ResourceType"] in ("AWS::S3::Bucket", "AWS::Events::EventBus"):
                         named[resource["LogicalResourceId"]] = physical  # its name
+                    elif resource["ResourceType"] == "AWS::Lambda::Function":
+                        functions[resource["LogicalResourceId"]] = physical  # its name
         except ClientError as error:
             if error.response["Error"]["Code"] == "ValidationError":
                 raise StackNotFound(f"no stack {stack_name} in this account and region") from None
@@ -104,6 +110,7 @@ class CloudFormationLocator:
             state_machine_arns=tuple(sorted(state_machines)),
             reports_bucket=_optional(named, REPORTS_BUCKET_LOGICAL_ID),
             event_bus=_optional(named, EVENT_BUS_LOGICAL_ID),
+            functions=functions,
         )
 
 
@@ -125,14 +132,17 @@ class LocalRuntimeLocator:
         *,
         s3: Any | None = None,
         events: Any | None = None,
+        lambda_: Any | None = None,
     ) -> None:
-        """`dynamodb`, `sqs`, `stepfunctions`, `s3` and `events` are boto3 clients (without
-        one of the last three, no state machines, reports bucket or bus are found)."""
+        """`dynamodb`, `sqs`, `stepfunctions`, `s3`, `events` and `lambda_` are boto3 clients
+        (without one of the last four, no state machines, reports bucket, bus or functions
+        are found)."""
         self._dynamodb = dynamodb
         self._sqs = sqs
         self._stepfunctions = stepfunctions
         self._s3 = s3
         self._events = events
+        self._lambda = lambda_
 
     def locate(self, stack_name: str) -> StackResources:
         prefix = f"{stack_name}-"
@@ -172,7 +182,21 @@ class LocalRuntimeLocator:
             state_machine_arns=tuple(sorted(state_machines)),
             reports_bucket=_optional(named, REPORTS_BUCKET_LOGICAL_ID),
             event_bus=event_bus,
+            functions=self._functions(prefix),
         )
+
+    def _functions(self, prefix: str) -> dict[str, str]:
+        """Functions are named `<stack name>-<logicalId>` (cut at 64 characters, Lambda's
+        limit: such a name stands for every logical id it begins)."""
+        found: dict[str, str] = {}
+        if self._lambda is None:
+            return found
+        for page in self._lambda.get_paginator("list_functions").paginate():
+            for function in page.get("Functions", []):
+                name = str(function["FunctionName"])
+                if name.startswith(prefix):
+                    found[name.removeprefix(prefix)] = name
+        return found
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ which only the confirmation page's button sends; without it, the POST shows that
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from opayo_fba.console.masking import mask_body
+from opayo_fba.console.masking import mask_body, mask_text
 from opayo_fba.ops.dlq import DeadLetter, DeadLetterQueue
 
 if TYPE_CHECKING:
@@ -144,6 +144,8 @@ def routes(console: Console) -> list[Route]:
             return console.problem(request, f"{queue.name} holds no message {message_id} now.", 404)
         except ValueError as error:
             return console.problem(request, f"Nothing was moved: {error}.", 409)
+        if result.failed:  # what a function said can quote the order's people
+            result = replace(result, failed=mask_text(result.failed))
         now = console.backend.dead_letter_queues()
         after = next((q for q in now if q.name == queue.name), queue)
         context = {
