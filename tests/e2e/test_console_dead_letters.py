@@ -12,8 +12,6 @@ e-mail and a card number, so the masking is seen on personal data too.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import boto3
@@ -24,6 +22,7 @@ from demo.scenarios import DemoContext, sample_order
 from local_runtime.environment import LocalEnvironment
 from opayo_fba.ops import dlq
 from tests.e2e.browser import origin, screenshot, sign_in
+from tests.fixtures.polling import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -42,16 +41,6 @@ NOTIFICATION = {
     },
 }
 T = TypeVar("T")
-
-
-def _poll(what: str, check: Callable[[], T], seconds: float = 90) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +75,7 @@ def dead_lettered(environment: LocalEnvironment, demo: DemoContext, sqs: Any) ->
     )
     assert reply.status_code == 201, reply.text
     demo.complete_server(vps_tx_id)
-    _poll("the event in the dead-letter queue", lambda: _queue(sqs, "PaymentEvents").messages)
+    until("the event in the dead-letter queue", lambda: _queue(sqs, "PaymentEvents").messages)
     notifications = _queue(sqs, "AmazonNotifications")
     sqs.send_message(QueueUrl=notifications.url, MessageBody=json.dumps(NOTIFICATION))
 
@@ -167,7 +156,7 @@ def test_a_confirmed_redrive_empties_the_queue_and_the_order_ships(
     expect(page.locator("dd.depth")).to_have_text("0")
     page.get_by_role("link", name="« Dead letters").click()
     expect(page.locator(f'tr[data-queue="{payments.name}"] .depth')).to_have_text("0")
-    order = _poll(
+    order = until(
         "the order to ship", lambda: (o := demo.order(ORDER_ID)).get("status") == "shipped" and o
     )
     assert order["payment"]["state"] == "captured"

@@ -11,8 +11,7 @@ rule's RetryPolicy says, then sends the event to the rule's DeadLetterConfig que
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import boto3
@@ -23,6 +22,7 @@ from demo.scenarios import BROWSER_DATA, DemoContext, sample_order
 from local_runtime.environment import LocalEnvironment
 from local_runtime.lambda_bridge import InProcessLambdas
 from tests.e2e.browser import origin, screenshot, sign_in
+from tests.fixtures.polling import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -30,16 +30,6 @@ REGION = "eu-west-2"
 ORDER_ID = "CONSOLE-REPLAY"
 GET_TRANSACTION = r"^/api/v1/transactions/[^/]+$"
 T = TypeVar("T")
-
-
-def _poll(what: str, check: Callable[[], T], seconds: float = 120) -> T:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _depth(sqs: Any, url: str) -> int:
@@ -76,7 +66,7 @@ def recovery_dlq(demo: DemoContext, lambdas: InProcessLambdas) -> tuple[str, str
         },
     )
     assert reply.status_code == 201, reply.text[:300]
-    _poll("the event in the recovery DLQ", lambda: _depth(sqs, url) == 1, seconds=240)
+    until("the event in the recovery DLQ", lambda: _depth(sqs, url) == 1, seconds=240)
     held = demo.opayo_transaction(f"PAY-{ORDER_ID}")
     assert held["status"] == "Ok"
     assert not held.get("aborted")  # nobody gave the money back: the operator must

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import boto3
 import pytest
@@ -19,18 +18,9 @@ import pytest
 from demo.scenarios import DemoContext, sample_order
 from local_runtime.environment import LocalEnvironment
 from opayo_fba.ops import dlq
+from tests.fixtures.polling import until
 
 REGION = "eu-west-2"
-
-
-def _poll(what: str, check, seconds: float = 60):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _submit_server_order(demo: DemoContext, order_id: str, vendor_tx_code: str) -> str:
@@ -68,7 +58,7 @@ def test_poison_payment_event_is_dead_lettered_then_processed_once_after_redrive
     def dead_letters() -> int:
         return sum(q.messages for q in dlq.list_dead_letter_queues(sqs))
 
-    _poll("the event in a dead-letter queue", dead_letters)
+    until("the event in a dead-letter queue", dead_letters)
     [queue] = [q for q in dlq.list_dead_letter_queues(sqs) if q.messages]
     [letter] = dlq.peek(sqs, queue, 10)
     assert vendor_tx_code in letter.body
@@ -79,7 +69,7 @@ def test_poison_payment_event_is_dead_lettered_then_processed_once_after_redrive
     )
     assert dlq.redrive(sqs, queue, server_side=False).moved == 1
 
-    order = _poll(
+    order = until(
         "the order to ship", lambda: (o := demo.order(order_id)).get("status") == "shipped" and o
     )
     assert order["payment"]["state"] == "captured"
@@ -113,4 +103,4 @@ def test_status_shows_an_order_the_shop_submitted(
         assert document["stack"] == "OpayoFba-dev"
         return sum(o["total"] for o in document["orders"] if o["sellerAccount"] == "uk-main")
 
-    _poll("the order in opayo-fba status", uk_orders, seconds=20)
+    until("the order in opayo-fba status", uk_orders, seconds=20)
