@@ -8,10 +8,8 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
-import httpx
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from opayo_fba.cli.main import app
@@ -33,6 +31,7 @@ from opayo_fba.store.daily_rollup import (
     totals_of,
 )
 from opayo_fba.store.orders import HistoryEntry, OrderRecord, OrderStore
+from tests.fixtures.moto_endpoint import moto_endpoint
 from tests.fixtures.saga_world import authorised_payment, make_order
 from tests.fixtures.tables import REGION, create_connector_state_table, create_orders_table
 
@@ -380,19 +379,9 @@ STACK = "OpayoFba-dev"
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A moto server holding a stack's two tables, as the local runtime names them."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    httpx.post(f"{url}/moto-api/reset")  # moto's backends outlive a server in this process
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    try:
+    with moto_endpoint(monkeypatch) as url:
         create_connector_state_table(f"{STACK}-StorageConnectorStateTable5E6F7A8B")
         yield url
-    finally:
-        server.stop()
 
 
 def test_the_rebuild_command_sets_an_accounts_days_from_its_orders(moto_server: str) -> None:

@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import httpx
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
 from opayo_fba.cli.main import app
@@ -20,6 +18,7 @@ from opayo_fba.model import OrderStatus
 from opayo_fba.ops import status
 from opayo_fba.store.orders import HistoryEntry, OrderRecord, OrderStore
 from opayo_fba.store.watermarks import WatermarkStore
+from tests.fixtures.moto_endpoint import moto_endpoint
 from tests.fixtures.saga_world import authorised_payment, make_order
 from tests.fixtures.tables import REGION, create_connector_state_table, create_orders_table
 
@@ -275,19 +274,9 @@ def _table_resource(key: str) -> dict[str, Any]:
 
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    httpx.post(f"{url}/moto-api/reset")  # moto's backends outlive a server in this process
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    try:
+    with moto_endpoint(monkeypatch) as url:
         _populate()
         yield url
-    finally:
-        server.stop()
 
 
 def test_the_cli_prints_one_json_document_of_the_local_runtime(moto_server: str) -> None:
