@@ -5,11 +5,13 @@ writes `--orders` orders into its orders table through OrderStore (one seller ac
 received over the last 30 days, a mix of statuses, captures and refunds), starts the console
 as `opayo-fba local up` does and times, over HTTP as a browser asks, each page `--runs`
 times: median and 95th percentile of the whole response (issue 16: every page under 300 ms).
-For the Reconciliation pages it first starts a run on uploaded files (`--run-orders` orders
-in one settlement and one batch, a tenth of them captured under a mistyped id, so the run has
-that many exceptions to suggest matches for). Beside them, what a user would run instead for
-the same facts: `opayo-fba status`'s gathering (ops.status.gather_status) for the Today page,
-the API's `GET /orders/{id}` for an order, and `opayo-fba reconcile` on the same files.
+For a dead-letter queue's page it puts 25 payment events (what that page shows at most) in the
+payment events' DLQ. For the Reconciliation pages it first starts a run on uploaded files
+(`--run-orders` orders in one settlement and one batch, a tenth of them captured under a
+mistyped id, so the run has that many exceptions to suggest matches for). Beside them, what
+a user would run instead for the same facts: `opayo-fba status`'s gathering
+(ops.status.gather_status) for the Today page, the API's `GET /orders/{id}` for an order,
+and `opayo-fba reconcile` on the same files.
 
     make synth && .venv/bin/python bench/console_pages.py [--orders 10000] [--runs 15]
 """
@@ -130,6 +132,29 @@ def _reconcile_cli(count: int) -> Callable[[], None]:
     return run
 
 
+DEAD_LETTERS = 25  # what a queue's page shows at most
+
+
+def _dead_letters(sqs: object, count: int) -> str:
+    """`count` payment events in the payment events' dead-letter queue (as a consumer that
+    kept failing leaves them): the queue's name."""
+    import json
+
+    from demo.scenarios import sample_order
+    from opayo_fba.ops import dlq
+
+    [queue] = [q for q in dlq.list_dead_letter_queues(sqs) if "PaymentEvents" in q.name]
+    for n in range(count):
+        event = {"event_id": f"evt-{n}", "vendor": "sandboxvendor", "order": sample_order(f"D-{n}")}
+        sqs.send_message(  # type: ignore[attr-defined]
+            QueueUrl=queue.url,
+            MessageBody=json.dumps(event),
+            MessageGroupId=f"D-{n}",
+            MessageDeduplicationId=f"D-{n}",
+        )
+    return queue.name
+
+
 def _ok(response: object) -> None:
     import httpx
 
@@ -208,6 +233,7 @@ def main() -> None:
                 run_id = _start_run(browser, base, args.run_orders)
                 uploaded_ms = (time.perf_counter() - started) * 1000
                 some = ids[len(ids) // 2]
+                letters = _dead_letters(sqs, DEAD_LETTERS)
                 pages = {
                     "Today": "/today",
                     "Orders (first page)": "/orders",
@@ -215,6 +241,7 @@ def main() -> None:
                     "Orders, search by id": f"/orders?q={some}",
                     "An order's page": f"/orders/{some}",
                     "Dead letters": "/dead-letters",
+                    f"A dead-letter queue ({DEAD_LETTERS} messages)": f"/dead-letters/{letters}",
                     "Settings": "/settings",
                     "Reconciliation (runs)": "/reconciliation",
                     f"A run ({args.run_orders} orders)": f"/reconciliation/{run_id}",

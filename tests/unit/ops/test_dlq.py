@@ -174,3 +174,20 @@ def test_the_cli_redrives_one_message_by_its_id(sqs: Any) -> None:
     gone = CliRunner().invoke(app, [*command, "--message-id", wanted.message_id])
     assert gone.exit_code == 2
     assert "holds no message" in gone.output
+
+
+def test_one_dlq_read_alone_is_what_the_list_says_of_it(sqs: Any) -> None:
+    _dead_letter(sqs, "poison", "tx-1")
+    [listed] = dlq.list_dead_letter_queues(sqs)
+    assert dlq.dead_letter_queue(sqs, "events-dlq.fifo") == listed
+    assert dlq.dead_letter_queue(sqs, "events.fifo") is None  # a source, not a DLQ
+    assert dlq.dead_letter_queue(sqs, "unrelated") is None
+    assert dlq.dead_letter_queue(sqs, "no-such-queue") is None
+
+
+def test_peek_releases_more_than_a_batch_of_messages(sqs: Any) -> None:
+    for n in range(23):  # three visibility batches
+        _dead_letter(sqs, f"poison-{n}", f"tx-{n}")
+    queue = dlq.find_dead_letter_queue(sqs, "events-dlq.fifo")
+    assert len(dlq.peek(sqs, queue, 23)) == 23
+    assert len(dlq.peek(sqs, queue, 23)) == 23  # every one visible again at once

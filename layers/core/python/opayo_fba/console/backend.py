@@ -113,6 +113,11 @@ class ConsoleBackend(Protocol):
         """The stack's dead-letter queues (those another of its queues redrives into)."""
         ...
 
+    def dead_letter_queue(self, name: str) -> dlq.DeadLetterQueue | None:
+        """The one of `dead_letter_queues` named `name` (None: not a DLQ of this stack),
+        read from that queue alone."""
+        ...
+
     def dead_letters(self, queue: dlq.DeadLetterQueue, limit: int) -> list[dlq.DeadLetter]:
         """Up to `limit` of its messages; they stay in it."""
         ...
@@ -358,6 +363,19 @@ class StackBackend:
             return f"{function} failed: {kind or reply['FunctionError']}: {message or ''}"[:500]
 
         return invoke
+
+    def dead_letter_queue(self, name: str) -> dlq.DeadLetterQueue | None:
+        if self._sqs is None or name not in self._queue_names:
+            return None
+        found = dlq.dead_letter_queue(self._sqs, name)
+        if found is not None:
+            return found
+        for logical_id, senders in self._facts.event_dead_letters.items():
+            if [n for n in self._queue_names if logical_id in n] == [name]:
+                target = self._facts.event_replay_targets.get(logical_id)
+                replay_to = self._function_name(target) if target else None
+                return dlq.event_dead_letter_queue(self._sqs, name, senders, replay_to)
+        return None
 
     def dead_letters(self, queue: dlq.DeadLetterQueue, limit: int) -> list[dlq.DeadLetter]:
         assert self._sqs is not None

@@ -104,6 +104,38 @@ def list_dead_letter_queues(sqs: Any) -> list[DeadLetterQueue]:
     ]
 
 
+def dead_letter_queue(sqs: Any, name: str) -> DeadLetterQueue | None:
+    """The queue `name` if another queue's redrive policy names it as its DLQ (None if not,
+    or if there is no such queue): as `list_dead_letter_queues` would list it, read from it
+    and its sources alone (SQS's ListDeadLetterSourceQueues), not from every queue."""
+    from botocore.exceptions import ClientError
+
+    try:
+        url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    except ClientError as error:
+        if "NonExistentQueue" in error.response["Error"]["Code"]:
+            return None
+        raise
+    sources: list[str] = []
+    for page in sqs.get_paginator("list_dead_letter_source_queues").paginate(QueueUrl=url):
+        sources.extend(page.get("queueUrls", []))
+    if not sources:
+        return None
+    counts = [
+        int(json.loads(_attributes(sqs, source)["RedrivePolicy"])["maxReceiveCount"])
+        for source in sources
+    ]
+    attributes = _attributes(sqs, url)
+    return DeadLetterQueue(
+        name=name,
+        url=url,
+        arn=attributes["QueueArn"],
+        messages=int(attributes.get("ApproximateNumberOfMessages", 0)),
+        source_queues=tuple(sorted(sources)),
+        max_receive_count=min(counts),
+    )
+
+
 def find_dead_letter_queue(sqs: Any, name_or_url: str) -> DeadLetterQueue:
     queues = list_dead_letter_queues(sqs)
     for queue in queues:
@@ -143,9 +175,26 @@ def _receive(sqs: Any, queue: DeadLetterQueue, count: int, hide_seconds: int) ->
     return messages
 
 
+# ChangeMessageVisibilityBatch takes at most 10 entries.
+RELEASE_BATCH = 10
+
+
 def _release(sqs: Any, queue: DeadLetterQueue, handles: list[str]) -> None:
-    for handle in handles:
-        sqs.change_message_visibility(QueueUrl=queue.url, ReceiptHandle=handle, VisibilityTimeout=0)
+    """Make the received messages visible again at once, 10 a request; one the batch could
+    not release is released alone (a failure there is raised, never left hidden silently)."""
+    for start in range(0, len(handles), RELEASE_BATCH):
+        chunk = handles[start : start + RELEASE_BATCH]
+        reply = sqs.change_message_visibility_batch(
+            QueueUrl=queue.url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for n, handle in enumerate(chunk)
+            ],
+        )
+        for failed in reply.get("Failed", []):
+            sqs.change_message_visibility(
+                QueueUrl=queue.url, ReceiptHandle=chunk[int(failed["Id"])], VisibilityTimeout=0
+            )
 
 
 def event_dead_letter_queue(

@@ -74,9 +74,9 @@ def routes(console: Console) -> list[Route]:
         if not _QUEUE_NAME.match(name):
             reason = "A queue name is 1 to 80 letters, digits, - and _ (and .fifo)."
             return console.problem(request, reason, 400)
-        for queue in console.backend.dead_letter_queues():
-            if queue.name == name:
-                return queue
+        queue = console.backend.dead_letter_queue(name)
+        if queue is not None:
+            return queue
         return console.problem(request, f"{name} is not a dead-letter queue of this stack.", 404)
 
     def message_id_of(request: Request, value: str | None) -> str | Response | None:
@@ -146,8 +146,7 @@ def routes(console: Console) -> list[Route]:
             return console.problem(request, f"Nothing was moved: {error}.", 409)
         if result.failed:  # what a function said can quote the order's people
             result = replace(result, failed=mask_text(result.failed))
-        now = console.backend.dead_letter_queues()
-        after = next((q for q in now if q.name == queue.name), queue)
+        after = console.backend.dead_letter_queue(queue.name) or queue
         context = {
             "queue": after,
             "sources": source_names(queue),
