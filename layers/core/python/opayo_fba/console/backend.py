@@ -319,10 +319,18 @@ class StackBackend:
         for logical_id, senders in sorted(self._facts.event_dead_letters.items()):
             names = sorted(n for n in self._queue_names if logical_id in n)
             if len(names) == 1 and all(q.name != names[0] for q in found):
-                target = self._facts.event_replay_targets.get(logical_id)
-                replay_to = self._function_name(target) if target else None
-                found.append(dlq.event_dead_letter_queue(self._sqs, names[0], senders, replay_to))
+                found.append(self._event_queue(logical_id, names[0], senders))
         return found
+
+    def _event_queue(
+        self, logical_id: str, name: str, senders: Sequence[str]
+    ) -> dlq.DeadLetterQueue:
+        """The queue EventBridge dead-letters into (template's `logical_id`), with the
+        function its messages replay to, if the template names one."""
+        assert self._sqs is not None
+        target = self._facts.event_replay_targets.get(logical_id)
+        replay_to = self._function_name(target) if target else None
+        return dlq.event_dead_letter_queue(self._sqs, name, senders, replay_to)
 
     def _function_name(self, logical_id: str) -> str | None:
         """The stack's function of that logical id (None without a Lambda client, or if the
@@ -372,9 +380,7 @@ class StackBackend:
             return found
         for logical_id, senders in self._facts.event_dead_letters.items():
             if [n for n in self._queue_names if logical_id in n] == [name]:
-                target = self._facts.event_replay_targets.get(logical_id)
-                replay_to = self._function_name(target) if target else None
-                return dlq.event_dead_letter_queue(self._sqs, name, senders, replay_to)
+                return self._event_queue(logical_id, name, senders)
         return None
 
     def dead_letters(self, queue: dlq.DeadLetterQueue, limit: int) -> list[dlq.DeadLetter]:

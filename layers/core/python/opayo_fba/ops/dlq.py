@@ -125,14 +125,20 @@ def dead_letter_queue(sqs: Any, name: str) -> DeadLetterQueue | None:
         int(json.loads(_attributes(sqs, source)["RedrivePolicy"])["maxReceiveCount"])
         for source in sources
     ]
+    return _queue(
+        sqs, name, url, source_queues=tuple(sorted(sources)), max_receive_count=min(counts)
+    )
+
+
+def _queue(sqs: Any, name: str, url: str, **rest: Any) -> DeadLetterQueue:
+    """The queue at `url` with its ARN and depth read now, and the rest as given."""
     attributes = _attributes(sqs, url)
     return DeadLetterQueue(
         name=name,
         url=url,
         arn=attributes["QueueArn"],
         messages=int(attributes.get("ApproximateNumberOfMessages", 0)),
-        source_queues=tuple(sorted(sources)),
-        max_receive_count=min(counts),
+        **rest,
     )
 
 
@@ -204,12 +210,10 @@ def event_dead_letter_queue(
     which: no redrive policy names it, so list_dead_letter_queues cannot); its messages are
     replayed to the function `replay_to`, if given."""
     url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    attributes = _attributes(sqs, url)
-    return DeadLetterQueue(
-        name=name,
-        url=url,
-        arn=attributes["QueueArn"],
-        messages=int(attributes.get("ApproximateNumberOfMessages", 0)),
+    return _queue(
+        sqs,
+        name,
+        url,
         source_queues=(),
         max_receive_count=None,
         senders=tuple(senders),
