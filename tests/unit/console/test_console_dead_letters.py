@@ -385,3 +385,33 @@ def test_a_rules_dead_letters_are_replayed_to_its_function_one_or_all(sqs: Any) 
         assert sorted(json.dumps(e) for _, e in fake.invoked[2:]) == sorted(
             json.dumps(e) for e in events if e != fake.invoked[0][1]
         )
+
+
+def _row(page: str, name: str) -> str | None:
+    found = re.search(rf'<tr data-queue="{re.escape(name)}"[^>]*>(.*?)</tr>', page, re.S)
+    return found.group(1) if found else None
+
+
+def test_which_queues_are_kept_but_each_page_reads_their_depth_now(
+    sqs: Any, client: httpx.Client
+) -> None:
+    first = _row(client.get("/dead-letters").text, DLQ)
+    assert first is not None
+    assert '<td class="money depth">0</td>' in first
+    _poison(sqs, POISON, "tx-1")
+    _poison(sqs, {"x": 2}, "tx-2")
+    again = _row(client.get("/dead-letters").text, DLQ)
+    assert again is not None
+    assert '<td class="money depth">2</td>' in again
+    assert '<dd class="depth">2</dd>' in client.get(f"/dead-letters/{DLQ}").text
+
+
+def test_a_queue_deleted_since_it_was_read_is_read_again_not_an_error(
+    sqs: Any, client: httpx.Client
+) -> None:
+    assert _row(client.get("/dead-letters").text, DLQ) is not None
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=DLQ)["QueueUrl"])
+    page = client.get("/dead-letters")
+    assert page.status_code == 200
+    assert _row(page.text, DLQ) is None
+    assert client.get(f"/dead-letters/{DLQ}").status_code == 404

@@ -469,3 +469,50 @@ def test_markup_in_an_uploaded_file_is_shown_as_text(world: World) -> None:
     assert marked not in page
     assert "&lt;img src=x onerror=" in page
     assert "<b>nov</b>" not in page
+
+
+def test_a_runs_exceptions_and_suggestions_are_worked_out_once_for_the_last_runs_read() -> None:
+    from datetime import UTC, date, datetime
+
+    from opayo_fba.console.backend import RUNS_KEPT
+    from opayo_fba.ops.journal_runs import RunSummary
+    from opayo_fba.reconcile.outputs import EXCEPTION_COLUMNS
+
+    row = dict.fromkeys(EXCEPTION_COLUMNS, "")
+    lines = [
+        ",".join(EXCEPTION_COLUMNS),
+        ",".join({**row, "reason": "captured_not_fulfilled", "order": "W-1002X"}.values()),
+        ",".join({**row, "reason": "fulfilled_not_captured", "order": "W-1002"}.values()),
+    ]
+
+    class Archive:
+        def __init__(self) -> None:
+            self.reads: list[str] = []
+
+        def get_bytes(self, key: str) -> bytes | None:
+            self.reads.append(key)
+            return "\n".join(lines).encode() if key.endswith("exceptions.csv") else None
+
+    def run(n: int) -> RunSummary:
+        return RunSummary(
+            f"run-{n}", date(2026, 12, 3), f"journals/run-{n}/", datetime.now(UTC),
+            [], [], 0, True, True, {}, 0, 2, {},
+        )  # fmt: skip
+
+    archive = Archive()
+    backend = StackBackend(
+        STACK,
+        OrderStore(None),
+        {"uk-main": []},
+        journals=JournalAccess(archive, OPERATOR),  # type: ignore[arg-type]
+    )
+    first = backend.run_suggestions(run(0))
+    assert first[1][0].order == "W-1002"
+    assert first[2][0].order == "W-1002X"
+    assert backend.run_exceptions(run(0))[0].order == "W-1002X"
+    assert backend.run_suggestions(run(0)) is first
+    assert archive.reads == ["journals/run-0/exceptions.csv"]  # read and paired once
+    for n in range(1, RUNS_KEPT + 1):  # as many other runs as are kept: run-0 is let go
+        backend.run_exceptions(run(n))
+    assert backend.run_suggestions(run(0)) is not first
+    assert archive.reads.count("journals/run-0/exceptions.csv") == 2

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opayo_fba.console.facts import StackFacts
@@ -49,6 +51,16 @@ class OrderFilters:
     marketplace_id: str | None = None
     received_from: date | None = None
     received_to: date | None = None
+
+
+SHAPES_SECONDS = 300.0  # how long which queues are dead-letter queues (and of what) is kept
+RUNS_KEPT = 4  # runs whose exceptions and suggestions the backend keeps, most recent first
+
+
+@dataclass(frozen=True)
+class _RunRead:
+    exceptions: list[runs.RunException]
+    suggestions: dict[int, list[runs.Suggestion]]
 
 
 @dataclass(frozen=True)
@@ -139,6 +151,10 @@ class ConsoleBackend(Protocol):
 
     def run_exceptions(self, run: runs.RunSummary) -> list[runs.RunException]: ...
 
+    def run_suggestions(self, run: runs.RunSummary) -> dict[int, list[runs.Suggestion]]:
+        """ops.journal_runs.suggest_matches on the run's exceptions."""
+        ...
+
     def exception_decisions(self, run: runs.RunSummary) -> dict[int, runs.ExceptionDecision]: ...
 
     def decide(
@@ -208,6 +224,9 @@ class StackBackend:
         self._actions = actions
         # A run, once found, stays where it is with the files it has (ops/journal_runs.py).
         self._runs: dict[str, runs.RunSummary] = {}
+        self._run_reads: dict[tuple[str, str], _RunRead] = {}
+        self._shapes: tuple[float, list[dlq.DeadLetterQueue]] | None = None
+        self._threads: ThreadPoolExecutor | None = None
         self._rollups = DailyRollupStore(orders.table)
         self._lambda = lambda_
         self._functions = dict(functions or {})
@@ -311,8 +330,25 @@ class StackBackend:
         return SagaHistory(entries)
 
     def dead_letter_queues(self) -> list[dlq.DeadLetterQueue]:
+        """The stack's dead-letter queues with their depths now. Which queues they are, and
+        what feeds them, is read once and kept for SHAPES_SECONDS (it changes only with a
+        deploy, and a queue gone since makes it read again): a page then asks SQS only each
+        queue's depth, side by side."""
         if self._sqs is None:
             return []
+        kept = self._shapes
+        if kept is not None and monotonic() - kept[0] < SHAPES_SECONDS:
+            try:
+                return dlq.with_depths(self._sqs, kept[1], self._pool())
+            except Exception as error:
+                if not dlq.gone(error):
+                    raise
+        found = self._read_shapes()
+        self._shapes = (monotonic(), found)
+        return found
+
+    def _read_shapes(self) -> list[dlq.DeadLetterQueue]:
+        assert self._sqs is not None
         found = [q for q in dlq.list_dead_letter_queues(self._sqs) if q.name in self._queue_names]
         # EventBridge's (the template says which): the stack's queue named for the logical
         # id (`<stack>-<logicalId>` locally, `<stack>-<logicalId>-<suffix>` on AWS).
@@ -321,6 +357,12 @@ class StackBackend:
             if len(names) == 1 and all(q.name != names[0] for q in found):
                 found.append(self._event_queue(logical_id, names[0], senders))
         return found
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads for reads that go side by side (boto3's clients are thread-safe)."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(8, thread_name_prefix="console-read")
+        return self._threads
 
     def _event_queue(
         self, logical_id: str, name: str, senders: Sequence[str]
@@ -375,6 +417,16 @@ class StackBackend:
     def dead_letter_queue(self, name: str) -> dlq.DeadLetterQueue | None:
         if self._sqs is None or name not in self._queue_names:
             return None
+        kept = self._shapes
+        if kept is not None and monotonic() - kept[0] < SHAPES_SECONDS:
+            known = [q for q in kept[1] if q.name == name]
+            try:
+                if known:
+                    return dlq.with_depths(self._sqs, known)[0]
+            except Exception as error:
+                if not dlq.gone(error):
+                    raise
+                self._shapes = None
         found = dlq.dead_letter_queue(self._sqs, name)
         if found is not None:
             return found
@@ -413,8 +465,25 @@ class StackBackend:
         return runs.run_file(self._journals.archive, run, name)
 
     def run_exceptions(self, run: runs.RunSummary) -> list[runs.RunException]:
+        return self._run_read(run).exceptions
+
+    def run_suggestions(self, run: runs.RunSummary) -> dict[int, list[runs.Suggestion]]:
+        return self._run_read(run).suggestions
+
+    def _run_read(self, run: runs.RunSummary) -> _RunRead:
+        """A run's exceptions and their suggested matches, read and worked out once: its files
+        never change once it is written (ops/journal_runs.py), only its decisions (never
+        cached). The last RUNS_KEPT runs read are kept."""
         assert self._journals is not None
-        return runs.run_exceptions(self._journals.archive, run)
+        key = (run.folder, run.run_id)
+        found = self._run_reads.pop(key, None)
+        if found is None:
+            exceptions = runs.run_exceptions(self._journals.archive, run)
+            found = _RunRead(exceptions, runs.suggest_matches(exceptions))
+        self._run_reads[key] = found  # the most recently read last
+        while len(self._run_reads) > RUNS_KEPT:
+            del self._run_reads[next(iter(self._run_reads))]
+        return found
 
     def exception_decisions(self, run: runs.RunSummary) -> dict[int, runs.ExceptionDecision]:
         assert self._journals is not None

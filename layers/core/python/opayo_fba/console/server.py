@@ -26,8 +26,12 @@ def console_url(port: int, token: str) -> str:
 
 
 def bind_loopback(port: int = 0) -> socket.socket:
-    """A listening socket on 127.0.0.1 (`port` 0: a free one). OSError if the port is taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """A listening socket on 127.0.0.1 (`port` 0: a free one). OSError if the port is taken.
+
+    Its protocol is named (IPPROTO_TCP), not left 0: asyncio turns Nagle's algorithm off
+    (TCP_NODELAY) only on sockets whose protocol says TCP, and with it on, a response sent
+    in two writes (headers, then body) waited some 40 ms for the client's delayed ACK."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((LOOPBACK, port))

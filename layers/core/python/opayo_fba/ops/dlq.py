@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -113,7 +114,7 @@ def dead_letter_queue(sqs: Any, name: str) -> DeadLetterQueue | None:
     try:
         url = str(sqs.get_queue_url(QueueName=name)["QueueUrl"])
     except ClientError as error:
-        if "NonExistentQueue" in error.response["Error"]["Code"]:
+        if gone(error):
             return None
         raise
     sources: list[str] = []
@@ -139,6 +140,34 @@ def _queue(sqs: Any, name: str, url: str, **rest: Any) -> DeadLetterQueue:
         arn=attributes["QueueArn"],
         messages=int(attributes.get("ApproximateNumberOfMessages", 0)),
         **rest,
+    )
+
+
+def with_depths(
+    sqs: Any, queues: Sequence[DeadLetterQueue], pool: Executor | None = None
+) -> list[DeadLetterQueue]:
+    """The same queues with their depth read now, ApproximateNumberOfMessages alone, a request
+    each (in `pool`, side by side, when given): what changes of a queue between two reads
+    (its name, ARN and sources change only with a deploy). A queue gone since raises SQS's
+    NonExistentQueue error (botocore's ClientError)."""
+
+    def depth(queue: DeadLetterQueue) -> DeadLetterQueue:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return replace(queue, messages=int(attributes.get("ApproximateNumberOfMessages", 0)))
+
+    if pool is None or len(queues) < 2:
+        return [depth(queue) for queue in queues]
+    return list(pool.map(depth, queues))
+
+
+def gone(error: Exception) -> bool:
+    """Whether `error` is SQS saying a queue does not exist (any more)."""
+    from botocore.exceptions import ClientError
+
+    return isinstance(error, ClientError) and "NonExistentQueue" in str(
+        error.response.get("Error", {}).get("Code", "")
     )
 
 

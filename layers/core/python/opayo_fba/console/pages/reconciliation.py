@@ -32,7 +32,6 @@ from opayo_fba.ops.journal_runs import (
     RunSummary,
     Upload,
     UploadKind,
-    suggest_matches,
 )
 from opayo_fba.reconcile.amounts import format_minor
 from opayo_fba.reconcile.errors import MalformedInputError
@@ -178,7 +177,7 @@ def routes(console: Console) -> list[Route]:
             "charts": charts(run, journal),
             "exceptions": exceptions[:EXCEPTIONS_SHOWN],
             "exception_total": len(exceptions),
-            "suggestions": suggest_matches(exceptions),
+            "suggestions": backend.run_suggestions(run),
             "decisions": backend.exception_decisions(run),
             "reasons": REASONS,
             "money": money,
@@ -215,7 +214,7 @@ def routes(console: Console) -> list[Route]:
         context = {
             "run": run,
             "exception": exception,
-            "suggestions": suggest_matches(every).get(exception.number, []),
+            "suggestions": backend.run_suggestions(run).get(exception.number, []),
             "decision": backend.exception_decisions(run).get(exception.number),
             "reasons": REASONS,
             "money": money,
