@@ -336,16 +336,29 @@ class StackBackend:
         queue's depth, side by side."""
         if self._sqs is None:
             return []
-        kept = self._shapes
-        if kept is not None and monotonic() - kept[0] < SHAPES_SECONDS:
-            try:
-                return dlq.with_depths(self._sqs, kept[1], self._pool())
-            except Exception as error:
-                if not dlq.gone(error):
-                    raise
+        kept = self._kept_shapes()
+        fresh = self._depths(kept) if kept else None
+        if fresh is not None:
+            return fresh
         found = self._read_shapes()
         self._shapes = (monotonic(), found)
         return found
+
+    def _kept_shapes(self) -> list[dlq.DeadLetterQueue]:
+        """The dead-letter queues as last read, if within SHAPES_SECONDS (else none)."""
+        kept = self._shapes
+        return kept[1] if kept is not None and monotonic() - kept[0] < SHAPES_SECONDS else []
+
+    def _depths(self, queues: list[dlq.DeadLetterQueue]) -> list[dlq.DeadLetterQueue] | None:
+        """`queues` with their depths now; None if one is gone (what was kept is let go)."""
+        assert self._sqs is not None
+        try:
+            return dlq.with_depths(self._sqs, queues, self._pool())
+        except Exception as error:
+            if not dlq.gone(error):
+                raise
+            self._shapes = None
+            return None
 
     def _read_shapes(self) -> list[dlq.DeadLetterQueue]:
         assert self._sqs is not None
@@ -417,16 +430,10 @@ class StackBackend:
     def dead_letter_queue(self, name: str) -> dlq.DeadLetterQueue | None:
         if self._sqs is None or name not in self._queue_names:
             return None
-        kept = self._shapes
-        if kept is not None and monotonic() - kept[0] < SHAPES_SECONDS:
-            known = [q for q in kept[1] if q.name == name]
-            try:
-                if known:
-                    return dlq.with_depths(self._sqs, known)[0]
-            except Exception as error:
-                if not dlq.gone(error):
-                    raise
-                self._shapes = None
+        known = [q for q in self._kept_shapes() if q.name == name]
+        fresh = self._depths(known) if known else None
+        if fresh:
+            return fresh[0]
         found = dlq.dead_letter_queue(self._sqs, name)
         if found is not None:
             return found
