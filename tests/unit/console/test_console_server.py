@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from opayo_fba.console.server import LOOPBACK, bind_loopback
 
@@ -39,6 +40,8 @@ def test_a_connection_it_accepts_sends_without_waiting_for_acks() -> None:
                 await asyncio.sleep(0)
             writer.close()
 
-    asyncio.run(accept_one())
+    # On a thread of its own: a browser test's event loop may be running on this one.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, accept_one()).result(timeout=30)
     assert seen
     assert seen[0] != 0
