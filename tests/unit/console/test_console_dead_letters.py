@@ -95,6 +95,12 @@ def client(sqs: Any) -> Iterator[httpx.Client]:
         yield client
 
 
+def _row(page: str, name: str) -> str | None:
+    """The Dead letters list's row of the queue `name` (its cells), if it has one."""
+    found = re.search(rf'<tr data-queue="{re.escape(name)}"[^>]*>(.*?)</tr>', page, re.S)
+    return found.group(1) if found else None
+
+
 def _csrf(page: str) -> str:
     found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
     assert found is not None
@@ -110,10 +116,10 @@ def test_the_list_shows_this_stacks_dead_letter_queues_with_their_depth(
 ) -> None:
     _poison(sqs, POISON, "tx-1")
     page = client.get("/dead-letters").text
-    row = re.search(rf'<tr data-queue="{re.escape(DLQ)}"[^>]*>(.*?)</tr>', page, re.S)
+    row = _row(page, DLQ)
     assert row is not None
-    assert '<td class="money depth">1</td>' in row.group(1)
-    assert SOURCE in row.group(1)
+    assert '<td class="money depth">1</td>' in row
+    assert SOURCE in row
     assert "Other-Dlq" not in page
 
 
@@ -263,10 +269,10 @@ def test_eventbridges_dead_letter_queues_are_listed_from_the_template_without_re
     ):
         assert http.get(f"/?token={TOKEN}").status_code == 303
         listing = http.get("/dead-letters").text
-        row = re.search(rf'<tr data-queue="{re.escape(name)}"[^>]*>(.*?)</tr>', listing, re.S)
+        row = _row(listing, name)
         assert row is not None
-        assert "EventBridge: schedule orders_poller for uk-main" in row.group(1)
-        assert '<td class="money depth">1</td>' in row.group(1)
+        assert "EventBridge: schedule orders_poller for uk-main" in row
+        assert '<td class="money depth">1</td>' in row
         page = http.get(f"/dead-letters/{name}").text
         assert "Lambda.ThrottlingException: Rate exceeded" in page
         assert "Redrive" not in page
@@ -385,11 +391,6 @@ def test_a_rules_dead_letters_are_replayed_to_its_function_one_or_all(sqs: Any) 
         assert sorted(json.dumps(e) for _, e in fake.invoked[2:]) == sorted(
             json.dumps(e) for e in events if e != fake.invoked[0][1]
         )
-
-
-def _row(page: str, name: str) -> str | None:
-    found = re.search(rf'<tr data-queue="{re.escape(name)}"[^>]*>(.*?)</tr>', page, re.S)
-    return found.group(1) if found else None
 
 
 def test_which_queues_are_kept_but_each_page_reads_their_depth_now(

@@ -337,17 +337,17 @@ class StackBackend:
         if self._sqs is None:
             return []
         kept = self._kept_shapes()
-        fresh = self._depths(kept) if kept else None
+        fresh = self._depths(kept) if kept is not None else None
         if fresh is not None:
             return fresh
         found = self._read_shapes()
         self._shapes = (monotonic(), found)
         return found
 
-    def _kept_shapes(self) -> list[dlq.DeadLetterQueue]:
-        """The dead-letter queues as last read, if within SHAPES_SECONDS (else none)."""
+    def _kept_shapes(self) -> list[dlq.DeadLetterQueue] | None:
+        """The dead-letter queues as last read, if within SHAPES_SECONDS (else None)."""
         kept = self._shapes
-        return kept[1] if kept is not None and monotonic() - kept[0] < SHAPES_SECONDS else []
+        return kept[1] if kept is not None and monotonic() - kept[0] < SHAPES_SECONDS else None
 
     def _depths(self, queues: list[dlq.DeadLetterQueue]) -> list[dlq.DeadLetterQueue] | None:
         """`queues` with their depths now; None if one is gone (what was kept is let go)."""
@@ -363,12 +363,20 @@ class StackBackend:
     def _read_shapes(self) -> list[dlq.DeadLetterQueue]:
         assert self._sqs is not None
         found = [q for q in dlq.list_dead_letter_queues(self._sqs) if q.name in self._queue_names]
-        # EventBridge's (the template says which): the stack's queue named for the logical
-        # id (`<stack>-<logicalId>` locally, `<stack>-<logicalId>-<suffix>` on AWS).
-        for logical_id, senders in sorted(self._facts.event_dead_letters.items()):
-            names = sorted(n for n in self._queue_names if logical_id in n)
-            if len(names) == 1 and all(q.name != names[0] for q in found):
-                found.append(self._event_queue(logical_id, names[0], senders))
+        for logical_id, (name, senders) in sorted(self._event_queue_names().items()):
+            if all(q.name != name for q in found):
+                found.append(self._event_queue(logical_id, name, senders))
+        return found
+
+    def _event_queue_names(self) -> dict[str, tuple[str, Sequence[str]]]:
+        """EventBridge's dead-letter queues (the template says which), by logical id: the
+        stack's one queue named for it (`<stack>-<logicalId>` locally,
+        `<stack>-<logicalId>-<suffix>` on AWS), with what dead-letters into it."""
+        found: dict[str, tuple[str, Sequence[str]]] = {}
+        for logical_id, senders in self._facts.event_dead_letters.items():
+            names = [n for n in self._queue_names if logical_id in n]
+            if len(names) == 1:
+                found[logical_id] = (names[0], senders)
         return found
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -430,15 +438,15 @@ class StackBackend:
     def dead_letter_queue(self, name: str) -> dlq.DeadLetterQueue | None:
         if self._sqs is None or name not in self._queue_names:
             return None
-        known = [q for q in self._kept_shapes() if q.name == name]
+        known = [q for q in self._kept_shapes() or () if q.name == name]
         fresh = self._depths(known) if known else None
         if fresh:
             return fresh[0]
         found = dlq.dead_letter_queue(self._sqs, name)
         if found is not None:
             return found
-        for logical_id, senders in self._facts.event_dead_letters.items():
-            if [n for n in self._queue_names if logical_id in n] == [name]:
+        for logical_id, (event_queue, senders) in self._event_queue_names().items():
+            if event_queue == name:
                 return self._event_queue(logical_id, name, senders)
         return None
 
